@@ -1,0 +1,42 @@
+"""The message catalogue: every sentence a resident or worker reads, by key.
+
+Sentences live in ``messages.zh.toml`` (Simplified Chinese) so staff can edit wording
+without touching code. ``msg("ticket_opened", no="GD20261122-0007")`` formats one.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from functools import cache
+from pathlib import Path
+
+CATALOGUE = Path(__file__).with_name("messages.zh.toml")
+
+
+class MissingMessage(KeyError):
+    """A key that is not in the catalogue (a bug: tests check every key used)."""
+
+
+@cache
+def catalogue() -> dict[str, str]:
+    """All entries, flattened: a ``[section]`` table's keys become ``section.key``."""
+    raw = tomllib.loads(CATALOGUE.read_text(encoding="utf-8"))
+    flat: dict[str, str] = {}
+    for key, value in raw.items():
+        if isinstance(value, dict):
+            flat.update({f"{key}.{k}": v for k, v in value.items()})
+        else:
+            flat[key] = value
+    return flat
+
+
+def msg(key: str, /, **fields: object) -> str:
+    """The catalogue sentence ``key`` with ``{fields}`` filled in.
+
+    Raises MissingMessage for an unknown key and KeyError for a missing field.
+    """
+    try:
+        text = catalogue()[key]
+    except KeyError:
+        raise MissingMessage(key) from None
+    return text.format(**fields) if fields else text

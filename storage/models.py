@@ -1,0 +1,233 @@
+"""Core tables: the organisation (街道 → 社区 → 网格 → 楼栋 → 户), people, tickets,
+their timeline, the push outbox and every inbound WeChat message.
+
+All datetimes are aware UTC (``storage.times``). Enumerated values are plain strings whose
+allowed values live in the classes below, so staff-facing data stays readable in SQL.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.times import utcnow
+
+
+def _ts(nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=nullable, index=index))
+
+
+def _created() -> Any:
+    return Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class Role:
+    """Staff roles (GridWorker.role)."""
+
+    GRID_WORKER = "grid_worker"  # 网格员
+    GRID_LEADER = "grid_leader"  # 网格长
+    COMMUNITY_ADMIN = "community_admin"  # 社区工作人员
+    STATION_STAFF = "station_staff"  # 驿站管理员
+    DEPARTMENT = "department"  # 部门人员
+
+    ALL = (GRID_WORKER, GRID_LEADER, COMMUNITY_ADMIN, STATION_STAFF, DEPARTMENT)
+
+
+class TicketStatus:
+    """Ticket life cycle: submitted → assigned → accepted → resolved → closed, or cancelled."""
+
+    SUBMITTED = "submitted"
+    ASSIGNED = "assigned"
+    ACCEPTED = "accepted"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+    OPEN = (SUBMITTED, ASSIGNED, ACCEPTED)
+    FINAL = (CLOSED, CANCELLED)
+
+
+class Priority:
+    """Lower sorts first in a grid's queue."""
+
+    URGENT = 0
+    HIGH = 1
+    NORMAL = 2
+    LOW = 3
+
+
+class Street(SQLModel, table=True):
+    """街道 (sub-district)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+
+
+class Community(SQLModel, table=True):
+    """社区."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    street_id: int = Field(foreign_key="street.id", index=True)
+    name: str = Field(unique=True)
+    phone: str | None = None
+
+
+class Grid(SQLModel, table=True):
+    """网格: 300–500 households served by one full-time grid worker."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    code: str = Field(unique=True)
+    name: str
+
+
+class Building(SQLModel, table=True):
+    """楼栋; ``number`` is what residents write ("3号楼" → 3). The building decides the grid."""
+
+    __table_args__ = (UniqueConstraint("community_id", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    grid_id: int = Field(foreign_key="grid.id", index=True)
+    number: int
+    name: str
+
+
+class GridWorker(SQLModel, table=True):
+    """A member of staff who receives pushed tasks (网格员, 网格长, 驿站, 部门 …)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    openid: str = Field(unique=True, index=True)
+    name: str
+    phone: str | None = None
+    role: str = Role.GRID_WORKER
+    grid_id: int | None = Field(default=None, foreign_key="grid.id", index=True)
+    community_id: int | None = Field(default=None, foreign_key="community.id")
+    wecom_userid: str | None = None
+    active: bool = True
+
+
+class Resident(SQLModel, table=True):
+    """A follower of the official account (户 once the address is known)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    openid: str | None = Field(default=None, unique=True, index=True)
+    """None once anonymised after unsubscribe."""
+    building_id: int | None = Field(default=None, foreign_key="building.id")
+    unit: int | None = None
+    room: str | None = None
+    phone: str | None = None
+    vulnerability: str | None = None
+    """红/橙/黄/蓝/绿 care level, or None."""
+    subscribed: bool = True
+    last_message_at: datetime | None = _ts()
+    anonymised_at: datetime | None = _ts()
+    created_at: datetime = _created()
+
+
+class DailyCounter(SQLModel, table=True):
+    """Per-day sequence behind people-facing numbers (GD20261122-0007)."""
+
+    name: str = Field(primary_key=True)
+    day: str = Field(primary_key=True)
+    value: int = 0
+
+
+class Ticket(SQLModel, table=True):
+    """A 工单: one resident request in the queue of a grid."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(unique=True, index=True)
+    kind: str = Field(index=True)
+    """complaint | repair"""
+    category: str | None = None
+    description: str
+    location: str | None = None
+    building_id: int | None = Field(default=None, foreign_key="building.id")
+    unit: int | None = None
+    room: str | None = None
+    priority: int = Priority.NORMAL
+    urgent: bool = False
+    status: str = Field(default=TicketStatus.SUBMITTED, index=True)
+    grid_id: int | None = Field(default=None, foreign_key="grid.id", index=True)
+    assignee_id: int | None = Field(default=None, foreign_key="gridworker.id", index=True)
+    resident_id: int | None = Field(default=None, foreign_key="resident.id", index=True)
+    source_msg_id: int | None = Field(default=None, foreign_key="inboundmessage.id")
+    resolution: str | None = None
+    rating: int | None = None
+    rating_comment: str | None = None
+    created_at: datetime = _created()
+    assigned_at: datetime | None = _ts()
+    accepted_at: datetime | None = _ts()
+    resolved_at: datetime | None = _ts()
+    closed_at: datetime | None = _ts()
+    cancelled_at: datetime | None = _ts()
+
+
+class TicketEvent(SQLModel, table=True):
+    """One step on a ticket's timeline (created, assigned, accepted, resolved, rated …)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    at: datetime = _created()
+    kind: str
+    actor: str
+    """"resident:<id>", "worker:<id>" or "system"."""
+    note: str | None = None
+
+
+class OutboxStatus:
+    PENDING = "pending"
+    SENT = "sent"
+    DEAD = "dead"
+    """Gave up after the last retry; last_error says why."""
+
+
+class Outbox(SQLModel, table=True):
+    """A push to send, written in the same transaction as the change that causes it.
+
+    The worker relays it through a channel (客服消息, 模板消息 or WeCom) and records the
+    channel used, every failure (``last_error``) and the retry schedule.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = _created()
+    openid: str = Field(index=True)
+    audience: str
+    """resident | worker"""
+    event: str
+    """Catalogue key of the push (e.g. "push_task_assigned"); picks the template ID."""
+    text: str
+    data: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    """Template message fields (first/keyword1…/remark) when a template is used."""
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
+    status: str = Field(default=OutboxStatus.PENDING, index=True)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False, index=True)
+    )
+    channel: str | None = None
+    last_error: str | None = None
+    sent_at: datetime | None = _ts()
+
+
+class InboundMessage(SQLModel, table=True):
+    """Every message WeChat delivered, once (``dedup_key`` is unique), with our reply.
+
+    Messages we could not place (``needs_staff``) or failed on (``error``) are kept for staff.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedup_key: str = Field(unique=True)
+    openid: str = Field(index=True)
+    msg_type: str
+    content: str | None = None
+    received_at: datetime = _created()
+    intent: str | None = None
+    confidence: float | None = None
+    reply: str | None = None
+    needs_staff: bool = Field(default=False, index=True)
+    error: str | None = None
