@@ -1,0 +1,157 @@
+"""The WeChat side of the webhook: signatures, safe-mode crypto, parsing and replies.
+
+wechatpy does the parsing and the AES; this module adds what wechatpy leaves out: a
+timestamp window, constant-time signature comparison, the size limit, and the fallback
+to the previous EncodingAESKey while a key is rotated.
+
+Exception tree::
+
+    ProtocolError                 → the webhook answers 4xx, nothing is processed
+     ├── BadSignature             403  signature/msg_signature wrong, or timestamp outside the window
+     ├── BadAppId                 400  decrypted message is for another AppID
+     ├── MalformedMessage         400  not XML, or not a WeChat message
+     └── BodyTooLarge             413
+
+Sources:
+developers.weixin.qq.com/doc/offiaccount/Basic_Information/Access_Overview.html,
+developers.weixin.qq.com/doc/offiaccount/Message_Management/Message_encryption_and_decryption_instructions.html,
+developers.weixin.qq.com/doc/offiaccount/Message_Management/Passive_user_reply_message.html
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from collections.abc import Mapping
+from xml.parsers.expat import ExpatError
+
+from wechatpy import create_reply, parse_message
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
+from wechatpy.messages import BaseMessage
+
+from bot.settings import Settings
+from bot.simulator import wechat_signature
+
+
+class ProtocolError(Exception):
+    """A request that is not a valid WeChat push; ``status`` is the HTTP code to answer."""
+
+    status = 400
+
+
+class BadSignature(ProtocolError):
+    status = 403
+
+
+class BadAppId(ProtocolError):
+    status = 400
+
+
+class MalformedMessage(ProtocolError):
+    status = 400
+
+
+class BodyTooLarge(ProtocolError):
+    status = 413
+
+
+class Protocol:
+    """Verifies, decrypts, parses and answers WeChat pushes for one official account."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        keys = [settings.wechat_aes_key, settings.wechat_aes_key_previous]
+        self._cryptos = [
+            WeChatCrypto(settings.wechat_token, key, settings.wechat_app_id) for key in keys if key
+        ]
+
+    @property
+    def safe_mode(self) -> bool:
+        return bool(self._cryptos)
+
+    def check_signature(self, params: Mapping[str, str], now: float | None = None) -> None:
+        """Check ``signature`` over token/timestamp/nonce and the timestamp window.
+
+        ``timestamp`` is Unix seconds; it must lie within ``settings.timestamp_window_s``
+        of ``now``. Raises BadSignature.
+        """
+        signature = params.get("signature", "")
+        timestamp = params.get("timestamp", "")
+        nonce = params.get("nonce", "")
+        self._check_timestamp(timestamp, now)
+        expected = wechat_signature(self.settings.wechat_token, timestamp, nonce)
+        if not hmac.compare_digest(expected, signature):
+            raise BadSignature("signature mismatch")
+
+    def _check_timestamp(self, timestamp: str, now: float | None) -> None:
+        try:
+            ts = int(timestamp)
+        except ValueError:
+            raise BadSignature("timestamp missing or not an integer") from None
+        now = time.time() if now is None else now
+        if abs(now - ts) > self.settings.timestamp_window_s:
+            raise BadSignature(f"timestamp {ts} outside the {self.settings.timestamp_window_s}s window")
+
+    def open(self, params: Mapping[str, str], body: bytes, now: float | None = None) -> BaseMessage:
+        """Verify and decode one POSTed push into a wechatpy message.
+
+        In safe mode (``encrypt_type=aes``) the ``msg_signature`` is checked and the body
+        decrypted with the current EncodingAESKey, then with the previous one. Raises
+        BodyTooLarge, BadSignature, BadAppId or MalformedMessage.
+        """
+        if len(body) > self.settings.max_body_bytes:
+            raise BodyTooLarge(f"{len(body)} bytes > {self.settings.max_body_bytes}")
+        encrypted = params.get("encrypt_type") == "aes"
+        if encrypted:
+            if not self.safe_mode:
+                raise MalformedMessage("encrypted push but no EncodingAESKey configured")
+            xml = self._decrypt(params, body, now)
+        else:
+            if self.safe_mode and self.settings.environment == "production":
+                raise BadSignature("plaintext push while safe mode is required")
+            self.check_signature(params, now)
+            xml = body
+        try:
+            message = parse_message(xml)
+        except (ExpatError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise MalformedMessage(f"unparseable message: {exc}") from exc
+        if not getattr(message, "source", None):
+            raise MalformedMessage("message has no FromUserName")
+        return message
+
+    def _decrypt(self, params: Mapping[str, str], body: bytes, now: float | None) -> str:
+        timestamp = params.get("timestamp", "")
+        nonce = params.get("nonce", "")
+        msg_signature = params.get("msg_signature", "")
+        self._check_timestamp(timestamp, now)
+        try:
+            import xmltodict
+
+            encrypt = xmltodict.parse(body)["xml"]["Encrypt"]
+        except (ExpatError, KeyError, TypeError) as exc:
+            raise MalformedMessage("no Encrypt element") from exc
+        expected = wechat_signature(self.settings.wechat_token, timestamp, nonce, encrypt or "")
+        if not hmac.compare_digest(expected, msg_signature):
+            raise BadSignature("msg_signature mismatch")
+        last_error: Exception | None = None
+        for crypto in self._cryptos:
+            try:
+                return crypto.decrypt_message(body, msg_signature, timestamp, nonce)
+            except InvalidAppIdException:
+                raise BadAppId("message is for another AppID") from None
+            except (InvalidSignatureException, ValueError, UnicodeDecodeError) as exc:
+                last_error = exc  # wrong key: padding or text is garbage; try the next one
+        raise MalformedMessage(f"cannot decrypt with any configured key: {last_error}")
+
+    def reply(self, text: str | None, message: BaseMessage, params: Mapping[str, str]) -> str:
+        """The HTTP body of a passive reply: ``success`` when ``text`` is empty, else reply
+        XML to the sender, encrypted when the push was encrypted."""
+        if not text:
+            return "success"
+        xml = create_reply(text, message, render=True)
+        if params.get("encrypt_type") == "aes" and self.safe_mode:
+            nonce = params.get("nonce", "")
+            timestamp = params.get("timestamp", str(int(time.time())))
+            return self._cryptos[0].encrypt_message(xml, nonce, timestamp)
+        return xml
