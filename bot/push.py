@@ -1,0 +1,206 @@
+"""Deliver one outbox row through the right WeChat channel, or say exactly why not.
+
+Channel choice (every push records the one used):
+
+- ``"wecom"``    — audience "worker" with a WeCom userid and WeCom enabled: a WeCom
+  application text message (企业微信应用消息; staff, no 48 h window).
+- ``"custom"``   — otherwise a customer-service text message (客服消息). Allowed only within
+  48 h of the user's last message, a few per window.
+- ``"template"`` — when the custom message is refused with 45015 (outside the 48 h window)
+  or 45047 (too many customer-service messages), a template message (模板消息) with
+  ``settings.template_ids[row.event]`` (else ``template_ids["default"]``) and ``row.data``.
+
+Errors: network errors, HTTP 5xx/429, errcode -1 (system busy) and 45009/45011 (API quota)
+are retryable; 40001/40014/42001 (access token invalid or expired) refresh the token once
+and retry the call once, and are retryable if they persist; any other errcode is final.
+
+Exception tree::
+
+    PushError(reason, retryable, errcode, channel)
+     └── NoTemplateError      out of the 48 h window and no template configured (final)
+
+Sources:
+- POST message/custom/send:
+  developers.weixin.qq.com/doc/offiaccount/Message_Management/Service_Center_messages.html
+- POST message/template/send:
+  developers.weixin.qq.com/doc/offiaccount/Message_Management/Template_Message_Interface.html
+- WeCom POST message/send: developer.work.weixin.qq.com/document/path/90236
+- errcodes: developers.weixin.qq.com/doc/offiaccount/Getting_Started/Global_Return_Code.html
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import redis as redis_lib
+import requests
+from wechatpy.exceptions import WeChatClientException
+
+from bot.settings import Settings
+from bot.wechat_api import official_client, wecom_client
+from storage.models import Outbox
+
+logger = logging.getLogger(__name__)
+
+SYSTEM_BUSY = -1
+TOKEN_ERRORS = frozenset({40001, 40014, 42001})
+"""Invalid credential / invalid access_token / access_token expired."""
+QUOTA_ERRORS = frozenset({45009, 45011})
+"""API daily quota reached / API minute quota reached: wait and try again."""
+OUT_OF_WINDOW = frozenset({45015, 45047})
+"""Out of the 48 h customer-service window / too many customer-service messages."""
+
+
+class PushError(Exception):
+    """A push that did not reach its recipient.
+
+    ``reason`` is English text for logs and ``Outbox.last_error``; ``retryable`` says whether
+    a later attempt may succeed; ``errcode`` is WeChat's errcode when it answered one (None
+    for network and HTTP errors); ``channel`` is the channel that failed.
+    """
+
+    def __init__(
+        self, reason: str, retryable: bool, errcode: int | None = None, channel: str | None = None
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable
+        self.errcode = errcode
+        self.channel = channel
+
+    def __str__(self) -> str:
+        prefix = f"{self.channel}: " if self.channel else ""
+        return prefix + self.reason
+
+
+class NoTemplateError(PushError):
+    """The custom message was refused (out of window) and no template ID is configured."""
+
+
+def template_data(row: Outbox) -> dict[str, dict[str, str]]:
+    """``row.data`` in the template message's shape: ``{"first": {"value": "…"}, …}``.
+
+    Plain string values are wrapped as ``{"value": v}``; dicts (with ``color``) pass as is.
+    An empty ``data`` becomes ``{"first": {"value": row.text}}``.
+    """
+    data = row.data or {"first": row.text}
+    return {
+        key: value if isinstance(value, dict) else {"value": str(value)}
+        for key, value in data.items()
+    }
+
+
+class Pusher:
+    """Sends outbox rows through WeChat (synchronous: call it from the worker, not the loop).
+
+    Builds its clients once from ``settings`` (``bot.wechat_api``); ``redis`` is a
+    synchronous client holding the shared access tokens.
+    """
+
+    def __init__(self, settings: Settings, redis: redis_lib.Redis) -> None:
+        self.settings = settings
+        self.official = official_client(settings, redis)
+        self.wecom = wecom_client(settings, redis)
+
+    def send(self, row: Outbox, wecom_userid: str | None = None) -> str:
+        """Deliver ``row`` and return the channel used: "wecom", "custom" or "template".
+
+        ``wecom_userid`` is the worker's WeCom userid (GridWorker.wecom_userid), if any.
+        Raises PushError (NoTemplateError when out of window without a template).
+        """
+        if row.audience == "worker" and wecom_userid and self.wecom is not None:
+            agent_id = self.settings.wecom_agent_id
+            self._call(
+                "wecom", self.wecom,
+                lambda c: c.message.send_text(agent_id, wecom_userid, row.text),
+                check=_check_wecom_recipients,
+            )
+            return "wecom"
+        try:
+            self._call("custom", self.official, lambda c: c.message.send_text(row.openid, row.text))
+            return "custom"
+        except PushError as exc:
+            if exc.errcode not in OUT_OF_WINDOW:
+                raise
+            refused = exc
+        template_id = self.settings.template_ids.get(row.event) or self.settings.template_ids.get(
+            "default"
+        )
+        if not template_id:
+            raise NoTemplateError(
+                f"custom message refused (errcode {refused.errcode}) and no template configured"
+                f" for event {row.event!r} (GRIDBOT_TEMPLATE_IDS)",
+                retryable=False, errcode=refused.errcode, channel="template",
+            )
+        logger.info("push %s: custom refused with %s, sending template %s",
+                    row.id, refused.errcode, template_id)
+        data = template_data(row)
+        self._call(
+            "template", self.official,
+            lambda c: c.message.send_template(row.openid, template_id, data),
+        )
+        return "template"
+
+    def _call(
+        self,
+        channel: str,
+        client: Any,
+        call: Callable[[Any], Any],
+        check: Callable[[dict], None] | None = None,
+    ) -> dict:
+        """Run ``call(client)``; on a token error refresh the token once and run it again.
+
+        Translates every failure into PushError tagged with ``channel``.
+        """
+        for attempt in (1, 2):
+            try:
+                result = call(client)
+            except WeChatClientException as exc:
+                if exc.errcode in TOKEN_ERRORS and attempt == 1:
+                    logger.info("%s: access token refused (%s), fetching a new one",
+                                channel, exc.errcode)
+                    self._refresh_token(channel, client)
+                    continue
+                raise _classify(exc, channel) from exc
+            except requests.RequestException as exc:
+                raise PushError(f"network error: {exc!r}", retryable=True, channel=channel) from exc
+            if not isinstance(result, dict):
+                raise PushError("answer is not JSON", retryable=True, channel=channel)
+            if check is not None:
+                check(result)
+            return result
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _refresh_token(self, channel: str, client: Any) -> None:
+        try:
+            client.fetch_access_token()
+        except WeChatClientException as exc:
+            raise _classify(exc, channel, "fetching access token: ") from exc
+        except requests.RequestException as exc:
+            raise PushError(
+                f"network error fetching access token: {exc!r}", retryable=True, channel=channel
+            ) from exc
+
+
+def _classify(exc: WeChatClientException, channel: str, context: str = "") -> PushError:
+    """PushError for a wechatpy error: an errcode answer or an HTTP error (errcode None)."""
+    if exc.errcode is None:
+        status = getattr(exc.response, "status_code", None)
+        retryable = status is None or status >= 500 or status == 429
+        return PushError(f"{context}HTTP {status}", retryable=retryable, channel=channel)
+    errcode = int(exc.errcode)
+    retryable = errcode == SYSTEM_BUSY or errcode in TOKEN_ERRORS or errcode in QUOTA_ERRORS
+    return PushError(
+        f"{context}errcode {errcode}: {exc.errmsg}", retryable=retryable, errcode=errcode,
+        channel=channel,
+    )
+
+
+def _check_wecom_recipients(result: dict) -> None:
+    """WeCom answers errcode 0 with ``invaliduser`` when the recipient is unknown or out of
+    the application's visible range; the message then reached nobody (final)."""
+    invalid = result.get("invaliduser")
+    if invalid:
+        raise PushError(f"WeCom userid not reachable: {invalid}", retryable=False, channel="wecom")
