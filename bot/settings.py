@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     # People-facing
     timezone: str = "Asia/Shanghai"
     ticket_prefix: str = "GD"
+    gas_emergency_phone: str = "96777"
+    """Local gas emergency line quoted in urgent replies (with 119/120/110)."""
     sandbox: bool = False
     """Mount the stand-in for WeChat's API at /sandbox (for `gridbot serve --demo`)."""
 

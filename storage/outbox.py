@@ -32,7 +32,8 @@ def add_push(
 
     ``audience`` is "resident" or "worker"; ``event`` is the catalogue key of the text and
     selects the template ID when a template message must be used; ``data`` holds the
-    template fields. Returns the row (its id is set after flush).
+    template fields. Returns the flushed row; its id is also appended to
+    ``session.info["outbox_ids"]`` so the caller can nudge the relay after commit.
     """
     row = Outbox(
         openid=openid, audience=audience, event=event, text=text, data=data or {},
@@ -40,6 +41,7 @@ def add_push(
     )
     session.add(row)
     session.flush()
+    session.info.setdefault("outbox_ids", []).append(row.id)
     return row
 
 

@@ -1,0 +1,39 @@
+"""WeChat events: subscribe (welcome), unsubscribe (delete personal data), menu CLICKs.
+
+Source: developers.weixin.qq.com/doc/offiaccount/Message_Management/Receiving_event_pushes.html
+"""
+
+from __future__ import annotations
+
+from wechatpy.events import BaseEvent
+
+from handlers import HANDLERS
+from handlers.messages import msg
+from handlers.turn import Turn
+from intents.classify import Understanding
+from storage.org import anonymise
+
+MENU = {
+    "HELP": "help",
+    "PROGRESS": "status_query",
+    "MY_TICKETS": "status_query",
+}
+"""Menu CLICK EventKey → intent whose handler answers it."""
+
+
+def handle(turn: Turn, event: BaseEvent) -> str:
+    """The reply to ``event`` ("" when there is nothing to say)."""
+    kind = (event.event or "").lower()
+    if kind == "subscribe":
+        return msg("welcome")
+    if kind == "unsubscribe":
+        if turn.resident is not None:
+            anonymise(turn.resident, turn.now)
+            turn.session.add(turn.resident)
+        turn.finish()
+        return ""
+    if kind == "click":
+        intent = MENU.get(getattr(event, "key", "") or "", "help")
+        turn.understanding = Understanding(intent=intent, category=None, confidence=1.0, slots={})
+        return HANDLERS[intent](turn)
+    return ""

@@ -1,0 +1,48 @@
+"""Progress queries (查询/进度): the resident's latest tickets, or one ticket's timeline."""
+
+from __future__ import annotations
+
+from handlers import handles
+from handlers.lifecycle import describe
+from handlers.messages import msg
+from handlers.turn import Turn
+from storage import NotFound, tickets
+from storage.times import show
+
+
+@handles("status_query")
+def progress(turn: Turn) -> str:
+    """List up to five latest tickets, or the timeline of the ``ticket_no`` slot."""
+    resident = turn.resident
+    number = turn.understanding.slots.get("ticket_no") if turn.understanding else None
+    tz = turn.settings.timezone
+    if number:
+        try:
+            ticket = tickets.by_number(turn.session, number)
+        except NotFound:
+            return msg("ticket_not_found", no=number)
+        if ticket.resident_id != resident.id:
+            return msg("ticket_not_yours", no=ticket.number)
+        steps = "\n".join(
+            msg("progress_step", time=show(e.at, tz), event=msg(f"event.{e.kind}"))
+            for e in tickets.timeline(turn.session, ticket)
+            if f"event.{e.kind}" in _EVENT_KEYS
+        )
+        return msg("progress_detail", steps=steps, **describe(turn.session, ticket))
+    mine = tickets.of_resident(turn.session, resident.id)
+    if not mine:
+        return msg("progress_none")
+    lines = [msg("progress_header")]
+    for t in mine:
+        f = describe(turn.session, t)
+        lines.append(msg("progress_line", time=show(t.created_at, tz), **f))
+    return "\n".join(lines)
+
+
+def _event_keys() -> set[str]:
+    from handlers.messages import catalogue
+
+    return {k for k in catalogue() if k.startswith("event.")}
+
+
+_EVENT_KEYS = _event_keys()

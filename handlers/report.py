@@ -1,0 +1,103 @@
+"""Complaints (投诉) and repairs (报修): collect the address once, then open a ticket.
+
+A resident whose address is unknown is asked 「几号楼几单元几室」 once; the answer is
+remembered on the resident, and the building decides the grid.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers import handles
+from handlers.lifecycle import NewTicket, actor, describe, open_ticket
+from handlers.messages import msg
+from handlers.turn import Turn
+from intents.slots import extract_address
+from storage import org, tickets
+from storage.models import GridWorker
+
+FLOW = "report"
+MAX_ADDRESS_TRIES = 2
+
+
+@handles("complaint", "repair")
+def report(turn: Turn) -> str:
+    """Open a ticket, or ask for the address first."""
+    u = turn.understanding
+    assert u is not None and turn.resident is not None
+    pending = {
+        "kind": u.intent, "category": u.category, "text": turn.text, "urgent": u.urgent,
+        **_attachments(turn),
+    }
+    prefix = ""
+    if "building" in u.slots:
+        problem = _save_address(turn, u.slots)
+        if problem:
+            turn.ask({"flow": FLOW, "awaiting": "address", "pending": pending, "tries": 0})
+            return problem
+        prefix = msg("address_saved", address=org.address_of(turn.session, turn.resident)) + "\n"
+    if turn.resident.building_id is None:
+        turn.ask({"flow": FLOW, "awaiting": "address", "pending": pending, "tries": 0})
+        return msg("ask_address")
+    return prefix + _open(turn, pending)
+
+
+def continue_report(turn: Turn) -> str | None:
+    """Handle the answer to 「您住几号楼几单元几室？」; None when the resident changed topic."""
+    state = turn.state or {}
+    address = extract_address(turn.text)
+    if "building" in address:
+        problem = _save_address(turn, address)
+        if problem:
+            return problem
+        turn.finish()
+        return _open(turn, state["pending"])
+    tries = int(state.get("tries", 0)) + 1
+    if tries >= MAX_ADDRESS_TRIES:
+        turn.finish()
+        turn.needs_staff = True
+        return msg("gave_up")
+    turn.ask({**state, "tries": tries})
+    return msg("ask_address_again")
+
+
+def _save_address(turn: Turn, slots: dict[str, Any]) -> str | None:
+    """Remember the address on the resident; the problem text when the building is unknown."""
+    building = org.building_by_number(turn.session, int(slots["building"]))
+    if building is None:
+        return msg("unknown_building", building=slots["building"])
+    resident = turn.resident
+    resident.building_id = building.id
+    resident.unit = slots.get("unit")
+    resident.room = slots.get("room")
+    turn.session.add(resident)
+    return None
+
+
+def _attachments(turn: Turn) -> dict[str, Any]:
+    state = turn.state or {}
+    return {k: state[k] for k in ("photos", "location") if k in state}
+
+
+def _open(turn: Turn, pending: dict[str, Any]) -> str:
+    if turn.understanding and "phone" in turn.understanding.slots and turn.resident.phone is None:
+        turn.resident.phone = turn.understanding.slots["phone"]
+    report = NewTicket(
+        kind=pending["kind"], category=pending.get("category"), description=pending["text"],
+        urgent=bool(pending.get("urgent")), location=pending.get("location"),
+        source_msg_id=turn.inbound.id,
+    )
+    ticket = open_ticket(turn.session, turn.resident, report, turn.now, turn.settings.ticket_prefix)
+    for url in pending.get("photos", []):
+        tickets.record(turn.session, ticket, "photo", actor(turn.resident), turn.now, url)
+    turn.finish()
+    fields = describe(turn.session, ticket)
+    worker = turn.session.get(GridWorker, ticket.assignee_id) if ticket.assignee_id else None
+    if worker is not None:
+        grid = org.get_grid(turn.session, ticket.grid_id)
+        reply = msg("ticket_opened", grid=grid.name, worker=worker.name, **fields)
+    else:
+        reply = msg("ticket_opened_unassigned", **fields)
+    if ticket.urgent:
+        reply = msg("urgent_notice", gas_phone=turn.settings.gas_emergency_phone) + "\n" + reply
+    return reply

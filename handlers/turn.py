@@ -1,0 +1,49 @@
+"""One turn of a conversation: everything a handler needs, as plain values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from bot.settings import Settings
+from intents.classify import Classifier, Understanding
+from storage.models import GridWorker, InboundMessage, Resident
+
+KEEP = object()
+"""``Turn.next_state`` default: leave the dialogue state as it is."""
+
+
+@dataclass
+class Turn:
+    """A resident's or worker's message being handled inside one database transaction.
+
+    ``state`` is the dialogue state read from Redis; a handler sets ``next_state`` (a dict,
+    or None to clear) and the pipeline writes it after the transaction commits.
+    ``needs_staff`` marks the inbound message for staff review.
+    """
+
+    session: Session
+    settings: Settings
+    classifier: Classifier
+    openid: str
+    text: str
+    now: datetime
+    inbound: InboundMessage
+    resident: Resident | None = None
+    worker: GridWorker | None = None
+    understanding: Understanding | None = None
+    state: dict[str, Any] | None = None
+    next_state: Any = KEEP
+    needs_staff: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def ask(self, state: dict[str, Any]) -> None:
+        """Wait for the resident's next message in this dialogue state."""
+        self.next_state = state
+
+    def finish(self) -> None:
+        """End the dialogue (the state is cleared after commit)."""
+        self.next_state = None

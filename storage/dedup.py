@@ -1,0 +1,74 @@
+"""Retry de-duplication of WeChat deliveries, shared by every web process through Redis.
+
+WeChat retries a push up to three times when it has no answer within 5 s, with the same
+MsgId (events: FromUserName + CreateTime). The first delivery claims the key; a retry that
+arrives while the first is still working waits for its reply; a later retry gets the stored
+reply at once. The database's unique ``InboundMessage.dedup_key`` is the backstop when Redis
+has been flushed.
+
+Source: developers.weixin.qq.com/doc/offiaccount/Message_Management/Receiving_standard_messages.html
+"""
+
+from __future__ import annotations
+
+import time
+
+import redis as redis_lib
+from wechatpy.messages import BaseMessage
+
+PENDING = b"\x00pending"
+PREFIX = "gridbot:seen:"
+
+
+def dedup_key(message: BaseMessage) -> str:
+    """Identity of one WeChat delivery: "msg:<MsgId>" or "evt:<FromUserName>:<CreateTime>".
+
+    CreateTime is Unix seconds. Raises ValueError if neither MsgId nor CreateTime is present.
+    """
+    msg_id = getattr(message, "id", None)
+    if msg_id:
+        return f"msg:{msg_id}"
+    created = message._data.get("CreateTime")
+    if not created:
+        raise ValueError("delivery has neither MsgId nor CreateTime")
+    return f"evt:{message.source}:{created}"
+
+
+class RetryGuard:
+    """Claims deliveries and shares their replies across processes.
+
+    ``ttl_s``: how long a delivery's key is kept (seconds). ``wait_s``: how long a concurrent
+    retry waits for the first delivery's reply before answering empty (seconds).
+    """
+
+    def __init__(self, redis: redis_lib.Redis, ttl_s: int, wait_s: float, poll_s: float = 0.02):
+        self.redis = redis
+        self.ttl_s = ttl_s
+        self.wait_s = wait_s
+        self.poll_s = poll_s
+
+    def claim(self, key: str) -> bool:
+        """True when this process is the first to see ``key`` and must handle it."""
+        return bool(self.redis.set(PREFIX + key, PENDING, nx=True, ex=self.ttl_s))
+
+    def reply_of(self, key: str) -> str | None:
+        """The reply stored for ``key``, waiting up to ``wait_s`` while it is still pending.
+
+        Returns None when the first delivery has not finished in time (or was released).
+        """
+        deadline = time.monotonic() + self.wait_s
+        while True:
+            value = self.redis.get(PREFIX + key)
+            if value is not None and value != PENDING:
+                return value.decode()
+            if value is None or time.monotonic() >= deadline:
+                return None
+            time.sleep(self.poll_s)
+
+    def store(self, key: str, reply: str) -> None:
+        """Record the reply text sent for ``key`` (kept ``ttl_s`` seconds)."""
+        self.redis.set(PREFIX + key, reply.encode(), ex=self.ttl_s)
+
+    def release(self, key: str) -> None:
+        """Forget a claim whose handling failed, so WeChat's next retry is handled afresh."""
+        self.redis.delete(PREFIX + key)

@@ -1,0 +1,125 @@
+"""Tickets (工单): numbering, the status machine, the timeline and the queries staff need.
+
+This module changes rows and records timeline events; who is told what is decided in
+``handlers/lifecycle.py``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from storage import Conflict, NotFound
+from storage.models import DailyCounter, Ticket, TicketEvent, TicketStatus
+from storage.times import local
+
+S = TicketStatus
+ALLOWED: dict[str, tuple[str, ...]] = {
+    S.SUBMITTED: (S.ASSIGNED, S.CANCELLED),
+    S.ASSIGNED: (S.ACCEPTED, S.RESOLVED, S.CANCELLED),
+    S.ACCEPTED: (S.RESOLVED, S.CANCELLED),
+    S.RESOLVED: (S.CLOSED,),
+    S.CLOSED: (),
+    S.CANCELLED: (),
+}
+"""Allowed status changes: from → (to, …)."""
+
+
+def next_number(session: Session, prefix: str, now: datetime, tz: str = "Asia/Shanghai") -> str:
+    """The next people-facing number of the local day: "GD20261122-0007".
+
+    Safe under concurrency: the per-day counter row is incremented with UPDATE … RETURNING.
+    """
+    day = local(now, tz).strftime("%Y%m%d")
+    try:
+        with session.begin_nested():
+            session.add(DailyCounter(name=prefix, day=day, value=0))
+    except IntegrityError:
+        pass  # the day's row exists already
+    value = session.exec(
+        update(DailyCounter)
+        .where(DailyCounter.name == prefix, DailyCounter.day == day)
+        .values(value=DailyCounter.value + 1)
+        .returning(DailyCounter.value)
+    ).scalar_one()
+    return f"{prefix}{day}-{value:04d}"
+
+
+def by_number(session: Session, number: str, for_update: bool = False) -> Ticket:
+    """The ticket with this number (case-insensitive). Raises NotFound."""
+    query = select(Ticket).where(Ticket.number == number.strip().upper())
+    if for_update:
+        query = query.with_for_update()
+    ticket = session.exec(query).first()
+    if ticket is None:
+        raise NotFound(number)
+    return ticket
+
+
+def record(session: Session, ticket: Ticket, kind: str, actor: str, now: datetime,
+           note: str | None = None) -> TicketEvent:
+    """Append one event to the ticket's timeline."""
+    event = TicketEvent(ticket_id=ticket.id, kind=kind, actor=actor, note=note, at=now)
+    session.add(event)
+    return event
+
+
+def move(session: Session, ticket: Ticket, to: str, actor: str, now: datetime,
+         note: str | None = None) -> None:
+    """Change the status to ``to``, stamp its time field, record the event.
+
+    Raises Conflict when ``ALLOWED`` does not permit the change.
+    """
+    if to not in ALLOWED.get(ticket.status, ()):
+        raise Conflict(f"{ticket.number}: cannot go from {ticket.status} to {to}")
+    ticket.status = to
+    stamp = {S.ASSIGNED: "assigned_at", S.ACCEPTED: "accepted_at", S.RESOLVED: "resolved_at",
+             S.CLOSED: "closed_at", S.CANCELLED: "cancelled_at"}.get(to)
+    if stamp:
+        setattr(ticket, stamp, now)
+    session.add(ticket)
+    record(session, ticket, to, actor, now, note)
+
+
+def timeline(session: Session, ticket: Ticket) -> list[TicketEvent]:
+    """The ticket's events, oldest first."""
+    return list(session.exec(
+        select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id)
+    ))
+
+
+def grid_queue(session: Session, grid_id: int) -> list[Ticket]:
+    """Open tickets of a grid: priority first (urgent = 0), then oldest first."""
+    return list(session.exec(
+        select(Ticket)
+        .where(Ticket.grid_id == grid_id, col(Ticket.status).in_(S.OPEN))
+        .order_by(Ticket.priority, Ticket.created_at, Ticket.id)
+    ))
+
+
+def assigned_to(session: Session, worker_id: int) -> list[Ticket]:
+    """Open tickets whose assignee is this worker, in queue order."""
+    return list(session.exec(
+        select(Ticket)
+        .where(Ticket.assignee_id == worker_id, col(Ticket.status).in_(S.OPEN))
+        .order_by(Ticket.priority, Ticket.created_at, Ticket.id)
+    ))
+
+
+def of_resident(session: Session, resident_id: int, limit: int = 5) -> list[Ticket]:
+    """The resident's latest tickets, newest first."""
+    return list(session.exec(
+        select(Ticket).where(Ticket.resident_id == resident_id)
+        .order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc()).limit(limit)
+    ))
+
+
+def awaiting_rating(session: Session, resident_id: int) -> Ticket | None:
+    """The resident's most recently resolved ticket that has not been rated yet."""
+    return session.exec(
+        select(Ticket).where(Ticket.resident_id == resident_id, Ticket.status == S.RESOLVED)
+        .order_by(col(Ticket.resolved_at).desc(), col(Ticket.id).desc())
+    ).first()
