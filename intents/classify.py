@@ -1,0 +1,262 @@
+"""From a resident's message to an ``Understanding``: intent, category, confidence, slots.
+
+Pipeline per message (all tables built once in ``Classifier.load``):
+
+1. normalise (``intents.normalize``): simplified, half-width, no emoji, typos fixed;
+2. whole-message forms (``[exact]``: 是 / 好的 / 不用了 / 你好 / 5 …) score strongly;
+3. keyword scan: at each position the longest lexicon keyword wins (dict look-ups, no
+   regex alternation); one-character keywords (修, 堵, 借, 吵 …) count only when jieba
+   segments them as a word of their own, so 门口 is not a 门 and 借口 not a 借;
+4. negation: a keyword right after a cue (不是投诉, 电梯没坏) is dropped;
+5. precedence: evidence that ``[yields]`` to another intent (a complaint about the 物业
+   inside a repair request) is dropped when that intent has evidence;
+6. scores → best intent, its best category, a margin-based confidence, alternatives;
+7. slots, and danger cues flag ``urgent``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from intents.lexicon import (
+    DEFAULT_LEXICON,
+    DEFAULT_USERDICT,
+    INTENTS,
+    Entry,
+    Lexicon,
+    load_lexicon,
+)
+from intents.normalize import Normalizer
+from intents.segment import Segmenter
+from intents.slots import (
+    TICKET_RE,
+    extract_address,
+    extract_child,
+    extract_days,
+    extract_phone,
+    extract_program,
+    extract_quantity,
+    extract_rating,
+    extract_ticket_no,
+    extract_tool,
+    extract_when,
+)
+
+__all__ = ["INTENTS", "Classifier", "Understanding"]
+
+# Characters stripped from both ends before whole-message (exact) matching.
+_PUNCT = r"\s,.!?~，。！？、…～:：;；'\"“”‘’()（）"
+_EDGE = re.compile(rf"^[{_PUNCT}]+|[{_PUNCT}啊呀吧呢哦噢啦哇嘛]+$")
+# Strength of evidence: a score of `_SCALE` gives strength 1 - 1/e ≈ 0.63.
+_SCALE = 3.0
+
+
+@dataclass(frozen=True)
+class Understanding:
+    """What the classifier understood of one message.
+
+    ``intent`` is one of ``INTENTS``; ``category`` the complaint/repair category in Chinese
+    (「楼道灯」「噪音」) or None; ``confidence`` in [0, 1] — below ``Classifier.threshold`` the
+    bot should ask, offering ``alternatives`` (``(intent, share)`` pairs, best first, the
+    shares of the total evidence). ``slots`` holds only what was found (see ``intents.slots``).
+    ``urgent`` marks danger (燃气泄漏, 着火, 被困电梯, 触电). ``normalized`` is the text
+    the rules saw, ``evidence`` the keywords that counted (for explanations and debugging).
+    """
+
+    intent: str
+    category: str | None
+    confidence: float
+    slots: dict[str, Any]
+    urgent: bool = False
+    alternatives: tuple[tuple[str, float], ...] = ()
+    normalized: str = ""
+    evidence: tuple[str, ...] = field(default=(), compare=False)
+
+
+class Classifier:
+    """Keyword-lexicon intent classifier with slot extraction. Build with ``load``.
+
+    Thread-safe for ``classify`` (no shared mutable state besides jieba's LRU cache).
+    ``threshold`` comes from the lexicon; ``load_time_s`` is the time ``load`` took.
+    """
+
+    def __init__(self, lexicon: Lexicon, segmenter: Segmenter) -> None:
+        self.lexicon = lexicon
+        self.segmenter = segmenter
+        self.threshold = lexicon.threshold
+        self.labels = dict(lexicon.labels)
+        self.load_time_s = 0.0
+        self._normalizer = Normalizer(lexicon.typos)
+        self._multi: dict[str, Entry] = {}
+        self._single: dict[str, Entry] = {}
+        for word, entry in lexicon.entries.items():
+            (self._single if len(word) == 1 else self._multi)[word] = entry
+        self._lengths = sorted({len(w) for w in self._multi}, reverse=True)
+        self._neg_cues = lexicon.negation_cues
+        self._fillers = lexicon.negation_fillers
+        self._max_gap = lexicon.negation_max_gap
+        self._neg_questions = lexicon.negation_questions
+
+    @classmethod
+    def load(cls, lexicon_path: Path | None = None,
+             userdict_path: Path | None = None) -> Classifier:
+        """Read lexicon and user dictionary and build a ready classifier.
+
+        Defaults: ``intents/lexicon.toml`` and ``intents/userdict.txt``. Call once per
+        process (jieba's dictionary takes ~0.1–0.7 s); call again to pick up edited files.
+        Raises ``LexiconError`` (file and line) on an invalid lexicon or user dictionary.
+        """
+        started = time.perf_counter()
+        lexicon = load_lexicon(lexicon_path or DEFAULT_LEXICON)
+        segmenter = Segmenter(userdict_path or DEFAULT_USERDICT)
+        classifier = cls(lexicon, segmenter)
+        classifier.load_time_s = time.perf_counter() - started
+        return classifier
+
+    # ------------------------------------------------------------------ scoring
+    def _negated(self, text: str, start: int) -> bool:
+        i = start
+        gap = 0
+        while i > 0 and gap < self._max_gap and text[i - 1] in self._fillers:
+            i -= 1
+            gap += 1
+        head = text[max(0, i - 5):i]
+        if any(head.endswith(q) for q in self._neg_questions):
+            return False
+        return any(head.endswith(cue) for cue in self._neg_cues)
+
+    def _scan(self, text: str) -> list[tuple[Entry, int]]:
+        """Non-overlapping keyword hits (entry, start), longest keyword first at each spot."""
+        hits: list[tuple[Entry, int]] = []
+        multi, lengths, single = self._multi, self._lengths, self._single
+        spans: frozenset[tuple[int, int]] | None = None
+        n = len(text)
+        i = 0
+        while i < n:
+            for length in lengths:
+                if i + length <= n:
+                    entry = multi.get(text[i:i + length])
+                    if entry is not None:
+                        hits.append((entry, i))
+                        i += length
+                        break
+            else:
+                entry = single.get(text[i])
+                if entry is not None:
+                    if spans is None:
+                        spans = self.segmenter.spans(text)
+                    if (i, i + 1) in spans:
+                        hits.append((entry, i))
+                i += 1
+        return hits
+
+    def classify(self, text: str, today: date | None = None) -> Understanding:
+        """Understand one message. ``today`` lets relative days (明天, 周六) resolve to ``date``.
+
+        Never raises on any ``str``; an empty or unintelligible message is ``other`` with
+        low confidence.
+        """
+        norm = self._normalizer.normalize(text)
+        lex = self.lexicon
+        scores: dict[str, float] = {}
+        cat_scores: dict[tuple[str, str], float] = {}
+        evidence: list[str] = []
+        urgent = False
+
+        # Ticket numbers are opaque codes: match keywords on the text without them.
+        ticket_no = extract_ticket_no(norm)
+        scan_text = TICKET_RE.sub(" ", norm) if ticket_no else norm
+
+        core = _EDGE.sub("", scan_text)
+        exact = lex.exact.get(core)
+        if exact is not None:
+            scores[exact] = lex.exact_weight
+            evidence.append(f"={core}")
+
+        seen: set[str] = set()
+        for entry, start in self._scan(scan_text):
+            if entry.keyword in seen:
+                continue
+            seen.add(entry.keyword)
+            if self._negated(scan_text, start):
+                evidence.append(f"!{entry.keyword}")
+                continue
+            evidence.append(entry.keyword)
+            scores[entry.intent] = scores.get(entry.intent, 0.0) + entry.weight
+            if entry.category is not None:
+                key = (entry.intent, entry.category)
+                cat_scores[key] = cat_scores.get(key, 0.0) + entry.weight
+            urgent = urgent or entry.urgent
+
+        if ticket_no and exact is None:
+            scores["status_query"] = scores.get("status_query", 0.0) + 2.0
+
+        rating = extract_rating(core, lex.ratings)
+        if rating is not None and exact is None and len(core) <= 3 and core[:1].isdigit():
+            scores["rating"] = scores.get("rating", 0.0) + lex.exact_weight
+
+        for (intent, cat), winners in lex.yields.items():
+            weight = cat_scores.get((intent, cat))
+            if weight and any(scores.get(w, 0.0) > 0 for w in winners):
+                scores[intent] -= weight
+                cat_scores[(intent, cat)] = 0.0
+                if scores[intent] <= 1e-9:
+                    del scores[intent]
+
+        ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
+        if not ranked or ranked[0][1] <= 0:
+            intent, confidence, alternatives = "other", 0.3, ()
+        else:
+            intent, best = ranked[0]
+            second = ranked[1][1] if len(ranked) > 1 else 0.0
+            strength = 1.0 - math.exp(-best / _SCALE)
+            margin = (best - second) / best
+            confidence = round(strength * (0.5 + 0.5 * margin), 3)
+            total = sum(s for _, s in ranked)
+            alternatives = tuple((i, round(s / total, 3)) for i, s in ranked[1:4] if s > 0)
+
+        category = None
+        if intent in ("complaint", "repair"):
+            cats = [(s, c) for (i, c), s in cat_scores.items() if i == intent and s > 0]
+            if cats:
+                category = max(cats)[1]
+        slots = self._slots(norm, intent, today, ticket_no, rating)
+        return Understanding(intent, category, confidence, slots, urgent and
+                             intent in ("repair", "complaint"), alternatives, norm,
+                             tuple(evidence))
+
+    def _slots(self, norm: str, intent: str, today: date | None, ticket_no: str | None,
+               rating: int | None) -> dict[str, Any]:
+        lex = self.lexicon
+        slots: dict[str, Any] = {}
+        text = TICKET_RE.sub(" ", norm) if ticket_no else norm
+        if ticket_no:
+            slots["ticket_no"] = ticket_no
+        phone = extract_phone(text)
+        if phone:
+            slots["phone"] = phone
+            text = text.replace(phone, " ")
+        slots.update(extract_address(text))
+        slots.update(extract_when(text, today))
+        tool = extract_tool(text, lex.tools)
+        if tool:
+            slots["tool"] = tool
+        quantity = extract_quantity(text)
+        if quantity is not None and intent == "tool_lending":
+            slots["quantity"] = quantity
+        days = extract_days(text)
+        if days is not None:
+            slots["days"] = days
+        slots.update(extract_child(text))
+        program = extract_program(text, lex.programs)
+        if program:
+            slots["program"] = program
+        if rating is not None and intent == "rating":
+            slots["rating"] = rating
+        return slots

@@ -1,0 +1,365 @@
+"""The keyword lexicon: ``lexicon.toml`` parsed, validated and indexed for matching.
+
+Staff edit ``intents/lexicon.toml``; ``load_lexicon`` turns it into a ``Lexicon``. Every
+mistake a person can make while editing (an unknown intent, a weight that is not a number,
+a keyword listed twice, a keyword in traditional characters that could never match, an
+urgent cue pointing at a category that does not exist …) raises ``LexiconError`` naming the
+file and the line, so the bot refuses to start with a half-understood lexicon.
+
+File layout (all sections but ``[intents]`` optional)::
+
+    [settings]   threshold, exact_weight, urgent_weight, tool_weight
+    [negation]   cues = [...], fillers = "要想…", max_gap = 2, questions = ["有没有", …]
+    [typos]      "楼到灯" = "楼道灯"            wrong form → right form
+    [labels]     repair = "报修"                how the bot names an intent when it asks
+    [exact]      confirm = ["是", "好的", …]    whole-message forms
+    [intents.<intent>.keywords]                 "报修" = 3      keyword → weight
+    [intents.<intent>.categories."<category>"]  "楼道灯" = 3
+    [urgent]     "燃气泄漏" = "repair/燃气"     cue → intent/category, flagged urgent
+    [yields]     "complaint/物业服务" = ["repair"]  evidence dropped when those intents score
+    [slots.tools]     "梯子" = ["梯子", "人字梯"]   canonical tool → aliases
+    [slots.programs]  "四点半课堂" = ["四点半", …]  canonical programme → aliases
+    [slots.ratings]   "很满意" = 5                  phrase → rating 1..5
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from intents.errors import LexiconError
+from intents.normalize import Normalizer
+
+INTENTS: tuple[str, ...] = (
+    "complaint",
+    "repair",
+    "tool_lending",
+    "care_signup",
+    "status_query",
+    "rating",
+    "cancel",
+    "help",
+    "greeting",
+    "confirm",
+    "deny",
+    "other",
+)
+CATEGORY_INTENTS = ("complaint", "repair")
+DEFAULT_LEXICON = Path(__file__).with_name("lexicon.toml")
+DEFAULT_USERDICT = Path(__file__).with_name("userdict.txt")
+
+_TOP_KEYS = {
+    "settings", "negation", "typos", "labels", "exact", "intents", "urgent", "yields", "slots",
+}
+_SETTINGS_KEYS = {"threshold", "exact_weight", "urgent_weight", "tool_weight"}
+_MAX_WEIGHT = 20.0
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One keyword of the lexicon: what it is evidence for, and how strongly.
+
+    ``category`` is None for intent-level keywords; ``urgent`` marks danger cues;
+    ``line`` is the line of ``lexicon.toml`` it came from (for explanations).
+    """
+
+    keyword: str
+    intent: str
+    category: str | None
+    weight: float
+    urgent: bool = False
+    line: int = 0
+
+
+@dataclass
+class Lexicon:
+    """A validated lexicon, indexed for the classifier. Build with ``load_lexicon``."""
+
+    path: Path
+    threshold: float
+    exact_weight: float
+    entries: dict[str, Entry]
+    exact: dict[str, str]
+    negation_cues: tuple[str, ...]
+    negation_fillers: frozenset[str]
+    negation_max_gap: int
+    negation_questions: tuple[str, ...]
+    typos: dict[str, str]
+    labels: dict[str, str]
+    yields: dict[tuple[str, str], tuple[str, ...]]
+    tools: dict[str, str]
+    programs: dict[str, str]
+    ratings: dict[str, int]
+    categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+class _Lines:
+    """Finds the line of a table header, a key or a quoted string in the raw TOML text."""
+
+    _HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(?:#.*)?$")
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.splitlines()
+        # (table path tuple) -> (first line index of body, end index exclusive)
+        self.tables: dict[tuple[str, ...], tuple[int, int]] = {}
+        current: tuple[str, ...] = ()
+        start = 0
+        for i, raw in enumerate(self.lines):
+            m = self._HEADER.match(raw)
+            if m:
+                self.tables.setdefault(current, (start, i))
+                current = _split_dotted(m.group(1))
+                start = i + 1
+        self.tables.setdefault(current, (start, len(self.lines)))
+
+    def of(self, table: tuple[str, ...], needle: str | None = None) -> int | None:
+        """1-based line of ``needle`` (a key or a quoted string) inside ``table``.
+
+        Returns the header's line when ``needle`` is None or not found; None when the table
+        itself is not in the file (e.g. an inline table).
+        """
+        span = self.tables.get(table)
+        if span is None:
+            return None
+        start, end = span
+        if needle is not None:
+            quoted = f'"{needle}"'
+            bare = re.compile(rf"^\s*{re.escape(needle)}\s*=")
+            for i in range(start, end):
+                line = self.lines[i]
+                if quoted in line or f"'{needle}'" in line or bare.match(line):
+                    return i + 1
+        return start if start > 0 else 1
+
+
+def _split_dotted(header: str) -> tuple[str, ...]:
+    parts: list[str] = []
+    for m in re.finditer(r'"([^"]*)"|\'([^\']*)\'|([^.\s]+)', header):
+        parts.append(next(g for g in m.groups() if g is not None))
+    return tuple(parts)
+
+
+def load_lexicon(path: Path | None = None) -> Lexicon:
+    """Read and validate a lexicon file (default: ``intents/lexicon.toml``).
+
+    Returns a ``Lexicon``. Raises ``LexiconError`` (file and line in the message) on a TOML
+    syntax error or on any invalid entry; ``FileNotFoundError`` if ``path`` does not exist.
+    """
+    path = Path(path) if path is not None else DEFAULT_LEXICON
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"line (\d+)", str(exc))
+        raise LexiconError(path, int(m.group(1)) if m else None, f"TOML syntax: {exc}") from exc
+    return _Builder(path, text, data).build()
+
+
+class _Builder:
+    """Validates the parsed TOML and builds the Lexicon; one instance per load."""
+
+    def __init__(self, path: Path, text: str, data: dict[str, Any]) -> None:
+        self.path = path
+        self.data = data
+        self.lines = _Lines(text)
+        self.entries: dict[str, Entry] = {}
+        self.plain = Normalizer()
+
+    def fail(self, table: tuple[str, ...], needle: str | None, message: str) -> LexiconError:
+        return LexiconError(self.path, self.lines.of(table, needle), message)
+
+    def table(self, key: str) -> dict[str, Any]:
+        value = self.data.get(key, {})
+        if not isinstance(value, dict):
+            raise self.fail((), key, f"[{key}] must be a table")
+        return value
+
+    def build(self) -> Lexicon:
+        for key in self.data:
+            if key not in _TOP_KEYS:
+                raise self.fail((), key, f"unknown section {key!r}; expected one of "
+                                f"{', '.join(sorted(_TOP_KEYS))}")
+        settings = self.table("settings")
+        for key, value in settings.items():
+            if key not in _SETTINGS_KEYS:
+                raise self.fail(("settings",), key, f"unknown setting {key!r}")
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise self.fail(("settings",), key, f"setting {key!r} must be a number")
+        threshold = float(settings.get("threshold", 0.5))
+        if not 0.0 < threshold < 1.0:
+            raise self.fail(("settings",), "threshold", "threshold must be between 0 and 1")
+        exact_weight = float(settings.get("exact_weight", 10.0))
+        urgent_weight = float(settings.get("urgent_weight", 5.0))
+        tool_weight = float(settings.get("tool_weight", 2.0))
+
+        typos = self.string_map("typos")
+        self.plain = Normalizer(typos)
+        labels = self.string_map("labels")
+        for intent in labels:
+            self.check_intent(intent, ("labels",), intent)
+
+        categories: dict[str, list[str]] = {}
+        intents = self.table("intents")
+        for intent, body in intents.items():
+            self.check_intent(intent, ("intents",), intent)
+            if not isinstance(body, dict):
+                raise self.fail(("intents",), intent, f"intents.{intent} must be a table")
+            for key, value in body.items():
+                where = ("intents", intent, key)
+                if key == "keywords":
+                    self.add_weights(value, where, intent, None)
+                elif key == "categories":
+                    if intent not in CATEGORY_INTENTS:
+                        raise self.fail(("intents", intent), None,
+                                        f"only {CATEGORY_INTENTS} have categories")
+                    for cat, words in value.items():
+                        categories.setdefault(intent, []).append(cat)
+                        self.add_weights(words, ("intents", intent, "categories", cat),
+                                         intent, cat)
+                else:
+                    raise self.fail(("intents", intent), key,
+                                    f"unknown key {key!r} (expected keywords or categories)")
+
+        known = {(i, c) for i, cats in categories.items() for c in cats}
+        for cue, target in self.table("urgent").items():
+            intent, cat = self.check_target(target, ("urgent",), cue, known)
+            self.add_entry(cue, Entry(cue, intent, cat, urgent_weight, True), ("urgent",))
+
+        yields: dict[tuple[str, str], tuple[str, ...]] = {}
+        for src, winners in self.table("yields").items():
+            intent, cat = self.check_target(src, ("yields",), src, known)
+            if not isinstance(winners, list) or not winners:
+                raise self.fail(("yields",), src, "yields value must be a non-empty list")
+            for w in winners:
+                self.check_intent(w, ("yields",), src)
+            yields[(intent, cat)] = tuple(winners)
+
+        exact: dict[str, str] = {}
+        for intent, forms in self.table("exact").items():
+            self.check_intent(intent, ("exact",), intent)
+            if not isinstance(forms, list):
+                raise self.fail(("exact",), intent, "exact forms must be a list of strings")
+            for form in forms:
+                if not isinstance(form, str) or not form.strip():
+                    raise self.fail(("exact",), intent, "exact forms must be non-empty strings")
+                self.check_normal(form, ("exact",))
+                if form in exact:
+                    raise self.fail(("exact",), form,
+                                    f"{form!r} listed for both {exact[form]} and {intent}")
+                exact[form] = intent
+
+        negation = self.table("negation")
+        cues = negation.get("cues", [])
+        if not isinstance(cues, list) or not all(isinstance(c, str) and c for c in cues):
+            raise self.fail(("negation",), "cues", "negation cues must be a list of strings")
+        fillers = negation.get("fillers", "")
+        max_gap = negation.get("max_gap", 2)
+        if not isinstance(fillers, str):
+            raise self.fail(("negation",), "fillers", "fillers must be a string of characters")
+        questions = negation.get("questions", [])
+        if not isinstance(questions, list) or not all(isinstance(q, str) and q
+                                                      for q in questions):
+            raise self.fail(("negation",), "questions", "questions must be a list of strings")
+        if not isinstance(max_gap, int) or not 0 <= max_gap <= 5:
+            raise self.fail(("negation",), "max_gap", "max_gap must be an integer 0..5")
+
+        slots = self.table("slots")
+        tools = self.alias_map(slots, "tools")
+        programs = self.alias_map(slots, "programs")
+        for alias, tool in tools.items():
+            if alias not in self.entries:
+                self.add_entry(alias, Entry(alias, "tool_lending", None, tool_weight),
+                               ("slots", "tools"), needle=tool)
+        ratings: dict[str, int] = {}
+        for phrase, value in slots.get("ratings", {}).items():
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 5:
+                raise self.fail(("slots", "ratings"), phrase, "rating must be an integer 1..5")
+            ratings[phrase] = value
+
+        return Lexicon(
+            path=self.path,
+            threshold=threshold,
+            exact_weight=exact_weight,
+            entries=self.entries,
+            exact=exact,
+            negation_cues=tuple(sorted(cues, key=len, reverse=True)),
+            negation_fillers=frozenset(fillers),
+            negation_max_gap=max_gap,
+            negation_questions=tuple(questions),
+            typos=typos,
+            labels=labels,
+            yields=yields,
+            tools=tools,
+            programs=programs,
+            ratings=ratings,
+            categories={i: tuple(c) for i, c in categories.items()},
+        )
+
+    def check_intent(self, intent: str, table: tuple[str, ...], needle: str) -> None:
+        if intent not in INTENTS:
+            raise self.fail(table, needle,
+                            f"unknown intent {intent!r}; expected one of {', '.join(INTENTS)}")
+
+    def check_target(self, target: Any, table: tuple[str, ...], needle: str,
+                     known: set[tuple[str, str]]) -> tuple[str, str]:
+        if not isinstance(target, str) or target.count("/") != 1:
+            raise self.fail(table, needle, f"{target!r} must read 'intent/category'")
+        intent, cat = target.split("/")
+        if (intent, cat) not in known:
+            raise self.fail(table, needle, f"no category {cat!r} under intent {intent!r}")
+        return intent, cat
+
+    def check_normal(self, word: str, table: tuple[str, ...]) -> None:
+        normal = self.plain.normalize(word)
+        if normal != word:
+            raise self.fail(table, word, f"{word!r} can never match: messages are normalised "
+                            f"to {normal!r} first (simplified, lower-case, typos fixed)")
+
+    def string_map(self, key: str) -> dict[str, str]:
+        table = self.table(key)
+        for k, v in table.items():
+            if not isinstance(v, str) or not v:
+                raise self.fail((key,), k, f"[{key}] values must be non-empty strings")
+        return dict(table)
+
+    def alias_map(self, slots: dict[str, Any], key: str) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for canonical, aliases in slots.get(key, {}).items():
+            if not isinstance(aliases, list) or not all(isinstance(a, str) and a
+                                                        for a in aliases):
+                raise self.fail(("slots", key), canonical, "aliases must be a list of strings")
+            for alias in [canonical, *aliases]:
+                self.check_normal(alias, ("slots", key))
+                if out.get(alias, canonical) != canonical:
+                    raise self.fail(("slots", key), alias,
+                                    f"alias {alias!r} names both {out[alias]} and {canonical}")
+                out[alias] = canonical
+        return out
+
+    def add_weights(self, words: Any, table: tuple[str, ...], intent: str,
+                    category: str | None) -> None:
+        if not isinstance(words, dict):
+            raise self.fail(table, None, "expected a table of \"keyword\" = weight lines")
+        for word, weight in words.items():
+            if isinstance(weight, bool) or not isinstance(weight, int | float):
+                raise self.fail(table, word, f"weight of {word!r} must be a number")
+            if not 0 < weight <= _MAX_WEIGHT:
+                raise self.fail(table, word, f"weight of {word!r} must be in (0, {_MAX_WEIGHT}]")
+            self.add_entry(word, Entry(word, intent, category, float(weight)), table)
+
+    def add_entry(self, word: str, entry: Entry, table: tuple[str, ...],
+                  needle: str | None = None) -> None:
+        line = self.lines.of(table, needle or word) or 0
+        if not word.strip():
+            raise self.fail(table, word, "empty keyword")
+        self.check_normal(word, table)
+        if word in self.entries:
+            first = self.entries[word]
+            raise LexiconError(self.path, line, f"keyword {word!r} already listed on line "
+                               f"{first.line} (for {first.intent}"
+                               f"{'/' + first.category if first.category else ''})")
+        self.entries[word] = Entry(entry.keyword, entry.intent, entry.category, entry.weight,
+                                   entry.urgent, line)
