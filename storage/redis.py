@@ -33,3 +33,13 @@ def async_client(url: str) -> redis.asyncio.Redis:
     if is_memory(url):
         return fakeredis.aioredis.FakeRedis(server=_server(url))
     return redis.asyncio.Redis.from_url(url)
+
+
+async def arq_pool(url: str):  # -> arq.connections.ArqRedis
+    """An arq job-queue connection for ``url``; memory:// shares the in-process server."""
+    from arq.connections import ArqRedis, RedisSettings, create_pool
+
+    if is_memory(url):
+        fake = fakeredis.aioredis.FakeRedis(server=_server(url))
+        return ArqRedis(connection_pool=fake.connection_pool)
+    return await create_pool(RedisSettings.from_dsn(url))
