@@ -353,10 +353,18 @@ def sandbox_router(redis: redis_lib.Redis) -> APIRouter:
     return router
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on ``host`` that was free a moment ago (for a server started next)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
 @contextmanager
-def serve_in_thread(app: Any, host: str = "127.0.0.1", startup_timeout_s: float = 10.0
-                    ) -> Iterator[str]:
-    """Serve the ASGI ``app`` with uvicorn on a free port of ``host`` in a daemon thread.
+def serve_in_thread(app: Any, host: str = "127.0.0.1", port: int | None = None,
+                    startup_timeout_s: float = 10.0) -> Iterator[str]:
+    """Serve the ASGI ``app`` with uvicorn on ``host``:``port`` (default: a free port) in a
+    daemon thread, lifespan included.
 
     Yields the base URL (``http://127.0.0.1:PORT``) once the server accepts connections and
     stops it on exit. For tests and local runs of the sandbox, not for production.
@@ -364,9 +372,7 @@ def serve_in_thread(app: Any, host: str = "127.0.0.1", startup_timeout_s: float 
     """
     import uvicorn
 
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        port = sock.getsockname()[1]
+    port = port or free_port(host)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
                                            lifespan="on"))
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
