@@ -1,23 +1,22 @@
-"""Routes one message to its handler: events, worker commands, an open dialogue, or the
+"""Routes one message to its handler: events, staff commands, an open dialogue, or the
 intent the classifier finds (asking a short clarifying question when it is unsure)."""
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import replace
 
 from wechatpy.messages import BaseMessage
 
-from handlers import HANDLERS, events, media, worker
-from handlers import cancel as _cancel  # noqa: F401  (registers handlers)
-from handlers import care_signup as _care  # noqa: F401
-from handlers import chitchat as _chitchat  # noqa: F401
-from handlers import lend_tool as _lend  # noqa: F401
-from handlers import progress as _progress  # noqa: F401
-from handlers import rating as _rating  # noqa: F401
-from handlers import report
+from handlers import FLOWS, HANDLERS, continues, events, media, worker
 from handlers.messages import msg
 from handlers.turn import Turn
-from intents.slots import extract_address
+
+MODULES = ("report", "progress", "rating", "cancel", "chitchat", "lend_tool", "care_signup",
+           "worker")
+"""Handler modules whose decorators fill the registries."""
+for _name in MODULES:
+    importlib.import_module(f"handlers.{_name}")
 
 CLARIFIABLE = ("repair", "complaint", "tool_lending", "care_signup", "status_query")
 """Intents offered as choices when the classifier is unsure."""
@@ -49,26 +48,15 @@ def handle_text(turn: Turn) -> str:
         return worker.handle(turn, command)
     u = turn.classifier.classify(turn.text, today=turn.now.date())
     turn.understanding = u
-    state = turn.state or {}
-    if state.get("flow") == report.FLOW:
+    flow = (turn.state or {}).get("flow")
+    if flow in FLOWS:
         if u.intent == "cancel" and "ticket_no" not in u.slots:
             turn.finish()
             return msg("dialogue_cancelled")
-        new_topic = u.intent in CLARIFIABLE and (
-            u.confidence >= turn.classifier.threshold) and "building" not in extract_address(
-            turn.text)
-        if not new_topic:
-            return report.continue_report(turn)
-        turn.finish()
-    elif state.get("flow") == "clarify":
-        choice = _choice(turn.text, len(state["choices"]))
-        if choice is not None:
-            turn.text = state["text"]
-            original = turn.classifier.classify(turn.text, today=turn.now.date())
-            turn.understanding = replace(original, intent=state["choices"][choice],
-                                         confidence=1.0)
-            turn.finish()
-            return HANDLERS[turn.understanding.intent](turn)
+        reply = FLOWS[flow](turn)
+        if reply is not None:
+            return reply
+        turn.state = _attachments(turn.state)
         turn.finish()
     if turn.worker is not None and u.intent in ("help", "greeting", "other"):
         return msg("worker.help")
@@ -76,7 +64,7 @@ def handle_text(turn: Turn) -> str:
         choices = [i for i in (u.intent, *(a for a, _ in u.alternatives)) if i in CLARIFIABLE]
         choices = list(dict.fromkeys(choices))[:3]
         if len(choices) >= 2:
-            turn.ask({**_keep_attachments(state), "flow": "clarify", "choices": choices,
+            turn.ask({**_attachments(turn.state), "flow": "clarify", "choices": choices,
                       "text": turn.text})
             options = "\n".join(msg("clarify_option", n=n, label=msg(f"intent.{c}"))
                                 for n, c in enumerate(choices, start=1))
@@ -84,8 +72,24 @@ def handle_text(turn: Turn) -> str:
     return HANDLERS[u.intent](turn)
 
 
-def _keep_attachments(state: dict) -> dict:
-    return {k: state[k] for k in ("photos", "location") if k in state}
+@continues("clarify")
+def answer_clarify(turn: Turn) -> str | None:
+    """「回复1或2」: run the chosen intent on the original message; None for anything else."""
+    state = turn.state or {}
+    choice = _choice(turn.text, len(state.get("choices", [])))
+    if choice is None:
+        return None
+    turn.text = state["text"]
+    original = turn.classifier.classify(turn.text, today=turn.now.date())
+    turn.understanding = replace(original, intent=state["choices"][choice], confidence=1.0)
+    turn.state = _attachments(state)
+    turn.finish()
+    return HANDLERS[turn.understanding.intent](turn)
+
+
+def _attachments(state: dict | None) -> dict:
+    """The photos/location a resident sent before saying what the problem is."""
+    return {k: state[k] for k in ("photos", "location") if k in (state or {})}
 
 
 def _choice(text: str, count: int) -> int | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers import handles
+from handlers import continues, handles
 from handlers.lifecycle import NewTicket, actor, describe, open_ticket
 from handlers.messages import msg
 from handlers.turn import Turn
@@ -18,6 +18,7 @@ from storage.models import GridWorker
 
 FLOW = "report"
 MAX_ADDRESS_TRIES = 2
+NEW_TOPIC = ("repair", "complaint", "tool_lending", "care_signup", "status_query")
 
 
 @handles("complaint", "repair")
@@ -42,10 +43,16 @@ def report(turn: Turn) -> str:
     return prefix + _open(turn, pending)
 
 
+@continues(FLOW)
 def continue_report(turn: Turn) -> str | None:
-    """Handle the answer to 「您住几号楼几单元几室？」; None when the resident changed topic."""
+    """Handle the answer to 「您住几号楼几单元几室？」; None when the resident changed topic
+    (a confident new request that carries no address)."""
     state = turn.state or {}
+    u = turn.understanding
     address = extract_address(turn.text)
+    if u is not None and "building" not in address and u.intent in NEW_TOPIC and (
+            u.confidence >= turn.classifier.threshold):
+        return None
     if "building" in address:
         problem = _save_address(turn, address)
         if problem:

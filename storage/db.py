@@ -27,7 +27,9 @@ def make_engine(url: str) -> Engine:
 
 def create_schema(engine: Engine) -> None:
     """Create every table (tests and first runs; production uses `gridbot db upgrade`)."""
-    from storage import models  # noqa: F401  (registers the tables)
+    from storage.schema import load_all
+
+    load_all()
 
     SQLModel.metadata.create_all(engine)
 
