@@ -1,0 +1,165 @@
+"""`gridbot chat` speaks WeChat's protocol to a server over HTTP and shows its pushes.
+
+The server here is a small webhook built on ``bot.protocol`` (the same verification and
+crypto as gridbot's) that records what it received, answers with a text reply, and pushes
+through the real Pusher to the sandbox; so these tests pin down the chat client itself.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+import pytest
+import typer
+from fastapi import FastAPI, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from typer.testing import CliRunner
+
+from bot.cli_chat import chat
+from bot.protocol import Protocol, ProtocolError
+from bot.push import Pusher
+from bot.sandbox import free_port, sandbox_router, serve_in_thread
+from bot.settings import Settings
+from storage.models import Outbox
+from storage.redis import sync_client
+
+AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+
+
+class EchoServer:
+    """A webhook that verifies like gridbot, echoes, and pushes "提醒" to a worker."""
+
+    def __init__(self, settings: Settings, redis) -> None:
+        self.protocol = Protocol(settings)
+        self.received: list = []
+        self.params: list[dict] = []
+        self.pusher = Pusher(settings, redis)
+
+    def app(self, redis) -> FastAPI:
+        app = FastAPI()
+        app.include_router(sandbox_router(redis), prefix="/sandbox")
+
+        @app.post("/wechat")
+        async def wechat(request: Request) -> Response:
+            params = dict(request.query_params)
+            try:
+                message = self.protocol.open(params, await request.body())
+            except ProtocolError as exc:
+                return Response(type(exc).__name__, status_code=exc.status)
+            self.received.append(message)
+            self.params.append(params)
+            text = self.answer(message)
+            if message.type == "text" and message.content.startswith("提醒"):
+                row = Outbox(openid="worker-1", audience="worker", event="push_task",
+                             text=f"新任务：{message.content[2:]}")
+                await run_in_threadpool(self.pusher.send, row)
+            return Response(self.protocol.reply(text, message, params),
+                            media_type="application/xml")
+
+        return app
+
+    @staticmethod
+    def answer(message) -> str:
+        if message.type == "text":
+            return f"收到：{message.content}"
+        if message.type == "voice":
+            return f"语音：{message.recognition}"
+        if message.type == "location":
+            return f"位置：{message.location_x},{message.location_y}"
+        if message.type == "event":
+            return f"事件：{message.event}{':' + message.key if getattr(message, 'key', None) else ''}"
+        return ""
+
+
+@pytest.fixture(params=["plaintext", "safe"])
+def server(request, monkeypatch, redis_url, redis) -> Iterator[tuple[str, EchoServer]]:
+    monkeypatch.delenv("GRIDBOT_WECHAT_AES_KEY", raising=False)
+    if request.param == "safe":
+        monkeypatch.setenv("GRIDBOT_WECHAT_AES_KEY", AES_KEY)
+    port = free_port()
+    settings = Settings(_env_file=None,
+                        wechat_api_base_url=f"http://127.0.0.1:{port}/sandbox/cgi-bin/")
+    assert settings.safe_mode == (request.param == "safe")
+    echo = EchoServer(settings, sync_client(redis_url))
+    with serve_in_thread(echo.app(sync_client(redis_url)), port=port) as url:
+        yield url, echo
+
+
+def run_chat(url: str, script: str, openid: str = "resident-1") -> str:
+    app = typer.Typer()
+    app.command()(chat)
+    result = CliRunner().invoke(app, ["--url", url, "--openid", openid, "--poll-s", "0"],
+                                input=script)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_text_is_signed_sent_and_the_reply_printed(server):
+    url, echo = server
+    out = run_chat(url, "3号楼2单元501，楼道灯坏了\n")
+    assert "← 收到：3号楼2单元501，楼道灯坏了" in out
+    [message] = echo.received
+    assert (message.source, message.type) == ("resident-1", "text")
+    mode = "safe mode" if echo.protocol.safe_mode else "plaintext"
+    assert mode in out.splitlines()[0]
+    assert ("encrypt_type" in echo.params[0]) == echo.protocol.safe_mode
+
+
+def test_retry_resends_the_same_message(server):
+    url, echo = server
+    out = run_chat(url, "楼上太吵了\n/retry\n")
+    assert out.count("← 收到：楼上太吵了") == 2
+    first, again = echo.received
+    assert first.id == again.id
+    assert first.create_time == again.create_time
+    assert echo.params[0]["nonce"] != echo.params[1]["nonce"]
+
+
+def test_commands_send_events_voice_and_location(server):
+    url, echo = server
+    script = ("/event subscribe\n/event CLICK MENU_PROGRESS\n/voice 我的报修到哪一步了\n"
+              "/location 41.80 123.43 沈阳\n/location north\n")
+    out = run_chat(url, script)
+    assert "← 事件：subscribe" in out
+    assert "← 事件：click:MENU_PROGRESS" in out
+    assert "← 语音：我的报修到哪一步了" in out
+    assert "← 位置：41.8,123.43" in out
+    assert "usage 用法: /location" in out
+    kinds = [(m.type, getattr(m, "event", None)) for m in echo.received]
+    assert kinds == [("event", "subscribe"), ("event", "click"), ("voice", None),
+                     ("location", None)]
+
+
+def test_pushes_to_every_identity_of_the_session_are_shown(server):
+    url, _ = server
+    script = "提醒楼道灯坏了\n/as worker-1\n/wait 5\n收到\n/quit\n不会发送\n"
+    out = run_chat(url, script)
+    assert "push → worker-1 [custom] 新任务：楼道灯坏了" in out
+    assert "now chatting as 当前身份: worker-1" in out
+    assert "[worker-1] > 收到" in out
+    assert "不会发送" not in out
+    assert out.count("新任务：楼道灯坏了") == 1
+
+
+def test_a_refused_request_is_reported(server, monkeypatch):
+    url, _ = server
+    monkeypatch.setenv("GRIDBOT_WECHAT_TOKEN", "not-the-servers-token")
+    out = run_chat(url, "你好\n")
+    assert "HTTP 403" in out
+
+
+def test_unreachable_server_and_no_sandbox(monkeypatch):
+    monkeypatch.delenv("GRIDBOT_WECHAT_AES_KEY", raising=False)
+    url = f"http://127.0.0.1:{free_port()}"
+    out = run_chat(url, "你好\n/help\n")
+    assert "cannot reach" in out
+    assert "/as OPENID" in out
+
+
+def test_called_directly_with_a_fake_stdin(server, monkeypatch, capsys):
+    url, echo = server
+    monkeypatch.setattr("sys.stdin", io.StringIO("想借个梯子\n"))
+    chat(url=url, openid="resident-2", poll_s=0.05)
+    assert "← 收到：想借个梯子" in capsys.readouterr().out
+    assert echo.received[0].source == "resident-2"
