@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from datetime import datetime
 
 import pytest
 import typer
 from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from sqlmodel import Session
 from typer.testing import CliRunner
 
 from bot.cli_chat import chat
@@ -23,6 +25,7 @@ from bot.sandbox import free_port, sandbox_router, serve_in_thread
 from bot.settings import Settings
 from storage.models import Outbox
 from storage.redis import sync_client
+from storage.times import SHANGHAI
 
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 
@@ -163,3 +166,81 @@ def test_called_directly_with_a_fake_stdin(server, monkeypatch, capsys):
     chat(url=url, openid="resident-2", poll_s=0.05)
     assert "← 收到：想借个梯子" in capsys.readouterr().out
     assert echo.received[0].source == "resident-2"
+
+
+ORG_YAML = """\
+street: 和平街道
+community: 幸福新社区
+grids:
+  - code: G01
+    name: 第一网格
+    buildings: ["1-4"]
+    workers:
+      - {name: 王芳, openid: oWorker1}
+  - code: G02
+    name: 第二网格
+    buildings: ["5-8"]
+    workers:
+      - {name: 李强, openid: oWorker2}
+"""
+
+
+@pytest.fixture
+def gridbot_url(clean_db, postgres_url, redis_url, redis, tmp_path, monkeypatch) -> Iterator[str]:
+    """The whole gridbot app (webhook, embedded worker, sandbox) on PostgreSQL and Redis."""
+    from bot.app import create_app
+    from storage.importer import import_file
+
+    monkeypatch.delenv("GRIDBOT_WECHAT_AES_KEY", raising=False)
+    org = tmp_path / "org.yaml"
+    org.write_text(ORG_YAML, encoding="utf-8")
+    with Session(clean_db) as session:
+        import_file(session, org)
+        session.commit()
+    port = free_port()
+    settings = Settings(
+        _env_file=None, database_url=postgres_url, redis_url=redis_url, sandbox=True,
+        embedded_worker=True, wechat_api_base_url=f"http://127.0.0.1:{port}/sandbox/cgi-bin/",
+    )
+    with serve_in_thread(create_app(settings), port=port) as url:
+        yield url
+
+
+def test_whole_conversation_through_gridbot(gridbot_url):
+    number = f"GD{datetime.now(SHANGHAI):%Y%m%d}-0001"
+    script = "\n".join([
+        "3号楼2单元501，楼道灯坏了",
+        "/as oWorker1",
+        "/wait 15",
+        f"接单 {number}",
+        "/wait 15",
+        f"办结 {number} 已更换灯泡",
+        "/wait 15",
+        "/as oResident1",
+        "5",
+        "/retry",
+        "/quit",
+    ]) + "\n"
+    out = run_chat(gridbot_url, script, openid="oResident1")
+    pushes = [line for line in out.splitlines() if "push →" in line]
+    assert any(f"push → oWorker1 [custom] 【新工单】{number}" in p for p in pushes), out
+    to_resident = [p for p in pushes if "push → oResident1" in p]
+    assert len(to_resident) == 2, out
+    assert "接单" in to_resident[0] and "已办结" in to_resident[1]
+    turns = turns_of(out)
+    assert number in turns[0][1]
+    assert turns[-2][1] == turns[-3][1]  # WeChat's retry gets the same reply
+    assert "5分" in turns[-2][1]
+
+
+def turns_of(out: str) -> list[tuple[str, str]]:
+    """(input line, the passive reply printed for it) for each line of a chat transcript."""
+    turns: list[tuple[str, str]] = []
+    for line in out.splitlines():
+        if "] > " in line:
+            turns.append((line.split("] > ", 1)[1], ""))
+        elif turns and line.startswith("  ← "):
+            turns[-1] = (turns[-1][0], line[4:])
+        elif turns and turns[-1][1] and line.startswith("    "):
+            turns[-1] = (turns[-1][0], turns[-1][1] + "\n" + line.strip())
+    return turns
