@@ -53,6 +53,10 @@ __all__ = ["INTENTS", "Classifier", "Understanding"]
 # Characters stripped from both ends before whole-message (exact) matching.
 _PUNCT = r"\s,.!?~，。！？、…～:：;；'\"“”‘’()（）"
 _EDGE = re.compile(rf"^[{_PUNCT}]+|[{_PUNCT}啊呀吧呢哦噢啦哇嘛]+$")
+_PIECES = re.compile(rf"[{_PUNCT}]+")
+# A message that is only a score: 5, 5分, 五星, 给4分, 打5星.
+_RATING_ALONE = re.compile(r"^(?:给|打)?\s*[1-5一二三四五]\s*(?:分|星|颗星)?$")
+_RATING_MARK = re.compile(r"(?<![\d十])[1-5一二三四五]\s*(?:分(?!钟|钱)|星|颗星)|满分|零分")
 # Strength of evidence: a score of `_SCALE` gives strength 1 - 1/e ≈ 0.63.
 _SCALE = 3.0
 
@@ -101,6 +105,11 @@ class Classifier:
         self._neg_cues = lexicon.negation_cues
         self._fillers = lexicon.negation_fillers
         self._max_gap = lexicon.negation_max_gap
+        self._combos = [
+            (c, [re.compile("|".join(re.escape(cue) for cue in sorted(g, key=len, reverse=True)))
+                 for g in c.groups])
+            for c in lexicon.combos
+        ]
         self._neg_questions = lexicon.negation_questions
 
     @classmethod
@@ -128,6 +137,9 @@ class Classifier:
             gap += 1
         head = text[max(0, i - 5):i]
         if any(head.endswith(q) for q in self._neg_questions):
+            return False
+        # A-not-A questions: 能不能借, 修不修, 来不来 ask, they do not negate.
+        if i >= 2 and text[i - 1] in "不没" and text[i - 2] == text[i]:
             return False
         return any(head.endswith(cue) for cue in self._neg_cues)
 
@@ -167,21 +179,21 @@ class Classifier:
         scores: dict[str, float] = {}
         cat_scores: dict[tuple[str, str], float] = {}
         evidence: list[str] = []
-        urgent = False
+        urgent_intents: set[str] = set()
 
         # Ticket numbers are opaque codes: match keywords on the text without them.
         ticket_no = extract_ticket_no(norm)
         scan_text = TICKET_RE.sub(" ", norm) if ticket_no else norm
 
         core = _EDGE.sub("", scan_text)
-        exact = lex.exact.get(core)
+        exact = self._exact(scan_text, core)
         if exact is not None:
             scores[exact] = lex.exact_weight
             evidence.append(f"={core}")
 
         seen: set[str] = set()
         for entry, start in self._scan(scan_text):
-            if entry.keyword in seen:
+            if entry.keyword in seen or not entry.intent:
                 continue
             seen.add(entry.keyword)
             if self._negated(scan_text, start):
@@ -192,14 +204,25 @@ class Classifier:
             if entry.category is not None:
                 key = (entry.intent, entry.category)
                 cat_scores[key] = cat_scores.get(key, 0.0) + entry.weight
-            urgent = urgent or entry.urgent
+            if entry.urgent:
+                urgent_intents.add(entry.intent)
+
+        for combo, patterns in self._combos:
+            if all(p.search(scan_text) for p in patterns):
+                evidence.append(f"+{combo.intent}/{combo.category or ''}@{combo.line}")
+                scores[combo.intent] = scores.get(combo.intent, 0.0) + combo.weight
+                if combo.category is not None:
+                    key = (combo.intent, combo.category)
+                    cat_scores[key] = cat_scores.get(key, 0.0) + combo.weight
 
         if ticket_no and exact is None:
             scores["status_query"] = scores.get("status_query", 0.0) + 2.0
 
         rating = extract_rating(core, lex.ratings)
-        if rating is not None and exact is None and len(core) <= 3 and core[:1].isdigit():
+        if exact is None and _RATING_ALONE.match(core):
             scores["rating"] = scores.get("rating", 0.0) + lex.exact_weight
+        elif _RATING_MARK.search(core):
+            scores["rating"] = scores.get("rating", 0.0) + lex.rating_pattern_weight
 
         for (intent, cat), winners in lex.yields.items():
             weight = cat_scores.get((intent, cat))
@@ -227,9 +250,24 @@ class Classifier:
             if cats:
                 category = max(cats)[1]
         slots = self._slots(norm, intent, today, ticket_no, rating)
-        return Understanding(intent, category, confidence, slots, urgent and
-                             intent in ("repair", "complaint"), alternatives, norm,
-                             tuple(evidence))
+        return Understanding(intent, category, confidence, slots, intent in urgent_intents,
+                             alternatives, norm, tuple(evidence))
+
+    def _exact(self, text: str, core: str) -> str | None:
+        """Intent of a whole-message form: 「好的」, 「好的好的」, 「算了算了」, 「嗯 对」, 「?」."""
+        exact = self.lexicon.exact
+        hit = exact.get(core) or exact.get(text.replace(" ", ""))
+        if hit is not None or not core:
+            return hit
+        half = len(core) // 2
+        if len(core) % 2 == 0 and core[:half] == core[half:]:
+            return exact.get(core[:half])
+        pieces = [p for p in _PIECES.split(core) if p]
+        if len(pieces) > 1:
+            found = {exact.get(_EDGE.sub("", p)) for p in pieces}
+            if len(found) == 1:
+                return found.pop()
+        return None
 
     def _slots(self, norm: str, intent: str, today: date | None, ticket_no: str | None,
                rating: int | None) -> dict[str, Any]:

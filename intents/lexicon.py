@@ -15,6 +15,10 @@ File layout (all sections but ``[intents]`` optional)::
     [exact]      confirm = ["是", "好的", …]    whole-message forms
     [intents.<intent>.keywords]                 "报修" = 3      keyword → weight
     [intents.<intent>.categories."<category>"]  "楼道灯" = 3
+    [neutral]    words = ["门口", "今天", …]    words that only stop a keyword inside them
+                                                from counting (门口 is no 门, 今天天气 no 天天)
+    [[combos]]   intent, category?, weight, groups = [[…], […]]: weight added when every
+                 group has a cue in the message ("@tools" stands for every tool alias)
     [urgent]     "燃气泄漏" = "repair/燃气"     cue → intent/category, flagged urgent
     [yields]     "complaint/物业服务" = ["repair"]  evidence dropped when those intents score
     [slots.tools]     "梯子" = ["梯子", "人字梯"]   canonical tool → aliases
@@ -53,8 +57,11 @@ DEFAULT_USERDICT = Path(__file__).with_name("userdict.txt")
 
 _TOP_KEYS = {
     "settings", "negation", "typos", "labels", "exact", "intents", "urgent", "yields", "slots",
+    "neutral", "combos",
 }
-_SETTINGS_KEYS = {"threshold", "exact_weight", "urgent_weight", "tool_weight"}
+_SETTINGS_KEYS = {"threshold", "exact_weight", "urgent_weight", "tool_weight",
+                  "rating_pattern_weight"}
+_COMBO_KEYS = {"intent", "category", "weight", "groups"}
 _MAX_WEIGHT = 20.0
 
 
@@ -71,6 +78,20 @@ class Entry:
     category: str | None
     weight: float
     urgent: bool = False
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Combo:
+    """Weight for ``intent`` (and ``category``) when every group has a cue in the message.
+
+    ``groups`` are tuples of substrings; the tool aliases replace ``"@tools"``.
+    """
+
+    intent: str
+    category: str | None
+    weight: float
+    groups: tuple[tuple[str, ...], ...]
     line: int = 0
 
 
@@ -94,6 +115,8 @@ class Lexicon:
     programs: dict[str, str]
     ratings: dict[str, int]
     categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    combos: tuple[Combo, ...] = ()
+    rating_pattern_weight: float = 4.0
 
 
 class _Lines:
@@ -273,6 +296,15 @@ class _Builder:
             if alias not in self.entries:
                 self.add_entry(alias, Entry(alias, "tool_lending", None, tool_weight),
                                ("slots", "tools"), needle=tool)
+        neutral = self.table("neutral").get("words", [])
+        if not isinstance(neutral, list):
+            raise self.fail(("neutral",), "words", "neutral words must be a list of strings")
+        for word in neutral:
+            if not isinstance(word, str) or not word:
+                raise self.fail(("neutral",), "words", "neutral words must be non-empty strings")
+            self.add_entry(word, Entry(word, "", None, 0.0), ("neutral",))
+
+        combos = self.combos(known, tools)
         ratings: dict[str, int] = {}
         for phrase, value in slots.get("ratings", {}).items():
             if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 5:
@@ -296,7 +328,56 @@ class _Builder:
             programs=programs,
             ratings=ratings,
             categories={i: tuple(c) for i, c in categories.items()},
+            combos=combos,
+            rating_pattern_weight=float(settings.get("rating_pattern_weight", 4.0)),
         )
+
+    def combos(self, known: set[tuple[str, str]], tools: dict[str, str]) -> tuple[Combo, ...]:
+        raw = self.data.get("combos", [])
+        if not isinstance(raw, list):
+            raise self.fail((), "combos", "combos must be an array of tables: [[combos]]")
+        header_lines = [i + 1 for i, line in enumerate(self.lines.lines)
+                        if line.strip().startswith("[[combos]]")]
+        out: list[Combo] = []
+        for n, combo in enumerate(raw):
+            line = header_lines[n] if n < len(header_lines) else None
+
+            def bad(message: str, line: int | None = line) -> LexiconError:
+                return LexiconError(self.path, line, f"[[combos]]: {message}")
+
+            if not isinstance(combo, dict):
+                raise bad("each combo must be a table")
+            unknown = set(combo) - _COMBO_KEYS
+            if unknown:
+                raise bad(f"unknown key(s) {sorted(unknown)}; expected {sorted(_COMBO_KEYS)}")
+            intent = combo.get("intent")
+            if intent not in INTENTS:
+                raise bad(f"unknown intent {intent!r}")
+            category = combo.get("category")
+            if category is not None and (intent, category) not in known:
+                raise bad(f"no category {category!r} under intent {intent!r}")
+            weight = combo.get("weight")
+            if isinstance(weight, bool) or not isinstance(weight, int | float) \
+                    or not 0 < weight <= _MAX_WEIGHT:
+                raise bad(f"weight must be a number in (0, {_MAX_WEIGHT}]")
+            groups = combo.get("groups")
+            if not isinstance(groups, list) or len(groups) < 1:
+                raise bad("groups must be a list of lists of cue strings")
+            built: list[tuple[str, ...]] = []
+            for group in groups:
+                if not isinstance(group, list) or not group or \
+                        not all(isinstance(c, str) and c for c in group):
+                    raise bad("every group must be a non-empty list of strings")
+                cues: list[str] = []
+                for cue in group:
+                    if cue == "@tools":
+                        cues.extend(tools)
+                    else:
+                        self.check_normal(cue, ())
+                        cues.append(cue)
+                built.append(tuple(cues))
+            out.append(Combo(intent, category, float(weight), tuple(built), line or 0))
+        return tuple(out)
 
     def check_intent(self, intent: str, table: tuple[str, ...], needle: str) -> None:
         if intent not in INTENTS:
