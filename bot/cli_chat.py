@@ -115,6 +115,7 @@ class ChatSession:
         self.send(self.sim.location(self.openid, float(parts[0]), float(parts[1]), label))
 
     def switch(self, openid: str) -> None:
+        """Speak as ``openid`` from now on and watch its pushes too (``/as``)."""
         with self.lock:
             self.openid = openid
             self.cursors.setdefault(openid, 0)

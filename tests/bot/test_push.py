@@ -8,7 +8,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from bot.push import NoTemplateError, Pusher, PushError
+from bot.push import NoTemplateError, Pusher, PushError, _check_wecom_recipients
 from bot.sandbox import sandbox_router, serve_in_thread
 from bot.settings import Settings
 from bot.wechat_api import official_client
@@ -217,3 +217,10 @@ def test_wecom_token_expiry_is_refreshed(sandbox_url, redis):
     httpx.post(f"{sandbox_url}/sandbox/tokens/expire").raise_for_status()
     assert pusher.send(task, "zhangwei") == "wecom"
     assert len(inbox(sandbox_url, "wecom:zhangwei")) == 2
+
+
+def test_wecom_answer_naming_an_invalid_user_is_a_final_failure():
+    _check_wecom_recipients({"errcode": 0, "errmsg": "ok", "invaliduser": ""})
+    with pytest.raises(PushError) as caught:
+        _check_wecom_recipients({"errcode": 0, "errmsg": "ok", "invaliduser": "zhangwei"})
+    assert (caught.value.retryable, caught.value.channel) == (False, "wecom")

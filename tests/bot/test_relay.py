@@ -181,6 +181,21 @@ def test_worker_push_goes_by_wecom_when_the_worker_has_a_userid(clean_db, sandbo
     assert inbox(sandbox_url, "worker-2") == ["新工单 B"]
 
 
+class BrokenPusher:
+    def send(self, row, wecom_userid=None):
+        raise RuntimeError("bug in a push template")
+
+
+def test_unexpected_error_is_recorded_and_backed_off(clean_db, clock, caplog):
+    row_id = stage(clean_db)
+    assert relay_one(clean_db, row_id, BrokenPusher(), clock) == "pending"
+    row = load(clean_db, row_id)
+    assert row.attempts == 1
+    assert row.last_error == "unexpected RuntimeError: bug in a push template"
+    assert as_utc(row.next_attempt_at) == clock() + timedelta(seconds=30)
+    assert "failed unexpectedly" in caplog.text
+
+
 class SlowPusher:
     """A Pusher whose sends take a while, to widen the window for a double send."""
 
