@@ -33,18 +33,18 @@ from intents.lexicon import (
     load_lexicon,
 )
 from intents.normalize import Normalizer
+from intents.phrases import PhraseIndex
 from intents.segment import Segmenter
 from intents.slots import (
     TICKET_RE,
+    cn_to_int,
     extract_address,
     extract_child,
+    extract_child_name,
     extract_days,
     extract_phone,
-    extract_program,
     extract_quantity,
-    extract_rating,
     extract_ticket_no,
-    extract_tool,
     extract_when,
 )
 
@@ -53,6 +53,10 @@ __all__ = ["INTENTS", "Classifier", "Understanding"]
 # Characters stripped from both ends before whole-message (exact) matching.
 _PUNCT = r"\s,.!?~，。！？、…～:：;；'\"“”‘’()（）"
 _EDGE = re.compile(rf"^[{_PUNCT}]+|[{_PUNCT}啊呀吧呢哦噢啦哇嘛]+$")
+_RATING_NUMBER = re.compile(r"^(?:给|打)?\s*([1-5一二三四五])\s*(?:分|星|颗星)?\s*$")
+_RATING_NUMBER_IN = re.compile(r"(?<![\d十])([1-5一二三四五])\s*(?:分(?!钟|钱)|星|颗星)")
+_HAS_NUMBER = re.compile(r"[0-9零〇一二两三四五六七八九十]")
+_PHONE_DIGITS = re.compile(r"(?<!\d)(?:1[3-9]\d[\s-]?\d{4}[\s-]?\d{4}|0\d{2,3}[\s-]?\d{7,8})(?!\d)")
 _PIECES = re.compile(rf"[{_PUNCT}]+")
 # A message that is only a score: 5, 5分, 五星, 给4分, 打5星.
 _RATING_ALONE = re.compile(r"^(?:给|打)?\s*[1-5一二三四五]\s*(?:分|星|颗星)?$")
@@ -83,6 +87,18 @@ class Understanding:
     evidence: tuple[str, ...] = field(default=(), compare=False)
 
 
+class _Phrase:
+    """What one phrase of the combined index stands for (any of the four may be set)."""
+
+    __slots__ = ("entry", "tool", "program", "rating")
+
+    def __init__(self, entry: Entry | None = None) -> None:
+        self.entry = entry
+        self.tool: str | None = None
+        self.program: str | None = None
+        self.rating: int | None = None
+
+
 class Classifier:
     """Keyword-lexicon intent classifier with slot extraction. Build with ``load``.
 
@@ -97,12 +113,21 @@ class Classifier:
         self.labels = dict(lexicon.labels)
         self.load_time_s = 0.0
         self._normalizer = Normalizer(lexicon.typos)
-        self._multi: dict[str, Entry] = {}
-        self._single: dict[str, Entry] = {}
-        for word, entry in lexicon.entries.items():
-            (self._single if len(word) == 1 else self._multi)[word] = entry
-        self._lengths = sorted({len(w) for w in self._multi}, reverse=True)
-        self._neg_cues = lexicon.negation_cues
+        # All keywords (one-character ones included) in one index; one-character hits are
+        # kept only when jieba cuts them as a word of their own (see _scan).
+        # Tool, programme and rating phrases share the index: one pass finds everything.
+        table: dict[str, _Phrase] = {w: _Phrase(entry=e) for w, e in lexicon.entries.items()}
+        for alias, tool in lexicon.tools.items():
+            table.setdefault(alias, _Phrase()).tool = tool
+        for alias, program in lexicon.programs.items():
+            table.setdefault(alias, _Phrase()).program = program
+        for phrase, value in lexicon.ratings.items():
+            table.setdefault(phrase, _Phrase()).rating = value
+        self._index: PhraseIndex[_Phrase] = PhraseIndex(table)
+        self._neg_cues = frozenset(lexicon.negation_cues)
+        self._neg_lengths = sorted({len(c) for c in lexicon.negation_cues}, reverse=True)
+        self._neg_questions = frozenset(lexicon.negation_questions)
+        self._q_lengths = sorted({len(q) for q in lexicon.negation_questions}, reverse=True)
         self._fillers = lexicon.negation_fillers
         self._max_gap = lexicon.negation_max_gap
         self._combos = [
@@ -110,7 +135,6 @@ class Classifier:
                  for g in c.groups])
             for c in lexicon.combos
         ]
-        self._neg_questions = lexicon.negation_questions
 
     @classmethod
     def load(cls, lexicon_path: Path | None = None,
@@ -135,38 +159,41 @@ class Classifier:
         while i > 0 and gap < self._max_gap and text[i - 1] in self._fillers:
             i -= 1
             gap += 1
-        head = text[max(0, i - 5):i]
-        if any(head.endswith(q) for q in self._neg_questions):
-            return False
+        for length in self._q_lengths:
+            if i >= length and text[i - length:i] in self._neg_questions:
+                return False
         # A-not-A questions: 能不能借, 修不修, 来不来 ask, they do not negate.
         if i >= 2 and text[i - 1] in "不没" and text[i - 2] == text[i]:
             return False
-        return any(head.endswith(cue) for cue in self._neg_cues)
+        for length in self._neg_lengths:  # noqa: SIM110 - a loop is faster than any()
+            if i >= length and text[i - length:i] in self._neg_cues:
+                return True
+        return False
 
-    def _scan(self, text: str) -> list[tuple[Entry, int]]:
-        """Non-overlapping keyword hits (entry, start), longest keyword first at each spot."""
+    def _scan(self, text: str) -> tuple[list[tuple[Entry, int]], dict[str, Any]]:
+        """Keyword hits (entry, start), non-overlapping, longest keyword first at each spot,
+        and the longest ``tool`` / ``program`` / ``rating`` phrase found (slot values)."""
         hits: list[tuple[Entry, int]] = []
-        multi, lengths, single = self._multi, self._lengths, self._single
+        found: dict[str, Any] = {}
+        lengths: dict[str, int] = {}
         spans: frozenset[tuple[int, int]] | None = None
-        n = len(text)
-        i = 0
-        while i < n:
-            for length in lengths:
-                if i + length <= n:
-                    entry = multi.get(text[i:i + length])
-                    if entry is not None:
-                        hits.append((entry, i))
-                        i += length
-                        break
-            else:
-                entry = single.get(text[i])
-                if entry is not None:
+        for start, word, phrase in self._index.scan(text):
+            entry = phrase.entry
+            if entry is not None and entry.intent:
+                if len(word) > 1:
+                    hits.append((entry, start))
+                else:
                     if spans is None:
                         spans = self.segmenter.spans(text)
-                    if (i, i + 1) in spans:
-                        hits.append((entry, i))
-                i += 1
-        return hits
+                    if (start, start + 1) in spans:
+                        hits.append((entry, start))
+            if phrase.tool is not None and len(word) > lengths.get("tool", 0):
+                found["tool"], lengths["tool"] = phrase.tool, len(word)
+            if phrase.program is not None and len(word) > lengths.get("program", 0):
+                found["program"], lengths["program"] = phrase.program, len(word)
+            if phrase.rating is not None and len(word) > lengths.get("rating", 0):
+                found["rating"], lengths["rating"] = phrase.rating, len(word)
+        return hits, found
 
     def classify(self, text: str, today: date | None = None) -> Understanding:
         """Understand one message. ``today`` lets relative days (明天, 周六) resolve to ``date``.
@@ -192,8 +219,9 @@ class Classifier:
             evidence.append(f"={core}")
 
         seen: set[str] = set()
-        for entry, start in self._scan(scan_text):
-            if entry.keyword in seen or not entry.intent:
+        hits, found = self._scan(scan_text)
+        for entry, start in hits:
+            if entry.keyword in seen:
                 continue
             seen.add(entry.keyword)
             if self._negated(scan_text, start):
@@ -208,7 +236,10 @@ class Classifier:
                 urgent_intents.add(entry.intent)
 
         for combo, patterns in self._combos:
-            if all(p.search(scan_text) for p in patterns):
+            for pattern in patterns:
+                if pattern.search(scan_text) is None:
+                    break
+            else:
                 evidence.append(f"+{combo.intent}/{combo.category or ''}@{combo.line}")
                 scores[combo.intent] = scores.get(combo.intent, 0.0) + combo.weight
                 if combo.category is not None:
@@ -218,7 +249,8 @@ class Classifier:
         if ticket_no and exact is None:
             scores["status_query"] = scores.get("status_query", 0.0) + 2.0
 
-        rating = extract_rating(core, lex.ratings)
+        m = _RATING_NUMBER.match(core) or _RATING_NUMBER_IN.search(core)
+        rating = cn_to_int(m.group(1)) if m else found.get("rating")
         if exact is None and _RATING_ALONE.match(core):
             scores["rating"] = scores.get("rating", 0.0) + lex.exact_weight
         elif _RATING_MARK.search(core):
@@ -249,7 +281,11 @@ class Classifier:
             cats = [(s, c) for (i, c), s in cat_scores.items() if i == intent and s > 0]
             if cats:
                 category = max(cats)[1]
-        slots = self._slots(norm, intent, today, ticket_no, rating)
+        if rating is not None and intent == "rating":
+            found["rating"] = rating
+        else:
+            found.pop("rating", None)
+        slots = self._slots(norm, intent, today, ticket_no, found)
         return Understanding(intent, category, confidence, slots, intent in urgent_intents,
                              alternatives, norm, tuple(evidence))
 
@@ -270,31 +306,29 @@ class Classifier:
         return None
 
     def _slots(self, norm: str, intent: str, today: date | None, ticket_no: str | None,
-               rating: int | None) -> dict[str, Any]:
-        lex = self.lexicon
+               found: dict[str, Any]) -> dict[str, Any]:
         slots: dict[str, Any] = {}
         text = TICKET_RE.sub(" ", norm) if ticket_no else norm
         if ticket_no:
             slots["ticket_no"] = ticket_no
-        phone = extract_phone(text)
-        if phone:
-            slots["phone"] = phone
-            text = text.replace(phone, " ")
-        slots.update(extract_address(text))
+        # Most slots need a number; skip their regexes when there is none (the common case).
+        if _HAS_NUMBER.search(text) is not None:
+            phone = extract_phone(text)
+            if phone:
+                slots["phone"] = phone
+                text = _PHONE_DIGITS.sub(" ", text)
+            slots.update(extract_address(text))
+            quantity = extract_quantity(text)
+            if quantity is not None and intent == "tool_lending":
+                slots["quantity"] = quantity
+            days = extract_days(text)
+            if days is not None:
+                slots["days"] = days
+            slots.update(extract_child(text))
+        else:
+            name = extract_child_name(text)
+            if name:
+                slots["child_name"] = name
         slots.update(extract_when(text, today))
-        tool = extract_tool(text, lex.tools)
-        if tool:
-            slots["tool"] = tool
-        quantity = extract_quantity(text)
-        if quantity is not None and intent == "tool_lending":
-            slots["quantity"] = quantity
-        days = extract_days(text)
-        if days is not None:
-            slots["days"] = days
-        slots.update(extract_child(text))
-        program = extract_program(text, lex.programs)
-        if program:
-            slots["program"] = program
-        if rating is not None and intent == "rating":
-            slots["rating"] = rating
+        slots.update(found)
         return slots

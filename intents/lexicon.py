@@ -24,6 +24,9 @@ File layout (all sections but ``[intents]`` optional)::
     [slots.tools]     "梯子" = ["梯子", "人字梯"]   canonical tool → aliases
     [slots.programs]  "四点半课堂" = ["四点半", …]  canonical programme → aliases
     [slots.ratings]   "很满意" = 5                  phrase → rating 1..5
+    Tool aliases, programme aliases and rating phrases that are not keywords already
+    become keywords of tool_lending / care_signup / rating (settings tool_weight,
+    program_weight, rating_phrase_weight).
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ _TOP_KEYS = {
     "neutral", "combos",
 }
 _SETTINGS_KEYS = {"threshold", "exact_weight", "urgent_weight", "tool_weight",
-                  "rating_pattern_weight"}
+                  "program_weight", "rating_phrase_weight", "rating_pattern_weight"}
 _COMBO_KEYS = {"intent", "category", "weight", "groups"}
 _MAX_WEIGHT = 20.0
 
@@ -305,11 +308,21 @@ class _Builder:
             self.add_entry(word, Entry(word, "", None, 0.0), ("neutral",))
 
         combos = self.combos(known, tools)
+        for alias, program in programs.items():
+            if alias not in self.entries:
+                weight = float(settings.get("program_weight", 4.0))
+                self.add_entry(alias, Entry(alias, "care_signup", None, weight),
+                               ("slots", "programs"), needle=program)
         ratings: dict[str, int] = {}
         for phrase, value in slots.get("ratings", {}).items():
             if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 5:
                 raise self.fail(("slots", "ratings"), phrase, "rating must be an integer 1..5")
+            self.check_normal(phrase, ("slots", "ratings"))
             ratings[phrase] = value
+            if phrase not in self.entries:
+                weight = float(settings.get("rating_phrase_weight", 3.0))
+                self.add_entry(phrase, Entry(phrase, "rating", None, weight),
+                               ("slots", "ratings"))
 
         return Lexicon(
             path=self.path,

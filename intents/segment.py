@@ -59,24 +59,24 @@ class Segmenter:
                 self.tokenizer.add_word(word, freq, tag)
         self.load_time_s = time.perf_counter() - started
         log.info("jieba tokenizer ready in %.3f s", self.load_time_s)
-        self._cut = lru_cache(maxsize=cache_size)(self._cut_uncached)
+        self._spans = lru_cache(maxsize=cache_size)(self._spans_uncached)
 
-    def _cut_uncached(self, text: str) -> tuple[str, ...]:
-        return tuple(self.tokenizer.cut(text, HMM=False))
+    def cut(self, text: str) -> list[str]:
+        """Words of ``text`` in order; concatenated they give ``text`` back. Not cached."""
+        return list(self.tokenizer.cut(text, HMM=False))
 
-    def cut(self, text: str) -> tuple[str, ...]:
-        """Words of ``text`` in order; concatenated they give ``text`` back."""
-        return self._cut(text)
-
-    def spans(self, text: str) -> frozenset[tuple[int, int]]:
-        """(start, end) character offsets of every word of ``text``."""
+    def _spans_uncached(self, text: str) -> frozenset[tuple[int, int]]:
         out = []
         pos = 0
-        for word in self._cut(text):
+        for word in self.tokenizer.cut(text, HMM=False):
             out.append((pos, pos + len(word)))
             pos += len(word)
         return frozenset(out)
 
+    def spans(self, text: str) -> frozenset[tuple[int, int]]:
+        """(start, end) character offsets of every word of ``text`` (LRU-cached)."""
+        return self._spans(text)
+
     def clear_cache(self) -> None:
         """Forget cached segmentations (used by the benchmark to measure cold speed)."""
-        self._cut.cache_clear()
+        self._spans.cache_clear()

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
 
+from intents.phrases import PhraseIndex
+
 _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "俩": 2, "三": 3, "四": 4,
               "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _NUM = r"(?:\d+|[零〇一二两三四五六七八九十百]+)"
@@ -198,13 +200,10 @@ def extract_days(text: str) -> int | None:
     return None
 
 
-def extract_tool(text: str, tools: Mapping[str, str]) -> str | None:
+def extract_tool(text: str, tools: Mapping[str, str] | PhraseIndex[str]) -> str | None:
     """Canonical tool name of the longest alias found in ``text`` (aliases from the lexicon)."""
-    best: str | None = None
-    for alias in tools:
-        if alias in text and (best is None or len(alias) > len(best)):
-            best = alias
-    return tools[best] if best is not None else None
+    index = tools if isinstance(tools, PhraseIndex) else PhraseIndex(tools)
+    return index.longest(text)
 
 
 # ---------------------------------------------------------------- children
@@ -230,13 +229,22 @@ def extract_child(text: str) -> dict[str, Any]:
     m = _AGE.search(text)
     if m and (age := cn_to_int(m.group(1))) is not None and 0 < age < 100:
         out["age"] = age
-    m = _NAME.search(text)
-    if m and m.group(1) not in _NOT_NAMES:
-        out["child_name"] = m.group(1)
+    name = extract_child_name(text)
+    if name:
+        out["child_name"] = name
     return out
 
 
-def extract_program(text: str, programs: Mapping[str, str]) -> str | None:
+def extract_child_name(text: str) -> str | None:
+    """A child's name after 叫 / 名字是 / 姓名: (「孩子叫王子涵」→ 王子涵), else None."""
+    m = _NAME.search(text)
+    if m and m.group(1) not in _NOT_NAMES:
+        return m.group(1)
+    return None
+
+
+def extract_program(text: str,
+                    programs: Mapping[str, str] | PhraseIndex[str]) -> str | None:
     """Canonical care programme (四点半课堂 | 假期托管 …) of the longest alias in ``text``."""
     return extract_tool(text, programs)
 
@@ -246,13 +254,10 @@ _STARS = re.compile(r"(?<!\d)([1-5一二三四五])\s*(?:分|星|颗星)")
 _BARE = re.compile(r"^\s*(?:给|打)?\s*([1-5一二三四五])\s*(?:分|星|颗星)?\s*[!！。.]?\s*$")
 
 
-def extract_rating(text: str, phrases: Mapping[str, int]) -> int | None:
+def extract_rating(text: str, phrases: Mapping[str, int] | PhraseIndex[int]) -> int | None:
     """Satisfaction 1..5 from 「5」「5分」「五星」 or a phrase of the lexicon (满意 → 5)."""
     m = _BARE.match(text) or _STARS.search(text)
     if m:
         return cn_to_int(m.group(1))
-    best: str | None = None
-    for phrase in phrases:
-        if phrase in text and (best is None or len(phrase) > len(best)):
-            best = phrase
-    return phrases[best] if best is not None else None
+    index = phrases if isinstance(phrases, PhraseIndex) else PhraseIndex(phrases)
+    return index.longest(text)
