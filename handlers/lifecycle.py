@@ -1,34 +1,44 @@
-"""The ticket life cycle as people live it: every change is a timeline event and tells
-the right person through the outbox.
+"""The ticket life cycle as people live it: every change is a timeline event, replans the
+ticket's SLA timers (``storage.sla.plan``) and tells the right person through the outbox —
+all in the caller's transaction.
 
-submitted → assigned → accepted → resolved → closed (rated), or cancelled. The grid's worker
-is the assignee (首问负责); a grid with no worker leaves the ticket submitted and alerts the
-community's staff.
+submitted → assigned → accepted → in_progress → resolved → closed (rated, or 默认满意 after
+the rating window), or cancelled / rejected; 不满意 reopens. The grid's worker is the
+assignee and the 首问责任人 (``first_owner_id``); a grid with no worker leaves the ticket
+submitted and alerts the community's staff. Hand-over lives in ``handlers.handover``, the
+waiting_resident dialogue in ``handlers.questions``, timers firing in ``handlers.escalation``.
+
+Functions raise ``storage.Conflict`` when the status does not allow the change.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, select
 
 from handlers.messages import msg
-from storage import Conflict
+from storage import Conflict, sla
 from storage import org as org_repo
 from storage import tickets as repo
 from storage.models import (
     Building,
+    DepartmentMember,
     Grid,
     GridWorker,
     Priority,
     Resident,
     Role,
     Ticket,
+    TicketFollower,
     TicketStatus,
 )
 from storage.outbox import add_push
-from storage.times import show
+from storage.times import as_utc, show
+
+VULNERABLE_LEVELS = ("红", "橙", "黄")
+"""Care levels (红橙黄蓝绿) that raise a ticket to Priority.HIGH; urgent dangers stay first."""
 
 S = TicketStatus
 
@@ -80,11 +90,12 @@ def open_ticket(session: Session, resident: Resident, report: NewTicket, now: da
     """Create the ticket in the grid of the resident's building and push it to its worker.
 
     The resident must have a building. Urgent reports get Priority.URGENT; residents with a
-    red/orange care level get Priority.HIGH.
+    ``VULNERABLE_LEVELS`` care level get Priority.HIGH. The SLA policy is matched, both due
+    times set and the timers planned.
     """
     building = session.get(Building, resident.building_id) if resident.building_id else None
     priority = Priority.NORMAL
-    if resident.vulnerability in ("红", "橙"):
+    if resident.vulnerability in VULNERABLE_LEVELS:
         priority = Priority.HIGH
     if report.urgent:
         priority = Priority.URGENT
@@ -96,12 +107,14 @@ def open_ticket(session: Session, resident: Resident, report: NewTicket, now: da
         grid_id=building.grid_id if building else None, resident_id=resident.id,
         source_msg_id=report.source_msg_id, created_at=now,
     )
+    sla.start_clocks(ticket, now)
     session.add(ticket)
     session.flush()
     repo.record(session, ticket, S.SUBMITTED, actor(resident), now, report.description)
     worker = org_repo.grid_worker_of(session, ticket.grid_id) if ticket.grid_id else None
     if worker is not None:
         ticket.assignee_id = worker.id
+        ticket.first_owner_id = worker.id
         repo.move(session, ticket, S.ASSIGNED, "system", now, worker.name)
     fields = describe(session, ticket)
     urgent = msg("push.urgent_flag") if ticket.urgent else ""
@@ -116,89 +129,282 @@ def open_ticket(session: Session, resident: Resident, report: NewTicket, now: da
             add_push(session, openid=staff.openid, audience="worker", event="task_unassigned",
                      text=msg("push.task_unassigned", **fields),
                      data=_template(fields, now, "请派单"), ticket_id=ticket.id)
+    sla.plan(session, ticket, now)
     return ticket
 
 
+# -- who is told -------------------------------------------------------------------------------
+
+def community_id_of(session: Session, ticket: Ticket) -> int | None:
+    grid = session.get(Grid, ticket.grid_id) if ticket.grid_id else None
+    return grid.community_id if grid else None
+
+
 def _community_staff(session: Session, ticket: Ticket) -> list[GridWorker]:
-    community_id = None
-    if ticket.grid_id is not None:
-        community_id = session.get(Grid, ticket.grid_id).community_id
+    return community_staff(session, community_id_of(session, ticket))
+
+
+def community_staff(session: Session, community_id: int | None) -> list[GridWorker]:
+    """Active community_admin staff of the community (all of them when None)."""
     query = select(GridWorker).where(GridWorker.role == Role.COMMUNITY_ADMIN, GridWorker.active)
     if community_id is not None:
         query = query.where(GridWorker.community_id == community_id)
-    return list(session.exec(query))
+    return list(session.exec(query.order_by(GridWorker.id)))
+
+
+def grid_leaders(session: Session, ticket: Ticket) -> list[GridWorker]:
+    """Active grid leaders (网格长) of the ticket's grid."""
+    if ticket.grid_id is None:
+        return []
+    return list(session.exec(
+        select(GridWorker).where(GridWorker.grid_id == ticket.grid_id,
+                                 GridWorker.role == Role.GRID_LEADER, GridWorker.active)
+        .order_by(GridWorker.id)))
+
+
+def department_members(session: Session, department_id: int | None) -> list[GridWorker]:
+    """Active members of the department."""
+    if department_id is None:
+        return []
+    return list(session.exec(
+        select(GridWorker).join(DepartmentMember, DepartmentMember.worker_id == GridWorker.id)
+        .where(DepartmentMember.department_id == department_id, GridWorker.active)
+        .order_by(GridWorker.id)))
+
+
+def departments_of(session: Session, worker: GridWorker) -> list[int]:
+    """Ids of the departments the worker acts for."""
+    return list(session.exec(
+        select(DepartmentMember.department_id).where(DepartmentMember.worker_id == worker.id)))
+
+
+def handlers_of(session: Session, ticket: Ticket) -> list[GridWorker]:
+    """Who works the ticket now: the assignee; else the department's members; else the
+    community's staff."""
+    assignee = session.get(GridWorker, ticket.assignee_id) if ticket.assignee_id else None
+    if assignee is not None and assignee.active:
+        return [assignee]
+    return (department_members(session, ticket.department_id)
+            or _community_staff(session, ticket))
+
+
+def tell_staff(session: Session, people: list[GridWorker], ticket: Ticket, event: str,
+               text: str, skip: GridWorker | None = None) -> int:
+    """Push ``text`` to each distinct person (not ``skip``); returns how many were told."""
+    seen: set[int] = {skip.id} if skip is not None else set()
+    for person in people:
+        if person.id in seen:
+            continue
+        seen.add(person.id)
+        add_push(session, openid=person.openid, audience="worker", event=event, text=text,
+                 ticket_id=ticket.id)
+    return len(seen) - (1 if skip is not None else 0)
+
+
+def tell_owner(session: Session, ticket: Ticket, event: str, text: str,
+               skip: GridWorker | None = None) -> None:
+    """首问负责: keep the first owner informed when someone else works the ticket."""
+    owner = session.get(GridWorker, ticket.first_owner_id) if ticket.first_owner_id else None
+    if owner is not None and owner.active and owner.id != ticket.assignee_id:
+        tell_staff(session, [owner], ticket, event, text, skip=skip)
 
 
 def can_handle(session: Session, worker: GridWorker, ticket: Ticket) -> bool:
-    """The assignee, a leader/admin of the ticket's community, or — for an unassigned
-    ticket — any worker of its grid may act on it (首问负责)."""
-    if ticket.assignee_id == worker.id:
+    """Who may act on a ticket: its assignee; its 首问责任人; a member of the department it
+    was transferred to; a leader/admin of its community; or — for an unassigned ticket —
+    any worker of its grid."""
+    if worker.id in (ticket.assignee_id, ticket.first_owner_id):
+        return True
+    if ticket.department_id is not None and ticket.department_id in departments_of(session, worker):
         return True
     if worker.role in (Role.COMMUNITY_ADMIN, Role.GRID_LEADER):
-        grid = session.get(Grid, ticket.grid_id) if ticket.grid_id else None
-        return grid is None or worker.community_id in (None, grid.community_id)
+        community_id = community_id_of(session, ticket)
+        if worker.role == Role.GRID_LEADER and worker.grid_id is not None:
+            return worker.grid_id == ticket.grid_id
+        return community_id is None or worker.community_id in (None, community_id)
     return ticket.assignee_id is None and worker.grid_id == ticket.grid_id
 
 
-def _tell_resident(session: Session, ticket: Ticket, event: str, text: str, now: datetime,
-                   remark: str = "") -> None:
-    resident = session.get(Resident, ticket.resident_id) if ticket.resident_id else None
-    if resident is None or not resident.openid:
-        return  # anonymised (unsubscribed): nobody to tell
-    add_push(session, openid=resident.openid, audience="resident", event=event, text=text,
-             data=_template(describe(session, ticket), now, remark), ticket_id=ticket.id)
+def tell_resident(session: Session, ticket: Ticket, event: str, text: str, now: datetime,
+                  remark: str = "") -> None:
+    """Push to the reporting resident and to every follower (joined duplicates)."""
+    ids = [ticket.resident_id] if ticket.resident_id else []
+    ids += list(session.exec(select(TicketFollower.resident_id)
+                             .where(TicketFollower.ticket_id == ticket.id)
+                             .order_by(TicketFollower.id)))
+    data = _template(describe(session, ticket), now, remark)
+    for resident_id in dict.fromkeys(ids):
+        resident = session.get(Resident, resident_id)
+        if resident is None or not resident.openid:
+            continue  # anonymised (unsubscribed): nobody to tell
+        add_push(session, openid=resident.openid, audience="resident", event=event, text=text,
+                 data=data, ticket_id=ticket.id)
 
+
+_tell_resident = tell_resident
+
+
+# -- life cycle --------------------------------------------------------------------------------
 
 def accept(session: Session, ticket: Ticket, worker: GridWorker, now: datetime) -> None:
-    """The worker takes the ticket (first response). Raises Conflict."""
+    """The worker takes the ticket (first response; stops the response clock).
+
+    Allowed from submitted, assigned and reopened. Raises Conflict.
+    """
     if ticket.status == S.SUBMITTED:
         ticket.assignee_id = worker.id
         repo.move(session, ticket, S.ASSIGNED, actor(worker), now, worker.name)
-    elif ticket.assignee_id != worker.id:
-        ticket.assignee_id = worker.id
+    elif ticket.status not in (S.ASSIGNED, S.REOPENED):
+        raise Conflict(f"{ticket.number}: cannot accept in {ticket.status}")
+    ticket.assignee_id = worker.id
+    if ticket.first_owner_id is None:
+        ticket.first_owner_id = worker.id
     repo.move(session, ticket, S.ACCEPTED, actor(worker), now)
-    _tell_resident(session, ticket, "ticket_accepted",
-                   msg("push.ticket_accepted", no=ticket.number, worker=worker.name,
-                       phone=worker.phone or "-"), now)
+    sla.mark_response(ticket, now)
+    sla.plan(session, ticket, now)
+    tell_resident(session, ticket, "ticket_accepted",
+                  msg("push.ticket_accepted", no=ticket.number, worker=worker.name,
+                      phone=worker.phone or "-"), now)
+    tell_owner(session, ticket, "ticket_accepted_owner",
+               msg("push.owner_update", no=ticket.number, who=worker.name,
+                   what=msg("event.accepted")), skip=worker)
+
+
+def start(session: Session, ticket: Ticket, worker: GridWorker, now: datetime) -> None:
+    """到场/处理: the worker is on it (in_progress). Accepts first when needed. Raises Conflict."""
+    if ticket.status in (S.SUBMITTED, S.ASSIGNED, S.REOPENED):
+        accept(session, ticket, worker, now)
+    repo.move(session, ticket, S.IN_PROGRESS, actor(worker), now)
+    sla.mark_response(ticket, now)
+    sla.plan(session, ticket, now)
+    tell_resident(session, ticket, "ticket_in_progress",
+                  msg("push.ticket_in_progress", no=ticket.number, worker=worker.name), now)
 
 
 def resolve(session: Session, ticket: Ticket, worker: GridWorker, note: str,
             now: datetime) -> None:
     """The worker closes the work (办结) with ``note``; the resident is asked to rate.
 
-    A ticket resolved without a separate 接单 counts as accepted at the same moment.
-    Raises Conflict.
+    A ticket resolved without a separate 接单 counts as accepted at the same moment; both
+    clocks stop and the rating follow-up timer is planned. Raises Conflict.
     """
     if ticket.status == S.SUBMITTED:
         raise Conflict(f"{ticket.number} is not assigned")
-    if ticket.status == S.ASSIGNED:
-        repo.move(session, ticket, S.ACCEPTED, actor(worker), now)
+    if ticket.status in (S.ASSIGNED, S.REOPENED):
+        accept(session, ticket, worker, now)
     ticket.resolution = note
+    sla.mark_resolved(ticket, now)
     repo.move(session, ticket, S.RESOLVED, actor(worker), now, note)
-    _tell_resident(session, ticket, "ticket_resolved",
-                   msg("push.ticket_resolved", no=ticket.number, note=note), now, "请评价")
+    sla.plan(session, ticket, now)
+    tell_resident(session, ticket, "ticket_resolved",
+                  msg("push.ticket_resolved", no=ticket.number, note=note), now, "请评价")
+    tell_owner(session, ticket, "ticket_resolved_owner",
+               msg("push.owner_update", no=ticket.number, who=worker.name,
+                   what=msg("event.resolved") + "：" + note), skip=worker)
 
 
 def rate(session: Session, ticket: Ticket, resident: Resident, score: int, now: datetime,
-         comment: str | None = None) -> None:
-    """Store the resident's 1–5 rating and close the ticket. Raises Conflict, ValueError."""
+         comment: str | None = None) -> str:
+    """Store the resident's 1–5 rating of a resolved (or recently closed) ticket.
+
+    A score up to ``reopen_score_max`` (不满意) reopens the ticket and alerts the grid
+    leader, unless it was reopened ``max_reopens`` times already (then it closes and the
+    community is alerted). Returns the new status ("closed" or "reopened").
+    Raises Conflict, ValueError (score outside 1–5).
+    """
     if not 1 <= score <= 5:
         raise ValueError(f"rating {score} outside 1–5")
+    cfg = sla.load()
     ticket.rating = score
     ticket.rating_comment = comment
-    repo.move(session, ticket, S.CLOSED, actor(resident), now, f"{score}分")
+    unhappy = score <= cfg.reopen_score_max
     assignee = session.get(GridWorker, ticket.assignee_id) if ticket.assignee_id else None
     if assignee is not None:
         add_push(session, openid=assignee.openid, audience="worker", event="ticket_rated",
                  text=msg("push.ticket_rated", no=ticket.number, score=score,
                           comment=comment or ""),
                  ticket_id=ticket.id)
+    if unhappy and ticket.reopened_count < cfg.max_reopens:
+        reopen(session, ticket, resident, now, f"{score}分：{comment or ''}".rstrip("："))
+        return S.REOPENED
+    if ticket.status == S.CLOSED:  # a late rating of a ticket closed as 默认满意
+        ticket.auto_closed = False
+        repo.record(session, ticket, "rated", actor(resident), now, f"{score}分")
+    else:
+        repo.move(session, ticket, S.CLOSED, actor(resident), now, f"{score}分")
+    sla.plan(session, ticket, now)
+    if unhappy:
+        tell_staff(session, grid_leaders(session, ticket) + _community_staff(session, ticket),
+                   ticket, "ticket_unhappy",
+                   msg("push.ticket_unhappy", no=ticket.number, score=score,
+                       comment=comment or ""))
+    return S.CLOSED
+
+
+def reopen(session: Session, ticket: Ticket, resident: Resident | None, now: datetime,
+           reason: str) -> None:
+    """不满意: back to work in a new SLA cycle (fresh due times from ``now``); the assignee
+    and the grid leader (else the community) are alerted. Raises Conflict."""
+    repo.move(session, ticket, S.REOPENED, actor(resident), now, reason)
+    ticket.reopened_count += 1
+    ticket.sla_cycle += 1
+    ticket.resolve_met = None
+    ticket.auto_closed = False
+    sla.start_clocks(ticket, now)
+    sla.plan(session, ticket, now)
+    text = msg("push.ticket_reopened", no=ticket.number, reason=reason,
+               **{k: v for k, v in describe(session, ticket).items() if k != "no"})
+    leaders = grid_leaders(session, ticket) or _community_staff(session, ticket)
+    tell_staff(session, handlers_of(session, ticket) + leaders, ticket, "ticket_reopened", text)
+
+
+def auto_close(session: Session, ticket: Ticket, now: datetime) -> None:
+    """No rating within the window: close as default-satisfied (默认满意), marked
+    ``auto_closed``. Raises Conflict when the ticket is no longer resolved."""
+    ticket.auto_closed = True
+    repo.move(session, ticket, S.CLOSED, "system", now, msg("event.default_satisfied"))
+    sla.plan(session, ticket, now)
+    tell_resident(session, ticket, "ticket_auto_closed",
+                  msg("push.ticket_auto_closed", no=ticket.number,
+                      days=sla.load().reopen_window_s // 86400), now)
+
+
+def reopen_window_start(now: datetime) -> datetime:
+    """Tickets closed at or after this instant may still be reopened by 不满意."""
+    return as_utc(now) - timedelta(seconds=sla.load().reopen_window_s)
 
 
 def cancel(session: Session, ticket: Ticket, resident: Resident, now: datetime) -> None:
     """The resident withdraws an open ticket; the assignee is told. Raises Conflict."""
+    if ticket.status not in S.OPEN:
+        raise Conflict(f"{ticket.number}: cannot cancel in {ticket.status}")
     repo.move(session, ticket, S.CANCELLED, actor(resident), now)
+    sla.plan(session, ticket, now)
     assignee = session.get(GridWorker, ticket.assignee_id) if ticket.assignee_id else None
     if assignee is not None:
         add_push(session, openid=assignee.openid, audience="worker", event="ticket_cancelled",
                  text=msg("push.ticket_cancelled", no=ticket.number), ticket_id=ticket.id)
+
+
+def open_tickets_of(session: Session, worker: GridWorker) -> list[Ticket]:
+    """The worker's queue: assigned to them, transferred to their departments, and the
+    unassigned tickets of their grid, in ``storage.tickets.QUEUE_ORDER``."""
+    mine = repo.assigned_to(session, worker.id)
+    seen = {t.id for t in mine}
+    extra = repo.of_department(session, departments_of(session, worker))
+    if worker.grid_id is not None:
+        extra += [t for t in repo.grid_queue(session, worker.grid_id) if t.assignee_id is None]
+    for t in extra:
+        if t.id not in seen:
+            seen.add(t.id)
+            mine.append(t)
+    return sorted(mine, key=queue_key)
+
+
+_FAR = datetime.max.replace(tzinfo=UTC)
+
+
+def queue_key(ticket: Ticket) -> tuple:
+    """Sort key matching ``storage.tickets.QUEUE_ORDER`` (priority, due time, age, id)."""
+    due = as_utc(ticket.resolve_due_at) if ticket.resolve_due_at else _FAR
+    return ticket.priority, due, as_utc(ticket.created_at), ticket.id

@@ -37,17 +37,29 @@ class Role:
 
 
 class TicketStatus:
-    """Ticket life cycle: submitted → assigned → accepted → resolved → closed, or cancelled."""
+    """Ticket life cycle (``storage.tickets.ALLOWED`` has every allowed change)::
+
+        submitted → assigned → accepted → in_progress ⇄ waiting_resident → resolved → closed
+                                                                              ↘ reopened → …
+        any open status → cancelled (resident) | rejected (not our business, with where to go)
+    """
 
     SUBMITTED = "submitted"
     ASSIGNED = "assigned"
     ACCEPTED = "accepted"
+    IN_PROGRESS = "in_progress"
+    WAITING_RESIDENT = "waiting_resident"
+    """Paused: the worker asked the resident a question; the SLA clock stops."""
     RESOLVED = "resolved"
+    REOPENED = "reopened"
+    """The resident was not satisfied (score ≤ 2) within the reopen window."""
     CLOSED = "closed"
     CANCELLED = "cancelled"
+    REJECTED = "rejected"
+    """驳回: not the community's business; the resolution says why and where to go."""
 
-    OPEN = (SUBMITTED, ASSIGNED, ACCEPTED)
-    FINAL = (CLOSED, CANCELLED)
+    OPEN = (SUBMITTED, ASSIGNED, ACCEPTED, IN_PROGRESS, WAITING_RESIDENT, REOPENED)
+    FINAL = (CLOSED, CANCELLED, REJECTED)
 
 
 class Priority:
@@ -165,6 +177,38 @@ class Ticket(SQLModel, table=True):
     resolved_at: datetime | None = _ts()
     closed_at: datetime | None = _ts()
     cancelled_at: datetime | None = _ts()
+    # -- hand-over (首问负责) --------------------------------------------------------------
+    first_owner_id: int | None = Field(default=None, foreign_key="gridworker.id")
+    """首问责任人: the first worker to take the ticket; stays accountable (pushed each step)
+    when the ticket is transferred to a department. Changes only on a transfer to another grid."""
+    department_id: int | None = Field(default=None, foreign_key="department.id", index=True)
+    """The department the ticket was transferred to (转派), whose members may act on it."""
+    # -- SLA (storage.sla); due times are aware UTC -----------------------------------------
+    sla_policy: str | None = None
+    """Name of the matched policy in handlers/sla.toml."""
+    sla_cycle: int = 0
+    """Incremented on each reopen; timers and fired steps belong to one cycle."""
+    response_due_at: datetime | None = _ts(index=True)
+    resolve_due_at: datetime | None = _ts(index=True)
+    responded_at: datetime | None = _ts()
+    """First response in the current cycle (接单, 询问, 到场, 办结 or 驳回); stops the response clock."""
+    first_response_at: datetime | None = _ts()
+    """First response ever (statistics)."""
+    paused_at: datetime | None = _ts()
+    """Start of the current waiting_resident pause, else None."""
+    paused_s: int = 0
+    """Business seconds spent paused in all, added to the due times."""
+    response_met: bool | None = None
+    """First response within response_due_at (first cycle); None while running."""
+    resolve_met: bool | None = None
+    """Resolved (or rejected) within resolve_due_at, in the latest cycle; None while running."""
+    escalation_level: int = 0
+    """Highest 督办 level reached: 0 none, 1 grid leader, 2 community, 3 department."""
+    reopened_count: int = 0
+    reopened_at: datetime | None = _ts()
+    rejected_at: datetime | None = _ts()
+    auto_closed: bool = False
+    """Closed as default-satisfied (默认满意) after no rating within the rating window."""
 
 
 class TicketEvent(SQLModel, table=True):
@@ -177,6 +221,92 @@ class TicketEvent(SQLModel, table=True):
     actor: str
     """"resident:<id>", "worker:<id>" or "system"."""
     note: str | None = None
+
+
+class Department(SQLModel, table=True):
+    """A responsible department (住建, 民政, 派出所, 物业公司 …): 网格吹哨、部门报到.
+
+    Departments are assignees: a ticket transferred to one (``Ticket.department_id``) is pushed
+    to its members (``DepartmentMember``), any of whom may accept and resolve it.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    community_id: int | None = Field(default=None, foreign_key="community.id")
+    phone: str | None = None
+
+
+class DepartmentMember(SQLModel, table=True):
+    """A staff member (GridWorker, usually role "department") who acts for a department."""
+
+    __table_args__ = (UniqueConstraint("department_id", "worker_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    department_id: int = Field(foreign_key="department.id", index=True)
+    worker_id: int = Field(foreign_key="gridworker.id", index=True)
+
+
+class TimerState:
+    PENDING = "pending"
+    FIRED = "fired"
+    CANCELLED = "cancelled"
+
+
+class TicketTimer(SQLModel, table=True):
+    """One planned SLA/escalation step of a ticket (the database is the timers' truth).
+
+    Written in the same transaction as the ticket change that plans it; the worker enqueues
+    an arq job ``fire_timer`` with ``_job_id="timer:<id>"`` and fires it once: the row is
+    locked and moved pending → fired together with its 督办 event and pushes. Replanning
+    moves the ticket's pending rows to cancelled. ``step`` is "<clock>:<name>", e.g.
+    "response:warn", "response:L1", "resolve:remind2", "rating:autoclose".
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    cycle: int = 0
+    step: str
+    due_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False, index=True))
+    state: str = Field(default=TimerState.PENDING, index=True)
+    enqueued_at: datetime | None = _ts()
+    """When a deferred arq job was last queued for it (None: not yet)."""
+    fired_at: datetime | None = _ts()
+    created_at: datetime = _created()
+
+
+class TicketFollower(SQLModel, table=True):
+    """A resident who joined an open ticket as a duplicate report and is told its updates."""
+
+    __table_args__ = (UniqueConstraint("ticket_id", "resident_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    resident_id: int = Field(foreign_key="resident.id", index=True)
+    note: str | None = None
+    """What the follower wrote."""
+    created_at: datetime = _created()
+
+
+class Notice(SQLModel, table=True):
+    """A notice (停水停电通知, activities) sent by staff to residents of an area."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str
+    text: str
+    scope: str
+    """Human description of the audience, e.g. "社区:幸福新社区", "网格:G01", "楼栋:1,2"."""
+    sender: str | None = None
+    recipients: int = 0
+    created_at: datetime = _created()
+
+
+class NoticeDelivery(SQLModel, table=True):
+    """Links a notice to the outbox row of each recipient (delivery counts come from it)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    notice_id: int = Field(foreign_key="notice.id", index=True)
+    outbox_id: int = Field(foreign_key="outbox.id", index=True)
+    resident_id: int = Field(foreign_key="resident.id")
 
 
 class OutboxStatus:

@@ -17,13 +17,19 @@ from storage.models import DailyCounter, Ticket, TicketEvent, TicketStatus
 from storage.times import local
 
 S = TicketStatus
+_WORK = (S.ASSIGNED, S.ACCEPTED, S.IN_PROGRESS, S.WAITING_RESIDENT, S.RESOLVED, S.CANCELLED,
+         S.REJECTED)
 ALLOWED: dict[str, tuple[str, ...]] = {
-    S.SUBMITTED: (S.ASSIGNED, S.CANCELLED),
-    S.ASSIGNED: (S.ACCEPTED, S.RESOLVED, S.CANCELLED),
-    S.ACCEPTED: (S.RESOLVED, S.CANCELLED),
-    S.RESOLVED: (S.CLOSED,),
-    S.CLOSED: (),
+    S.SUBMITTED: (S.ASSIGNED, S.CANCELLED, S.REJECTED),
+    S.ASSIGNED: _WORK,  # assigned → assigned: transferred (转派) again
+    S.ACCEPTED: _WORK,
+    S.IN_PROGRESS: tuple(s for s in _WORK if s != S.ACCEPTED),
+    S.WAITING_RESIDENT: (S.IN_PROGRESS, S.ASSIGNED, S.RESOLVED, S.CANCELLED, S.REJECTED),
+    S.RESOLVED: (S.CLOSED, S.REOPENED),
+    S.REOPENED: _WORK,
+    S.CLOSED: (S.REOPENED,),  # 不满意 within the reopen window
     S.CANCELLED: (),
+    S.REJECTED: (),
 }
 """Allowed status changes: from → (to, …)."""
 
@@ -77,7 +83,8 @@ def move(session: Session, ticket: Ticket, to: str, actor: str, now: datetime,
         raise Conflict(f"{ticket.number}: cannot go from {ticket.status} to {to}")
     ticket.status = to
     stamp = {S.ASSIGNED: "assigned_at", S.ACCEPTED: "accepted_at", S.RESOLVED: "resolved_at",
-             S.CLOSED: "closed_at", S.CANCELLED: "cancelled_at"}.get(to)
+             S.CLOSED: "closed_at", S.CANCELLED: "cancelled_at", S.REOPENED: "reopened_at",
+             S.REJECTED: "rejected_at"}.get(to)
     if stamp:
         setattr(ticket, stamp, now)
     session.add(ticket)
@@ -91,22 +98,71 @@ def timeline(session: Session, ticket: Ticket) -> list[TicketEvent]:
     ))
 
 
+QUEUE_ORDER = (Ticket.priority, col(Ticket.resolve_due_at).asc().nulls_last(), Ticket.created_at,
+               Ticket.id)
+"""Queue order: priority (urgent = 0 first), then the resolution due time, then age."""
+
+
 def grid_queue(session: Session, grid_id: int) -> list[Ticket]:
-    """Open tickets of a grid: priority first (urgent = 0), then oldest first."""
+    """Open tickets of a grid in ``QUEUE_ORDER``."""
     return list(session.exec(
         select(Ticket)
         .where(Ticket.grid_id == grid_id, col(Ticket.status).in_(S.OPEN))
-        .order_by(Ticket.priority, Ticket.created_at, Ticket.id)
+        .order_by(*QUEUE_ORDER)
     ))
 
 
 def assigned_to(session: Session, worker_id: int) -> list[Ticket]:
-    """Open tickets whose assignee is this worker, in queue order."""
+    """Open tickets whose assignee is this worker, in ``QUEUE_ORDER``."""
     return list(session.exec(
         select(Ticket)
         .where(Ticket.assignee_id == worker_id, col(Ticket.status).in_(S.OPEN))
-        .order_by(Ticket.priority, Ticket.created_at, Ticket.id)
+        .order_by(*QUEUE_ORDER)
     ))
+
+
+def of_department(session: Session, department_ids: list[int]) -> list[Ticket]:
+    """Open tickets transferred to any of these departments, in ``QUEUE_ORDER``."""
+    if not department_ids:
+        return []
+    return list(session.exec(
+        select(Ticket)
+        .where(col(Ticket.department_id).in_(department_ids), col(Ticket.status).in_(S.OPEN))
+        .order_by(*QUEUE_ORDER)
+    ))
+
+
+def open_duplicate(session: Session, building_id: int | None, kind: str,
+                   category: str | None, since: datetime) -> Ticket | None:
+    """The newest open ticket of the same kind and category in the same building created at
+    or after ``since`` (aware UTC), or None (no building or no category: never a duplicate)."""
+    if building_id is None or category is None:
+        return None
+    return session.exec(
+        select(Ticket)
+        .where(Ticket.building_id == building_id, Ticket.kind == kind,
+               Ticket.category == category, col(Ticket.status).in_(S.OPEN),
+               Ticket.created_at >= since)
+        .order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc())
+    ).first()
+
+
+def recently_closed(session: Session, resident_id: int, since: datetime) -> Ticket | None:
+    """The resident's latest ticket closed at or after ``since`` (the reopen window)."""
+    return session.exec(
+        select(Ticket).where(Ticket.resident_id == resident_id, Ticket.status == S.CLOSED,
+                             Ticket.closed_at >= since)
+        .order_by(col(Ticket.closed_at).desc(), col(Ticket.id).desc())
+    ).first()
+
+
+def waiting_for(session: Session, resident_id: int) -> Ticket | None:
+    """The resident's latest ticket waiting for their answer (waiting_resident)."""
+    return session.exec(
+        select(Ticket).where(Ticket.resident_id == resident_id,
+                             Ticket.status == S.WAITING_RESIDENT)
+        .order_by(col(Ticket.paused_at).desc(), col(Ticket.id).desc())
+    ).first()
 
 
 def of_resident(session: Session, resident_id: int, limit: int = 5) -> list[Ticket]:
