@@ -6,7 +6,8 @@ Pipeline per message (all tables built once in ``Classifier.load``):
 2. whole-message forms (``[exact]``: 是 / 好的 / 不用了 / 你好 / 5 …) score strongly;
 3. keyword scan: at each position the longest lexicon keyword wins (dict look-ups, no
    regex alternation); one-character keywords (修, 堵, 借, 吵 …) count only when jieba
-   segments them as a word of their own, so 门口 is not a 门 and 借口 not a 借;
+   segments them as a word of their own (in a window of ±4 characters), so 门口 is not
+   a 门 and 借口 not a 借;
 4. negation: a keyword right after a cue (不是投诉, 电梯没坏) is dropped;
 5. precedence: evidence that ``[yields]`` to another intent (a complaint about the 物业
    inside a repair request) is dropped when that intent has evidence;
@@ -65,7 +66,7 @@ _RATING_MARK = re.compile(r"(?<![\d十])[1-5一二三四五]\s*(?:分(?!钟|钱)
 _SCALE = 3.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Understanding:
     """What the classifier understood of one message.
 
@@ -176,17 +177,11 @@ class Classifier:
         hits: list[tuple[Entry, int]] = []
         found: dict[str, Any] = {}
         lengths: dict[str, int] = {}
-        spans: frozenset[tuple[int, int]] | None = None
         for start, word, phrase in self._index.scan(text):
             entry = phrase.entry
-            if entry is not None and entry.intent:
-                if len(word) > 1:
-                    hits.append((entry, start))
-                else:
-                    if spans is None:
-                        spans = self.segmenter.spans(text)
-                    if (start, start + 1) in spans:
-                        hits.append((entry, start))
+            if entry is not None and entry.intent and (
+                    len(word) > 1 or self.segmenter.is_word_at(text, start)):
+                hits.append((entry, start))
             if phrase.tool is not None and len(word) > lengths.get("tool", 0):
                 found["tool"], lengths["tool"] = phrase.tool, len(word)
             if phrase.program is not None and len(word) > lengths.get("program", 0):

@@ -53,7 +53,8 @@ class Normalizer:
 
     def normalize(self, text: str) -> str:
         """Return ``text`` normalised (see the class docstring); never raises on any str."""
-        text = unicodedata.normalize("NFKC", text)
+        if not unicodedata.is_normalized("NFKC", text):
+            text = unicodedata.normalize("NFKC", text)
         text = self._t2s.convert(text)
         text = _STICKER.sub(" ", text)
         text = _EMOJI.sub(" ", text)

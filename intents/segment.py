@@ -77,6 +77,16 @@ class Segmenter:
         """(start, end) character offsets of every word of ``text`` (LRU-cached)."""
         return self._spans(text)
 
+    def is_word_at(self, text: str, i: int, radius: int = 4) -> bool:
+        """True when jieba cuts ``text[i]`` as a one-character word.
+
+        Only a window of ``radius`` characters either side is segmented: jieba's choice at
+        ``i`` rarely depends on anything further away, and short windows repeat across
+        messages, so the cache hits more often.
+        """
+        lo = max(0, i - radius)
+        return (i - lo, i - lo + 1) in self._spans(text[lo:i + radius + 1])
+
     def clear_cache(self) -> None:
         """Forget cached segmentations (used by the benchmark to measure cold speed)."""
         self._spans.cache_clear()

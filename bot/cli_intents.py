@@ -1,0 +1,123 @@
+"""``gridbot intents …``: classify one message, or evaluate the classifier on a labelled file.
+
+Wired into ``bot/cli.py`` as a sub-app (``app.add_typer(cli_intents.app, name="intents")``).
+Metric computation lives in ``intents/evaluate.py``; this module only formats.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from intents.classify import Classifier
+from intents.errors import IntentsError
+from intents.evaluate import Report, evaluate, read_examples
+
+app = typer.Typer(help="Understand resident messages: classify one, or evaluate on a TSV file.",
+                  no_args_is_help=True)
+
+LexiconOpt = Annotated[Path | None, typer.Option("--lexicon", help="lexicon.toml to use.")]
+UserdictOpt = Annotated[Path | None, typer.Option("--userdict", help="jieba user dictionary.")]
+
+
+def _load(lexicon: Path | None, userdict: Path | None) -> Classifier:
+    try:
+        return Classifier.load(lexicon, userdict)
+    except IntentsError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def classify(
+    text: Annotated[str, typer.Argument(help="The message, as the resident wrote it.")],
+    today: Annotated[str | None, typer.Option(help="ISO date that 明天/周六 are relative to.")]
+    = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    lexicon: LexiconOpt = None,
+    userdict: UserdictOpt = None,
+) -> None:
+    """Print intent, category, confidence, slots and urgency of TEXT."""
+    clf = _load(lexicon, userdict)
+    u = clf.classify(text, today=date.fromisoformat(today) if today else None)
+    if as_json:
+        typer.echo(json.dumps({
+            "intent": u.intent, "category": u.category, "confidence": u.confidence,
+            "slots": u.slots, "urgent": u.urgent, "alternatives": u.alternatives,
+            "clarify": u.confidence < clf.threshold, "evidence": u.evidence,
+        }, ensure_ascii=False))
+        return
+    typer.echo(f"intent:       {u.intent}")
+    typer.echo(f"category:     {u.category or '-'}")
+    typer.echo(f"confidence:   {u.confidence:.3f}"
+               + ("  (below threshold: would ask)" if u.confidence < clf.threshold else ""))
+    typer.echo(f"slots:        {json.dumps(u.slots, ensure_ascii=False)}")
+    typer.echo(f"urgent:       {'YES' if u.urgent else 'no'}")
+    if u.alternatives:
+        alts = ", ".join(f"{i} {s:.2f}" for i, s in u.alternatives)
+        typer.echo(f"alternatives: {alts}")
+    typer.echo(f"evidence:     {' '.join(u.evidence) or '-'}")
+
+
+@app.command("eval")
+def eval_(
+    file: Annotated[Path, typer.Argument(help="TSV: text<TAB>intent[<TAB>category].",
+                                         exists=True, dir_okay=False, readable=True)],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    mistakes: Annotated[int, typer.Option(help="How many worst mistakes to show.")] = 15,
+    lexicon: LexiconOpt = None,
+    userdict: UserdictOpt = None,
+) -> None:
+    """Per-intent precision/recall/F1, macro-F1, accuracy, confusion matrix, worst mistakes
+    and messages/s of the classifier on FILE."""
+    clf = _load(lexicon, userdict)
+    try:
+        examples = read_examples(file)
+    except IntentsError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    report = evaluate(clf, examples)
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(mistakes), ensure_ascii=False))
+        return
+    typer.echo(format_report(report, mistakes))
+
+
+def format_report(report: Report, mistakes: int = 15) -> str:
+    """Human-readable report: per-intent table, totals, confusion matrix, worst mistakes."""
+    lines = [f"{'intent':<14}{'prec':>7}{'recall':>8}{'f1':>7}{'n':>6}"]
+    for intent, m in report.per_intent.items():
+        lines.append(f"{intent:<14}{m['precision']:>7.3f}{m['recall']:>8.3f}{m['f1']:>7.3f}"
+                     f"{int(m['support']):>6}")
+    worst, worst_f1 = report.worst_intent()
+    lines += [
+        "",
+        f"messages:      {report.n}",
+        f"accuracy:      {report.accuracy:.4f}",
+        f"macro-F1:      {report.macro_f1:.4f}",
+        f"worst intent:  {worst} (F1 {worst_f1:.3f})",
+    ]
+    if report.category_accuracy is not None:
+        lines.append(f"category acc.: {report.category_accuracy:.4f}")
+    lines.append(f"messages/s:    {report.messages_per_second:,.0f}")
+    short = [label[:5] for label in report.labels]
+    lines += ["", "confusion (rows: expected, columns: predicted)",
+              " " * 14 + "".join(f"{s:>6}" for s in short)]
+    for gold in report.labels:
+        row = report.confusion[gold]
+        lines.append(f"{gold:<14}" + "".join(
+            f"{(row[p] if row[p] else '.'):>6}" for p in report.labels))
+    if report.mistakes:
+        lines += ["", f"worst mistakes (most confident first, {len(report.mistakes)} in all)"]
+        for m in report.mistakes[:mistakes]:
+            lines.append(f"  line {m.line:>4}  {m.expected} → {m.predicted} "
+                         f"({m.confidence:.2f})  {m.text}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    app()
