@@ -1,6 +1,7 @@
 """``create_app(settings)``: the FastAPI application — how the parts join.
 
-The lifespan builds the engine, Redis clients, the classifier (jieba loaded once per
+The schema is not touched here: `gridbot serve` and `gridbot db upgrade` run the alembic
+migrations before processes start. The lifespan builds the engine, Redis clients, the classifier (jieba loaded once per
 process), the inbox pipeline and the job queue; with the embedded default it also runs the
 worker in this process. The WeChat stand-in (sandbox) is mounted when settings ask for it.
 """
@@ -19,7 +20,7 @@ from bot.inbox import Inbox
 from bot.queue import JobQueue
 from bot.settings import Settings
 from intents.classify import Classifier
-from storage.db import create_schema, make_engine
+from storage.db import make_engine
 from storage.redis import arq_pool, sync_client
 from storage.times import Clock, utcnow
 
@@ -35,7 +36,6 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url)
-        create_schema(engine)
         redis = sync_client(settings.redis_url)
         pool = await arq_pool(settings.redis_url)
         app.state.settings = settings

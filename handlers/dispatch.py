@@ -58,7 +58,7 @@ def handle_text(turn: Turn) -> str:
             return reply
         turn.state = _attachments(turn.state)
         turn.finish()
-    if turn.worker is not None and u.intent in ("help", "greeting", "other"):
+    if turn.worker is not None and u.intent in ("help", "greeting", "other", "confirm", "deny"):
         return msg("worker.help")
     if u.confidence < turn.classifier.threshold:
         choices = [i for i in (u.intent, *(a for a, _ in u.alternatives)) if i in CLARIFIABLE]

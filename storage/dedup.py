@@ -21,9 +21,13 @@ PREFIX = "gridbot:seen:"
 
 
 def dedup_key(message: BaseMessage) -> str:
-    """Identity of one WeChat delivery: "msg:<MsgId>" or "evt:<FromUserName>:<CreateTime>".
+    """Identity of one WeChat delivery: "msg:<MsgId>", or for events
+    "evt:<FromUserName>:<CreateTime>:<Event>:<EventKey>".
 
-    CreateTime is Unix seconds. Raises ValueError if neither MsgId nor CreateTime is present.
+    CreateTime is Unix seconds. WeChat identifies event retries by FromUserName + CreateTime;
+    the event type and key are added so two different events of one user in the same second
+    (a menu click and an unsubscribe) stay two. Raises ValueError if neither MsgId nor
+    CreateTime is present.
     """
     msg_id = getattr(message, "id", None)
     if msg_id:
@@ -31,7 +35,9 @@ def dedup_key(message: BaseMessage) -> str:
     created = message._data.get("CreateTime")
     if not created:
         raise ValueError("delivery has neither MsgId nor CreateTime")
-    return f"evt:{message.source}:{created}"
+    event = message._data.get("Event") or ""
+    key = message._data.get("EventKey") or ""
+    return f"evt:{message.source}:{created}:{event}:{key}"
 
 
 class RetryGuard:

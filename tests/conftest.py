@@ -23,6 +23,8 @@ PG_ADMIN_DSN = os.environ.get("GRIDBOT_TEST_PG", "postgresql://postgres@127.0.0.
 REDIS_BASE = os.environ.get("GRIDBOT_TEST_REDIS", "redis://127.0.0.1:6379")
 BACKEND = os.environ.get("GRIDBOT_TEST_BACKEND", "real")
 
+pytest_plugins = ["tests.chat"]  # the demo community and the ``chat`` conversation fixtures
+
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:

@@ -1,0 +1,145 @@
+"""The `gridbot` command line (typer).
+
+    gridbot serve [--host --port] [--demo]   web app (and, embedded, the worker)
+    gridbot worker                           the worker process: pushes and timers
+    gridbot import FILE                      load a community's structure and staff
+    gridbot chat [--openid ID]               talk to a running server as WeChat would
+    gridbot db upgrade                       apply schema migrations
+    gridbot review                           messages kept for staff
+    gridbot intents classify|eval            the understanding of messages
+
+Settings come from GRIDBOT_* environment variables (bot/settings.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bot.cli_chat import chat
+from bot.cli_intents import app as intents_app
+from bot.settings import Settings
+
+app = typer.Typer(help="gridbot — the WeChat bot of a grid-managed community.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema (alembic migrations).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(intents_app, name="intents")
+app.command("chat")(chat)
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    demo: Annotated[bool, typer.Option(help="Seed the demo community and serve the WeChat "
+                                            "API sandbox (no internet or account needed).")] = False,
+    migrate: Annotated[bool, typer.Option(help="Apply migrations before starting.")] = True,
+) -> None:
+    """Serve the webhook at /wechat (with the embedded worker when Redis is memory://)."""
+    import uvicorn
+
+    from bot.app import create_app
+    from storage import migrate as migrations
+
+    _logging()
+    overrides: dict[str, object] = {}
+    if demo:
+        base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/sandbox"
+        overrides = {"sandbox": True, "wechat_api_base_url": f"{base}/cgi-bin/",
+                     "wecom_api_base_url": f"{base}/wecom/cgi-bin/"}
+    settings = Settings(**overrides)
+    if migrate:
+        migrations.upgrade(settings.database_url)
+    if demo:
+        from bot.demo import seed
+        from storage.db import make_engine
+
+        engine = make_engine(settings.database_url)
+        for report in seed(engine):
+            typer.echo(f"demo data imported: {report}")
+        engine.dispose()
+        typer.echo(f"demo: WeChat API sandbox at {overrides['wechat_api_base_url']}; "
+                   f"talk with `gridbot chat --url http://127.0.0.1:{port}` "
+                   "(staff: --openid worker-g1)")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@app.command()
+def worker(
+    burst: Annotated[bool, typer.Option(help="Run queued jobs, then exit.")] = False,
+) -> None:
+    """Run the worker: relay pushes through WeChat and run timed jobs."""
+    from bot import worker as worker_mod
+
+    _logging()
+    settings = Settings()
+    if burst:
+        async def once() -> None:
+            w = await worker_mod.build_worker(settings, worker_mod.build_context(settings), burst=True)
+            await w.main()
+            await w.close()
+
+        asyncio.run(once())
+        return
+    asyncio.run(worker_mod.run(settings))
+
+
+@app.command("import")
+def import_(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)]) -> None:
+    """Load a community's streets, grids, buildings and staff from YAML or CSV."""
+    from storage import ImportFormatError
+    from storage import migrate as migrations
+    from storage.db import make_engine, session_scope
+    from storage.importer import import_file
+
+    settings = Settings()
+    migrations.upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(engine) as session:
+            report = import_file(session, file)
+    except ImportFormatError as exc:
+        typer.echo(f"import failed: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"imported {file}: streets {report.streets}, communities {report.communities}, "
+               f"grids {report.grids}, buildings {report.buildings}, staff {report.workers} (new)")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    from storage import migrate as migrations
+
+    migrations.upgrade(Settings().database_url, revision)
+    typer.echo("database is up to date")
+
+
+@app.command()
+def review(limit: int = 20) -> None:
+    """List the latest messages kept for staff (not understood, or failed)."""
+    from sqlmodel import Session, col, select
+
+    from storage.db import make_engine
+    from storage.models import InboundMessage
+    from storage.times import show
+
+    settings = Settings()
+    with Session(make_engine(settings.database_url)) as session:
+        rows = session.exec(
+            select(InboundMessage).where(InboundMessage.needs_staff)
+            .order_by(col(InboundMessage.received_at).desc()).limit(limit)
+        ).all()
+    if not rows:
+        typer.echo("nothing to review")
+    for row in rows:
+        reason = f" error={row.error}" if row.error else ""
+        typer.echo(f"{show(row.received_at)} {row.openid} [{row.msg_type}/{row.intent}] "
+                   f"{row.content!r}{reason}")
