@@ -1,9 +1,10 @@
 """``create_app(settings)``: the FastAPI application — how the parts join.
 
 The schema is not touched here: `gridbot serve` and `gridbot db upgrade` run the alembic
-migrations before processes start. The lifespan builds the engine, Redis clients, the classifier (jieba loaded once per
-process), the inbox pipeline and the job queue; with the embedded default it also runs the
-worker in this process. The WeChat stand-in (sandbox) is mounted when settings ask for it.
+migrations before processes start. The lifespan builds the engine, Redis clients, the
+classifier (jieba loaded once per process), the inbox pipeline and the job queue; with the
+embedded default it also runs the worker in this process. The WeChat stand-in (sandbox) is
+mounted when settings ask for it.
 """
 
 from __future__ import annotations
