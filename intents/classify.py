@@ -246,7 +246,7 @@ class Classifier:
 
         m = _RATING_NUMBER.match(core) or _RATING_NUMBER_IN.search(core)
         rating = cn_to_int(m.group(1)) if m else found.get("rating")
-        if exact is None and _RATING_ALONE.match(core):
+        if exact is None and (_RATING_ALONE.match(core) or core in lex.ratings):
             scores["rating"] = scores.get("rating", 0.0) + lex.exact_weight
         elif _RATING_MARK.search(core):
             scores["rating"] = scores.get("rating", 0.0) + lex.rating_pattern_weight
