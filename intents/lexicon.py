@@ -147,6 +147,12 @@ class _Lines:
         Returns the header's line when ``needle`` is None or not found; None when the table
         itself is not in the file (e.g. an inline table).
         """
+        if needle is not None:
+            # A sub-table named by the needle: [intents.<needle>.keywords] for ("intents",).
+            prefix = (*table, needle)
+            for path, (start, _) in self.tables.items():
+                if path[:len(prefix)] == prefix:
+                    return start
         span = self.tables.get(table)
         if span is None:
             return None
