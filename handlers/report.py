@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers import continues, handles
+from handlers import continues, duplicates, handles
 from handlers.lifecycle import NewTicket, actor, describe, open_ticket
 from handlers.messages import msg
 from handlers.turn import Turn
@@ -87,6 +87,14 @@ def _attachments(turn: Turn) -> dict[str, Any]:
 
 
 def _open(turn: Turn, pending: dict[str, Any]) -> str:
+    """Offer to join an open duplicate (handlers.duplicates), else open the ticket."""
+    if not pending.get("urgent") and (offer := duplicates.offer(turn, pending)) is not None:
+        return offer
+    return open_pending(turn, pending)
+
+
+def open_pending(turn: Turn, pending: dict[str, Any]) -> str:
+    """Open the ticket of ``pending`` and return the reply that names it."""
     if turn.understanding and "phone" in turn.understanding.slots and turn.resident.phone is None:
         turn.resident.phone = turn.understanding.slots["phone"]
     report = NewTicket(

@@ -1,4 +1,10 @@
-"""Grid workers' ticket commands in chat: 我的任务, 接单 <工单号>, 办结 <工单号> <说明>.
+"""Grid workers' ticket commands in chat: 我的任务, 接单 <工单号>, 到场 <工单号>,
+办结 <工单号> <说明>, 询问 <工单号> <问题>, 恢复 <工单号>, 上报 <工单号> <原因>,
+转派 <工单号> <网格或部门> [原因], 驳回 <工单号> <原因及去处>.
+
+Every bad input gets a clear reply: no number (``worker.need_number``), unknown ticket
+(``ticket_not_found``), not theirs (``worker.not_allowed``), wrong state (``worker.bad_state``),
+missing text (``worker.need_*``), unknown grid or department (``worker.unknown_target``).
 
 Commands are registered with ``@worker_command``; ``parse`` recognises any registered verb
 at the start of a message, so other modules add staff commands without touching this one.
@@ -9,11 +15,14 @@ from __future__ import annotations
 import re
 
 from handlers import WORKER_COMMANDS, worker_command
-from handlers.lifecycle import accept, can_handle, describe, resolve
+from handlers.handover import call_in, find_target, reject, transfer
+from handlers.lifecycle import accept, can_handle, describe, open_tickets_of, resolve, start
 from handlers.messages import msg
+from handlers.questions import answer, ask, await_answer
 from handlers.turn import Turn
 from storage import Conflict, NotFound, tickets
-from storage.models import Ticket
+from storage.models import Resident, Ticket
+from storage.times import show
 
 TICKET_NO = re.compile(r"^(?P<no>[A-Za-z]{2}\d{8}-\d{1,6})\s*(?P<rest>.*)$", re.S)
 
@@ -93,16 +102,127 @@ def bad_state(ticket: Ticket, action: str) -> str:
 
 @worker_command("我的任务", "待办")
 def queue_command(turn: Turn, verb: str, argument: str) -> str:
-    """The worker's open tickets, plus unassigned ones of their grid, in queue order."""
-    mine = tickets.assigned_to(turn.session, turn.worker.id)
-    if turn.worker.grid_id is not None:
-        seen = {t.id for t in mine}
-        mine += [t for t in tickets.grid_queue(turn.session, turn.worker.grid_id)
-                 if t.assignee_id is None and t.id not in seen]
+    """The worker's open tickets (assigned, their departments', unassigned of their grid),
+    by priority, then resolution due time."""
+    mine = open_tickets_of(turn.session, turn.worker)
     if not mine:
         return msg("worker.queue_empty")
     lines = [msg("worker.queue_header", count=len(mine))]
     for t in mine:
         urgent = msg("push.urgent_flag") if t.urgent else ""
-        lines.append(msg("worker.queue_line", urgent=urgent, **describe(turn.session, t)))
+        overdue = msg("worker.overdue_flag") if t.resolve_due_at and t.resolve_due_at <= turn.now \
+            else ""
+        lines.append(msg("worker.queue_line", urgent=urgent, **describe(turn.session, t))
+                     + msg("worker.queue_due", due=show(t.resolve_due_at, turn.settings.timezone),
+                           overdue=overdue))
     return "\n".join(lines)
+
+
+def _ticket_and_text(turn: Turn, verb: str, argument: str, need: str | None):
+    """(ticket, text) for "<verb> <工单号> <text>", or the refusal reply (str).
+
+    ``need`` is the catalogue key asking for a missing text (None: text optional).
+    """
+    parsed = split_number(verb, argument)
+    if isinstance(parsed, str):
+        return parsed
+    number, text = parsed
+    ticket = load_ticket(turn, number)
+    if isinstance(ticket, str):
+        return ticket
+    if need and not text:
+        return msg(need, no=ticket.number, command=verb)
+    return ticket, text
+
+
+@worker_command("到场", "处理")
+def start_command(turn: Turn, verb: str, argument: str) -> str:
+    got = _ticket_and_text(turn, verb, argument, None)
+    if isinstance(got, str):
+        return got
+    ticket, _ = got
+    try:
+        start(turn.session, ticket, turn.worker, turn.now)
+    except Conflict:
+        return bad_state(ticket, verb)
+    return msg("worker.started", no=ticket.number)
+
+
+@worker_command("询问")
+def ask_command(turn: Turn, verb: str, argument: str) -> str:
+    """Ask the resident a question; the SLA clock pauses until they answer."""
+    got = _ticket_and_text(turn, verb, argument, "worker.need_question")
+    if isinstance(got, str):
+        return got
+    ticket, question = got
+    resident = turn.session.get(Resident, ticket.resident_id) if ticket.resident_id else None
+    if resident is None or not resident.openid:
+        return msg("worker.no_resident", no=ticket.number)
+    try:
+        ask(turn.session, ticket, turn.worker, question, turn.now)
+    except Conflict:
+        return bad_state(ticket, verb)
+    await_answer(turn.session, turn.settings, resident, ticket)
+    return msg("worker.asked", no=ticket.number)
+
+
+@worker_command("恢复")
+def resume_command(turn: Turn, verb: str, argument: str) -> str:
+    """Resume a ticket waiting for the resident without an answer."""
+    got = _ticket_and_text(turn, verb, argument, None)
+    if isinstance(got, str):
+        return got
+    ticket, note = got
+    try:
+        answer(turn.session, ticket, turn.worker, note or None, turn.now)
+    except Conflict:
+        return bad_state(ticket, verb)
+    return msg("worker.resumed", no=ticket.number, due=show(ticket.resolve_due_at,
+                                                             turn.settings.timezone))
+
+
+@worker_command("上报")
+def call_in_command(turn: Turn, verb: str, argument: str) -> str:
+    """Escalate to the community (and the grid leader)."""
+    got = _ticket_and_text(turn, verb, argument, "worker.need_reason")
+    if isinstance(got, str):
+        return got
+    ticket, reason = got
+    try:
+        told = call_in(turn.session, ticket, turn.worker, reason, turn.now)
+    except Conflict:
+        return bad_state(ticket, verb)
+    return msg("worker.called_in", no=ticket.number, count=told)
+
+
+@worker_command("转派")
+def transfer_command(turn: Turn, verb: str, argument: str) -> str:
+    """Transfer to another grid (code or name) or a department (name); rest is the reason."""
+    got = _ticket_and_text(turn, verb, argument, "worker.need_target")
+    if isinstance(got, str):
+        return got
+    ticket, rest = got
+    name, _, reason = rest.partition(" ")
+    try:
+        target = find_target(turn.session, name)
+    except NotFound:
+        return msg("worker.unknown_target", target=name)
+    try:
+        label = transfer(turn.session, ticket, turn.worker, target, reason.strip(), turn.now)
+    except Conflict:
+        return bad_state(ticket, verb)
+    return msg("worker.transferred", no=ticket.number, target=label)
+
+
+@worker_command("驳回")
+def reject_command(turn: Turn, verb: str, argument: str) -> str:
+    """Reject as not the community's business; the reason tells the resident where to go."""
+    got = _ticket_and_text(turn, verb, argument, "worker.need_reject_reason")
+    if isinstance(got, str):
+        return got
+    ticket, reason = got
+    try:
+        reject(turn.session, ticket, turn.worker, reason, turn.now)
+    except Conflict:
+        return bad_state(ticket, verb)
+    return msg("worker.rejected", no=ticket.number)

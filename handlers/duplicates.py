@@ -1,0 +1,74 @@
+"""Duplicate reports: a new report of the same kind and category in the same building,
+while an earlier one is open and younger than ``[duplicates] window_hours``, is offered to
+be joined to it. A resident who joins becomes a ``TicketFollower`` and is told every update
+of that ticket; one who declines gets a ticket of their own.
+
+``offer`` is called by the report flow before a ticket is opened; ``@continues("join")``
+takes the answer (1 = join, 2 = new ticket; anything else is handled afresh).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from handlers import continues
+from handlers.lifecycle import actor, describe, handlers_of, tell_staff
+from handlers.messages import msg
+from handlers.turn import Turn
+from storage import NotFound, sla
+from storage import tickets as repo
+from storage.models import TicketFollower, TicketStatus
+
+FLOW = "join"
+YES = ("1", "１", "加入", "是", "好", "好的", "可以", "加入跟进")
+NO = ("2", "２", "新建", "不", "不用", "否", "新建工单")
+
+
+def offer(turn: Turn, pending: dict[str, Any]) -> str | None:
+    """The offer to join an open duplicate of ``pending`` (a report about to be opened),
+    with the dialogue state set; None when there is no duplicate."""
+    resident = turn.resident
+    since = turn.now - timedelta(seconds=sla.load().duplicate_window_s)
+    ticket = repo.open_duplicate(turn.session, resident.building_id, pending["kind"],
+                                 pending.get("category"), since)
+    if ticket is None or ticket.resident_id == resident.id:
+        return None
+    turn.ask({"flow": FLOW, "no": ticket.number, "pending": pending})
+    return msg("followup.duplicate_offer", **describe(turn.session, ticket))
+
+
+@continues(FLOW)
+def answer_offer(turn: Turn) -> str | None:
+    """1: follow the open ticket; 2: open a new one; anything else: handled afresh."""
+    state = turn.state or {}
+    text = turn.text.strip().rstrip("。.!！")
+    if text in NO:
+        from handlers.report import open_pending  # the report flow imports this module
+
+        turn.finish()
+        return open_pending(turn, state["pending"])
+    if text not in YES:
+        return None
+    turn.finish()
+    try:
+        ticket = repo.by_number(turn.session, state["no"], for_update=True)
+    except NotFound:
+        ticket = None
+    if ticket is None or ticket.status not in TicketStatus.OPEN:
+        from handlers.report import open_pending
+
+        return open_pending(turn, state["pending"])
+    try:
+        with turn.session.begin_nested():
+            turn.session.add(TicketFollower(ticket_id=ticket.id, resident_id=turn.resident.id,
+                                            note=state["pending"].get("text"), created_at=turn.now))
+    except IntegrityError:
+        return msg("followup.duplicate_joined", no=ticket.number)
+    repo.record(turn.session, ticket, "joined", actor(turn.resident), turn.now,
+                state["pending"].get("text"))
+    tell_staff(turn.session, handlers_of(turn.session, ticket), ticket, "ticket_joined",
+               msg("push.ticket_joined", no=ticket.number, text=state["pending"].get("text", "")))
+    return msg("followup.duplicate_joined", no=ticket.number)

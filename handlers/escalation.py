@@ -1,0 +1,158 @@
+"""督办: firing one SLA timer — a warning before a breach, the escalation ladder after it,
+bounded reminders, and the rating follow-up (默认满意).
+
+``fire(engine, timer_id, clock)`` runs in its own transaction and fires a timer at most once,
+however many worker processes or sweeps reach it: it locks the ticket row, then the timer
+row (the same order as every ticket change, so no deadlock), and acts only if the timer is
+still pending and due. The 督办 event, the pushes (outbox) and the timer's "fired" state are
+committed together; a crash before commit leaves the timer pending for the next sweep.
+
+Steps (``storage.sla``): "<clock>:warn" → the people working the ticket; "<clock>:L1" → the
+grid leader (网格长); "L2" → the community (社区); "L3" → the policy's responsible department;
+"<clock>:remindN" → the people working it again; "rating:autoclose" → 默认满意.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from handlers.lifecycle import (
+    auto_close,
+    community_id_of,
+    community_staff,
+    department_members,
+    grid_leaders,
+    handlers_of,
+    tell_staff,
+)
+from handlers.messages import msg
+from storage import sla
+from storage import tickets as repo
+from storage.db import session_scope
+from storage.models import Department, GridWorker, Ticket, TicketStatus, TicketTimer, TimerState
+from storage.times import Clock, as_utc, show
+
+log = logging.getLogger("gridbot.escalation")
+S = TicketStatus
+SUPERVISE = "supervise"
+"""TicketEvent.kind of every 督办 step (shown as 督办 in the timeline)."""
+
+
+class Outcome:
+    """What ``fire`` did: the step fired, or why it did nothing."""
+
+    FIRED = "fired"
+    ALREADY = "already"  # fired or cancelled before (another worker, or replanned)
+    NOT_DUE = "not_due"
+    STALE = "stale"  # the ticket moved on; the timer is cancelled
+    MISSING = "missing"
+
+
+def fire(engine: Engine, timer_id: int, clock: Clock) -> str:
+    """Fire timer ``timer_id`` if it is pending and due at ``clock()``; returns an Outcome."""
+    with session_scope(engine) as session:
+        ticket_id = session.exec(
+            select(TicketTimer.ticket_id).where(TicketTimer.id == timer_id)).first()
+        if ticket_id is None:
+            return Outcome.MISSING
+        ticket = session.exec(select(Ticket).where(Ticket.id == ticket_id).with_for_update()).one()
+        timer = session.exec(
+            select(TicketTimer).where(TicketTimer.id == timer_id).with_for_update()).one()
+        now = clock()
+        if timer.state != TimerState.PENDING:
+            return Outcome.ALREADY
+        if as_utc(timer.due_at) > now:
+            return Outcome.NOT_DUE
+        if timer.cycle != ticket.sla_cycle or timer.step not in sla.desired_steps(ticket):
+            timer.state = TimerState.CANCELLED
+            log.info("timer %s (%s %s) is stale", timer_id, ticket.number, timer.step)
+            return Outcome.STALE
+        run_step(session, ticket, timer.step, now)
+        timer.state = TimerState.FIRED
+        timer.fired_at = now
+        session.add(timer)
+        log.info("fired %s for %s", timer.step, ticket.number)
+        return Outcome.FIRED
+
+
+def due_timer_ids(engine: Engine, now: datetime, limit: int = 500) -> list[int]:
+    """Ids of pending timers due at ``now`` (aware UTC), oldest due first."""
+    with Session(engine) as session:
+        return list(session.exec(
+            select(TicketTimer.id).where(TicketTimer.state == TimerState.PENDING,
+                                         TicketTimer.due_at <= now)
+            .order_by(TicketTimer.due_at, TicketTimer.id).limit(limit)))
+
+
+def run_step(session: Session, ticket: Ticket, step: str, now: datetime) -> None:
+    """Do one step for ``ticket`` (locked): pushes, the 督办 event, the escalation level."""
+    clock, _, name = step.partition(":")
+    if clock == "rating":
+        auto_close(session, ticket, now)
+        return
+    cfg = sla.load()
+    due = ticket.response_due_at if clock == "response" else ticket.resolve_due_at
+    fields = {"no": ticket.number, "clock": msg(f"sla.clock_{clock}"), "due": show(due),
+              "category": ticket.category or "其他"}
+    if name == "warn":
+        people = handlers_of(session, ticket)
+        told = tell_staff(session, people, ticket, "supervise_warn", msg("push.sla_warn", **fields))
+        note = msg("sla.note_warn", who=_names(people), **fields)
+    elif name.startswith("remind"):
+        people = handlers_of(session, ticket)
+        n = int(name.removeprefix("remind"))
+        told = tell_staff(session, people, ticket, "supervise_remind",
+                          msg("push.sla_remind", n=n, max=cfg.reminder_max, **fields))
+        note = msg("sla.note_remind", who=_names(people), n=n, max=cfg.reminder_max, **fields)
+    else:
+        level = int(name.removeprefix("L"))
+        step_cfg = next(s for s in cfg.steps if s.level == level)
+        people, target = _ladder_people(session, ticket, step_cfg.to, cfg)
+        fields |= {"level": level, "target": target, "worker": _names(handlers_of(session, ticket))}
+        told = tell_staff(session, people, ticket, "supervise_escalate",
+                          msg("push.sla_escalate", **fields))
+        note = msg("sla.note_escalate", who=_names(people), **fields)
+        ticket.escalation_level = max(ticket.escalation_level, level)
+        session.add(ticket)
+    if not told:
+        note += msg("sla.note_nobody")
+    repo.record(session, ticket, SUPERVISE, "system", now, note)
+
+
+def _ladder_people(session: Session, ticket: Ticket, to: str,
+                   cfg: sla.SlaConfig) -> tuple[list[GridWorker], str]:
+    """(who is told, their label) for a ladder target; falls back upwards when empty."""
+    if to == "grid_leader":
+        people = grid_leaders(session, ticket)
+        if people:
+            return people, msg("sla.to_grid_leader")
+        to = "community_admin"
+    if to == "community_admin":
+        return community_staff(session, community_id_of(session, ticket)), msg("sla.to_community")
+    name = cfg.policy_named(ticket.sla_policy).department
+    department = session.exec(select(Department).where(Department.name == name)).first() if name \
+        else None
+    if department is None and ticket.department_id is not None:
+        department = session.get(Department, ticket.department_id)
+    if department is None:
+        staff = community_staff(session, community_id_of(session, ticket))
+        return staff, msg("sla.to_community")
+    return department_members(session, department.id), department.name
+
+
+def _names(people: list[GridWorker]) -> str:
+    return "、".join(dict.fromkeys(p.name for p in people)) or "无人"
+
+
+def timeline_supervision(session: Session, ticket: Ticket) -> list[str]:
+    """The notes of the ticket's 督办 events, oldest first (for tests and staff views)."""
+    from storage.models import TicketEvent
+
+    return list(session.exec(
+        select(TicketEvent.note).where(TicketEvent.ticket_id == ticket.id,
+                                       TicketEvent.kind == SUPERVISE)
+        .order_by(col(TicketEvent.id))))

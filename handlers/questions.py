@@ -1,0 +1,110 @@
+"""The worker asks the resident a question (询问 <工单号> <问题>): the ticket waits for the
+resident (waiting_resident, SLA clocks paused) and the question is pushed to them; their
+next message is relayed back to the worker and the clocks resume.
+
+How the answer is caught: after the worker's transaction commits, the resident's dialogue
+state is set to ``{"flow": "ticket_answer", "no": …}`` in Redis (TTL ``ANSWER_TTL_S``), so
+``@continues("ticket_answer")`` gets their next message. The database stays the truth: if
+the state is lost (Redis flushed, TTL passed), the worker resumes the clock with
+「恢复 <工单号>」 and the ticket is still found by ``storage.tickets.waiting_for``.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from functools import cache
+
+from sqlalchemy import event
+from sqlmodel import Session
+
+from handlers import continues
+from handlers.lifecycle import actor, handlers_of, tell_owner, tell_resident, tell_staff
+from handlers.messages import msg
+from handlers.turn import Turn
+from storage import Conflict, NotFound, sla
+from storage import tickets as repo
+from storage.dialogue import DialogueStore
+from storage.models import GridWorker, Resident, Ticket, TicketStatus
+from storage.redis import sync_client
+
+log = logging.getLogger("gridbot.questions")
+S = TicketStatus
+FLOW = "ticket_answer"
+ANSWER_TTL_S = 3 * 86400
+"""How long the resident's next message counts as the answer (seconds)."""
+ASKABLE = (S.ASSIGNED, S.ACCEPTED, S.IN_PROGRESS, S.REOPENED)
+
+
+def ask(session: Session, ticket: Ticket, worker: GridWorker, question: str,
+        now: datetime) -> None:
+    """Pause the ticket on a question to the resident (counts as the first response).
+
+    Raises Conflict unless the ticket is assigned, accepted, in progress or reopened.
+    """
+    if ticket.status not in ASKABLE:
+        raise Conflict(f"{ticket.number}: cannot ask in {ticket.status}")
+    if ticket.assignee_id is None:
+        ticket.assignee_id = worker.id
+    sla.mark_response(ticket, now)
+    repo.move(session, ticket, S.WAITING_RESIDENT, actor(worker), now, question)
+    sla.pause(ticket, now)
+    sla.plan(session, ticket, now)
+    tell_resident(session, ticket, "ticket_question",
+                  msg("push.ticket_question", no=ticket.number, worker=worker.name,
+                      question=question), now)
+
+
+def answer(session: Session, ticket: Ticket, who: Resident | GridWorker, text: str | None,
+           now: datetime) -> None:
+    """The resident answered (or a worker resumes with 恢复): the clocks resume with the due
+    times moved on by the paused working time; back to in_progress. Raises Conflict."""
+    if ticket.status != S.WAITING_RESIDENT:
+        raise Conflict(f"{ticket.number}: not waiting for the resident")
+    if text is not None:
+        repo.record(session, ticket, "answer", actor(who), now, text)
+    sla.resume(ticket, now)
+    repo.move(session, ticket, S.IN_PROGRESS, actor(who), now)
+    sla.plan(session, ticket, now)
+    if isinstance(who, Resident):
+        text_for_staff = msg("push.resident_answer", no=ticket.number, text=text or "")
+        tell_staff(session, handlers_of(session, ticket), ticket, "resident_answer", text_for_staff)
+        tell_owner(session, ticket, "resident_answer", text_for_staff)
+
+
+def await_answer(session: Session, settings, resident: Resident | None, ticket: Ticket) -> None:
+    """After commit, route the resident's next message to ``FLOW`` (see module doc)."""
+    if resident is None or not resident.openid:
+        return
+    openid, number = resident.openid, ticket.number
+
+    def _set(_session: Session) -> None:
+        try:
+            DialogueStore(_redis(settings.redis_url), ANSWER_TTL_S).set(
+                openid, {"flow": FLOW, "no": number})
+        except Exception:  # Redis down: the DB still has the state; 恢复 resumes
+            log.exception("could not set the answer flow of %s for %s", openid, number)
+
+    event.listen(session, "after_commit", _set, once=True)
+
+
+@cache
+def _redis(url: str):
+    return sync_client(url)
+
+
+@continues(FLOW)
+def relay_answer(turn: Turn) -> str | None:
+    """The resident's message answers the worker's question: relay it, resume the clock."""
+    turn.finish()
+    resident = turn.resident
+    number = (turn.state or {}).get("no")
+    try:
+        ticket = repo.by_number(turn.session, number, for_update=True) if number else None
+    except NotFound:
+        ticket = None
+    if ticket is None or ticket.status != S.WAITING_RESIDENT or resident is None or (
+            ticket.resident_id != resident.id):
+        return None  # the question was settled meanwhile: handle the message afresh
+    answer(turn.session, ticket, resident, turn.text, turn.now)
+    return msg("followup.answer_relayed", no=ticket.number)
