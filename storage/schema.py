@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 
-TABLE_MODULES = ("storage.models",)
+TABLE_MODULES = ("storage.models", "storage.lending", "storage.care", "storage.reminders")
 
 
 def load_all() -> None:

@@ -1,0 +1,132 @@
+"""Station staff's lending commands in chat (role ``station_staff`` or ``community_admin``):
+
+- ``借出 <单号>`` — the resident collected a held reservation; the due date starts.
+- ``归还 <单号> [完好|损坏 说明]`` — the units are back (damaged ones leave service); the
+  next resident in the queue is offered them.
+- ``借用清单`` — holds and loans of the stations, overdue ones first.
+
+Each step is pushed to the resident.
+"""
+
+from __future__ import annotations
+
+import re
+
+from handlers import lending_notify as notify
+from handlers import worker_command
+from handlers.messages import msg
+from handlers.turn import Turn
+from storage import Conflict, NotFound, lending
+from storage.lending import LendItem, Loan, LoanStatus, Station
+from storage.models import Resident, Role
+from storage.times import as_utc
+
+STAFF_ROLES = (Role.STATION_STAFF, Role.COMMUNITY_ADMIN)
+NUMBER = re.compile(r"^(?P<no>[A-Za-z]{2}\d{8}-\d{1,6})\s*(?P<rest>.*)$", re.S)
+DAMAGED_WORDS = ("损坏", "坏了", "损毁", "破损")
+
+
+def _allowed(turn: Turn, loan: Loan | None = None) -> bool:
+    if turn.worker.role not in STAFF_ROLES:
+        return False
+    if loan is None or turn.worker.community_id is None:
+        return True
+    station = turn.session.get(Station, turn.session.get(LendItem, loan.item_id).station_id)
+    return station.community_id in (None, turn.worker.community_id)
+
+
+def _load(turn: Turn, verb: str, argument: str) -> tuple[Loan, str] | str:
+    """(loan, rest of the argument) or the reply refusing the command."""
+    if turn.worker.role not in STAFF_ROLES:
+        return msg("lending.staff_not_allowed")
+    m = NUMBER.match(argument.strip().replace("－", "-"))
+    if m is None:
+        return msg("lending.staff_need_number", command=verb)
+    try:
+        loan = lending.loan_by_number(turn.session, m["no"])
+    except NotFound:
+        return msg("lending.not_found", no=m["no"].upper())
+    if not _allowed(turn, loan):
+        return msg("lending.staff_not_allowed")
+    return loan, m["rest"].strip()
+
+
+def _who(turn: Turn, loan: Loan) -> str:
+    resident = turn.session.get(Resident, loan.resident_id)
+    if resident is None or resident.phone is None:
+        return msg("lending.staff_resident")
+    return resident.phone
+
+
+@worker_command("借出")
+def hand_out_command(turn: Turn, verb: str, argument: str) -> str:
+    """``借出 <单号>``: hand the held units to the resident."""
+    loaded = _load(turn, verb, argument)
+    if isinstance(loaded, str):
+        return loaded
+    loan, _ = loaded
+    tz = turn.settings.timezone
+    try:
+        lending.hand_out(turn.session, loan, turn.worker.id, turn.now, tz)
+    except Conflict:
+        status = loan.status
+        if status == LoanStatus.HELD:  # held but past its expiry
+            status = LoanStatus.EXPIRED
+        return msg("lending.staff_bad_state", no=loan.number, action=verb,
+                   status=msg(f"lending.status_{status}"))
+    notify.handed_out(turn.session, loan, turn.now, tz)
+    f = notify.fields(turn.session, loan, tz)
+    return msg("lending.staff_handed_out", who=_who(turn, loan),
+               **{**f, "terms": ("\n" + msg("lending.staff_collect", terms=f["terms"]))
+                  if f["terms"] else ""})
+
+
+@worker_command("归还")
+def take_back_command(turn: Turn, verb: str, argument: str) -> str:
+    """``归还 <单号> [完好|损坏 说明]``: take the units back."""
+    loaded = _load(turn, verb, argument)
+    if isinstance(loaded, str):
+        return loaded
+    loan, rest = loaded
+    damaged = any(rest.startswith(w) for w in DAMAGED_WORDS)
+    note = rest
+    for word in (*DAMAGED_WORDS, "完好", "正常"):
+        if note.startswith(word):
+            note = note[len(word):]
+            break
+    note = note.strip(" ，,：:") or None
+    if damaged and note is None:
+        return msg("lending.staff_need_damage_note", no=loan.number)
+    tz = turn.settings.timezone
+    try:
+        released = lending.take_back(turn.session, loan, turn.worker.id, turn.now, damaged, note)
+    except Conflict:
+        return msg("lending.staff_bad_state", no=loan.number, action=verb,
+                   status=msg(f"lending.status_{loan.status}"))
+    offered = notify.taken_back(turn.session, loan, released, turn.now, tz)
+    f = notify.fields(turn.session, loan, tz)
+    return msg("lending.staff_returned", condition=loan.return_condition,
+               next=msg("lending.staff_next_offered", count=offered) if offered else "", **f)
+
+
+@worker_command("借用清单", "驿站清单")
+def list_command(turn: Turn, verb: str, argument: str) -> str:
+    """``借用清单``: overdue loans first, then loans out, then holds awaiting collection."""
+    if turn.worker.role not in STAFF_ROLES:
+        return msg("lending.staff_not_allowed")
+    tz = turn.settings.timezone
+    loans = [loan for loan in lending.open_loans(turn.session) if _allowed(turn, loan)]
+    if not loans:
+        return msg("lending.staff_list_empty")
+
+    def overdue(loan: Loan) -> bool:
+        return loan.status == LoanStatus.OUT and as_utc(loan.due_at) < turn.now
+
+    loans.sort(key=lambda x: (not overdue(x), x.status != LoanStatus.OUT, x.id))
+    lines = [msg("lending.staff_list_header", count=len(loans))]
+    for loan in loans:
+        f = notify.fields(turn.session, loan, tz)
+        when = f["due"] if loan.status == LoanStatus.OUT else f["deadline"]
+        lines.append(msg("lending.staff_list_line", when=when,
+                         overdue=msg("lending.overdue_flag") if overdue(loan) else "", **f))
+    return "\n".join(lines)

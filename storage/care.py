@@ -1,0 +1,693 @@
+"""After-school care (四点半课堂, 假期托管): programmes, sessions, enrollments, waiting lists,
+attendance and the timeline.
+
+A ``Programme`` (四点半课堂) runs ``CareSession`` rows (terms/classes: 2026秋季学期) with
+weekly days, times, a capacity and a sign-up window. Life of an ``Enrollment`` (one child in
+one session, number "BM20261122-0001")::
+
+    enrolled ──取消报名──▶ cancelled
+    waiting ──a place frees──▶ offered ──确认报名──▶ enrolled
+       │                          ├──放弃/取消──▶ declined
+       └──取消报名──▶ cancelled    └──offer_expires_at passed──▶ expired
+
+``CareSession.taken`` counts enrolled and offered places; it changes only while the session
+row is locked (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite serialises writers), and a CHECK
+keeps it within 0…capacity. A place that frees up is offered to the first waiting family for
+``Programme.offer_hours``; unconfirmed, it passes to the next.
+
+This module changes rows and records ``CareEvent`` rows; who is told what is decided in
+``handlers/care_notify.py``. Datetimes are aware UTC; dates and times of day are local
+(Asia/Shanghai).
+
+Errors: ``NotEligible`` (ValueError: grade/age outside the programme's range),
+``SignupClosed`` and ``AlreadyEnrolled`` (both ``storage.Conflict``), ``storage.Conflict``
+(not allowed in the current state), ``storage.NotFound``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from datetime import time as dtime
+
+from sqlalchemy import CheckConstraint, Column, Date, DateTime, UniqueConstraint
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from storage import Conflict, NotFound
+from storage.models import Community, Resident
+from storage.tickets import next_number
+from storage.times import as_utc, local
+
+NUMBER_PREFIX = "BM"
+"""Enrollment numbers: BM<yyyymmdd>-<nnnn> (报名)."""
+WEEKDAY_NAMES = "一二三四五六日"
+"""ISO weekday 1…7 → 周一…周日."""
+
+
+def _ts(nullable: bool = True, index: bool = False):
+    return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=nullable,
+                                                index=index))
+
+
+def _date(nullable: bool = True):
+    return Field(default=None, sa_column=Column(Date(), nullable=nullable))
+
+
+class EnrollmentStatus:
+    """``Enrollment.status`` values."""
+
+    ENROLLED = "enrolled"
+    WAITING = "waiting"
+    OFFERED = "offered"  # a place is held for this family until offer_expires_at
+    CANCELLED = "cancelled"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+
+    ACTIVE = (ENROLLED, WAITING, OFFERED)
+    HOLDS_PLACE = (ENROLLED, OFFERED)
+
+
+class NotEligible(ValueError):
+    """The child's grade or age is outside the programme's range."""
+
+
+class SignupClosed(Conflict):
+    """Sign-up has not opened yet or has closed; ``opens_at``/``closes_at`` say when."""
+
+    def __init__(self, message: str, opens_at: datetime | None = None,
+                 closes_at: datetime | None = None) -> None:
+        super().__init__(message)
+        self.opens_at = opens_at
+        self.closes_at = closes_at
+
+
+class AlreadyEnrolled(Conflict):
+    """The same child already has an active enrollment in this session (``existing``)."""
+
+    def __init__(self, message: str, existing: Enrollment) -> None:
+        super().__init__(message)
+        self.existing = existing
+
+
+class Programme(SQLModel, table=True):
+    """A care programme (四点半课堂, 寒假托管 …) of a community."""
+
+    __tablename__ = "care_programme"
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int | None = Field(default=None, foreign_key="community.id", index=True)
+    name: str = Field(unique=True)
+    kind: str = "四点半课堂"
+    """Canonical kind as the classifier's ``program`` slot gives it (四点半课堂 | 假期托管)."""
+    description: str = ""
+    location: str = ""
+    grade_min: int = 1
+    grade_max: int = 6
+    """Primary grades 1–6 (7–9 = 初一…初三)."""
+    age_min: int | None = None
+    age_max: int | None = None
+    """When unset, an age is checked as grade ≈ age − 6 (±1)."""
+    fee_yuan: int = 0
+    offer_hours: int = 12
+    """A freed place offered to a waiting family is kept this many hours for them."""
+    active: bool = True
+
+
+class CareSession(SQLModel, table=True):
+    """A term or class of a programme, with its schedule and places."""
+
+    __tablename__ = "care_session"
+    __table_args__ = (
+        UniqueConstraint("programme_id", "name"),
+        CheckConstraint("taken >= 0 AND taken <= capacity", name="ck_care_session_taken"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    programme_id: int = Field(foreign_key="care_programme.id", index=True)
+    name: str
+    starts_on: date | None = _date()
+    ends_on: date | None = _date()
+    """Local dates; None = open-ended."""
+    weekdays: str = "1,2,3,4,5"
+    """ISO weekdays (1 = Monday) the class meets, comma-separated."""
+    start_time: str = "16:30"
+    end_time: str = "18:00"
+    """Local times of day, HH:MM."""
+    location: str | None = None
+    """Overrides the programme's location."""
+    capacity: int = 30
+    taken: int = 0
+    """Places enrolled or offered."""
+    signup_opens_at: datetime | None = _ts()
+    signup_closes_at: datetime | None = _ts()
+    active: bool = True
+
+
+class Enrollment(SQLModel, table=True):
+    """One child's place (or place in the queue) in one session."""
+
+    __tablename__ = "care_enrollment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(unique=True, index=True)
+    session_id: int = Field(foreign_key="care_session.id", index=True)
+    resident_id: int | None = Field(default=None, foreign_key="resident.id", index=True)
+    child_name: str
+    grade: int | None = None
+    age: int | None = None
+    guardian_phone: str
+    notes: str | None = None
+    status: str = Field(index=True)
+    created_at: datetime = _ts(nullable=False)
+    enrolled_at: datetime | None = _ts()
+    offered_at: datetime | None = _ts()
+    offer_expires_at: datetime | None = _ts(index=True)
+    closed_at: datetime | None = _ts()
+    first_session_on: date | None = _date()
+    """The child's first class day (local), set when enrolled."""
+
+
+class CareAttendance(SQLModel, table=True):
+    """Whether an enrolled child came on one class day."""
+
+    __tablename__ = "care_attendance"
+    __table_args__ = (UniqueConstraint("enrollment_id", "on_date"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    enrollment_id: int = Field(foreign_key="care_enrollment.id", index=True)
+    on_date: date = _date(nullable=False)
+    present: bool = True
+    note: str | None = None
+    marked_by: str = "staff:cli"
+    at: datetime = _ts(nullable=False)
+
+
+class CareEvent(SQLModel, table=True):
+    """One step on the care timeline (enrolled, waiting, offered, cancelled, notice …)."""
+
+    __tablename__ = "care_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _ts(nullable=False)
+    kind: str
+    actor: str
+    """"resident:<id>", "worker:<id>", "staff:cli" or "system"."""
+    session_id: int | None = Field(default=None, foreign_key="care_session.id", index=True)
+    enrollment_id: int | None = Field(default=None, foreign_key="care_enrollment.id", index=True)
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Child:
+    """What a guardian tells about the child. ``grade`` 1–9 or ``age`` in years (one needed)."""
+
+    name: str
+    guardian_phone: str
+    grade: int | None = None
+    age: int | None = None
+    notes: str | None = None
+
+
+@dataclass
+class Freed:
+    """What freeing a place caused: enrollments now offered a place."""
+
+    offers: list[Enrollment] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------ timeline
+def record(session: Session, kind: str, actor: str, now: datetime, *,
+           session_id: int | None = None, enrollment: Enrollment | None = None,
+           note: str | None = None) -> CareEvent:
+    """Append one event to the care timeline."""
+    if session_id is None and enrollment is not None:
+        session_id = enrollment.session_id
+    event = CareEvent(at=now, kind=kind, actor=actor, session_id=session_id,
+                      enrollment_id=enrollment.id if enrollment else None, note=note)
+    session.add(event)
+    return event
+
+
+def timeline(session: Session, *, enrollment_id: int | None = None,
+             session_id: int | None = None) -> list[CareEvent]:
+    """Events of one enrollment or one session, oldest first."""
+    query = select(CareEvent)
+    if enrollment_id is not None:
+        query = query.where(CareEvent.enrollment_id == enrollment_id)
+    if session_id is not None:
+        query = query.where(CareEvent.session_id == session_id)
+    return list(session.exec(query.order_by(CareEvent.id)))
+
+
+# ------------------------------------------------------------------ programmes and sessions
+def upsert_programme(session: Session, name: str, *, community_id: int | None = None,
+                     kind: str | None = None, description: str | None = None,
+                     location: str | None = None, grade_min: int | None = None,
+                     grade_max: int | None = None, age_min: int | None = None,
+                     age_max: int | None = None, fee_yuan: int | None = None,
+                     offer_hours: int | None = None) -> Programme:
+    """Create programme ``name`` or update the fields given (None = keep).
+
+    Raises ValueError for a grade range outside 1…9 or reversed, a negative fee or a
+    non-positive offer time.
+    """
+    prog = session.exec(select(Programme).where(Programme.name == name)).first()
+    if prog is None:
+        if community_id is None:
+            first = session.exec(select(Community).order_by(Community.id)).first()
+            community_id = first.id if first else None
+        prog = Programme(name=name, community_id=community_id, kind=kind or name)
+    elif community_id is not None:
+        prog.community_id = community_id
+    for attr, value in (("kind", kind), ("description", description), ("location", location),
+                        ("grade_min", grade_min), ("grade_max", grade_max),
+                        ("age_min", age_min), ("age_max", age_max), ("fee_yuan", fee_yuan),
+                        ("offer_hours", offer_hours)):
+        if value is not None:
+            setattr(prog, attr, value)
+    if not 1 <= prog.grade_min <= prog.grade_max <= 9:
+        raise ValueError(f"grades {prog.grade_min}–{prog.grade_max} must lie within 1–9")
+    if prog.fee_yuan < 0 or prog.offer_hours <= 0:
+        raise ValueError("fee must be ≥ 0 and offer_hours > 0")
+    prog.active = True
+    session.add(prog)
+    session.flush()
+    return prog
+
+
+def programme_by_name(session: Session, name_or_id: str | int) -> Programme:
+    """A programme by id or exact name. Raises NotFound."""
+    prog = None
+    if isinstance(name_or_id, int) or str(name_or_id).isdigit():
+        prog = session.get(Programme, int(name_or_id))
+    if prog is None:
+        prog = session.exec(select(Programme).where(Programme.name == str(name_or_id))).first()
+    if prog is None:
+        raise NotFound(f"programme {name_or_id}")
+    return prog
+
+
+def parse_weekdays(spec: str | list | tuple) -> str:
+    """[1,2,3] / "1-5" / "1,3,5" / "周一至周五" → "1,2,3,4,5". Raises ValueError."""
+    if isinstance(spec, (list, tuple)):
+        days = [int(d) for d in spec]
+    else:
+        text = str(spec).strip()
+        for i, ch in enumerate(WEEKDAY_NAMES, start=1):
+            text = text.replace(f"周{ch}", str(i)).replace(f"星期{ch}", str(i))
+        text = text.replace("至", "-").replace("到", "-").replace("～", "-").replace("~", "-")
+        days = []
+        for part in text.replace("，", ",").replace("、", ",").split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if "-" in part:
+                lo, hi = (int(x) for x in part.split("-", 1))
+                days.extend(range(lo, hi + 1))
+            else:
+                days.append(int(part))
+    if not days or any(d < 1 or d > 7 for d in days):
+        raise ValueError(f"weekdays must be 1 (Mon) … 7 (Sun): {spec!r}")
+    return ",".join(str(d) for d in sorted(set(days)))
+
+
+def _check_hhmm(text: str) -> str:
+    try:
+        hour, minute = (int(x) for x in str(text).replace("：", ":").split(":"))
+        return dtime(hour, minute).strftime("%H:%M")
+    except ValueError:
+        raise ValueError(f"time of day must be HH:MM, not {text!r}") from None
+
+
+def upsert_session(session: Session, programme: Programme, name: str, now: datetime, *,
+                   actor: str = "staff:cli", starts_on: date | None = None,
+                   ends_on: date | None = None, weekdays: str | list | None = None,
+                   start_time: str | None = None, end_time: str | None = None,
+                   location: str | None = None, capacity: int | None = None,
+                   signup_opens_at: datetime | None = None,
+                   signup_closes_at: datetime | None = None) -> tuple[CareSession, Freed]:
+    """Create session ``name`` of ``programme`` or update the fields given (None = keep).
+
+    Raising ``capacity`` offers the new places to the waiting list. Raises ValueError for bad
+    weekdays/times/dates or a negative capacity, Conflict when the capacity would fall
+    below the places taken.
+    """
+    row = session.exec(select(CareSession).where(CareSession.programme_id == programme.id,
+                                                 CareSession.name == name)).first()
+    if row is None:
+        row = CareSession(programme_id=programme.id, name=name, capacity=0)
+        session.add(row)
+        session.flush()
+        record(session, "session_added", actor, now, session_id=row.id, note=name)
+    row = _lock_session(session, row.id)
+    if weekdays is not None:
+        row.weekdays = parse_weekdays(weekdays)
+    for attr, value in (("start_time", start_time), ("end_time", end_time)):
+        if value is not None:
+            setattr(row, attr, _check_hhmm(value))
+    for attr, value in (("starts_on", starts_on), ("ends_on", ends_on), ("location", location),
+                        ("signup_opens_at", signup_opens_at),
+                        ("signup_closes_at", signup_closes_at)):
+        if value is not None:
+            setattr(row, attr, value)
+    if row.starts_on and row.ends_on and row.ends_on < row.starts_on:
+        raise ValueError(f"{name}: ends {row.ends_on} before it starts {row.starts_on}")
+    freed = Freed()
+    if capacity is not None:
+        if capacity < 0 or capacity > 10_000:
+            raise ValueError(f"capacity must be within 0…10000, not {capacity}")
+        if capacity < row.taken:
+            raise Conflict(f"{name}: {row.taken} places taken, cannot set capacity {capacity}")
+        if capacity != row.capacity:
+            record(session, "capacity", actor, now, session_id=row.id,
+                   note=f"{row.capacity}→{capacity}")
+            row.capacity = capacity
+            session.add(row)
+            session.flush()
+            freed = _offer_places(session, row, programme, now)
+    row.active = True
+    session.add(row)
+    session.flush()
+    return row, freed
+
+
+def session_by_id(session: Session, session_id: int) -> CareSession:
+    """Raises NotFound."""
+    row = session.get(CareSession, session_id)
+    if row is None:
+        raise NotFound(f"care session {session_id}")
+    return row
+
+
+def _lock_session(session: Session, session_id: int) -> CareSession:
+    row = session.exec(select(CareSession).where(CareSession.id == session_id).with_for_update()
+                       .execution_options(populate_existing=True)).first()
+    if row is None:
+        raise NotFound(f"care session {session_id}")
+    return row
+
+
+def window_state(row: CareSession, now: datetime) -> str:
+    """"open", "not_yet" (before signup_opens_at) or "closed" (after signup_closes_at or
+    after the session ended)."""
+    if row.signup_opens_at is not None and now < as_utc(row.signup_opens_at):
+        return "not_yet"
+    if row.signup_closes_at is not None and now >= as_utc(row.signup_closes_at):
+        return "closed"
+    if row.ends_on is not None and local(now).date() > row.ends_on:
+        return "closed"
+    return "open"
+
+
+def sessions(session: Session, programme_id: int | None = None) -> list[CareSession]:
+    """Active sessions of active programmes (of one programme), by id."""
+    query = (select(CareSession).join(Programme, col(Programme.id) == CareSession.programme_id)
+             .where(CareSession.active, Programme.active))
+    if programme_id is not None:
+        query = query.where(CareSession.programme_id == programme_id)
+    return list(session.exec(query.order_by(CareSession.id)))
+
+
+def open_sessions(session: Session, now: datetime, kind: str | None = None) -> list[CareSession]:
+    """Sessions whose sign-up window is open at ``now``, optionally of programmes whose kind
+    or name is ``kind`` (四点半课堂, 假期托管, 寒假托管 …)."""
+    rows = [s for s in sessions(session) if window_state(s, now) == "open"]
+    if kind is not None:
+        rows = [s for s in rows if kind in (programme_of(session, s).kind,
+                                            programme_of(session, s).name)]
+    return rows
+
+
+def programme_of(session: Session, row: CareSession) -> Programme:
+    return session.get(Programme, row.programme_id)
+
+
+def weekdays_text(row: CareSession) -> str:
+    """"周一至周五" for 1…5 consecutive, else "周一、三、五"."""
+    days = [int(d) for d in row.weekdays.split(",") if d]
+    if len(days) > 2 and days == list(range(days[0], days[-1] + 1)):
+        return f"周{WEEKDAY_NAMES[days[0] - 1]}至周{WEEKDAY_NAMES[days[-1] - 1]}"
+    return "周" + "、".join(WEEKDAY_NAMES[d - 1] for d in days)
+
+
+def first_class_day(row: CareSession, after: date) -> date | None:
+    """The first class day strictly after local date ``after`` (and not before starts_on),
+    or None when the session has no class day left."""
+    days = {int(d) for d in row.weekdays.split(",") if d}
+    day = after + timedelta(days=1)
+    if row.starts_on is not None and day < row.starts_on:
+        day = row.starts_on
+    for _ in range(14):
+        if row.ends_on is not None and day > row.ends_on:
+            return None
+        if day.isoweekday() in days:
+            return day
+        day += timedelta(days=1)
+    return None
+
+
+def class_start(row: CareSession, day: date, tz: str = "Asia/Shanghai") -> datetime:
+    """Aware UTC moment the class starts on local ``day``."""
+    from zoneinfo import ZoneInfo
+
+    hour, minute = (int(x) for x in row.start_time.split(":"))
+    return as_utc(datetime.combine(day, dtime(hour, minute), tzinfo=ZoneInfo(tz)))
+
+
+# ------------------------------------------------------------------ eligibility
+def check_eligible(prog: Programme, grade: int | None, age: int | None) -> None:
+    """Raise NotEligible unless the grade (or, without one, the age) fits the programme.
+
+    An age is checked against ``age_min``…``age_max`` when set, else against the grade range
+    as grade ≈ age − 6 with one year's slack either way. Raises ValueError with neither.
+    """
+    if grade is not None:
+        if not prog.grade_min <= grade <= prog.grade_max:
+            raise NotEligible(f"grade {grade} outside {prog.grade_min}–{prog.grade_max}")
+        return
+    if age is None:
+        raise ValueError("grade or age needed")
+    low = prog.age_min if prog.age_min is not None else prog.grade_min + 5
+    high = prog.age_max if prog.age_max is not None else prog.grade_max + 7
+    if not low <= age <= high:
+        raise NotEligible(f"age {age} outside {low}–{high}")
+
+
+def _same_child(a: str, b: str) -> bool:
+    return a.strip().replace(" ", "") == b.strip().replace(" ", "")
+
+
+# ------------------------------------------------------------------ enrolling
+def enroll(session: Session, session_id: int, resident: Resident | None, child: Child,
+           now: datetime, actor: str | None = None, tz: str = "Asia/Shanghai") -> Enrollment:
+    """Give the child a place, or a place on the waiting list when the session is full.
+
+    The session row stays locked until commit, so ``taken`` never passes ``capacity``.
+    Returns the enrollment (status "enrolled" or "waiting"). Raises SignupClosed,
+    NotEligible, AlreadyEnrolled (same child name with the same guardian account or phone,
+    still active), ValueError (empty name/phone, neither grade nor age), NotFound.
+    """
+    row = _lock_session(session, session_id)
+    prog = programme_of(session, row)
+    state = window_state(row, now)
+    if state != "open" or not row.active or not prog.active:
+        raise SignupClosed(f"session {row.id} sign-up is {state}", row.signup_opens_at,
+                           row.signup_closes_at)
+    name = child.name.strip()
+    if not name or not child.guardian_phone:
+        raise ValueError("child name and guardian phone are needed")
+    check_eligible(prog, child.grade, child.age)
+    for other in session.exec(select(Enrollment).where(
+            Enrollment.session_id == row.id, col(Enrollment.status).in_(EnrollmentStatus.ACTIVE))):
+        same_family = (resident is not None and other.resident_id == resident.id) or (
+            other.guardian_phone == child.guardian_phone)
+        if same_family and _same_child(other.child_name, name):
+            raise AlreadyEnrolled(f"{name} already {other.status} in session {row.id}", other)
+    actor = actor or (f"resident:{resident.id}" if resident else "staff:cli")
+    enrollment = Enrollment(
+        number=next_number(session, NUMBER_PREFIX, now, tz), session_id=row.id,
+        resident_id=resident.id if resident else None, child_name=name, grade=child.grade,
+        age=child.age, guardian_phone=child.guardian_phone, notes=child.notes or None,
+        status=EnrollmentStatus.WAITING, created_at=now)
+    has_queue = _waiting(session, row.id)
+    if row.taken < row.capacity and not has_queue:
+        row.taken += 1
+        _mark_enrolled(enrollment, row, now, tz)
+    session.add(row)
+    session.add(enrollment)
+    session.flush()
+    record(session, enrollment.status, actor, now, enrollment=enrollment, note=name)
+    return enrollment
+
+
+def _mark_enrolled(enrollment: Enrollment, row: CareSession, now: datetime, tz: str) -> None:
+    enrollment.status = EnrollmentStatus.ENROLLED
+    enrollment.enrolled_at = now
+    enrollment.offer_expires_at = None
+    enrollment.first_session_on = first_class_day(row, local(now, tz).date())
+
+
+def _waiting(session: Session, session_id: int) -> list[Enrollment]:
+    return list(session.exec(
+        select(Enrollment).where(Enrollment.session_id == session_id,
+                                 Enrollment.status == EnrollmentStatus.WAITING)
+        .order_by(Enrollment.id)))
+
+
+def waiting_position(session: Session, enrollment: Enrollment) -> int:
+    """1-based place of a waiting enrollment in its session's queue."""
+    return sum(1 for e in _waiting(session, enrollment.session_id) if e.id <= enrollment.id)
+
+
+def _offer_places(session: Session, row: CareSession, prog: Programme, now: datetime) -> Freed:
+    """Offer free places of the locked session to waiting families, first come first."""
+    freed = Freed()
+    for waiting in _waiting(session, row.id):
+        if row.taken >= row.capacity:
+            break
+        row.taken += 1
+        waiting.status = EnrollmentStatus.OFFERED
+        waiting.offered_at = now
+        waiting.offer_expires_at = now + timedelta(hours=prog.offer_hours)
+        session.add(waiting)
+        record(session, "offered", "system", now, enrollment=waiting)
+        freed.offers.append(waiting)
+    session.add(row)
+    session.flush()
+    return freed
+
+
+def _free_place(session: Session, row: CareSession, now: datetime) -> Freed:
+    row.taken -= 1
+    session.add(row)
+    session.flush()
+    return _offer_places(session, row, programme_of(session, row), now)
+
+
+def by_number(session: Session, number: str) -> Enrollment:
+    """The enrollment with this number (case-insensitive). Raises NotFound."""
+    row = session.exec(select(Enrollment).where(Enrollment.number == number.strip().upper())).first()
+    if row is None:
+        raise NotFound(number)
+    return row
+
+
+def _lock_enrollment(session: Session, enrollment: Enrollment) -> tuple[Enrollment, CareSession]:
+    row = _lock_session(session, enrollment.session_id)
+    fresh = session.exec(select(Enrollment).where(Enrollment.id == enrollment.id)
+                         .execution_options(populate_existing=True)).one()
+    return fresh, row
+
+
+def cancel(session: Session, enrollment: Enrollment, resident: Resident | None, now: datetime,
+           actor: str | None = None) -> Freed:
+    """Withdraw an active enrollment (取消报名; an offered place counts as declined). A place
+    it held goes to the next waiting family.
+
+    ``resident`` None means staff act. Raises Conflict when it is someone else's or not
+    active.
+    """
+    enrollment, row = _lock_enrollment(session, enrollment)
+    if resident is not None and enrollment.resident_id != resident.id:
+        raise Conflict(f"{enrollment.number} is not resident {resident.id}'s")
+    if enrollment.status not in EnrollmentStatus.ACTIVE:
+        raise Conflict(f"{enrollment.number} is {enrollment.status}")
+    held_place = enrollment.status in EnrollmentStatus.HOLDS_PLACE
+    was_offered = enrollment.status == EnrollmentStatus.OFFERED
+    enrollment.status = EnrollmentStatus.DECLINED if was_offered else EnrollmentStatus.CANCELLED
+    enrollment.closed_at = now
+    session.add(enrollment)
+    record(session, enrollment.status, actor or (f"resident:{resident.id}" if resident
+                                                 else "staff:cli"), now, enrollment=enrollment)
+    return _free_place(session, row, now) if held_place else Freed()
+
+
+def accept_offer(session: Session, enrollment: Enrollment, resident: Resident, now: datetime,
+                 tz: str = "Asia/Shanghai") -> Enrollment:
+    """The family confirms an offered place (确认报名) before it expires.
+
+    Raises Conflict when it is not theirs, not offered, or the offer has expired.
+    """
+    enrollment, row = _lock_enrollment(session, enrollment)
+    if enrollment.resident_id != resident.id or enrollment.status != EnrollmentStatus.OFFERED:
+        raise Conflict(f"{enrollment.number} has no offer for resident {resident.id}")
+    if as_utc(enrollment.offer_expires_at) <= now:
+        raise Conflict(f"{enrollment.number}: offer expired")
+    _mark_enrolled(enrollment, row, now, tz)
+    session.add(enrollment)
+    record(session, "accepted", f"resident:{resident.id}", now, enrollment=enrollment)
+    return enrollment
+
+
+def expire_offers(session: Session, now: datetime,
+                  limit: int = 200) -> list[tuple[Enrollment, Freed]]:
+    """Expire offers not confirmed by ``offer_expires_at`` ≤ ``now``; each place goes to the
+    next waiting family. Safe in several workers at once (re-checked under the session lock).
+    Returns (expired enrollment, what freeing its place caused) pairs.
+    """
+    ids = list(session.exec(
+        select(Enrollment.id).where(Enrollment.status == EnrollmentStatus.OFFERED,
+                                    Enrollment.offer_expires_at <= now)
+        .order_by(Enrollment.offer_expires_at).limit(limit)))
+    done: list[tuple[Enrollment, Freed]] = []
+    for enrollment_id in ids:
+        enrollment, row = _lock_enrollment(session, session.get(Enrollment, enrollment_id))
+        if enrollment.status != EnrollmentStatus.OFFERED or as_utc(
+                enrollment.offer_expires_at) > now:
+            continue
+        enrollment.status = EnrollmentStatus.EXPIRED
+        enrollment.closed_at = now
+        session.add(enrollment)
+        record(session, "expired", "system", now, enrollment=enrollment)
+        done.append((enrollment, _free_place(session, row, now)))
+    return done
+
+
+# ------------------------------------------------------------------ queries
+def of_resident(session: Session, resident_id: int) -> list[Enrollment]:
+    """The resident's active enrollments (enrolled, offered, waiting), oldest first."""
+    return list(session.exec(
+        select(Enrollment).where(Enrollment.resident_id == resident_id,
+                                 col(Enrollment.status).in_(EnrollmentStatus.ACTIVE))
+        .order_by(Enrollment.id)))
+
+
+def roster(session: Session, session_id: int,
+           statuses: tuple[str, ...] = (EnrollmentStatus.ENROLLED,)) -> list[Enrollment]:
+    """Enrollments of a session with these statuses, in sign-up order."""
+    return list(session.exec(
+        select(Enrollment).where(Enrollment.session_id == session_id,
+                                 col(Enrollment.status).in_(statuses))
+        .order_by(Enrollment.id)))
+
+
+def mark_attendance(session: Session, enrollment: Enrollment, on_date: date, present: bool,
+                    now: datetime, actor: str = "staff:cli",
+                    note: str | None = None) -> CareAttendance:
+    """Record (or correct) whether the child came on ``on_date`` (local).
+
+    Raises Conflict unless the child is enrolled.
+    """
+    if enrollment.status != EnrollmentStatus.ENROLLED:
+        raise Conflict(f"{enrollment.number} is {enrollment.status}, not enrolled")
+    row = session.exec(select(CareAttendance).where(
+        CareAttendance.enrollment_id == enrollment.id, CareAttendance.on_date == on_date)).first()
+    if row is None:
+        row = CareAttendance(enrollment_id=enrollment.id, on_date=on_date, at=now)
+    row.present = present
+    row.note = note
+    row.marked_by = actor
+    row.at = now
+    session.add(row)
+    session.flush()
+    record(session, "present" if present else "absent", actor, now, enrollment=enrollment,
+           note=on_date.isoformat())
+    return row
+
+
+def attendance(session: Session, session_id: int, on_date: date) -> dict[int, CareAttendance]:
+    """Attendance marks of a session's enrollments on one day, by enrollment id."""
+    rows = session.exec(
+        select(CareAttendance).join(Enrollment, col(Enrollment.id) == CareAttendance.enrollment_id)
+        .where(Enrollment.session_id == session_id, CareAttendance.on_date == on_date))
+    return {r.enrollment_id: r for r in rows}
