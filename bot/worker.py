@@ -17,7 +17,7 @@ import arq.worker
 from arq import cron
 from arq.worker import Worker, func
 
-from bot import jobs_sla
+from bot import jobs_services, jobs_sla
 from bot.push import Pusher
 from bot.relay import relay_due, relay_one
 from bot.settings import Settings
@@ -38,9 +38,10 @@ async def sweep_outbox(ctx: dict[str, Any]) -> int:
     return await asyncio.to_thread(relay_due, ctx["engine"], ctx["pusher"], ctx["clock"])
 
 
-FUNCTIONS = [func(relay, name="relay", keep_result=0, max_tries=1), *jobs_sla.FUNCTIONS]
+FUNCTIONS = [func(relay, name="relay", keep_result=0, max_tries=1), *jobs_sla.FUNCTIONS,
+             *jobs_services.FUNCTIONS]
 CRON_JOBS = [cron(sweep_outbox, second=set(range(0, 60, 10)), unique=True, run_at_startup=True),
-             *jobs_sla.CRON_JOBS]
+             *jobs_sla.CRON_JOBS, *jobs_services.CRON_JOBS]
 
 
 def build_context(settings: Settings, clock: Clock = utcnow, engine: Any = None) -> dict[str, Any]:

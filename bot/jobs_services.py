@@ -1,0 +1,100 @@
+"""Timed work of the lending and care services, as arq jobs of the worker process.
+
+- ``lending_tick`` (cron, every minute): expires reservations not collected in time and
+  offers their units to the next resident in the queue; sends the due-date reminders (the
+  day before, on the day, then once a day while overdue, ``OVERDUE_REMINDERS`` times).
+- ``care_tick`` (cron, every minute): expires place offers not confirmed in time and offers
+  the place to the next family; sends the reminder the day before a child's first class.
+
+Both are idempotent and safe with several workers: expiries re-check each row under its
+lock (``storage.lending``/``storage.care``), and each reminder is claimed once in
+``storage.reminders`` in the same transaction as its outbox row. Jobs read
+``ctx["engine"]``, ``ctx["clock"]`` (aware UTC) and ``ctx["settings"]`` (timezone); the
+database work runs in a thread (``asyncio.to_thread``). Pushes are outbox rows; the jobs
+nudge the relay for them when ``ctx["redis"]`` (the worker's ArqRedis) is there, and the
+outbox sweep sends them otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+from typing import Any
+
+from arq import cron
+from arq.worker import func
+from redis.exceptions import RedisError
+from sqlalchemy import Engine
+
+from handlers import care_notify, lending_notify
+from storage.db import session_scope
+
+log = logging.getLogger("gridbot.jobs_services")
+
+
+def run_lending(engine: Engine, now: datetime, tz: str = "Asia/Shanghai") -> dict[str, Any]:
+    """Expire holds, then stage due reminders, each step in its own transaction.
+
+    Returns {"expired": n, "reminded": m, "outbox_ids": [...]}.
+    """
+    with session_scope(engine) as session:
+        expired = lending_notify.expire_holds(session, now, tz)
+        ids = list(session.info.get("outbox_ids", []))
+    with session_scope(engine) as session:
+        reminded = lending_notify.send_due_reminders(session, now, tz)
+        ids += session.info.get("outbox_ids", [])
+    if expired or reminded:
+        log.info("lending: %d holds expired, %d reminders", expired, reminded)
+    return {"expired": expired, "reminded": reminded, "outbox_ids": ids}
+
+
+def run_care(engine: Engine, now: datetime, tz: str = "Asia/Shanghai") -> dict[str, Any]:
+    """Expire unconfirmed place offers, then stage first-class reminders.
+
+    Returns {"expired": n, "reminded": m, "outbox_ids": [...]}.
+    """
+    with session_scope(engine) as session:
+        expired = care_notify.expire_offers(session, now, tz)
+        ids = list(session.info.get("outbox_ids", []))
+    with session_scope(engine) as session:
+        reminded = care_notify.send_first_class_reminders(session, now, tz)
+        ids += session.info.get("outbox_ids", [])
+    if expired or reminded:
+        log.info("care: %d offers expired, %d reminders", expired, reminded)
+    return {"expired": expired, "reminded": reminded, "outbox_ids": ids}
+
+
+async def _nudge(ctx: dict[str, Any], outbox_ids: list[int]) -> None:
+    """Queue the relay of each new outbox row now; on failure the outbox sweep sends it."""
+    redis = ctx.get("redis")
+    if redis is None:
+        return
+    for outbox_id in outbox_ids:
+        try:
+            await redis.enqueue_job("relay", outbox_id, _job_id=f"relay:{outbox_id}")
+        except (RedisError, OSError):
+            log.exception("could not enqueue relay of outbox row %s; the sweep will", outbox_id)
+
+
+async def lending_tick(ctx: dict[str, Any]) -> dict[str, int]:
+    """Lending expiries and reminders at ``ctx["clock"]()``; returns the counts."""
+    result = await asyncio.to_thread(run_lending, ctx["engine"], ctx["clock"](),
+                                     ctx["settings"].timezone)
+    await _nudge(ctx, result.pop("outbox_ids"))
+    return result
+
+
+async def care_tick(ctx: dict[str, Any]) -> dict[str, int]:
+    """Care offer expiries and first-class reminders at ``ctx["clock"]()``; returns counts."""
+    result = await asyncio.to_thread(run_care, ctx["engine"], ctx["clock"](),
+                                     ctx["settings"].timezone)
+    await _nudge(ctx, result.pop("outbox_ids"))
+    return result
+
+
+FUNCTIONS = [func(lending_tick, name="lending_tick", keep_result=0, max_tries=1),
+             func(care_tick, name="care_tick", keep_result=0, max_tries=1)]
+CRON_JOBS = [cron(lending_tick, second=5, unique=True, run_at_startup=True),
+             cron(care_tick, second=35, unique=True, run_at_startup=True)]
+"""Every minute (at :05 and :35 s past), once across all workers (arq ``unique``)."""
