@@ -94,14 +94,15 @@ def worker(
 
 @app.command("import")
 def import_(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)]) -> None:
-    """Load a community's streets, grids, buildings and staff from YAML or CSV."""
+    """Load a community's streets, grids, buildings and staff from YAML or CSV.
+
+    Run `gridbot db upgrade` first on a new database.
+    """
     from storage import ImportFormatError
-    from storage import migrate as migrations
     from storage.db import make_engine, session_scope
     from storage.importer import import_file
 
     settings = Settings()
-    migrations.upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
     try:
         with session_scope(engine) as session:
