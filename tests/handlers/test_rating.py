@@ -23,7 +23,7 @@ def test_issue_two_flow_still_closes_on_a_good_rating(world: World):
 def test_unhappy_rating_reopens_and_alerts_the_grid_leader(world: World):
     no = resolved(world)
     world.go("2026-11-23 11:00")
-    assert world.say("oR1", "不满意").startswith("很抱歉没让您满意（1分），工单%s已重新办理" % no)
+    assert world.say("oR1", "不满意").startswith(f"很抱歉没让您满意（1分），工单{no}已重新办理")
     t = world.ticket(no)
     assert (t.status, t.reopened_count, t.sla_cycle) == ("reopened", 1, 1)
     assert t.resolve_due_at > t.resolved_at  # a fresh clock from the reopening

@@ -24,7 +24,7 @@ def test_a_paused_ticket_keeps_its_clock(world: World):
     assert world.sweep() == []
 
     world.go("2026-11-27 10:00")
-    assert world.say("oR1", "在家，下午三点以后都可以") == "您的回复已转给网格员（工单%s），谢谢！" % t.number
+    assert world.say("oR1", "在家，下午三点以后都可以") == f"您的回复已转给网格员（工单{t.number}），谢谢！"
     (who, text), = world.pushes()
     assert who == "oW1" and "下午三点以后" in text
     t2 = world.ticket(t.number)
