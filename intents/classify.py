@@ -58,6 +58,7 @@ _RATING_NUMBER = re.compile(r"^(?:给|打)?\s*([1-5一二三四五])\s*(?:分|�
 _RATING_NUMBER_IN = re.compile(r"(?<![\d十])([1-5一二三四五])\s*(?:分(?!钟|钱)|星|颗星)")
 _HAS_NUMBER = re.compile(r"[0-9零〇一二两三四五六七八九十]")
 _PHONE_DIGITS = re.compile(r"(?<!\d)(?:1[3-9]\d[\s-]?\d{4}[\s-]?\d{4}|0\d{2,3}[\s-]?\d{7,8})(?!\d)")
+_MAX_EXACT_CHARS = 12  # longer messages are never a string of whole-message forms
 _PIECES = re.compile(rf"[{_PUNCT}]+")
 # A message that is only a score: 5, 5分, 五星, 给4分, 打5星.
 _RATING_ALONE = re.compile(r"^(?:给|打)?\s*[1-5一二三四五]\s*(?:分|星|颗星)?$")
@@ -288,7 +289,7 @@ class Classifier:
         """Intent of a whole-message form: 「好的」, 「好的好的」, 「算了算了」, 「嗯 对」, 「?」."""
         exact = self.lexicon.exact
         hit = exact.get(core) or exact.get(text.replace(" ", ""))
-        if hit is not None or not core:
+        if hit is not None or not core or len(core) > _MAX_EXACT_CHARS:
             return hit
         half = len(core) // 2
         if len(core) % 2 == 0 and core[:half] == core[half:]:

@@ -198,7 +198,7 @@ class _Builder:
         self.data = data
         self.lines = _Lines(text)
         self.entries: dict[str, Entry] = {}
-        self.plain = Normalizer()
+        self.plain: Normalizer  # built in build() once the typo map is known
 
     def fail(self, table: tuple[str, ...], needle: str | None, message: str) -> LexiconError:
         return LexiconError(self.path, self.lines.of(table, needle), message)
