@@ -62,7 +62,8 @@ class ServicesReport:
     notes: list[str] = field(default_factory=list)
 
 
-def _range(spec: Any, where: str) -> tuple[int, int]:
+def parse_range(spec: Any, where: str) -> tuple[int, int]:
+    """"1-6" / "1–6" / "3" → (1, 6) / (3, 3). Raises ImportFormatError naming ``where``."""
     text = str(spec).replace("–", "-").replace("~", "-").replace("至", "-")
     try:
         if "-" in text:
@@ -83,8 +84,9 @@ def _date(value: Any, where: str) -> date | None:
         raise ImportFormatError(f"{where}: bad date {value!r} (YYYY-MM-DD)") from None
 
 
-def _moment(value: Any, where: str, tz: str) -> datetime | None:
-    """A local 'YYYY-MM-DD HH:MM' (or a YAML datetime) → aware UTC."""
+def parse_local_moment(value: Any, where: str, tz: str) -> datetime | None:
+    """A local 'YYYY-MM-DD HH:MM' (or a YAML datetime) → aware UTC; None stays None.
+    Raises ImportFormatError naming ``where``."""
     if value is None:
         return None
     if isinstance(value, datetime):
@@ -163,9 +165,9 @@ def _programme(session: Session, spec: Any, where: str, community_id: int | None
                now: datetime, tz: str, report: ServicesReport) -> None:
     if not isinstance(spec, dict) or not spec.get("name"):
         raise ImportFormatError(f"{where}: a programme needs a name")
-    grade_min, grade_max = _range(spec["grades"], where) if spec.get("grades") else (
+    grade_min, grade_max = parse_range(spec["grades"], where) if spec.get("grades") else (
         _int(spec, "grade_min", where), _int(spec, "grade_max", where))
-    age_min, age_max = _range(spec["ages"], where) if spec.get("ages") else (None, None)
+    age_min, age_max = parse_range(spec["ages"], where) if spec.get("ages") else (None, None)
     try:
         prog = care.upsert_programme(
             session, str(spec["name"]), community_id=community_id, kind=spec.get("kind"),
@@ -191,8 +193,8 @@ def _programme(session: Session, spec: Any, where: str, community_id: int | None
                 starts_on=_date(s.get("start"), here), ends_on=_date(s.get("end"), here),
                 weekdays=s.get("weekdays"), start_time=start_time, end_time=end_time,
                 location=s.get("location"), capacity=_int(s, "capacity", here),
-                signup_opens_at=_moment(s.get("signup_opens"), here, tz),
-                signup_closes_at=_moment(s.get("signup_closes"), here, tz))
+                signup_opens_at=parse_local_moment(s.get("signup_opens"), here, tz),
+                signup_closes_at=parse_local_moment(s.get("signup_closes"), here, tz))
         except (ValueError, Conflict) as exc:
             raise ImportFormatError(f"{here}: {exc}") from None
         report.sessions += 1
