@@ -2,4 +2,38 @@
 
 jieba segmentation with a domain user dictionary, a keyword lexicon kept as data
 (``lexicon.toml``) and rule-based slot extraction. Entry point: ``Classifier.classify``.
+
+Modules, in the order a message flows through them::
+
+    normalize.py   full-width → ASCII, traditional → simplified, emoji/stickers out, typos fixed
+    lexicon.py     lexicon.toml → validated ``Lexicon`` (LexiconError names file and line)
+    segment.py     private jieba.Tokenizer + userdict.txt (never the global jieba.dt)
+    phrases.py     first-character index for fast longest-match phrase scanning
+    classify.py    scoring → ``Understanding`` (intent, category, confidence, slots, urgent)
+    slots.py       building/unit/room, phone, time/date, quantity, days, child, rating, ticket
+    evaluate.py    precision/recall/F1, confusion, mistakes, speed on a labelled TSV
+
+Exceptions::
+
+    IntentsError            (errors.py) bad evaluation file
+     └── LexiconError       invalid lexicon.toml / userdict.txt; .path, .line
+
+Decisions (see ``lexicon.toml`` for the data they act on):
+
+- Scores are sums of keyword weights; a keyword right after a negation cue does not count
+  (不是投诉), except in A-not-A questions (能不能借, 有没有轮椅).
+- One-character keywords (修, 堵, 借, 狗 …) count only where jieba cuts them as a word;
+  longer keywords match anywhere, the longest at each position first. ``[neutral]`` words
+  stop a keyword inside them (单元门口 is no broken 单元门).
+- ``[[combos]]`` add weight when cues co-occur (报的 … 了吗 → status_query; 借 + a tool).
+- ``[yields]``: a complaint about the 物业 inside a repair request is the repair.
+- Urgent cues (燃气泄漏, 着火, 被困, 触电) score their repair category and set ``urgent``
+  only when that intent wins (「着火了都跑不出去」 about a cluttered hallway is not a fire).
+- Confidence = strength × (½ + ½ × margin): strength = 1 − e^(−best/3) grows with the
+  evidence, margin = (best − second) / best falls when two intents compete; below the
+  lexicon's threshold the bot asks, offering ``alternatives``.
+- Whole-message forms (是, 好的, 不用了, 5, 满意) come from ``[exact]`` and the rating
+  table; bare digits are ratings — the clarifying dialogue reads 「回复1或2」 itself.
+- Labelled data: ``data/dev.tsv`` (tuned on) and ``data/test.tsv`` (held out, never tuned
+  on); ``gridbot intents eval FILE`` reports both.
 """
