@@ -16,11 +16,18 @@ from bot.app import create_app
 from bot.demo import seed
 from bot.settings import Settings
 from bot.simulator import Delivery, WeChatSimulator
+from intents.classify import Classifier
 from storage.models import Outbox, Ticket
 from storage.times import FrozenClock
 
 START = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+
+
+@pytest.fixture(scope="session")
+def classifier() -> Classifier:
+    """One classifier for the whole run (jieba loads once per process, as in production)."""
+    return Classifier.load()
 
 
 @pytest.fixture
@@ -85,7 +92,7 @@ class Chat:
 
 
 @pytest.fixture
-def make_chat(settings: Settings, community: Engine, clock: FrozenClock
+def make_chat(settings: Settings, community: Engine, clock: FrozenClock, classifier: Classifier
               ) -> Iterator[Callable[..., Chat]]:
     """Factory: ``make_chat(safe_mode=False, **settings_overrides)`` → a started Chat."""
     clients: list[TestClient] = []
@@ -94,7 +101,7 @@ def make_chat(settings: Settings, community: Engine, clock: FrozenClock
         if safe_mode:
             overrides.setdefault("wechat_aes_key", AES_KEY)
         s = settings.model_copy(update=overrides)
-        client = TestClient(create_app(s, clock=clock))
+        client = TestClient(create_app(s, clock=clock, classifier=classifier))
         client.__enter__()
         clients.append(client)
         sim = WeChatSimulator(s.wechat_token, s.wechat_app_id, s.wechat_aes_key,
