@@ -1,0 +1,144 @@
+"""SLA timers on the real job queue: two arq workers on the same Redis never fire a timer
+twice; deferred jobs fire on time; a flushed Redis loses no timer (the sweep fires it)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+from arq.worker import Worker
+from sqlmodel import Session, func, select
+
+from bot import jobs_sla
+from handlers.lifecycle import NewTicket, open_ticket
+from storage.models import (
+    Building,
+    Community,
+    Grid,
+    GridWorker,
+    Outbox,
+    Resident,
+    Role,
+    Street,
+    TicketEvent,
+    TicketTimer,
+    TimerState,
+)
+from storage.redis import arq_pool
+from storage.sla import job_id
+from storage.times import SHANGHAI, FrozenClock
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
+
+
+def seed(engine, tickets: int) -> None:
+    """One grid with a worker, a leader and a community admin; ``tickets`` open tickets
+    reported on Monday 2026-11-23 09:00 (response due 10:00)."""
+    with Session(engine) as s:
+        street = Street(name="和平街道")
+        s.add(street)
+        s.flush()
+        community = Community(name="幸福新社区", street_id=street.id)
+        s.add(community)
+        s.flush()
+        grid = Grid(community_id=community.id, code="G01", name="第一网格")
+        s.add(grid)
+        s.flush()
+        building = Building(community_id=community.id, grid_id=grid.id, number=1, name="1号楼")
+        s.add(building)
+        s.add_all([
+            GridWorker(openid="oW1", name="王芳", grid_id=grid.id, community_id=community.id),
+            GridWorker(openid="oL1", name="李强", role=Role.GRID_LEADER, grid_id=grid.id,
+                       community_id=community.id),
+            GridWorker(openid="oA1", name="赵敏", role=Role.COMMUNITY_ADMIN,
+                       community_id=community.id),
+        ])
+        s.flush()
+        for i in range(tickets):
+            resident = Resident(openid=f"oR{i}", building_id=building.id, unit=1, room=f"{i}01")
+            s.add(resident)
+            s.flush()
+            open_ticket(s, resident, NewTicket(kind="repair", category="楼道灯",
+                                               description="楼道灯坏了"), at("2026-11-23 09:00"))
+        s.commit()
+
+
+async def run_workers(redis_url: str, engine, clock, count: int = 2) -> None:
+    """``count`` arq workers in burst mode on the same Redis, concurrently, until idle."""
+    workers = []
+    for _ in range(count):
+        pool = await arq_pool(redis_url)
+        workers.append(Worker(functions=jobs_sla.FUNCTIONS, redis_pool=pool, burst=True,
+                              handle_signals=False, poll_delay=0.05, max_jobs=8,
+                              ctx={"engine": engine, "clock": clock}))
+    try:
+        await asyncio.gather(*(w.main() for w in workers))
+    finally:
+        for w in workers:
+            await w.close()
+
+
+def counts(engine) -> tuple[int, int, int]:
+    with Session(engine) as s:
+        fired = s.exec(select(func.count()).select_from(TicketTimer)
+                       .where(TicketTimer.state == TimerState.FIRED)).one()
+        events = s.exec(select(func.count()).select_from(TicketEvent)
+                        .where(TicketEvent.kind == "supervise")).one()
+        pushes = s.exec(select(func.count()).select_from(Outbox)
+                        .where(Outbox.event.like("supervise%"))).one()
+    return fired, events, pushes
+
+
+def test_two_workers_never_fire_a_timer_twice(clean_db, redis, redis_url):
+    seed(clean_db, tickets=5)
+    clock = FrozenClock(at("2026-11-23 12:30"))  # warn, L1, L2, remind1, remind2 are due
+    with Session(clean_db) as s:
+        due = list(s.exec(select(TicketTimer.id).where(TicketTimer.due_at <= clock())))
+    assert len(due) == 25
+
+    async def enqueue_and_run() -> None:
+        pool = await arq_pool(redis_url)
+        for timer_id in due:  # queued twice by two sweepers: arq keeps one job per id
+            assert await pool.enqueue_job("fire_timer", timer_id, _job_id=job_id(timer_id))
+            assert await pool.enqueue_job("fire_timer", timer_id, _job_id=job_id(timer_id)) is None
+            # and a replay under another id races the first on purpose
+            await pool.enqueue_job("fire_timer", timer_id, _job_id=f"replay:{timer_id}")
+        await pool.enqueue_job("sweep_timers", _job_id="sweep:a")
+        await pool.enqueue_job("sweep_timers", _job_id="sweep:b")
+        await pool.aclose()
+        await run_workers(redis_url, clean_db, clock)
+
+    asyncio.run(enqueue_and_run())
+    assert counts(clean_db) == (25, 25, 25)
+    with Session(clean_db) as s:
+        pairs = list(s.exec(select(TicketEvent.ticket_id, TicketEvent.note)
+                            .where(TicketEvent.kind == "supervise")))
+    assert len(set(pairs)) == 25
+
+
+def test_sweep_queues_deferred_jobs_and_survives_a_redis_flush(clean_db, redis, redis_url):
+    seed(clean_db, tickets=2)
+    clock = FrozenClock(at("2026-11-23 09:47:59"))  # 1 s before the warnings
+
+    async def scenario() -> tuple[int, int, dict]:
+        pool = await arq_pool(redis_url)
+        queued = await jobs_sla.schedule(clean_db, pool, clock)
+        assert await jobs_sla.schedule(clean_db, pool, clock) == 0  # stamped: not again
+        clock.advance(1)
+        await run_workers(redis_url, clean_db, clock, count=2)
+        fired_warn = counts(clean_db)[0]
+        # the next steps are queued, then Redis is flushed: the sweep still fires them
+        clock.advance(12 * 60 - 30)  # 09:59:30, L1 at 10:00 within the horizon
+        assert await jobs_sla.schedule(clean_db, pool, clock) == 2
+        await pool.flushdb()
+        clock.advance(30)
+        result = await jobs_sla.sweep_timers({"engine": clean_db, "clock": clock, "redis": pool})
+        await pool.aclose()
+        return queued, fired_warn, result
+
+    queued, fired_warn, result = asyncio.run(scenario())
+    assert (queued, fired_warn) == (2, 2)
+    assert result["fired"] == 2
+    assert counts(clean_db) == (4, 4, 4)
