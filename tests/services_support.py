@@ -2,7 +2,8 @@
 demo community, and a chat whose classifier knows the services' fixed commands.
 
 Import the fixtures into a test module with
-``from tests.services_support import services, schat  # noqa: F401``.
+``from tests.services_support import schat_fixture, services_fixture  # noqa: F401``
+(they are named ``schat`` and ``services``).
 
 ``COMMAND_KEYWORDS`` are the lexicon keywords the services' commands need (「续借」 is
 otherwise ``other`` and 「取消预约」/「取消报名」 ``cancel``). Until ``intents/lexicon.toml``
@@ -61,15 +62,15 @@ def load_demo_services(engine, now=START) -> None:
         import_services(s, yaml.safe_load(DEMO_SERVICES.read_text(encoding="utf-8")), now=now)
 
 
-@pytest.fixture
-def services(community):
+@pytest.fixture(name="services")
+def services_fixture(community):
     """The demo community with the demo station and programmes."""
     load_demo_services(community)
     return community
 
 
-@pytest.fixture
-def schat(settings, services, clock):
+@pytest.fixture(name="schat")
+def schat_fixture(settings, services, clock):
     """A chat with the demo community, station and programmes (clock: ``clock`` fixture)."""
     client = TestClient(create_app(settings, clock=clock, classifier=services_classifier()))
     client.__enter__()
