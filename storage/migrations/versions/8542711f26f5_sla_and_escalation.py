@@ -10,7 +10,6 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-
 revision: str = '8542711f26f5'
 down_revision: str | None = '5e7c1a9d3b20'
 branch_labels: str | Sequence[str] | None = None
