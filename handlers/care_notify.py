@@ -63,7 +63,7 @@ def fields(session: Session, enrollment: Enrollment, tz: str = "Asia/Shanghai") 
     }
 
 
-def _push(session: Session, resident_id: int | None, key: str, now: datetime,
+def _push(session: Session, resident_id: int | None, key: str, now: datetime, /,
           **values: str) -> bool:
     resident = session.get(Resident, resident_id) if resident_id else None
     if resident is None or not resident.openid:

@@ -78,10 +78,13 @@ def start(turn: Turn) -> str:
     kind = slots.get("program")
     rows = care.open_sessions(turn.session, turn.now, kind)
     if not rows and kind:
+        if _of_kind(turn, kind):
+            turn.finish()
+            return _nothing_open(turn, kind)
         rows = care.open_sessions(turn.session, turn.now)
     if not rows:
         turn.finish()
-        return _nothing_open(turn, kind)
+        return _nothing_open(turn, None)
     child = {"name": slots.get("child_name"), "grade": slots.get("grade"),
              "age": slots.get("age"), "phone": slots.get("phone"), "notes": None}
     state: dict[str, Any] = {"flow": FLOW, "child": child, "tries": 0}
@@ -97,13 +100,23 @@ def start(turn: Turn) -> str:
     return msg("care.ask_session", options=options)
 
 
+def _of_kind(turn: Turn, kind: str) -> list[CareSession]:
+    """Active sessions of programmes whose kind or name is ``kind``."""
+    return [r for r in care.sessions(turn.session)
+            if kind in (care.programme_of(turn.session, r).kind,
+                        care.programme_of(turn.session, r).name)]
+
+
 def _nothing_open(turn: Turn, kind: str | None) -> str:
-    upcoming = [r for r in care.sessions(turn.session)
-                if care.window_state(r, turn.now) == "not_yet"]
+    """Why nothing can be signed up for now: opens later, closed, or nothing at all."""
+    rows = _of_kind(turn, kind) if kind else care.sessions(turn.session)
+    upcoming = [r for r in rows if care.window_state(r, turn.now) == "not_yet"]
     if upcoming:
         row = min(upcoming, key=lambda r: as_utc(r.signup_opens_at))
         return msg("care.not_yet", opens=show(row.signup_opens_at, turn.settings.timezone),
                    **notify.session_fields(turn.session, row))
+    if kind and rows:
+        return msg("care.closed", **notify.session_fields(turn.session, rows[-1]))
     return msg("care.none_open")
 
 
@@ -164,15 +177,26 @@ def continue_care(turn: Turn) -> str | None:
     awaiting = state.get("awaiting")
     u = turn.understanding
     text = _text(turn)
-    confident = u is not None and u.confidence >= turn.classifier.threshold
-    if u is not None and u.intent in NEW_TOPIC and confident and awaiting != "notes":
-        return None
+    new_topic = (u is not None and u.intent in NEW_TOPIC
+                 and u.confidence >= turn.classifier.threshold)
+    if awaiting == "name" and new_topic:
+        return None  # a new request could pass for a name: ask nothing more
     handler = {"session": _answer_session, "name": _answer_name, "grade": _answer_grade,
                "phone": _answer_phone, "notes": _answer_notes,
                "confirm": _answer_confirm}.get(awaiting)
     if handler is None:
         return None
-    return handler(turn, state, text)
+    reply = handler(turn, state, text)
+    if reply is None:  # not an answer to the question
+        if new_topic:
+            return None
+        return _retry(turn, state, _AGAIN[awaiting])
+    return reply
+
+
+_AGAIN = {"session": "care.ask_session_again", "name": "care.bad_name",
+          "grade": "care.bad_grade", "phone": "care.bad_phone",
+          "confirm": "care.ask_confirm_again"}
 
 
 def _retry(turn: Turn, state: dict[str, Any], key: str) -> str | None:
@@ -184,6 +208,7 @@ def _retry(turn: Turn, state: dict[str, Any], key: str) -> str | None:
     return msg(key)
 
 
+# Answer handlers: the next reply, or None when the message does not answer the question.
 def _answer_session(turn: Turn, state: dict[str, Any], text: str) -> str | None:
     options: list[int] = state.get("options", [])
     choice = None
@@ -199,7 +224,7 @@ def _answer_session(turn: Turn, state: dict[str, Any], text: str) -> str | None:
                 choice = session_id
                 break
     if choice is None:
-        return _retry(turn, state, "care.ask_session_again")
+        return None
     state.pop("options", None)
     state["session_id"] = choice
     _absorb(turn, state["child"])
@@ -225,7 +250,7 @@ def _answer_name(turn: Turn, state: dict[str, Any], text: str) -> str | None:
         if m and m.group(1) not in _NOT_NAMES and not re.search(r"年级|岁|初[一二三]", m.group(1)):
             name = m.group(1)
     if name is None:
-        return _retry(turn, state, "care.bad_name")
+        return None
     child["name"] = name
     _absorb(turn, child)
     return _next(turn, state)
@@ -239,7 +264,7 @@ def _answer_grade(turn: Turn, state: dict[str, Any], text: str) -> str | None:
         if digits.isdigit() and 1 <= int(digits) <= 9:
             found["grade"] = int(digits)
     if "grade" not in found and "age" not in found:
-        return _retry(turn, state, "care.bad_grade")
+        return None
     child["grade"] = found.get("grade")
     child["age"] = found.get("age") if child["grade"] is None else None
     _absorb(turn, child)
@@ -249,7 +274,7 @@ def _answer_grade(turn: Turn, state: dict[str, Any], text: str) -> str | None:
 def _answer_phone(turn: Turn, state: dict[str, Any], text: str) -> str | None:
     phone = extract_phone(text)
     if phone is None or not (len(phone) == 11 and phone.startswith("1")):
-        return _retry(turn, state, "care.bad_phone")
+        return None
     state["child"]["phone"] = phone
     return _next(turn, state)
 
@@ -271,7 +296,7 @@ def _answer_confirm(turn: Turn, state: dict[str, Any], text: str) -> str | None:
         turn.finish()
         return msg("care.declined")
     if u is None or u.intent != "confirm":
-        return _retry(turn, state, "care.ask_confirm_again")
+        return None
     return _enroll(turn, state)
 
 

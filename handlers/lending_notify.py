@@ -50,7 +50,8 @@ def terms(item: LendItem) -> str:
     return "，".join(parts)
 
 
-def _push(session: Session, resident_id: int, key: str, now: datetime, **values: str) -> bool:
+def _push(session: Session, resident_id: int, key: str, now: datetime, /,
+          **values: str) -> bool:
     resident = session.get(Resident, resident_id)
     if resident is None or not resident.openid:
         return False  # anonymised (unsubscribed): nobody to tell
