@@ -14,11 +14,19 @@ YAML (one community per file)::
           - {name: 李强, openid: oLeader1, role: grid_leader}
     staff:                           # community-level staff (no grid)
       - {name: 赵敏, openid: oAdmin1, role: community_admin}
+    departments:                     # optional: 网格吹哨、部门报到 (转派 targets, 督办 level 3)
+      - name: 物业公司
+        phone: 024-88886666
+        members:                     # role defaults to department
+          - {name: 孙工, openid: oDept1}
 
 CSV (UTF-8, header row; one row per grid worker, or a grid with no name/openid)::
 
     street,community,grid_code,grid_name,buildings,name,openid,phone,role
     和平街道,幸福新社区,G01,第一网格,1-4,王芳,oWorker1,13800000001,grid_worker
+
+An optional ``department`` column makes the row's person a member of that department
+(created when new); such rows may leave ``grid_code`` empty.
 
 Importing is idempotent: rows are matched by name (street, community), code (grid), number
 (building) and OpenID (staff) and updated. Raises ImportFormatError naming the line.
@@ -35,7 +43,16 @@ import yaml
 from sqlmodel import Session, select
 
 from storage import ImportFormatError
-from storage.models import Building, Community, Grid, GridWorker, Role, Street
+from storage.models import (
+    Building,
+    Community,
+    Department,
+    DepartmentMember,
+    Grid,
+    GridWorker,
+    Role,
+    Street,
+)
 
 
 @dataclass
@@ -47,6 +64,7 @@ class ImportReport:
     grids: int = 0
     buildings: int = 0
     workers: int = 0
+    departments: int = 0
     notes: list[str] = field(default_factory=list)
 
 
@@ -155,6 +173,26 @@ class _Loader:
         self.s.flush()
         return row
 
+    def department(self, community: Community, name: str, phone: str | None) -> Department:
+        row = self.s.exec(select(Department).where(Department.name == name)).first()
+        if row is None:
+            row = Department(name=name)
+            self.s.add(row)
+            self.report.departments += 1
+        row.community_id = community.id
+        if phone:
+            row.phone = str(phone)
+        self.s.flush()
+        return row
+
+    def member(self, department: Department, worker: GridWorker) -> None:
+        exists = self.s.exec(select(DepartmentMember).where(
+            DepartmentMember.department_id == department.id,
+            DepartmentMember.worker_id == worker.id)).first()
+        if exists is None:
+            self.s.add(DepartmentMember(department_id=department.id, worker_id=worker.id))
+            self.s.flush()
+
 
 def _import_yaml(session: Session, text: str, name: str) -> ImportReport:
     try:
@@ -179,6 +217,17 @@ def _import_yaml(session: Session, text: str, name: str) -> ImportReport:
             load.worker(f"{where}.workers[{j}]", community, grid, w)
     for j, w in enumerate(doc.get("staff") or [], start=1):
         load.worker(f"{name} staff[{j}]", community, None, w)
+    for i, d in enumerate(doc.get("departments") or [], start=1):
+        where = f"{name} departments[{i}]"
+        if not isinstance(d, dict) or not d.get("name"):
+            raise ImportFormatError(f"{where}: a department needs a name")
+        department = load.department(community, str(d["name"]), d.get("phone"))
+        for j, m in enumerate(d.get("members") or [], start=1):
+            if not isinstance(m, dict):
+                raise ImportFormatError(f"{where}.members[{j}]: expected {{name, openid}}")
+            person = load.worker(f"{where}.members[{j}]", community, None,
+                                 {"role": Role.DEPARTMENT, **m})
+            load.member(department, person)
     return load.report
 
 
@@ -205,5 +254,10 @@ def _import_csv(session: Session, text: str, name: str) -> ImportReport:
             for number in parse_buildings(row.get("buildings", ""), where):
                 load.building(community, grid, number)
         if row.get("name") or row.get("openid"):
-            load.worker(where, community, grid, row)
+            spec = dict(row)
+            if row.get("department") and not row.get("role"):
+                spec["role"] = Role.DEPARTMENT
+            person = load.worker(where, community, grid, spec)
+            if row.get("department"):
+                load.member(load.department(community, row["department"], None), person)
     return load.report
