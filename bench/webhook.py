@@ -24,15 +24,19 @@ What one run does, all on loopback and bounded in count and time:
    in share of requests: 35 % reports with an address (「3号楼2单元501，楼道灯坏了」), 15 %
    a report without address followed by the address answer, 15 % 查询, 10 % greetings and
    help, 10 % tool lending / after-school care, 5 % ``subscribe`` events, 5 % WeChat retries
-   (same MsgId, re-signed) of an earlier report, 5 % unclassifiable text. Requests are
-   signed — and with ``--safe-mode`` encrypted — by ``bot.simulator.WeChatSimulator``, the
-   way WeChat's server does. A few greetings warm each server up first (not measured).
+   (same MsgId, re-signed) of an earlier report, 5 % unclassifiable text. Each resident
+   has one home address. When gridbot offers to join an open ticket of the same kind in the
+   building (handlers/duplicates.py), the resident answers 「1」 (join) or 「2」 (a ticket of
+   their own), half each — extra requests the baseline never gets. Requests are signed — and
+   with ``--safe-mode`` encrypted — by ``bot.simulator.WeChatSimulator``, the way WeChat's
+   server does. A few greetings warm each server up first (not measured).
 4. Report. One table: requests, errors (non-200 or transport failure), requests/s,
    p50/p90/p99 latency (ms, measured by the client around each request) and the client's own
    CPU share (near 100 % means the client, not the server, is the limit); then the ratio
    gridbot/baseline of requests/s and p50, gridbot's p50 per message kind, the number of
-   tickets created against the number of distinct report deliveries sent (OK/MISMATCH;
-   retries must create nothing), and whether every retry got the reply of its original.
+   tickets created against the distinct report deliveries sent less those that joined a
+   duplicate (OK/MISMATCH; retries must create nothing), and whether every retry got the
+   reply of its original.
 
 ``main(argv)`` returns a ``BenchReport``; the script exits 1 unless ``report.ok``.
 Latencies depend on the machine; only the invariants (no errors, ticket count, retry replies)
