@@ -69,6 +69,9 @@ def handle_text(turn: Turn) -> str:
             options = "\n".join(msg("clarify_option", n=n, label=msg(f"intent.{c}"))
                                 for n, c in enumerate(choices, start=1))
             return msg("clarify", options="\n" + options + "\n")
+        if u.intent in CLARIFIABLE:
+            # Unsure and nothing to choose between: do not guess a ticket, keep it for staff.
+            return HANDLERS["other"](turn)
     return HANDLERS[u.intent](turn)
 
 

@@ -78,7 +78,7 @@ def test_unsatisfied_rating_is_recorded_and_kept_for_staff(chat):
     chat.say("r7", "5号楼1单元101 水管漏水")
     no = chat.tickets()[0].number
     chat.say("worker-g2", f"办结 {no} 已关阀门")
-    assert chat.say("r7", "不满意") == msg("rating_sorry", score=1, no=no)
+    assert chat.say("r7", "不满意").startswith("很抱歉没让您满意（1分）")
     assert chat.tickets()[0].rating == 1
 
 
@@ -196,3 +196,42 @@ def test_a_handler_failure_is_answered_politely_and_kept(chat, monkeypatch):
     with Session(chat.engine) as s:
         kept = s.exec(select(InboundMessage).where(InboundMessage.openid == "r23")).one()
     assert kept.needs_staff and "boom" in kept.error
+
+
+def test_unsure_with_two_likely_intents_asks_which(chat):
+    from dataclasses import replace
+
+    original = chat.client.app.state.inbox.classifier.classify
+
+    def unsure(text, today=None):
+        u = original(text, today=today)
+        if text == "那个东西坏了又很吵":
+            return replace(u, intent="repair", confidence=0.2,
+                           alternatives=(("complaint", 0.18), ("other", 0.1)))
+        return u
+
+    chat.client.app.state.inbox.classifier.classify = unsure
+    try:
+        question = chat.say("r24", "那个东西坏了又很吵")
+        assert "1. 报修" in question and "2. 投诉" in question
+        assert chat.say("r24", "2") == msg("ask_address")
+        assert "投诉" in chat.say("r24", "3号楼2单元501")
+    finally:
+        chat.client.app.state.inbox.classifier.classify = original
+
+
+def test_unsure_without_alternatives_is_kept_for_staff_not_guessed(chat):
+    from dataclasses import replace
+
+    original = chat.client.app.state.inbox.classifier.classify
+
+    def unsure(text, today=None):
+        return replace(original(text, today=today), intent="complaint", confidence=0.15,
+                       alternatives=())
+
+    chat.client.app.state.inbox.classifier.classify = unsure
+    try:
+        assert chat.say("r25", "今天天气不错") == msg("fallback")
+    finally:
+        chat.client.app.state.inbox.classifier.classify = original
+    assert chat.tickets() == []
