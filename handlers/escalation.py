@@ -15,6 +15,9 @@ grid leader (网格长); "L2" → the community (社区); "L3" → the policy's 
 from __future__ import annotations
 
 import logging
+import threading
+import weakref
+from contextlib import nullcontext
 from datetime import datetime
 
 from sqlalchemy import Engine
@@ -52,8 +55,26 @@ class Outcome:
     MISSING = "missing"
 
 
+_sqlite_locks: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_sqlite_guard = threading.Lock()
+
+
+def _serialise(engine: Engine):
+    """SQLite ignores FOR UPDATE: one process-wide lock per engine serialises the firing
+    there (the embedded mode runs one worker process)."""
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    with _sqlite_guard:
+        return _sqlite_locks.setdefault(engine, threading.Lock())
+
+
 def fire(engine: Engine, timer_id: int, clock: Clock) -> str:
     """Fire timer ``timer_id`` if it is pending and due at ``clock()``; returns an Outcome."""
+    with _serialise(engine):
+        return _fire(engine, timer_id, clock)
+
+
+def _fire(engine: Engine, timer_id: int, clock: Clock) -> str:
     with session_scope(engine) as session:
         ticket_id = session.exec(
             select(TicketTimer.ticket_id).where(TicketTimer.id == timer_id)).first()

@@ -22,7 +22,7 @@ from handlers.questions import answer, ask, await_answer
 from handlers.turn import Turn
 from storage import Conflict, NotFound, tickets
 from storage.models import Resident, Ticket
-from storage.times import show
+from storage.times import as_utc, show
 
 TICKET_NO = re.compile(r"^(?P<no>[A-Za-z]{2}\d{8}-\d{1,6})\s*(?P<rest>.*)$", re.S)
 
@@ -110,8 +110,8 @@ def queue_command(turn: Turn, verb: str, argument: str) -> str:
     lines = [msg("worker.queue_header", count=len(mine))]
     for t in mine:
         urgent = msg("push.urgent_flag") if t.urgent else ""
-        overdue = msg("worker.overdue_flag") if t.resolve_due_at and t.resolve_due_at <= turn.now \
-            else ""
+        overdue = msg("worker.overdue_flag") if t.resolve_due_at and (
+            as_utc(t.resolve_due_at) <= turn.now) else ""
         lines.append(msg("worker.queue_line", urgent=urgent, **describe(turn.session, t))
                      + msg("worker.queue_due", due=show(t.resolve_due_at, turn.settings.timezone),
                            overdue=overdue))

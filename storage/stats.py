@@ -127,6 +127,7 @@ def compute(session: Session, start: datetime, end: datetime, now: datetime,
     """Statistics for tickets created in [start, end): each community first, then its grids
     (by code). ``community`` limits to the community of that name. Tickets with no grid
     (no known building) belong to no scope and are left out."""
+    start, end = as_utc(start), as_utc(end)
     query = select(Ticket, Grid, Community).join(Grid, Grid.id == Ticket.grid_id).join(
         Community, Community.id == Grid.community_id).where(
         Ticket.created_at >= start, Ticket.created_at < end)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
+import arq.worker
 from arq.worker import Worker
 from sqlmodel import Session, func, select
 
@@ -24,13 +25,13 @@ from storage.models import (
     TicketTimer,
     TimerState,
 )
-from storage.redis import arq_pool
+from storage.redis import arq_pool, is_memory
 from storage.sla import job_id
-from storage.times import SHANGHAI, FrozenClock
+from storage.times import SHANGHAI, FrozenClock, as_utc
 
 
 def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
+    return as_utc(datetime.fromisoformat(text).replace(tzinfo=SHANGHAI))
 
 
 def seed(engine, tickets: int) -> None:
@@ -67,6 +68,11 @@ def seed(engine, tickets: int) -> None:
 
 async def run_workers(redis_url: str, engine, clock, count: int = 2) -> None:
     """``count`` arq workers in burst mode on the same Redis, concurrently, until idle."""
+    if is_memory(redis_url):  # fakeredis has no INFO, which arq only logs at start-up
+        async def _no_info(*_args, **_kwargs) -> None:
+            return None
+
+        arq.worker.log_redis_info = _no_info
     workers = []
     for _ in range(count):
         pool = await arq_pool(redis_url)

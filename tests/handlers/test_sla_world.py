@@ -36,12 +36,12 @@ from storage.models import (
     TicketEvent,
 )
 from storage.sla import load
-from storage.times import SHANGHAI, FrozenClock, local
+from storage.times import SHANGHAI, FrozenClock, as_utc, local
 
 
 def at(text: str) -> datetime:
     """Shanghai wall time "2026-11-27 17:00" as aware UTC."""
-    return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
+    return as_utc(datetime.fromisoformat(text).replace(tzinfo=SHANGHAI))
 
 
 def wall(dt: datetime) -> str:
