@@ -241,7 +241,6 @@ def tell_resident(session: Session, ticket: Ticket, event: str, text: str, now: 
                  data=data, ticket_id=ticket.id)
 
 
-_tell_resident = tell_resident
 
 
 # -- life cycle --------------------------------------------------------------------------------
