@@ -52,6 +52,10 @@ def _text(turn: Turn) -> str:
     return (u.normalized if u is not None and u.normalized else turn.text).strip()
 
 
+_COMMANDS = ("取消报名", "不报名了", "退出候补", "放弃名额", "不要名额", "确认报名", "确认名额",
+             *_MINE)
+
+
 @handles("care_signup")
 def care_signup(turn: Turn) -> str:
     """Start a sign-up, or run one of the care commands."""
@@ -181,6 +185,9 @@ def continue_care(turn: Turn) -> str | None:
                  and u.confidence >= turn.classifier.threshold)
     if awaiting == "name" and new_topic:
         return None  # a new request could pass for a name: ask nothing more
+    if any(command in text for command in _COMMANDS):
+        turn.finish()
+        return care_signup(turn)
     handler = {"session": _answer_session, "name": _answer_name, "grade": _answer_grade,
                "phone": _answer_phone, "notes": _answer_notes,
                "confirm": _answer_confirm}.get(awaiting)

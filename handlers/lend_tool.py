@@ -34,7 +34,9 @@ _AFTER = re.compile(rf"^\s*(负|-|−)?\s*({_NUM})\s*{_MEASURE}")
 _UNKNOWN = re.compile(r"借(?:用|个|一个|一下|把|台|点|些)*\s*([\u4e00-\u9fffa-z]{1,8})")
 _NOT_ITEMS = {"东西", "工具", "什么", "啥", "吗", "一下", "的"}
 _MINE = ("我借的", "我的借用", "借了什么", "借了啥", "借用记录", "我借了")
-_RETURN = re.compile(r"(归还|还回|怎么还|去还|要还|想还|还给|^还)")
+_RETURN = re.compile(r"(归还|还回|怎么还|去还|要还|想还|来还|还给|^还(?![有能可剩没在是要得]))")
+_BORROW = re.compile(r"(想|要|能|可以|再)借|借(个|一|用|把|台|些|点|\d|[两二三四五])")
+_BARE_QUANTITY = re.compile(rf"^(负|-|−)?\s*({_NUM})\s*{_MEASURE}?$")
 NEW_TOPIC = ("repair", "complaint", "care_signup", "status_query", "rating", "help")
 
 
@@ -98,10 +100,9 @@ def lend_tool(turn: Turn) -> str:
         return cancel(turn, text)
     if any(word in text for word in _MINE):
         return mine(turn)
-    wanted = parse_wanted(text, _aliases(turn))
-    if not wanted and _RETURN.search(text):
+    if _RETURN.search(text) and not _BORROW.search(text):
         return how_to_return(turn)
-    return _propose(turn, text, wanted, tries=0)
+    return _propose(turn, text, parse_wanted(text, _aliases(turn)), tries=0)
 
 
 def _catalogue_lines(turn: Turn) -> str:
@@ -186,6 +187,13 @@ def continue_lending(turn: Turn) -> str | None:
     confident = u is not None and u.confidence >= turn.classifier.threshold
     if state.get("awaiting") == "confirm" and u is not None and u.intent == "confirm" and not wanted:
         return _reserve(turn, state.get("lines", []))
+    lines = state.get("lines") or []
+    bare = _BARE_QUANTITY.match(text)
+    if bare and len(lines) == 1 and (count := cn_to_int(bare.group(2))) is not None:
+        # 「2根」 after 「拐杖×1 …确认吗？」: the same item, another count
+        name = turn.session.get(LendItem, lines[0][0]).name
+        return _propose(turn, text, [Wanted(name, -count if bare.group(1) else count)],
+                        tries=int(state.get("tries", 0)))
     if u is not None and u.intent == "deny" and not wanted:
         turn.finish()
         return msg("lending.declined")

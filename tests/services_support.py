@@ -31,9 +31,10 @@ from tests.chat import START, Chat
 
 DEMO_SERVICES = Path(__file__).resolve().parents[1] / "bot" / "demo_services.yaml"
 COMMAND_KEYWORDS = {
-    "tool_lending": {"续借": 5, "取消预约": 5, "我借的东西": 5, "退出排队": 5},
-    "care_signup": {"取消报名": 5, "我的报名": 5, "确认报名": 5, "放弃名额": 5},
+    "tool_lending": {"续借": 5, "取消预约": 9, "我借的东西": 5, "退出排队": 9},
+    "care_signup": {"取消报名": 9, "我的报名": 5, "确认报名": 5, "放弃名额": 9},
 }
+"""Weights 9 outweigh the cancel combo (报名/预约 + 取消 → cancel, weight 5)."""
 
 
 @cache

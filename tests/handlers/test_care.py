@@ -143,3 +143,10 @@ def test_bad_input_gets_a_clear_answer(schat):
     assert [e.child_name for e in _enrollments(schat)] == ["张小明"]
     with Session(schat.engine) as s:
         assert care.of_resident(s, _enrollments(schat)[0].resident_id)[0].status == "enrolled"
+
+
+def test_a_command_inside_the_sign_up_dialogue_is_obeyed(schat):
+    _sign_up(schat, P1, "张小明", "13800000001")
+    assert "1. 四点半课堂" in schat.say(P1, "我还想报名")
+    assert schat.say(P1, "我的报名").startswith(msg("care.mine_header"))
+    assert schat.say(P1, "取消报名").startswith("已取消张小明")

@@ -137,3 +137,14 @@ def test_station_list_shows_overdue_first(schat, clock):
     listing = schat.say(STAFF, "借用清单").splitlines()
     assert listing[0] == msg("lending.staff_list_header", count=2)
     assert listing[1].startswith(NO1) and listing[1].endswith("（已逾期）")
+
+
+def test_a_bare_count_changes_the_quantity_and_returning_is_explained(schat):
+    assert "拐杖×1" in schat.say(R1, "想借拐杖")
+    assert "拐杖×2" in schat.say(R1, "2根")
+    assert "拐杖×2" in schat.say(R1, "确认")
+    assert schat.say(R2, "还梯子") == msg("lending.return_nothing")
+    assert "梯子×1" in schat.say(R2, "还有梯子吗")  # 还有 is "still", not "return"
+    schat.say(R2, "确认")
+    schat.say(STAFF, "借出 JY20261122-0002")
+    assert "送回幸福新社区便民服务驿站" in schat.say(R2, "梯子怎么还")
