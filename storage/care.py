@@ -31,6 +31,7 @@ from datetime import date, datetime, timedelta
 from datetime import time as dtime
 
 from sqlalchemy import CheckConstraint, Column, Date, DateTime, UniqueConstraint
+from sqlalchemy import update as sa_update
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from storage import Conflict, NotFound
@@ -380,6 +381,12 @@ def session_by_id(session: Session, session_id: int) -> CareSession:
 
 
 def _lock_session(session: Session, session_id: int) -> CareSession:
+    """The session row, re-read and locked until the transaction ends: ``FOR UPDATE`` on
+    PostgreSQL; on SQLite a no-op UPDATE first takes the database's write lock."""
+    if session.get_bind().dialect.name == "sqlite":
+        table = CareSession.__table__
+        session.execute(sa_update(table).where(table.c.id == session_id)
+                        .values(taken=table.c.taken))
     row = session.exec(select(CareSession).where(CareSession.id == session_id).with_for_update()
                        .execution_options(populate_existing=True)).first()
     if row is None:
@@ -491,8 +498,9 @@ def enroll(session: Session, session_id: int, resident: Resident | None, child: 
     prog = programme_of(session, row)
     state = window_state(row, now)
     if state != "open" or not row.active or not prog.active:
-        raise SignupClosed(f"session {row.id} sign-up is {state}", row.signup_opens_at,
-                           row.signup_closes_at)
+        raise SignupClosed(f"session {row.id} sign-up is {state}",
+                           as_utc(row.signup_opens_at) if row.signup_opens_at else None,
+                           as_utc(row.signup_closes_at) if row.signup_closes_at else None)
     name = child.name.strip()
     if not name or not child.guardian_phone:
         raise ValueError("child name and guardian phone are needed")

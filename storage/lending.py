@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
 from sqlalchemy import CheckConstraint, Column, DateTime, UniqueConstraint, func
+from sqlalchemy import update as sa_update
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from storage import Conflict, NotFound
@@ -218,7 +219,13 @@ def due_at_for(out_at: datetime, days: int, tz: str = "Asia/Shanghai") -> dateti
 
 
 def _lock_item(session: Session, item_id: int) -> LendItem:
-    """The item row, re-read and locked FOR UPDATE until the transaction ends."""
+    """The item row, re-read and locked until the transaction ends: ``FOR UPDATE`` on
+    PostgreSQL; on SQLite a no-op UPDATE first takes the database's write lock (writers wait
+    up to the busy timeout), so the re-read below is current and stays so."""
+    if session.get_bind().dialect.name == "sqlite":
+        table = LendItem.__table__
+        session.execute(sa_update(table).where(table.c.id == item_id)
+                        .values(available=table.c.available))
     item = session.exec(
         select(LendItem).where(LendItem.id == item_id).with_for_update()
         .execution_options(populate_existing=True)
@@ -401,6 +408,8 @@ def request(session: Session, item_id: int, resident: Resident, quantity: int,
     Returns the new held ``Loan`` (expires after the station's ``hold_hours``) when enough
     units are free and nobody is waiting, else the ``LendWait`` entry (the existing one when
     the resident already waits for this item). The item row stays locked until commit.
+    (The cap is checked over all items; the webhook's transaction has already updated the
+    resident's row, which serialises one resident's concurrent messages.)
     Raises ValueError for a bad quantity, Conflict when the resident's cap
     (``Station.max_open_per_resident``) would be passed, NotFound for no such item.
     """
