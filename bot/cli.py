@@ -6,6 +6,8 @@
     gridbot chat [--openid ID]               talk to a running server as WeChat would
     gridbot db upgrade                       apply schema migrations
     gridbot review                           messages kept for staff
+    gridbot stats [--from --to --csv]        tickets, response/resolution times, SLA, satisfaction
+    gridbot notice TITLE BODY --grid …       push a notice (停水停电通知) to residents
     gridbot intents classify|eval            the understanding of messages
 
 Settings come from GRIDBOT_* environment variables (bot/settings.py).
@@ -20,6 +22,7 @@ from typing import Annotated
 
 import typer
 
+from bot import cli_ops
 from bot.cli_chat import chat
 from bot.cli_intents import app as intents_app
 from bot.settings import Settings
@@ -29,6 +32,8 @@ db_app = typer.Typer(help="Database schema (alembic migrations).", no_args_is_he
 app.add_typer(db_app, name="db")
 app.add_typer(intents_app, name="intents")
 app.command("chat")(chat)
+app.command("stats")(cli_ops.stats)
+app.command("notice")(cli_ops.notice)
 
 
 def _logging() -> None:

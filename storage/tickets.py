@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from storage import Conflict, NotFound
@@ -37,20 +37,19 @@ ALLOWED: dict[str, tuple[str, ...]] = {
 def next_number(session: Session, prefix: str, now: datetime, tz: str = "Asia/Shanghai") -> str:
     """The next people-facing number of the local day: "GD20261122-0007".
 
-    Safe under concurrency: the per-day counter row is incremented with UPDATE … RETURNING.
+    One upsert statement (INSERT … ON CONFLICT DO UPDATE … RETURNING) on PostgreSQL and
+    SQLite: safe under concurrency, and the day's counter row stays locked only until the
+    caller's transaction commits.
     """
     day = local(now, tz).strftime("%Y%m%d")
-    try:
-        with session.begin_nested():
-            session.add(DailyCounter(name=prefix, day=day, value=0))
-    except IntegrityError:
-        pass  # the day's row exists already
-    value = session.exec(
-        update(DailyCounter)
-        .where(DailyCounter.name == prefix, DailyCounter.day == day)
-        .values(value=DailyCounter.value + 1)
-        .returning(DailyCounter.value)
-    ).scalar_one()
+    dialect = session.get_bind().dialect.name
+    insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}[dialect]
+    stmt = insert(DailyCounter).values(name=prefix, day=day, value=1)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[DailyCounter.name, DailyCounter.day],
+        set_={"value": DailyCounter.value + 1},
+    ).returning(DailyCounter.value)
+    value = session.exec(stmt).scalar_one()
     return f"{prefix}{day}-{value:04d}"
 
 
