@@ -55,5 +55,6 @@ def test_review_lists_messages_kept_for_staff(env):
 
 def test_help_lists_the_commands():
     result = CliRunner().invoke(app, ["--help"])
-    for command in ("serve", "worker", "import", "chat", "db", "review", "intents"):
+    for command in ("serve", "worker", "import", "chat", "db", "review", "intents", "stats",
+                    "notice"):
         assert command in result.output
