@@ -15,6 +15,7 @@ Registered by ``bot/cli.py`` as ``gridbot station …`` and ``gridbot care …``
     gridbot care roster SESSION_ID [--csv FILE] [--waiting]
     gridbot care attend SESSION_ID NAME_OR_NO… [--date D] [--absent] [--note]
     gridbot care notice SESSION_ID TEXT                push to every enrolled family
+    gridbot care enroll SESSION_ID NAME --phone P [--grade G | --age A] [--notes N]
     gridbot care cancel NUMBER                         withdraw an enrollment (staff)
 
 Settings (the database) come from GRIDBOT_* environment variables. Changes that tell
@@ -324,6 +325,25 @@ def care_notice(
         row = care.session_by_id(session, session_id)
         sent = send_notice(session, row, text, utcnow())
         typer.echo(f"已发送给 {sent} 个家庭")
+
+
+@care_app.command("enroll")
+def care_enroll(
+    session_id: Annotated[int, typer.Argument(help="Session id.")],
+    name: Annotated[str, typer.Argument(help="Child's name.")],
+    phone: Annotated[str, typer.Option(help="Guardian's phone.")],
+    grade: Annotated[int | None, typer.Option(help="Grade 1–9 (7 = 初一).")] = None,
+    age: Annotated[int | None, typer.Option(help="Age in years, when no grade.")] = None,
+    notes: Annotated[str | None, typer.Option(help="Allergies, who picks up …")] = None,
+) -> None:
+    """Enroll a child at the desk (same rules as in chat; queued when full)."""
+    with _session() as (session, settings):
+        enrollment = care.enroll(session, session_id, None,
+                                 care.Child(name, phone, grade=grade, age=age, notes=notes),
+                                 utcnow(), actor="staff:cli", tz=settings.timezone)
+        status = "已报名" if enrollment.status == care.EnrollmentStatus.ENROLLED else (
+            f"候补第{care.waiting_position(session, enrollment)}位")
+        typer.echo(f"{enrollment.number} {enrollment.child_name} {status}")
 
 
 @care_app.command("cancel")

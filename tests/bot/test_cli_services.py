@@ -84,3 +84,13 @@ def test_programme_session_roster_attendance_notice_and_cancel(db, tmp_path):
 def _first_number(engine) -> str:
     with Session(engine) as s:
         return care.roster(s, 1)[0].number
+
+
+def test_desk_enrollment_follows_the_same_rules(db):
+    run(care_app, "programme", "四点半课堂", "--grades", "1-6")
+    run(care_app, "session", "四点半课堂", "秋季班", "--capacity", "1")
+    assert "已报名" in run(care_app, "enroll", "1", "王一一", "--phone", "13800000001", "--grade", "2")
+    assert "候补第1位" in run(care_app, "enroll", "1", "李二二", "--phone", "13800000002",
+                              "--age", "8")
+    refused = runner.invoke(care_app, ["enroll", "1", "赵三三", "--phone", "1", "--grade", "8"])
+    assert refused.exit_code == 1 and "grade 8" in refused.output
