@@ -6,7 +6,7 @@ first message already says (「给三年级的张小明报四点半课堂」) is
 range and the sign-up window are checked with a clear reply.
 
 Commands recognised on the text of a ``care_signup`` message: 「我的报名」, 「取消报名 [编号]」,
-「确认报名」 (take an offered place), 「放弃名额」. Dialogue state::
+「保留名额」/「确认报名」 (take an offered place), 「放弃名额」. Dialogue state::
 
     {"flow": "care", "awaiting": "session" | "name" | "grade" | "phone" | "notes" | "confirm",
      "options": [session ids], "session_id": int,
@@ -52,8 +52,8 @@ def _text(turn: Turn) -> str:
     return (u.normalized if u is not None and u.normalized else turn.text).strip()
 
 
-_COMMANDS = ("取消报名", "不报名了", "退出候补", "放弃名额", "不要名额", "确认报名", "确认名额",
-             *_MINE)
+_ACCEPT = ("确认报名", "确认名额", "保留名额", "要这个名额", "名额我要", "接受名额")
+_COMMANDS = ("取消报名", "不报名了", "退出候补", "放弃名额", "不要名额", *_ACCEPT, *_MINE)
 
 
 @handles("care_signup")
@@ -64,7 +64,7 @@ def care_signup(turn: Turn) -> str:
         return cancel(turn, text)
     if "放弃名额" in text or "不要名额" in text:
         return decline_offer(turn)
-    if "确认报名" in text or "确认名额" in text:
+    if any(word in text for word in _ACCEPT):
         return accept_offer(turn)
     if any(word in text for word in _MINE):
         return mine(turn)
@@ -401,7 +401,7 @@ def _offered(turn: Turn) -> list[Enrollment]:
 
 
 def accept_offer(turn: Turn) -> str:
-    """「确认报名」: take the place offered to this family."""
+    """「保留名额」/「确认报名」: take the place offered to this family."""
     turn.finish()
     tz = turn.settings.timezone
     offers = _offered(turn)

@@ -2,8 +2,8 @@
 opening hours → 「确认」 reserves (or joins the waiting list when none is free).
 
 Resident commands recognised here on the text of a ``tool_lending`` message:
-「我借的东西」 lists loans, holds and places in queues; 「续借 [单号]」 extends an out loan
-once when nobody waits; 「取消预约 [单号]」 releases a hold (or leaves a queue);
+「我借的东西」 lists loans, holds and places in queues; 「续借 [单号]」 (or 「多借几天」)
+extends an out loan once when nobody waits; 「取消预约 [单号]」 releases a hold (or leaves a queue);
 「还梯子」/「归还」 says how to return. Dialogue state while waiting for an answer::
 
     {"flow": "lending", "awaiting": "item" | "confirm", "lines": [[item_id, quantity], …],
@@ -33,6 +33,7 @@ _BEFORE = re.compile(rf"(负|-|−)?\s*({_NUM})\s*{_MEASURE}?\s*$")
 _AFTER = re.compile(rf"^\s*(负|-|−)?\s*({_NUM})\s*{_MEASURE}")
 _UNKNOWN = re.compile(r"借(?:用|个|一个|一下|把|台|点|些)*\s*([\u4e00-\u9fffa-z]{1,8})")
 _NOT_ITEMS = {"东西", "工具", "什么", "啥", "吗", "一下", "的"}
+_RENEW = ("续借", "再借几天", "多借几天", "多用几天", "延长借期", "延期归还")
 _MINE = ("我借的", "我的借用", "借了什么", "借了啥", "借用记录", "我借了")
 _RETURN = re.compile(r"(归还|还回|怎么还|去还|要还|想还|来还|还给|^还(?![有能可剩没在是要得]))")
 _BORROW = re.compile(r"(想|要|能|可以|再)借|借(个|一|用|把|台|些|点|\d|[两二三四五])")
@@ -94,7 +95,7 @@ def _text(turn: Turn) -> str:
 def lend_tool(turn: Turn) -> str:
     """Answer a lending request or one of the residents' lending commands."""
     text = _text(turn)
-    if "续借" in text:
+    if any(word in text for word in _RENEW):
         return renew(turn, text)
     if "取消预约" in text or "不借了" in text or "退出排队" in text:
         return cancel(turn, text)

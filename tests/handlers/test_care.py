@@ -150,3 +150,16 @@ def test_a_command_inside_the_sign_up_dialogue_is_obeyed(schat):
     assert "1. 四点半课堂" in schat.say(P1, "我还想报名")
     assert schat.say(P1, "我的报名").startswith(msg("care.mine_header"))
     assert schat.say(P1, "取消报名").startswith("已取消张小明")
+
+
+def test_offer_is_taken_with_the_project_lexicon_as_it_is(chat, services):
+    """「保留名额」 (the words of the offer push) work with the unchanged lexicon too."""
+    _capacity(chat, "常年班", 1)
+    _sign_up(chat, P1, "王一一", "13800000001")
+    _sign_up(chat, P2, "李二二", "13800000002")
+    with Session(chat.engine) as s:
+        first = s.exec(select(Enrollment).order_by(Enrollment.id)).first()
+        care.cancel(s, first, None, first.created_at)
+        s.commit()
+    assert "有名额待确认" in chat.say(P2, "我的报名")
+    assert chat.say(P2, "保留名额").startswith("已确认！李二二")

@@ -148,3 +148,12 @@ def test_a_bare_count_changes_the_quantity_and_returning_is_explained(schat):
     schat.say(R2, "确认")
     schat.say(STAFF, "借出 JY20261122-0002")
     assert "送回幸福新社区便民服务驿站" in schat.say(R2, "梯子怎么还")
+
+
+def test_renewal_and_listing_with_the_project_lexicon_as_it_is(chat, services):
+    """「多借几天」 and 「我借的东西」 work with the unchanged lexicon too."""
+    chat.say(R1, "想借个血压计")
+    chat.say(R1, "确认")
+    chat.say(STAFF, f"借出 {NO1}")
+    assert "在借" in chat.say(R1, "我借的东西")
+    assert chat.say(R1, "血压计能多借几天吗").startswith("已续借")
