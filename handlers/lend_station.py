@@ -16,7 +16,7 @@ from handlers import lending_notify as notify
 from handlers import worker_command
 from handlers.messages import msg
 from handlers.turn import Turn
-from storage import Conflict, NotFound, lending
+from storage import Conflict, NotFound, lending, org
 from storage.lending import LendItem, Loan, LoanStatus, Station
 from storage.models import Resident, Role
 from storage.times import as_utc
@@ -52,10 +52,12 @@ def _load(turn: Turn, verb: str, argument: str) -> tuple[Loan, str] | str:
 
 
 def _who(turn: Turn, loan: Loan) -> str:
+    """How staff recognise the borrower: 「3号楼2单元501 13800000001」, what is known of it."""
     resident = turn.session.get(Resident, loan.resident_id)
-    if resident is None or resident.phone is None:
+    if resident is None:
         return msg("lending.staff_resident")
-    return resident.phone
+    parts = [org.address_of(turn.session, resident), resident.phone]
+    return " ".join(p for p in parts if p) or msg("lending.staff_resident")
 
 
 @worker_command("借出")
