@@ -426,6 +426,7 @@ def open_sessions(session: Session, now: datetime, kind: str | None = None) -> l
 
 
 def programme_of(session: Session, row: CareSession) -> Programme:
+    """The programme a session belongs to."""
     return session.get(Programme, row.programme_id)
 
 
