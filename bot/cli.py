@@ -9,6 +9,7 @@
     gridbot stats [--from --to --csv]        tickets, response/resolution times, SLA, satisfaction
     gridbot notice TITLE BODY --grid …       push a notice (停水停电通知) to residents
     gridbot intents classify|eval            the understanding of messages
+    gridbot station …  / gridbot care …      lending stations; after-school care programmes
 
 Settings come from GRIDBOT_* environment variables (bot/settings.py).
 """
@@ -25,12 +26,15 @@ import typer
 from bot import cli_ops
 from bot.cli_chat import chat
 from bot.cli_intents import app as intents_app
+from bot.cli_services import care_app, station_app
 from bot.settings import Settings
 
 app = typer.Typer(help="gridbot — the WeChat bot of a grid-managed community.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema (alembic migrations).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(intents_app, name="intents")
+app.add_typer(station_app, name="station")
+app.add_typer(care_app, name="care")
 app.command("chat")(chat)
 app.command("stats")(cli_ops.stats)
 app.command("notice")(cli_ops.notice)

@@ -1,4 +1,5 @@
-"""Demo data for `gridbot serve --demo`: one community, 12 buildings, 3 grids, staff."""
+"""Demo data for `gridbot serve --demo`: one community, 12 buildings, 3 grids, staff,
+departments, a lending station and after-school care programmes."""
 
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ from storage.db import session_scope
 from storage.importer import ImportReport, import_file
 from storage.models import Community
 
-DEMO_FILES = (Path(__file__).with_name("demo_community.yaml"),)
+COMMUNITY_FILE = Path(__file__).with_name("demo_community.yaml")
+SERVICES_FILE = Path(__file__).with_name("demo_services.yaml")
+DEMO_FILES = (COMMUNITY_FILE, SERVICES_FILE)
 
 
-def seed(engine: Engine) -> list[ImportReport]:
-    """Import the demo files unless the demo community exists already (idempotent)."""
+def seed(engine: Engine, files: tuple[Path, ...] = DEMO_FILES) -> list[ImportReport]:
+    """Import ``files`` unless the demo community exists already (idempotent)."""
     with session_scope(engine) as session:
         if session.exec(select(Community).where(Community.name == "幸福新社区")).first():
             return []
-        return [import_file(session, path) for path in DEMO_FILES]
+        return [import_file(session, path) for path in files]

@@ -31,7 +31,8 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "production"] = "development"
 
-    # WeChat official account (公众号) — developers.weixin.qq.com/doc/offiaccount/Basic_Information/Access_Overview.html
+    # WeChat official account (公众号)
+    # developers.weixin.qq.com/doc/offiaccount/Basic_Information/Access_Overview.html
     wechat_token: str = DEV_TOKEN
     wechat_app_id: str = "wxgridbotdemo0001"
     wechat_app_secret: str = DEV_SECRET

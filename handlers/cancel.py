@@ -1,8 +1,9 @@
-"""Cancelling: 「撤销 工单号」 withdraws a ticket; 「取消」 inside a dialogue ends it."""
+"""Cancelling: 「撤销 工单号」 withdraws a ticket; 「取消」 inside a dialogue ends it;
+「取消预约」/「退出排队」 go to tool lending, 「取消报名」/「放弃名额」 to care sign-up."""
 
 from __future__ import annotations
 
-from handlers import handles
+from handlers import care_signup, handles, lend_tool
 from handlers.lifecycle import cancel as cancel_ticket
 from handlers.messages import msg
 from handlers.turn import Turn
@@ -15,6 +16,8 @@ def cancel(turn: Turn) -> str:
     """Cancel the ticket named by ``ticket_no``, or end the current dialogue."""
     number = turn.understanding.slots.get("ticket_no") if turn.understanding else None
     if number is None:
+        if (service := _service_cancel(turn)) is not None:
+            return service
         if turn.state:
             turn.finish()
             return msg("dialogue_cancelled")
@@ -34,3 +37,19 @@ def cancel(turn: Turn) -> str:
     except Conflict:
         return msg("cancel_not_allowed", no=ticket.number, status=msg(f"status.{ticket.status}"))
     return msg("cancel_done", no=ticket.number)
+
+
+CARE_WORDS = ("报名", "候补", "名额", "托管", "课堂")
+LENDING_WORDS = ("预约", "排队", "借")
+
+
+def _service_cancel(turn: Turn) -> str | None:
+    """The reply when the resident cancels a sign-up or a loan reservation, else None."""
+    text = turn.text
+    if any(word in text for word in CARE_WORDS):
+        if "名额" in text and not any(w in text for w in ("报名", "候补")):
+            return care_signup.decline_offer(turn)
+        return care_signup.cancel(turn, text)
+    if any(word in text for word in LENDING_WORDS):
+        return lend_tool.cancel(turn, text)
+    return None

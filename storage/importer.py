@@ -228,6 +228,10 @@ def _import_yaml(session: Session, text: str, name: str) -> ImportReport:
             person = load.worker(f"{where}.members[{j}]", community, None,
                                  {"role": Role.DEPARTMENT, **m})
             load.member(department, person)
+    if doc.get("stations") or doc.get("programmes"):
+        from storage.services_import import import_services
+
+        load.report.notes.append(str(import_services(session, doc)))
     return load.report
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from bot.app import create_app
-from bot.demo import seed
+from bot.demo import COMMUNITY_FILE, seed
 from bot.settings import Settings
 from bot.simulator import Delivery, WeChatSimulator
 from intents.classify import Classifier
@@ -44,7 +44,7 @@ def settings(postgres_url: str, redis_url: str) -> Settings:
 @pytest.fixture
 def community(clean_db: Engine, redis) -> Engine:
     """The demo community (3 grids, buildings 1–12, worker-g1…g3, leader-g1, admin-1)."""
-    seed(clean_db)
+    seed(clean_db, files=(COMMUNITY_FILE,))
     return clean_db
 
 
