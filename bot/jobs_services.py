@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -33,36 +34,33 @@ from storage.db import session_scope
 log = logging.getLogger("gridbot.jobs_services")
 
 
-def run_lending(engine: Engine, now: datetime, tz: str = "Asia/Shanghai") -> dict[str, Any]:
-    """Expire holds, then stage due reminders, each step in its own transaction.
-
-    Returns {"expired": n, "reminded": m, "outbox_ids": [...]}.
-    """
+def _expire_then_remind(engine: Engine, label: str, expire: Callable[..., int],
+                        remind: Callable[..., int], now: datetime, tz: str) -> dict[str, Any]:
+    """Run ``expire`` then ``remind`` (each ``(session, now, tz) -> count``), each in its own
+    transaction. Returns {"expired": n, "reminded": m, "outbox_ids": [...]}."""
     with session_scope(engine) as session:
-        expired = lending_notify.expire_holds(session, now, tz)
+        expired = expire(session, now, tz)
         ids = list(session.info.get("outbox_ids", []))
     with session_scope(engine) as session:
-        reminded = lending_notify.send_due_reminders(session, now, tz)
+        reminded = remind(session, now, tz)
         ids += session.info.get("outbox_ids", [])
     if expired or reminded:
-        log.info("lending: %d holds expired, %d reminders", expired, reminded)
+        log.info("%s: %d expired, %d reminders", label, expired, reminded)
     return {"expired": expired, "reminded": reminded, "outbox_ids": ids}
+
+
+def run_lending(engine: Engine, now: datetime, tz: str = "Asia/Shanghai") -> dict[str, Any]:
+    """Expire uncollected holds (the next in the queue is offered), then stage due-date
+    reminders. Returns {"expired": n, "reminded": m, "outbox_ids": [...]}."""
+    return _expire_then_remind(engine, "lending", lending_notify.expire_holds,
+                               lending_notify.send_due_reminders, now, tz)
 
 
 def run_care(engine: Engine, now: datetime, tz: str = "Asia/Shanghai") -> dict[str, Any]:
     """Expire unconfirmed place offers, then stage first-class reminders.
-
-    Returns {"expired": n, "reminded": m, "outbox_ids": [...]}.
-    """
-    with session_scope(engine) as session:
-        expired = care_notify.expire_offers(session, now, tz)
-        ids = list(session.info.get("outbox_ids", []))
-    with session_scope(engine) as session:
-        reminded = care_notify.send_first_class_reminders(session, now, tz)
-        ids += session.info.get("outbox_ids", [])
-    if expired or reminded:
-        log.info("care: %d offers expired, %d reminders", expired, reminded)
-    return {"expired": expired, "reminded": reminded, "outbox_ids": ids}
+    Returns {"expired": n, "reminded": m, "outbox_ids": [...]}."""
+    return _expire_then_remind(engine, "care", care_notify.expire_offers,
+                               care_notify.send_first_class_reminders, now, tz)
 
 
 async def _nudge(ctx: dict[str, Any], outbox_ids: list[int]) -> None:
