@@ -56,7 +56,7 @@ def handle_text(turn: Turn) -> str:
         reply = FLOWS[flow](turn)
         if reply is not None:
             return reply
-        turn.state = _attachments(turn.state)
+        turn.state = turn.attachments()
         turn.finish()
     if turn.worker is not None and u.intent in ("help", "greeting", "other", "confirm", "deny"):
         return msg("worker.help")
@@ -64,7 +64,7 @@ def handle_text(turn: Turn) -> str:
         choices = [i for i in (u.intent, *(a for a, _ in u.alternatives)) if i in CLARIFIABLE]
         choices = list(dict.fromkeys(choices))[:3]
         if len(choices) >= 2:
-            turn.ask({**_attachments(turn.state), "flow": "clarify", "choices": choices,
+            turn.ask({**turn.attachments(), "flow": "clarify", "choices": choices,
                       "text": turn.text})
             options = "\n".join(msg("clarify_option", n=n, label=msg(f"intent.{c}"))
                                 for n, c in enumerate(choices, start=1))
@@ -85,14 +85,9 @@ def answer_clarify(turn: Turn) -> str | None:
     turn.text = state["text"]
     original = turn.classifier.classify(turn.text, today=turn.now.date())
     turn.understanding = replace(original, intent=state["choices"][choice], confidence=1.0)
-    turn.state = _attachments(state)
+    turn.state = turn.attachments()
     turn.finish()
     return HANDLERS[turn.understanding.intent](turn)
-
-
-def _attachments(state: dict | None) -> dict:
-    """The photos/location a resident sent before saying what the problem is."""
-    return {k: state[k] for k in ("photos", "location") if k in (state or {})}
 
 
 def _choice(text: str, count: int) -> int | None:

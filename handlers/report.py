@@ -28,7 +28,7 @@ def report(turn: Turn) -> str:
     assert u is not None and turn.resident is not None
     pending = {
         "kind": u.intent, "category": u.category, "text": turn.text, "urgent": u.urgent,
-        **_attachments(turn),
+        **turn.attachments(),
     }
     prefix = ""
     if "building" in u.slots:
@@ -79,11 +79,6 @@ def _save_address(turn: Turn, slots: dict[str, Any]) -> str | None:
     resident.room = slots.get("room")
     turn.session.add(resident)
     return None
-
-
-def _attachments(turn: Turn) -> dict[str, Any]:
-    state = turn.state or {}
-    return {k: state[k] for k in ("photos", "location") if k in state}
 
 
 def _open(turn: Turn, pending: dict[str, Any]) -> str:

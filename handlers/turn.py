@@ -12,6 +12,9 @@ from bot.settings import Settings
 from intents.classify import Classifier, Understanding
 from storage.models import GridWorker, InboundMessage, Resident
 
+ATTACHMENT_KEYS = ("photos", "location")
+"""Dialogue-state keys holding what a resident sent before saying what the problem is."""
+
 KEEP = object()
 """``Turn.next_state`` default: leave the dialogue state as it is."""
 
@@ -39,6 +42,11 @@ class Turn:
     next_state: Any = KEEP
     needs_staff: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def attachments(self) -> dict[str, Any]:
+        """The photos/location kept in the dialogue state, to carry into the next step."""
+        state = self.state or {}
+        return {k: state[k] for k in ATTACHMENT_KEYS if k in state}
 
     def ask(self, state: dict[str, Any]) -> None:
         """Wait for the resident's next message in this dialogue state."""

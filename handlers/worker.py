@@ -63,12 +63,10 @@ def load_ticket(turn: Turn, number: str) -> Ticket | str:
 
 @worker_command("接单")
 def accept_command(turn: Turn, verb: str, argument: str) -> str:
-    parsed = split_number(verb, argument)
-    if isinstance(parsed, str):
-        return parsed
-    ticket = load_ticket(turn, parsed[0])
-    if isinstance(ticket, str):
-        return ticket
+    got = _ticket_and_text(turn, verb, argument, None)
+    if isinstance(got, str):
+        return got
+    ticket, _ = got
     try:
         accept(turn.session, ticket, turn.worker, turn.now)
     except Conflict:
@@ -78,15 +76,10 @@ def accept_command(turn: Turn, verb: str, argument: str) -> str:
 
 @worker_command("办结")
 def resolve_command(turn: Turn, verb: str, argument: str) -> str:
-    parsed = split_number(verb, argument)
-    if isinstance(parsed, str):
-        return parsed
-    number, note = parsed
-    ticket = load_ticket(turn, number)
-    if isinstance(ticket, str):
-        return ticket
-    if not note:
-        return msg("worker.need_note", no=ticket.number)
+    got = _ticket_and_text(turn, verb, argument, "worker.need_note")
+    if isinstance(got, str):
+        return got
+    ticket, note = got
     try:
         resolve(turn.session, ticket, turn.worker, note, turn.now)
     except Conflict:
