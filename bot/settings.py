@@ -64,6 +64,33 @@ class Settings(BaseSettings):
     """How long a concurrent retry waits for the first delivery's reply (WeChat waits 5 s)."""
     dialogue_ttl_s: int = 1800
 
+    # Fault tolerance and abuse limits (issue 8)
+    allow_plaintext: bool = False
+    """Production only: accept WeChat's plaintext mode (明文模式) although its signature does
+    not cover the body. Off by default: production requires safe mode (EncodingAESKey)."""
+    allow_sqlite: bool = False
+    """Production only: accept a SQLite database (one host, one process)."""
+    redis_timeout_s: float = 1.0
+    """Connect and read timeout of every Redis call (seconds); well under WeChat's 5 s."""
+    db_connect_timeout_s: int = 2
+    """Connect timeout of PostgreSQL connections (seconds)."""
+    db_statement_timeout_ms: int = 3000
+    """PostgreSQL statement_timeout of web and worker sessions (milliseconds)."""
+    spool_dir: str = "var/spool"
+    """Local append-only spool for inbound messages when both PostgreSQL and Redis fail."""
+    max_text_chars: int = 1000
+    """Inbound text longer than this is cut before it is understood (kept whole for staff)."""
+    rate_limit_burst: int = 20
+    """Messages one OpenID may send at once (token bucket size)."""
+    rate_limit_per_minute: float = 20.0
+    """Sustained messages per minute per OpenID (token bucket refill)."""
+    report_burst_max: int = 3
+    """New tickets one resident may open within ``report_burst_window_s``; further reports in
+    that window are added to their latest open ticket instead (one thread, not hundreds)."""
+    report_burst_window_s: int = 600
+    push_lease_s: int = 120
+    """How long a relay may hold a push it is sending before the push counts as in doubt."""
+
     # People-facing
     timezone: str = "Asia/Shanghai"
     ticket_prefix: str = "GD"
