@@ -275,28 +275,38 @@ def private_database(admin_url: str) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+_CLAIM_EMPTY = """
+if redis.call('DBSIZE') == 0 then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', 3600)
+  return 1
+end
+return 0
+"""
+
+
 @contextlib.contextmanager
 def claimed_redis_db(base_url: str) -> Iterator[str]:
-    """URL of a free Redis logical database (1–15), flushed, claimed and released on exit.
+    """URL of an *empty* Redis logical database (1–15), claimed atomically by writing an
+    owner key into it, emptied and released on exit. A database holding any key (someone
+    else's data, another run's claim) is never touched.
 
-    Raises RuntimeError when all 15 are claimed.
+    Raises RuntimeError when none of the 15 is empty.
     """
-    admin = redis_lib.Redis.from_url(f"{base_url}/0")
     token = uuid.uuid4().hex
     for db in range(1, 16):
-        if admin.set(f"{CLAIM_PREFIX}{db}", token, nx=True, ex=3600):
+        client = redis_lib.Redis.from_url(f"{base_url}/{db}")
+        if client.eval(_CLAIM_EMPTY, 1, f"{CLAIM_PREFIX}owner", token):
             break
+        client.close()
     else:
-        raise RuntimeError("no free Redis logical database (1-15) to claim")
+        raise RuntimeError("no empty Redis logical database (1-15) to claim")
     url = f"{base_url}/{db}"
-    client = redis_lib.Redis.from_url(url)
-    client.flushdb()
     try:
         yield url
     finally:
-        client.flushdb()
-        if admin.get(f"{CLAIM_PREFIX}{db}") == token.encode():
-            admin.delete(f"{CLAIM_PREFIX}{db}")
+        if client.get(f"{CLAIM_PREFIX}owner") == token.encode():
+            client.flushdb()  # everything in it was written by this benchmark
+        client.close()
 
 
 @contextlib.contextmanager

@@ -1,8 +1,16 @@
 """Shared fixtures: real PostgreSQL and Redis, one private database and Redis db per run.
 
-Several test runs may share this machine's servers (developers, CI), so a run creates its
-own PostgreSQL database and claims a free Redis logical database (1–15) with a lock key in
-db 0. Set GRIDBOT_TEST_BACKEND=sqlite to run on SQLite + memory:// instead.
+Several test runs may share this machine's servers (developers, CI), and other people's
+data may live there, so a run touches only what it created:
+
+- PostgreSQL: the run creates its own database (``gridbot_test_<random>``) and drops it.
+- Redis: the run claims a logical database (1–15, or ``GRIDBOT_TEST_REDIS_DB``) only if it is
+  *empty*, atomically, by writing an owner key into it (a Lua script: DBSIZE == 0 → SET).
+  Everything in that database was then written by this run; clearing it between tests keeps
+  the owner key, and the run empties it and removes the key at the end. A database holding
+  any key — someone else's data or another run's claim — is never touched.
+
+Set GRIDBOT_TEST_BACKEND=sqlite to run on SQLite + memory:// instead.
 """
 
 from __future__ import annotations
@@ -45,22 +53,82 @@ def postgres_url() -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+OWNER_KEY = "gridbot-test:owner"
+_CLAIM_EMPTY = """
+if redis.call('DBSIZE') == 0 then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+  return 1
+end
+return 0
+"""
+_CLEAR_OWNED = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('FLUSHDB')
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1
+"""
+CLAIM_TTL_S = 4 * 3600
+
+
+def _claim_redis_db() -> tuple[int, str]:
+    """Claim an empty logical database; (db, owner token). Fails the run when none is free."""
+    token = f"{os.getpid()}-{uuid.uuid4().hex}"
+    pinned = os.environ.get("GRIDBOT_TEST_REDIS_DB")
+    candidates = [int(pinned)] if pinned else range(1, 16)
+    for db in candidates:
+        client = redis_lib.Redis.from_url(f"{REDIS_BASE}/{db}")
+        try:
+            if client.eval(_CLAIM_EMPTY, 1, OWNER_KEY, token, CLAIM_TTL_S):
+                return db, token
+        finally:
+            client.close()
+    pytest.fail(f"no empty Redis logical database among {list(candidates)} at {REDIS_BASE}; "
+                "tests never write into a database holding data they did not create")
+
+
+def clear_owned_redis(client: redis_lib.Redis, token: str) -> None:
+    """Empty the run's own Redis database, keeping its owner key; fails if the claim was lost."""
+    if not client.eval(_CLEAR_OWNED, 1, OWNER_KEY, token, CLAIM_TTL_S):
+        pytest.fail("the test Redis database is no longer owned by this run")
+
+
 @pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
-    """URL of a Redis logical database claimed for this run (1–15), or memory://."""
+def redis_owner() -> Iterator[tuple[str, str | None]]:
+    """(URL of the Redis database this run owns, owner token), or (memory://…, None)."""
     if BACKEND == "sqlite":
-        yield f"memory://test-{uuid.uuid4().hex[:8]}"
+        yield f"memory://test-{uuid.uuid4().hex[:8]}", None
         return
-    admin = redis_lib.Redis.from_url(f"{REDIS_BASE}/0")
-    token = uuid.uuid4().hex
-    for db in range(1, 16):
-        if admin.set(f"gridbot-test-claim:{db}", token, nx=True, ex=3600):
-            break
-    else:  # pragma: no cover - needs 15 parallel runs
-        pytest.fail("no free Redis logical database for tests")
-    yield f"{REDIS_BASE}/{db}"
-    if admin.get(f"gridbot-test-claim:{db}") == token.encode():
-        admin.delete(f"gridbot-test-claim:{db}")
+    db, token = _claim_redis_db()
+    url = f"{REDIS_BASE}/{db}"
+    yield url, token
+    client = redis_lib.Redis.from_url(url)
+    if client.get(OWNER_KEY) == token.encode():
+        client.flushdb()  # everything in it was written by this run
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def redis_url(redis_owner: tuple[str, str | None]) -> str:
+    """URL of the Redis logical database claimed for this run, or memory://."""
+    return redis_owner[0]
+
+
+@pytest.fixture
+def flush_redis(redis_owner: tuple[str, str | None]):
+    """Callable emptying the run's own Redis database (as a Redis flush in production would),
+    keeping the claim."""
+    from storage.redis import sync_client
+
+    url, token = redis_owner
+
+    def flush() -> None:
+        client = sync_client(url)
+        if token is None:
+            client.flushdb()  # the run's private in-process server
+        else:
+            clear_owned_redis(client, token)
+
+    return flush
 
 
 @pytest.fixture(scope="session")
@@ -97,10 +165,9 @@ def session(clean_db: Engine) -> Iterator[Session]:
 
 
 @pytest.fixture
-def redis(redis_url: str) -> redis_lib.Redis:
-    """A flushed synchronous client of the run's Redis database."""
+def redis(redis_url: str, flush_redis) -> redis_lib.Redis:
+    """A synchronous client of the run's own Redis database, emptied first."""
     from storage.redis import sync_client
 
-    client = sync_client(redis_url)
-    client.flushdb()
-    return client
+    flush_redis()
+    return sync_client(redis_url)

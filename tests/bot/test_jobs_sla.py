@@ -124,7 +124,8 @@ def test_two_workers_never_fire_a_timer_twice(clean_db, redis, redis_url):
     assert len(set(pairs)) == 25
 
 
-def test_sweep_queues_deferred_jobs_and_survives_a_redis_flush(clean_db, redis, redis_url):
+def test_sweep_queues_deferred_jobs_and_survives_a_redis_flush(clean_db, redis, redis_url,
+                                                              flush_redis):
     seed(clean_db, tickets=2)
     clock = FrozenClock(at("2026-11-23 09:47:59"))  # 1 s before the warnings
 
@@ -138,7 +139,7 @@ def test_sweep_queues_deferred_jobs_and_survives_a_redis_flush(clean_db, redis, 
         # the next steps are queued, then Redis is flushed: the sweep still fires them
         clock.advance(12 * 60 - 30)  # 09:59:30, L1 at 10:00 within the horizon
         assert await jobs_sla.schedule(clean_db, pool, clock) == 2
-        await pool.flushdb()
+        flush_redis()
         clock.advance(30)
         result = await jobs_sla.sweep_timers({"engine": clean_db, "clock": clock, "redis": pool})
         await pool.aclose()

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import threading
 
-from storage.redis import sync_client
-
 
 def test_retry_gets_same_reply_and_one_ticket(chat):
     first = chat.say("r-retry", "3号楼2单元501，楼道灯坏了")
@@ -53,8 +51,8 @@ def test_retries_racing_on_two_app_instances_make_one_ticket(make_chat):
     assert ticket.number in answered[0]
 
 
-def test_flushed_redis_still_makes_no_second_ticket(chat, settings):
+def test_flushed_redis_still_makes_no_second_ticket(chat, flush_redis):
     first = chat.say("r-flush", "3号楼2单元501，楼道灯坏了")
-    sync_client(settings.redis_url).flushdb()
+    flush_redis()
     assert chat.retry_last() == first
     assert len(chat.tickets()) == 1
