@@ -9,7 +9,8 @@ Exception tree::
     ProtocolError                 → the webhook answers 4xx, nothing is processed
      ├── BadSignature             403  signature/msg_signature wrong, or timestamp outside the window
      ├── BadAppId                 400  decrypted message is for another AppID
-     ├── MalformedMessage         400  not XML, or not a WeChat message
+     ├── MalformedMessage         400  not XML, not a WeChat message, or a ciphertext that
+     │                                 does not decrypt (not base64, not whole AES blocks, bad padding)
      └── BodyTooLarge             413
 
 Sources:
@@ -20,7 +21,9 @@ developers.weixin.qq.com/doc/offiaccount/Message_Management/Passive_user_reply_m
 
 from __future__ import annotations
 
+import binascii
 import hmac
+import struct
 import time
 from collections.abc import Mapping
 from xml.parsers.expat import ExpatError
@@ -56,6 +59,17 @@ class BodyTooLarge(ProtocolError):
     status = 413
 
 
+_PARSE_ERRORS = (ExpatError, ValueError, TypeError, KeyError, AttributeError, IndexError)
+"""What wechatpy/xmltodict raise on XML that is not a WeChat message (UnicodeDecodeError and
+binascii.Error are ValueErrors)."""
+_DECRYPT_ERRORS = (
+    InvalidSignatureException, ValueError, TypeError, IndexError, struct.error, binascii.Error,
+)
+"""What wechatpy's AES decryption raises on a ciphertext that is not base64, shorter than one
+AES block or not a multiple of 16 bytes (cryptography's ValueError), has bad padding or a bad
+length prefix (IndexError, struct.error), or decrypts to text that is not UTF-8."""
+
+
 class Protocol:
     """Verifies, decrypts, parses and answers WeChat pushes for one official account."""
 
@@ -81,24 +95,26 @@ class Protocol:
         nonce = params.get("nonce", "")
         self._check_timestamp(timestamp, now)
         expected = wechat_signature(self.settings.wechat_token, timestamp, nonce)
-        if not hmac.compare_digest(expected, signature):
+        if not hmac.compare_digest(expected.encode(), signature.encode()):  # str: ASCII only
             raise BadSignature("signature mismatch")
 
     def _check_timestamp(self, timestamp: str, now: float | None) -> None:
         try:
             ts = int(timestamp)
-        except ValueError:
+            now = time.time() if now is None else now
+            skew_s = abs(now - ts)
+        except (ValueError, OverflowError):  # OverflowError: digits beyond a float's range
             raise BadSignature("timestamp missing or not an integer") from None
-        now = time.time() if now is None else now
-        if abs(now - ts) > self.settings.timestamp_window_s:
-            raise BadSignature(f"timestamp {ts} outside the {self.settings.timestamp_window_s}s window")
+        if skew_s > self.settings.timestamp_window_s:
+            raise BadSignature(f"timestamp outside the {self.settings.timestamp_window_s}s window")
 
     def open(self, params: Mapping[str, str], body: bytes, now: float | None = None) -> BaseMessage:
         """Verify and decode one POSTed push into a wechatpy message.
 
         In safe mode (``encrypt_type=aes``) the ``msg_signature`` is checked and the body
         decrypted with the current EncodingAESKey, then with the previous one. Raises
-        BodyTooLarge, BadSignature, BadAppId or MalformedMessage.
+        BodyTooLarge, BadSignature, BadAppId or MalformedMessage — never anything else for
+        any ``params`` and ``body`` (property-tested in tests/bot/test_protocol_properties.py).
         """
         if len(body) > self.settings.max_body_bytes:
             raise BodyTooLarge(f"{len(body)} bytes > {self.settings.max_body_bytes}")
@@ -114,8 +130,8 @@ class Protocol:
             xml = body
         try:
             message = parse_message(xml)
-        except (ExpatError, ValueError, TypeError, KeyError, AttributeError) as exc:
-            raise MalformedMessage(f"unparseable message: {exc}") from exc
+        except _PARSE_ERRORS as exc:
+            raise MalformedMessage(f"unparseable message: {type(exc).__name__}: {exc}") from exc
         if not getattr(message, "source", None):
             raise MalformedMessage("message has no FromUserName")
         return message
@@ -129,20 +145,25 @@ class Protocol:
             import xmltodict
 
             encrypt = xmltodict.parse(body)["xml"]["Encrypt"]
-        except (ExpatError, KeyError, TypeError) as exc:
+        except _PARSE_ERRORS as exc:
             raise MalformedMessage("no Encrypt element") from exc
-        expected = wechat_signature(self.settings.wechat_token, timestamp, nonce, encrypt or "")
-        if not hmac.compare_digest(expected, msg_signature):
+        if not isinstance(encrypt, str):  # <Encrypt/>, nested elements or several Encrypt
+            raise MalformedMessage("Encrypt is not one text element")
+        expected = wechat_signature(self.settings.wechat_token, timestamp, nonce, encrypt)
+        if not hmac.compare_digest(expected.encode(), msg_signature.encode()):
             raise BadSignature("msg_signature mismatch")
-        last_error: Exception | None = None
+        wrong_app = False
+        last_error = ""
         for crypto in self._cryptos:
             try:
-                return crypto.decrypt_message(body, msg_signature, timestamp, nonce)
+                return crypto.decrypt_message({"Encrypt": encrypt}, msg_signature, timestamp, nonce)
             except InvalidAppIdException:
-                raise BadAppId("message is for another AppID") from None
-            except (InvalidSignatureException, ValueError, UnicodeDecodeError) as exc:
-                last_error = exc  # wrong key: padding or text is garbage; try the next one
-        raise MalformedMessage(f"cannot decrypt with any configured key: {last_error}")
+                wrong_app = True  # or the wrong key's garbage: try the next key first
+            except _DECRYPT_ERRORS as exc:
+                last_error = type(exc).__name__  # wrong key or a broken ciphertext
+        if wrong_app:
+            raise BadAppId("message is for another AppID")
+        raise MalformedMessage(f"cannot decrypt with any configured key ({last_error})")
 
     def reply(self, text: str | None, message: BaseMessage, params: Mapping[str, str]) -> str:
         """The HTTP body of a passive reply: ``success`` when ``text`` is empty, else reply
