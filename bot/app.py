@@ -26,6 +26,18 @@ from storage.redis import arq_pool, sync_client
 from storage.times import Clock, utcnow
 
 log = logging.getLogger("gridbot.app")
+SPOOL_DRAIN_EVERY_S = 5.0
+
+
+async def _drain_spool_forever(inbox: Inbox) -> None:
+    """Every SPOOL_DRAIN_EVERY_S seconds, handle messages spooled while the database was
+    down (``Inbox.drain_spool``; a no-op when the spool is empty)."""
+    while True:
+        await asyncio.sleep(SPOOL_DRAIN_EVERY_S)
+        try:
+            await asyncio.to_thread(inbox.drain_spool)
+        except Exception:  # a bug in one entry must not stop the loop; it is logged
+            log.exception("draining the spool failed")
 
 
 def create_app(
@@ -36,32 +48,36 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.database_url)
-        redis = sync_client(settings.redis_url)
-        pool = await arq_pool(settings.redis_url)
+        engine = make_engine(settings.database_url, connect_timeout_s=settings.db_connect_timeout_s,
+                             statement_timeout_ms=settings.db_statement_timeout_ms)
+        redis = sync_client(settings.redis_url, settings.redis_timeout_s)
+        pool = await arq_pool(settings.redis_url, settings.redis_timeout_s)
         app.state.settings = settings
         app.state.engine = engine
         app.state.redis = redis
         app.state.inbox = Inbox(settings, engine, redis, classifier or Classifier.load(), clock)
         app.state.queue = JobQueue(pool)
-        worker_task = None
+        tasks = [asyncio.create_task(_drain_spool_forever(app.state.inbox))]
         if settings.runs_embedded_worker:
             from bot import worker
 
-            worker_task = asyncio.create_task(worker.run(settings, clock, engine))
+            tasks.append(asyncio.create_task(worker.run(settings, clock, engine)))
         try:
             yield
         finally:
-            if worker_task is not None:
-                worker_task.cancel()
+            for task in tasks:
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await worker_task
+                    await task
             await pool.aclose()
             engine.dispose()
 
-    app = FastAPI(title="gridbot", lifespan=lifespan)
+    production = settings.environment == "production"
+    # no /docs, /redoc or /openapi.json in production: they would map every route for anyone
+    docs = {"docs_url": None, "redoc_url": None, "openapi_url": None} if production else {}
+    app = FastAPI(title="gridbot", lifespan=lifespan, **docs)
     app.include_router(webhook.router)
-    if settings.sandbox:
+    if settings.sandbox and not production:  # Settings refuse it in production; never mount it there
         from bot.sandbox import sandbox_router
 
         app.include_router(sandbox_router(sync_client(settings.redis_url)), prefix="/sandbox")

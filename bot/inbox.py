@@ -1,37 +1,73 @@
-"""From a verified WeChat push to the passive reply, exactly once per delivery.
+"""From a verified WeChat push to the passive reply, exactly once per delivery, losing none.
 
-Steps: verify/decrypt/parse (bot.protocol) → claim the delivery (storage.dedup) → in one
-database transaction keep the inbound message, run the handler, stage pushes in the outbox
-→ write the dialogue state → remember the reply for WeChat's retries. Only here are
-exceptions caught broadly: the failure is logged, the message is kept for staff and the
-resident gets a polite reply.
+Steps, in order:
+
+1. verify, decrypt, parse (``bot.protocol``);
+2. one Redis round trip (``storage.gate``): in plaintext mode the (timestamp, nonce) of the
+   signed URL is accepted for one delivery only (a replay → 403); the delivery is claimed
+   (a retry gets the first reply, ``storage.dedup``); the per-OpenID rate limit. Redis
+   unavailable → go on: the unique ``InboundMessage.dedup_key``/``nonce_key`` are the backstop;
+3. in ONE database transaction: keep the inbound message (over the rate limit: kept with a
+   kind reply, not handled), run the handler (dialogue state on the resident row), stage
+   pushes in the outbox;
+4. remember the reply for WeChat's retries — only a reply to a message that was kept.
+
+When the database is unavailable the message goes to the spool (``storage.spool``: a Redis
+stream, else a local file), the resident is told it is queued — never that it was recorded —
+and ``drain_spool`` handles it when the database is back, sending the reply as a push. When
+it cannot be kept anywhere the claim is released so WeChat's next retry tries again.
+
+Only here are exceptions caught broadly: a bug is logged, the message is kept for staff and
+the resident gets a polite reply.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+import xmltodict
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlmodel import Session, or_, select
+from wechatpy import parse_message
 from wechatpy.messages import BaseMessage
 
-from bot.protocol import Protocol
+from bot.protocol import BadSignature, Protocol
 from bot.settings import Settings
 from handlers.dispatch import handle_message
 from handlers.messages import msg
 from handlers.turn import KEEP, Turn
 from intents.classify import Classifier
-from storage import org
+from storage import dialogue, org
 from storage.db import session_scope
 from storage.dedup import RetryGuard, dedup_key
-from storage.dialogue import DialogueStore
+from storage.gate import Gate, nonce_key
 from storage.models import InboundMessage
+from storage.outbox import add_push
+from storage.spool import Spool, Spooled
 from storage.times import Clock, utcnow
 
 log = logging.getLogger("gridbot.inbox")
+
+
+class ReplayedRequest(BadSignature):
+    """A plaintext-mode signed URL reused for another delivery (403)."""
+
+
+class Replay(Exception):
+    """The database says this (timestamp, nonce) was used by another delivery."""
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True for errors that mean "the database cannot be reached or is stuck" (connection
+    refused or lost, pool or statement timeout), as opposed to a bug or a constraint."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 @dataclass
@@ -53,66 +89,148 @@ class Inbox:
         self.clock = clock
         self.protocol = Protocol(settings)
         self.guard = RetryGuard(redis, settings.dedup_ttl_s, settings.retry_wait_s)
-        self.dialogues = DialogueStore(redis, settings.dialogue_ttl_s)
+        self.gate = Gate(redis, dedup_ttl_s=settings.dedup_ttl_s,
+                         nonce_ttl_s=2 * settings.timestamp_window_s,
+                         burst=settings.rate_limit_burst, per_minute=settings.rate_limit_per_minute)
+        self.spool = Spool(redis, settings.spool_dir)
 
     def process(self, params: dict[str, str], body: bytes) -> Answer:
-        """Answer one POST. Raises bot.protocol.ProtocolError for a request to refuse."""
+        """Answer one POST. Raises bot.protocol.ProtocolError for a request to refuse
+        (ReplayedRequest for a reused plaintext-mode URL)."""
         now = self.clock()
         message = self.protocol.open(params, body, now=now.timestamp())
         key = dedup_key(message)
-        if not self.guard.claim(key):
-            log.info("retry of %s", key)
-            return Answer(self.protocol.reply(self.guard.reply_of(key), message, params))
+        nonce = None if params.get("encrypt_type") == "aes" else nonce_key(params)
+        verdict = self.gate.admit(key, message.source, nonce, now.timestamp())
+        if verdict.state == "replay":
+            raise ReplayedRequest(f"nonce {nonce} already used by another delivery")
+        if verdict.state == "retry":
+            earlier = self.guard.reply_of(key)
+            if earlier is None and self.gate.admit(key, message.source, None,
+                                                   now.timestamp()).state == "retry":
+                log.info("retry of %s while the first is still being handled", key)
+                return Answer("success")
+            if earlier is not None:
+                log.info("retry of %s", key)
+                return Answer(self.protocol.reply(earlier, message, params))
+            # the first delivery failed and let go of its claim: handle this one
+        redis_up = verdict.state != "unknown"
         try:
-            reply, outbox_ids = self._handle(message, key)
-        except BaseException:
-            self.guard.release(key)
-            raise
-        self.guard.store(key, reply)
+            reply, outbox_ids = self._handle(message, key, now, nonce, allowed=verdict.allowed)
+        except Replay as exc:
+            self._release(key, redis_up)
+            raise ReplayedRequest(str(exc)) from None
+        except Exception as exc:
+            if not database_unavailable(exc):
+                self._release(key, redis_up)
+                raise
+            reply = self._queue(message, key, now, exc, redis_up)
+            return Answer(self.protocol.reply(reply, message, params))
+        if redis_up:
+            self.guard.store(key, reply)
         return Answer(self.protocol.reply(reply, message, params), outbox_ids)
 
-    def _handle(self, message: BaseMessage, key: str) -> tuple[str, list[int]]:
+    def _release(self, key: str, redis_up: bool) -> None:
+        if redis_up:
+            self.guard.release(key)
+
+    def _queue(self, message: BaseMessage, key: str, now: datetime, exc: BaseException,
+               redis_up: bool) -> str:
+        """The database is unavailable: spool the message; the honest reply."""
+        log.error("database unavailable for %s (%s: %s); spooling", key, type(exc).__name__,
+                  str(exc).splitlines()[0] if str(exc) else "")
+        xml = xmltodict.unparse({"xml": message._data})
+        where = self.spool.put(Spooled(xml=xml, key=key, received_at=now.isoformat()))
+        if where is None:
+            self._release(key, redis_up)
+            return msg("busy_not_kept")
+        reply = msg("busy_queued")
+        if redis_up:
+            self.guard.store(key, reply)
+        return reply
+
+    # -- handling -------------------------------------------------------------------------
+
+    def _handle(self, message: BaseMessage, key: str, received: datetime, nonce: str | None,
+                allowed: bool = True, deferred: bool = False) -> tuple[str, list[int]]:
+        """Keep, understand and answer ``message`` in one transaction; (reply, outbox ids).
+
+        ``allowed``: False when the sender is over the rate limit (the message is kept with a
+        kind reply, not handled). ``deferred``: the message comes from the spool; its reply
+        is pushed (客服消息 or template message) in the same transaction, as the passive
+        reply is long gone.
+        Raises Replay when ``nonce`` was used by another delivery, and the database's errors
+        when it is unavailable; a bug is logged, kept for staff and answered politely.
+        """
         openid = message.source
         now = self.clock()
-        state = self.dialogues.get(openid)
         try:
             with session_scope(self.engine) as session:
-                inbound = InboundMessage(dedup_key=key, openid=openid, msg_type=message.type,
-                                         content=_content(message), received_at=now)
+                inbound = InboundMessage(dedup_key=key, nonce_key=nonce, openid=openid,
+                                         msg_type=message.type, content=_content(message),
+                                         received_at=received)
                 session.add(inbound)
                 session.flush()
-                turn = Turn(session=session, settings=self.settings, classifier=self.classifier,
-                            openid=openid, text="", now=now, inbound=inbound, state=state,
-                            worker=org.worker_by_openid(session, openid),
-                            resident=org.resident_for(session, openid, now))
-                reply = handle_message(turn, message)
-                u = turn.understanding
-                inbound.reply = reply
-                inbound.intent = u.intent if u else None
-                inbound.confidence = u.confidence if u else None
-                inbound.needs_staff = turn.needs_staff
+                if not allowed:
+                    log.warning("rate limit: %s kept unhandled", key)
+                    inbound.reply = msg("rate_limited")
+                    inbound.error = "rate limited"
+                    return inbound.reply, []
+                reply = self._run_turn(session, message, inbound, now)
+                if deferred and reply:
+                    add_push(session, openid=openid, audience="resident", event="queued_reply",
+                             text=msg("push.queued_reply", reply=reply))
                 outbox_ids = list(session.info.get("outbox_ids", []))
-        except IntegrityError:
-            earlier = self._earlier_reply(key)
-            if earlier is None:
-                raise
-            log.info("duplicate delivery %s answered from the database", key)
-            return earlier, []
-        except Exception as exc:
-            log.exception("failed to handle %s from %s", key, openid)
-            self._keep_failed(message, key, now, exc)
+        except IntegrityError as exc:
+            earlier = self._earlier_reply(key, nonce)
+            if earlier is not None:
+                log.info("duplicate delivery %s answered from the database", key)
+                return earlier, []
+            log.exception("constraint failure handling %s", key)
+            self._keep_failed(message, key, received, exc)
             return msg("error"), []
-        if turn.next_state is not KEEP:
-            if turn.next_state is None:
-                self.dialogues.clear(openid)
-            else:
-                self.dialogues.set(openid, turn.next_state)
+        except Exception as exc:
+            if database_unavailable(exc):
+                raise
+            log.exception("failed to handle %s", key)
+            self._keep_failed(message, key, received, exc)
+            return msg("error"), []
         return reply, outbox_ids
 
-    def _earlier_reply(self, key: str) -> str | None:
+    def _run_turn(self, session: Session, message: BaseMessage, inbound: InboundMessage,
+                  now: datetime) -> str:
+        openid = message.source
+        resident = org.resident_for(session, openid, now)
+        turn = Turn(session=session, settings=self.settings, classifier=self.classifier,
+                    openid=openid, text="", now=now, inbound=inbound,
+                    state=dialogue.current(resident, now),
+                    worker=org.worker_by_openid(session, openid), resident=resident)
+        reply = handle_message(turn, message)
+        u = turn.understanding
+        inbound.reply = reply
+        inbound.intent = u.intent if u else None
+        inbound.confidence = u.confidence if u else None
+        inbound.needs_staff = turn.needs_staff
+        if turn.next_state is None:
+            dialogue.forget(resident)
+        elif turn.next_state is not KEEP:
+            dialogue.remember(resident, turn.next_state, now,
+                              turn.next_ttl_s or self.settings.dialogue_ttl_s)
+        return reply
+
+    def _earlier_reply(self, key: str, nonce: str | None) -> str | None:
+        """The reply kept for ``key``; raises Replay when only ``nonce`` collided."""
         with Session(self.engine) as session:
-            row = session.exec(select(InboundMessage).where(InboundMessage.dedup_key == key)).first()
-            return None if row is None else (row.reply or "")
+            conditions = [InboundMessage.dedup_key == key]
+            if nonce is not None:
+                conditions.append(InboundMessage.nonce_key == nonce)
+            rows = session.exec(select(InboundMessage).where(or_(*conditions))).all()
+        for row in rows:
+            if row.dedup_key == key:
+                return row.reply or ""
+        if rows:
+            raise Replay(f"nonce {nonce} already used by another delivery")
+        return None
 
     def _keep_failed(self, message: BaseMessage, key: str, now: Any, exc: Exception) -> None:
         """Keep a message we failed on for staff; never raises."""
@@ -124,6 +242,28 @@ class Inbox:
                     reply=msg("error"), error=f"{type(exc).__name__}: {exc}"[:2000]))
         except Exception:  # the database itself is failing; the log has the message
             log.exception("could not keep failed message %s", key)
+
+    # -- the spool --------------------------------------------------------------------------
+
+    def drain_spool(self, limit: int = 500) -> int:
+        """Handle messages spooled while the database was down (their replies are pushed).
+
+        Returns how many were handled; 0 while the database is still unavailable (logged).
+        Safe in several processes at once: the unique dedup key makes a second pass a no-op.
+        """
+        try:
+            return self.spool.drain(self._handle_spooled, limit)
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise
+            log.warning("spool not drained, database still unavailable: %s",
+                        str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            return 0
+
+    def _handle_spooled(self, entry: Spooled) -> None:
+        message = parse_message(entry.xml)
+        self._handle(message, entry.key, entry.received, None, deferred=True)
+        log.info("spooled message %s handled", entry.key)
 
 
 def _content(message: BaseMessage) -> str | None:

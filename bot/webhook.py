@@ -10,6 +10,7 @@ import logging
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from starlette.background import BackgroundTask
 
 from bot.deps import InboxDep, QueueDep
 from bot.protocol import BodyTooLarge, ProtocolError
@@ -32,7 +33,8 @@ def verify(request: Request, inbox: InboxDep) -> Response:
 
 @router.post("/wechat")
 async def receive(request: Request, inbox: InboxDep, queue: QueueDep) -> Response:
-    """Handle one push; refuse bad ones with 4xx (nothing is processed)."""
+    """Handle one push; refuse bad ones with 4xx (nothing is processed). The relay is nudged
+    after the reply is sent (the outbox rows are committed by then; the sweep is the net)."""
     try:
         declared = int(request.headers.get("content-length") or 0)
         if declared > inbox.settings.max_body_bytes:
@@ -44,9 +46,9 @@ async def receive(request: Request, inbox: InboxDep, queue: QueueDep) -> Respons
         return Response(type(exc).__name__, status_code=exc.status, media_type="text/plain")
     except ValueError:
         return Response("BadRequest", status_code=400, media_type="text/plain")
-    await queue.nudge(answer.outbox_ids)
     media_type = "text/plain" if answer.body == "success" else "application/xml"
-    return Response(answer.body, media_type=media_type)
+    background = BackgroundTask(queue.nudge, answer.outbox_ids) if answer.outbox_ids else None
+    return Response(answer.body, media_type=media_type, background=background)
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:

@@ -39,6 +39,8 @@ def handle_message(turn: Turn, message: BaseMessage) -> str:
         turn.text = (message.content or "").strip()
     else:
         return msg("not_text")
+    # Understood up to max_text_chars; the whole text stays on the inbound row for staff.
+    turn.text = turn.text[: turn.settings.max_text_chars]
     return handle_text(turn)
 
 

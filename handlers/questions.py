@@ -2,36 +2,32 @@
 resident (waiting_resident, SLA clocks paused) and the question is pushed to them; their
 next message is relayed back to the worker and the clocks resume.
 
-How the answer is caught: after the worker's transaction commits, the resident's dialogue
-state is set to ``{"flow": "ticket_answer", "no": …}`` in Redis (TTL ``ANSWER_TTL_S``), so
-``@continues("ticket_answer")`` gets their next message. The database stays the truth: if
-the state is lost (Redis flushed, TTL passed), the worker resumes the clock with
-「恢复 <工单号>」 and the ticket is still found by ``storage.tickets.waiting_for``.
+How the answer is caught: in the worker's transaction the resident's dialogue state
+(``storage.dialogue``, on the resident row) is set to ``{"flow": "ticket_answer", "no": …}``
+for ``ANSWER_TTL_S``, so ``@continues("ticket_answer")`` gets their next message. If it
+lapses unanswered, the worker resumes the clock with 「恢复 <工单号>」 and the ticket is still
+found by ``storage.tickets.waiting_for``.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime
-from functools import cache
 
-from sqlalchemy import event
 from sqlmodel import Session
 
 from handlers import continues
 from handlers.lifecycle import actor, handlers_of, tell_owner, tell_resident, tell_staff
 from handlers.messages import msg
 from handlers.turn import Turn
-from storage import Conflict, NotFound, sla
+from storage import Conflict, NotFound, dialogue, sla
 from storage import tickets as repo
-from storage.dialogue import DialogueStore
 from storage.models import GridWorker, Resident, Ticket, TicketStatus
-from storage.redis import sync_client
 
 log = logging.getLogger("gridbot.questions")
 S = TicketStatus
 FLOW = "ticket_answer"
-ANSWER_TTL_S = 3 * 86400
+ANSWER_TTL_S = 7 * 86400
 """How long the resident's next message counts as the answer (seconds)."""
 ASKABLE = (S.ASSIGNED, S.ACCEPTED, S.IN_PROGRESS, S.REOPENED)
 
@@ -72,25 +68,12 @@ def answer(session: Session, ticket: Ticket, who: Resident | GridWorker, text: s
         tell_owner(session, ticket, "resident_answer", text_for_staff)
 
 
-def await_answer(session: Session, settings, resident: Resident | None, ticket: Ticket) -> None:
-    """After commit, route the resident's next message to ``FLOW`` (see module doc)."""
+def await_answer(resident: Resident | None, ticket: Ticket, now: datetime) -> None:
+    """Route the resident's next message to ``FLOW`` for ``ANSWER_TTL_S`` seconds (see the
+    module doc); written on the resident row in the worker's transaction."""
     if resident is None or not resident.openid:
         return
-    openid, number = resident.openid, ticket.number
-
-    def _set(_session: Session) -> None:
-        try:
-            DialogueStore(_redis(settings.redis_url), ANSWER_TTL_S).set(
-                openid, {"flow": FLOW, "no": number})
-        except Exception:  # Redis down: the DB still has the state; 恢复 resumes
-            log.exception("could not set the answer flow of %s for %s", openid, number)
-
-    event.listen(session, "after_commit", _set, once=True)
-
-
-@cache
-def _redis(url: str):
-    return sync_client(url)
+    dialogue.remember(resident, {"flow": FLOW, "no": ticket.number}, now, ANSWER_TTL_S)
 
 
 @continues(FLOW)

@@ -6,6 +6,7 @@ remembered on the resident, and the building decides the grid.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from handlers import continues, duplicates, handles
@@ -14,7 +15,7 @@ from handlers.messages import msg
 from handlers.turn import Turn
 from intents.slots import extract_address
 from storage import org, tickets
-from storage.models import GridWorker
+from storage.models import GridWorker, Ticket
 
 FLOW = "report"
 MAX_ADDRESS_TRIES = 2
@@ -82,10 +83,35 @@ def _save_address(turn: Turn, slots: dict[str, Any]) -> str | None:
 
 
 def _open(turn: Turn, pending: dict[str, Any]) -> str:
-    """Offer to join an open duplicate (handlers.duplicates), else open the ticket."""
-    if not pending.get("urgent") and (offer := duplicates.offer(turn, pending)) is not None:
-        return offer
+    """Add to the resident's burst thread, offer to join an open duplicate
+    (handlers.duplicates), else open the ticket. Urgent reports always open a ticket."""
+    if not pending.get("urgent"):
+        if (thread := _burst_thread(turn)) is not None:
+            return _add_to(turn, thread, pending)
+        if (offer := duplicates.offer(turn, pending)) is not None:
+            return offer
     return open_pending(turn, pending)
+
+
+def _burst_thread(turn: Turn) -> Ticket | None:
+    """The resident's latest ticket when they already opened ``settings.report_burst_max``
+    within ``settings.report_burst_window_s``: a burst of reports (a flood, or one story told
+    in many messages) becomes one ticket thread, not hundreds of tickets and pushes."""
+    settings = turn.settings
+    since = turn.now - timedelta(seconds=settings.report_burst_window_s)
+    recent = tickets.opened_since(turn.session, turn.resident.id, since, settings.report_burst_max)
+    return recent[0] if len(recent) >= settings.report_burst_max else None
+
+
+def _add_to(turn: Turn, ticket: Ticket, pending: dict[str, Any]) -> str:
+    """Record ``pending`` on ``ticket``'s timeline as the resident's supplement (补充); no
+    new ticket and no push."""
+    who = actor(turn.resident)
+    tickets.record(turn.session, ticket, "supplement", who, turn.now, pending["text"])
+    for url in pending.get("photos", []):
+        tickets.record(turn.session, ticket, "photo", who, turn.now, url)
+    turn.finish()
+    return msg("report_added", no=ticket.number)
 
 
 def open_pending(turn: Turn, pending: dict[str, Any]) -> str:

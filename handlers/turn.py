@@ -23,8 +23,9 @@ KEEP = object()
 class Turn:
     """A resident's or worker's message being handled inside one database transaction.
 
-    ``state`` is the dialogue state read from Redis; a handler sets ``next_state`` (a dict,
-    or None to clear) and the pipeline writes it after the transaction commits.
+    ``state`` is the dialogue state (``storage.dialogue``); a handler sets ``next_state`` (a
+    dict, or None to clear; ``next_ttl_s`` seconds, default ``settings.dialogue_ttl_s``) and
+    the pipeline writes it on the resident row in the same transaction.
     ``needs_staff`` marks the inbound message for staff review.
     """
 
@@ -40,6 +41,7 @@ class Turn:
     understanding: Understanding | None = None
     state: dict[str, Any] | None = None
     next_state: Any = KEEP
+    next_ttl_s: int | None = None
     needs_staff: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -48,9 +50,11 @@ class Turn:
         state = self.state or {}
         return {k: state[k] for k in ATTACHMENT_KEYS if k in state}
 
-    def ask(self, state: dict[str, Any]) -> None:
-        """Wait for the resident's next message in this dialogue state."""
+    def ask(self, state: dict[str, Any], ttl_s: int | None = None) -> None:
+        """Wait for the resident's next message in this dialogue state (for ``ttl_s``
+        seconds; default ``settings.dialogue_ttl_s``)."""
         self.next_state = state
+        self.next_ttl_s = ttl_s
 
     def finish(self) -> None:
         """End the dialogue (the state is cleared after commit)."""

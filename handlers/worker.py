@@ -155,7 +155,7 @@ def ask_command(turn: Turn, verb: str, argument: str) -> str:
         ask(turn.session, ticket, turn.worker, question, turn.now)
     except Conflict:
         return bad_state(ticket, verb)
-    await_answer(turn.session, turn.settings, resident, ticket)
+    await_answer(resident, ticket, turn.now)
     return msg("worker.asked", no=ticket.number)
 
 

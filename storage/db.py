@@ -9,8 +9,16 @@ from sqlalchemy import Engine, event
 from sqlmodel import Session, SQLModel, create_engine
 
 
-def make_engine(url: str) -> Engine:
-    """Engine for ``url``; SQLite gets thread-safe connections, WAL and foreign keys."""
+def make_engine(url: str, *, connect_timeout_s: int | None = None,
+                statement_timeout_ms: int | None = None) -> Engine:
+    """Engine for ``url``; SQLite gets thread-safe connections, WAL and foreign keys.
+
+    On PostgreSQL, ``connect_timeout_s`` (seconds) bounds connecting and waiting for a pooled
+    connection, and ``statement_timeout_ms`` (milliseconds) sets the server's
+    ``statement_timeout`` (and ``lock_timeout``) of every session, so a database that is down
+    or stuck fails a request fast (sqlalchemy.exc.OperationalError / TimeoutError) instead
+    of hanging it. None leaves libpq's and the server's defaults (CLI reports, migrations).
+    """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
@@ -22,7 +30,16 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    connect_args: dict[str, object] = {}
+    options: dict[str, object] = {}
+    if connect_timeout_s is not None:
+        connect_args["connect_timeout"] = connect_timeout_s
+        options["pool_timeout"] = connect_timeout_s
+    if statement_timeout_ms is not None:
+        connect_args["options"] = (f"-c statement_timeout={statement_timeout_ms}"
+                                   f" -c lock_timeout={statement_timeout_ms}")
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20,
+                         connect_args=connect_args, **options)
 
 
 def create_schema(engine: Engine) -> None:

@@ -4,17 +4,22 @@ WeChat retries a push up to three times when it has no answer within 5 s, with t
 MsgId (events: FromUserName + CreateTime). The first delivery claims the key; a retry that
 arrives while the first is still working waits for its reply; a later retry gets the stored
 reply at once. The database's unique ``InboundMessage.dedup_key`` is the backstop when Redis
-has been flushed.
+has been flushed or is unavailable: then every call here is a no-op that logs, never an
+error that would lose the message.
 
 Source: developers.weixin.qq.com/doc/offiaccount/Message_Management/Receiving_standard_messages.html
 """
 
 from __future__ import annotations
 
+import logging
 import time
 
 import redis as redis_lib
+from redis.exceptions import RedisError
 from wechatpy.messages import BaseMessage
+
+log = logging.getLogger("gridbot.dedup")
 
 PENDING = b"\x00pending"
 PREFIX = "gridbot:seen:"
@@ -41,7 +46,7 @@ def dedup_key(message: BaseMessage) -> str:
 
 
 class RetryGuard:
-    """Claims deliveries and shares their replies across processes.
+    """Shares the replies of claimed deliveries across processes (``storage.gate`` claims).
 
     ``ttl_s``: how long a delivery's key is kept (seconds). ``wait_s``: how long a concurrent
     retry waits for the first delivery's reply before answering empty (seconds).
@@ -53,18 +58,19 @@ class RetryGuard:
         self.wait_s = wait_s
         self.poll_s = poll_s
 
-    def claim(self, key: str) -> bool:
-        """True when this process is the first to see ``key`` and must handle it."""
-        return bool(self.redis.set(PREFIX + key, PENDING, nx=True, ex=self.ttl_s))
-
     def reply_of(self, key: str) -> str | None:
         """The reply stored for ``key``, waiting up to ``wait_s`` while it is still pending.
 
-        Returns None when the first delivery has not finished in time (or was released).
+        Returns None when the first delivery has not finished in time, was released, or
+        Redis is unavailable.
         """
         deadline = time.monotonic() + self.wait_s
         while True:
-            value = self.redis.get(PREFIX + key)
+            try:
+                value = self.redis.get(PREFIX + key)
+            except RedisError as exc:
+                log.warning("retry guard unavailable reading %s: %s", key, exc)
+                return None
             if value is not None and value != PENDING:
                 return value.decode()
             if value is None or time.monotonic() >= deadline:
@@ -72,9 +78,16 @@ class RetryGuard:
             time.sleep(self.poll_s)
 
     def store(self, key: str, reply: str) -> None:
-        """Record the reply text sent for ``key`` (kept ``ttl_s`` seconds)."""
-        self.redis.set(PREFIX + key, reply.encode(), ex=self.ttl_s)
+        """Record the reply text sent for ``key`` (kept ``ttl_s`` seconds). Only replies to
+        messages that were kept are stored: an error reply is never an answer to retries."""
+        try:
+            self.redis.set(PREFIX + key, reply.encode(), ex=self.ttl_s)
+        except RedisError as exc:
+            log.warning("could not store the reply of %s: %s", key, exc)
 
     def release(self, key: str) -> None:
         """Forget a claim whose handling failed, so WeChat's next retry is handled afresh."""
-        self.redis.delete(PREFIX + key)
+        try:
+            self.redis.delete(PREFIX + key)
+        except RedisError as exc:
+            log.warning("could not release %s: %s", key, exc)

@@ -1,33 +1,38 @@
-"""Dialogue state per resident, in Redis with a TTL: what the bot is waiting for.
+"""Dialogue state per person, kept on their ``Resident`` row: what the bot is waiting for.
 
-A state is a small JSON dict, e.g. ``{"flow": "report", "awaiting": "address",
-"pending": {...}}``. It expires after ``Settings.dialogue_ttl_s`` seconds of silence, so a
-resident who walks away starts fresh.
+A state is a small JSON dict, e.g. ``{"flow": "report", "awaiting": "address", "pending":
+{...}}``. It lives in the database, written in the same transaction as the turn that sets
+it, so a report waiting for its address survives a Redis flush or restart, and a state and
+the change it belongs to commit or fail together. It lapses ``ttl_s`` seconds after it was
+set (``Settings.dialogue_ttl_s``; a worker's question waits longer), so a resident who walks
+away starts fresh.
 """
 
 from __future__ import annotations
 
-import json
+from datetime import datetime, timedelta
 from typing import Any
 
-import redis as redis_lib
-
-PREFIX = "gridbot:dialogue:"
+from storage.models import Resident
 
 
-class DialogueStore:
-    """Get, set and clear the dialogue state of one OpenID. ``ttl_s`` in seconds."""
+def current(resident: Resident | None, now: datetime) -> dict[str, Any] | None:
+    """The state of ``resident`` at ``now`` (aware UTC), or None when none or lapsed."""
+    if resident is None or not resident.dialogue:
+        return None
+    expires = resident.dialogue_expires_at
+    if expires is None or expires <= now:
+        return None
+    return dict(resident.dialogue)
 
-    def __init__(self, redis: redis_lib.Redis, ttl_s: int) -> None:
-        self.redis = redis
-        self.ttl_s = ttl_s
 
-    def get(self, openid: str) -> dict[str, Any] | None:
-        raw = self.redis.get(PREFIX + openid)
-        return json.loads(raw) if raw else None
+def remember(resident: Resident, state: dict[str, Any], now: datetime, ttl_s: int) -> None:
+    """Set the state of ``resident``, lapsing ``ttl_s`` seconds after ``now``."""
+    resident.dialogue = dict(state)
+    resident.dialogue_expires_at = now + timedelta(seconds=ttl_s)
 
-    def set(self, openid: str, state: dict[str, Any]) -> None:
-        self.redis.set(PREFIX + openid, json.dumps(state, ensure_ascii=False), ex=self.ttl_s)
 
-    def clear(self, openid: str) -> None:
-        self.redis.delete(PREFIX + openid)
+def forget(resident: Resident) -> None:
+    """Clear the state of ``resident``."""
+    resident.dialogue = None
+    resident.dialogue_expires_at = None

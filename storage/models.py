@@ -138,6 +138,12 @@ class Resident(SQLModel, table=True):
     last_message_at: datetime | None = _ts()
     anonymised_at: datetime | None = _ts()
     created_at: datetime = _created()
+    dialogue: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    """What the bot waits for from this person (``storage.dialogue``), e.g. ``{"flow":
+    "report", "awaiting": "address", "pending": {…}}``; kept in the database so a pending
+    report survives a Redis flush, and written in the same transaction as the turn."""
+    dialogue_expires_at: datetime | None = _ts()
+    """When ``dialogue`` lapses (aware UTC); a resident who walks away starts fresh."""
 
 
 class DailyCounter(SQLModel, table=True):
@@ -352,6 +358,9 @@ class InboundMessage(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     dedup_key: str = Field(unique=True)
+    nonce_key: str | None = Field(default=None, unique=True)
+    """"<timestamp>:<nonce>" of a plaintext-mode delivery: a replay of the signed URL with
+    another body collides here (the database backstop of ``storage.gate``)."""
     openid: str = Field(index=True)
     msg_type: str
     content: str | None = None

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
 from storage import NotFound
@@ -22,11 +24,22 @@ def worker_by_openid(session: Session, openid: str) -> GridWorker | None:
 
 
 def resident_for(session: Session, openid: str, now: datetime) -> Resident:
-    """The resident with this OpenID, created on first contact; ``last_message_at`` = now."""
+    """The resident with this OpenID, created on first contact; ``last_message_at`` = now.
+
+    First contact is ``INSERT … ON CONFLICT (openid) DO NOTHING`` then a select, so a new
+    resident's first messages arriving at once (in several processes) make one row and no
+    unique-key error.
+    """
     resident = session.exec(select(Resident).where(Resident.openid == openid)).first()
     if resident is None:
-        resident = Resident(openid=openid)
-        session.add(resident)
+        dialect = session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        session.execute(
+            insert(Resident)
+            .values(openid=openid, subscribed=True, created_at=now)
+            .on_conflict_do_nothing(index_elements=["openid"])
+        )
+        resident = session.exec(select(Resident).where(Resident.openid == openid)).one()
     resident.last_message_at = now
     resident.subscribed = True
     session.flush()
