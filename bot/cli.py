@@ -11,7 +11,10 @@
     gridbot intents classify|eval            the understanding of messages
     gridbot station …  / gridbot care …      lending stations; after-school care programmes
 
-Settings come from GRIDBOT_* environment variables (bot/settings.py).
+Settings come from GRIDBOT_* environment variables (bot/settings.py). A misconfiguration
+(an invalid or unsafe setting, a database or Redis that cannot be reached, a database without
+the schema) ends every command with one line on stderr naming the setting and the fix, and
+exit code 2 (bot/preflight.py).
 """
 
 from __future__ import annotations
@@ -21,15 +24,35 @@ import logging
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
+from typer.core import TyperGroup
 
-from bot import cli_ops
+from bot import cli_ops, logs, preflight
 from bot.cli_chat import chat
 from bot.cli_intents import app as intents_app
 from bot.cli_services import care_app, station_app
+from bot.preflight import load_settings
 from bot.settings import Settings
 
-app = typer.Typer(help="gridbot — the WeChat bot of a grid-managed community.", no_args_is_help=True)
+
+class _Commands(TyperGroup):
+    """The root command group: a configuration error met by any command (bot.preflight.explain)
+    becomes one line on stderr and exit code 2; anything else keeps its traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            error = preflight.explain(exc)
+            if error is None:
+                raise
+            typer.echo(f"gridbot: {error}", err=True)
+            raise typer.Exit(2) from None
+
+
+app = typer.Typer(help="gridbot — the WeChat bot of a grid-managed community.", no_args_is_help=True,
+                  cls=_Commands)
 db_app = typer.Typer(help="Database schema (alembic migrations).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(intents_app, name="intents")
@@ -40,8 +63,9 @@ app.command("stats")(cli_ops.stats)
 app.command("notice")(cli_ops.notice)
 
 
-def _logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _logging(settings: Settings | None = None) -> None:
+    """Log INFO and up to stderr, secrets masked (bot.logs)."""
+    logs.configure(settings, logging.INFO)
 
 
 @app.command()
@@ -58,13 +82,14 @@ def serve(
     from bot.app import create_app
     from storage import migrate as migrations
 
-    _logging()
     overrides: dict[str, object] = {}
     if demo:
         base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/sandbox"
         overrides = {"sandbox": True, "wechat_api_base_url": f"{base}/cgi-bin/",
                      "wecom_api_base_url": f"{base}/wecom/cgi-bin/"}
-    settings = Settings(**overrides)
+    settings = load_settings(**overrides)
+    _logging(settings)
+    preflight.check_services(settings, schema=not migrate)  # before uvicorn: one line, exit 2
     if migrate:
         migrations.upgrade(settings.database_url)
     if demo:
@@ -78,7 +103,8 @@ def serve(
         typer.echo(f"demo: WeChat API sandbox at {overrides['wechat_api_base_url']}; "
                    f"talk with `gridbot chat --url http://127.0.0.1:{port}` "
                    "(staff: --openid worker-g1)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info",
+                log_config=logs.uvicorn_log_config(settings))
 
 
 @app.command()
@@ -88,8 +114,8 @@ def worker(
     """Run the worker: relay pushes through WeChat and run timed jobs."""
     from bot import worker as worker_mod
 
-    _logging()
-    settings = Settings()
+    settings = load_settings()  # services are not checked: the worker waits for them
+    _logging(settings)
     if burst:
         async def once() -> None:
             w = await worker_mod.build_worker(settings, worker_mod.build_context(settings), burst=True)
@@ -111,7 +137,8 @@ def import_(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, re
     from storage.db import make_engine, session_scope
     from storage.importer import import_file
 
-    settings = Settings()
+    settings = load_settings()
+    preflight.check_services(settings, redis_=False)
     engine = make_engine(settings.database_url)
     try:
         with session_scope(engine) as session:
@@ -128,7 +155,9 @@ def db_upgrade(revision: str = "head") -> None:
     """Apply migrations up to REVISION (default: the newest)."""
     from storage import migrate as migrations
 
-    migrations.upgrade(Settings().database_url, revision)
+    settings = load_settings()
+    preflight.check_services(settings, schema=False, redis_=False)
+    migrations.upgrade(settings.database_url, revision)
     typer.echo("database is up to date")
 
 
@@ -141,7 +170,8 @@ def review(limit: int = 20) -> None:
     from storage.models import InboundMessage
     from storage.times import show
 
-    settings = Settings()
+    settings = load_settings()
+    preflight.check_services(settings, redis_=False)
     with Session(make_engine(settings.database_url)) as session:
         rows = session.exec(
             select(InboundMessage).where(InboundMessage.needs_staff)

@@ -9,13 +9,17 @@ With no variables set the embedded default applies: a SQLite file, an in-process
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_TOKEN = "gridbot-dev-token"
 DEV_SECRET = "gridbot-dev-secret"
+DEMO_APP_ID = "wxgridbotdemo0001"
 WECHAT_API_BASE_URL = "https://api.weixin.qq.com/cgi-bin/"
 WECOM_API_BASE_URL = "https://qyapi.weixin.qq.com/cgi-bin/"
 
@@ -23,8 +27,14 @@ WECOM_API_BASE_URL = "https://qyapi.weixin.qq.com/cgi-bin/"
 class Settings(BaseSettings):
     """All configuration of one gridbot deployment.
 
-    Raises pydantic.ValidationError when ``environment`` is ``production`` and a secret
-    still has its development placeholder, or when an EncodingAESKey is not 43 characters.
+    Raises pydantic.ValidationError when an EncodingAESKey is not 43 characters of base64, and
+    when ``environment`` is ``production`` and the configuration is unsafe: a blank or
+    placeholder token/AppSecret/AppID/WeCom secret, no EncodingAESKey (safe mode) without
+    ``allow_plaintext``, SQLite without ``allow_sqlite``, ``memory://`` Redis, or the sandbox.
+    The message names every offending GRIDBOT_ variable and its fix, joined by "; ".
+    Pydantic-settings raises pydantic_settings.SettingsError for a variable that is not
+    valid JSON (GRIDBOT_TEMPLATE_IDS); ``bot.preflight.load_settings`` turns both into a
+    ConfigError.
     """
 
     model_config = SettingsConfigDict(env_prefix="GRIDBOT_", env_file=".env", extra="ignore")
@@ -34,7 +44,7 @@ class Settings(BaseSettings):
     # WeChat official account (公众号)
     # developers.weixin.qq.com/doc/offiaccount/Basic_Information/Access_Overview.html
     wechat_token: str = DEV_TOKEN
-    wechat_app_id: str = "wxgridbotdemo0001"
+    wechat_app_id: str = DEMO_APP_ID
     wechat_app_secret: str = DEV_SECRET
     wechat_aes_key: str | None = None
     """EncodingAESKey (43 chars). When set, safe mode (加密模式) is on."""
@@ -99,18 +109,56 @@ class Settings(BaseSettings):
     sandbox: bool = False
     """Mount the stand-in for WeChat's API at /sandbox (for `gridbot serve --demo`)."""
 
+    @field_validator("wechat_aes_key", "wechat_aes_key_previous", "wecom_secret", "wecom_corp_id",
+                     mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        """``GRIDBOT_WECHAT_AES_KEY=`` (an empty variable) means "not set"."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
-        for name in ("wechat_aes_key", "wechat_aes_key_previous"):
-            key = getattr(self, name)
-            if key is not None and len(key) != 43:
-                raise ValueError(f"{name} must be the 43-character EncodingAESKey")
+        problems = [p for name in ("wechat_aes_key", "wechat_aes_key_previous")
+                    if (p := _aes_key_problem(name, getattr(self, name)))]
         if self.environment == "production":
-            if self.wechat_token == DEV_TOKEN or self.wechat_app_secret == DEV_SECRET:
-                raise ValueError("set GRIDBOT_WECHAT_TOKEN and GRIDBOT_WECHAT_APP_SECRET in production")
-            if self.redis_url.startswith("memory://"):
-                raise ValueError("production needs a real Redis (GRIDBOT_REDIS_URL)")
+            problems += self._production_problems()
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
+
+    def _production_problems(self) -> list[str]:
+        """What makes this configuration unsafe for production, one sentence per setting,
+        each naming the environment variable and the fix."""
+        problems = []
+        if _is_placeholder(self.wechat_token, DEV_TOKEN):
+            problems.append("GRIDBOT_WECHAT_TOKEN is blank or a placeholder: set the Token of the "
+                            "account's server configuration (公众号 → 设置与开发 → 基本配置)")
+        if _is_placeholder(self.wechat_app_secret, DEV_SECRET):
+            problems.append("GRIDBOT_WECHAT_APP_SECRET is blank or a placeholder: set the "
+                            "account's AppSecret (基本配置)")
+        if _is_placeholder(self.wechat_app_id, DEMO_APP_ID):
+            problems.append("GRIDBOT_WECHAT_APP_ID is blank or the demo AppID: set the account's "
+                            "AppID (基本配置)")
+        if not self.safe_mode and not self.allow_plaintext:
+            problems.append("production requires safe mode: set GRIDBOT_WECHAT_AES_KEY to the "
+                            "account's EncodingAESKey and choose 安全模式 in 基本配置, or set "
+                            "GRIDBOT_ALLOW_PLAINTEXT=true to accept plaintext mode, whose "
+                            "signature does not cover the message")
+        if self.wecom_corp_id is not None and _is_placeholder(self.wecom_secret, DEV_SECRET):
+            problems.append("GRIDBOT_WECOM_SECRET is blank or a placeholder while "
+                            "GRIDBOT_WECOM_CORP_ID is set: set the WeCom application's Secret, "
+                            "or unset GRIDBOT_WECOM_CORP_ID")
+        if self.database_url.startswith("sqlite") and not self.allow_sqlite:
+            problems.append("GRIDBOT_DATABASE_URL is SQLite: set a PostgreSQL URL "
+                            "(postgresql+psycopg://user:password@host/db), or set "
+                            "GRIDBOT_ALLOW_SQLITE=true for a single-process install")
+        if self.redis_url.startswith("memory://"):
+            problems.append("GRIDBOT_REDIS_URL is memory:// (in-process): production needs a real "
+                            "Redis, e.g. redis://host:6379/0")
+        if self.sandbox:
+            problems.append("GRIDBOT_SANDBOX=true would serve an unauthenticated stand-in for "
+                            "WeChat's API: unset GRIDBOT_SANDBOX in production")
+        return problems
 
     @property
     def safe_mode(self) -> bool:
@@ -126,3 +174,35 @@ class Settings(BaseSettings):
     @property
     def wecom_enabled(self) -> bool:
         return bool(self.wecom_corp_id and self.wecom_secret and self.wecom_agent_id)
+
+
+_PLACEHOLDER = re.compile(
+    r"change.?me|change.?it|fill.?me|replace.?me|your[-_ ]|placeholder|example|dummy|"
+    r"^(todo|tbd|fixme|secret|password|token|test|none|null|x+|\W*)$|^<.*>$|^\{.*\}$|\.\.\.|…",
+    re.IGNORECASE,
+)
+
+
+def _is_placeholder(value: str | None, dev_value: str) -> bool:
+    """True for None, blank/whitespace, the development default and the usual stand-ins
+    ("changeme", "your-secret", "...", "<token>", "xxx", "TODO")."""
+    if value is None or not value.strip() or value == dev_value:
+        return True
+    return bool(_PLACEHOLDER.search(value.strip()))
+
+
+def _aes_key_problem(name: str, key: str | None) -> str | None:
+    """Why ``key`` is not an EncodingAESKey (43 characters of base64 for 32 bytes), or None."""
+    if key is None:
+        return None
+    var = f"GRIDBOT_{name.upper()}"
+    if len(key) != 43:
+        return (f"{var} must be the 43-character EncodingAESKey, got {len(key)} characters: "
+                "copy it again from 基本配置 (no spaces or quotes)")
+    try:
+        raw = base64.b64decode(key + "=", validate=True)
+    except binascii.Error:
+        raw = b""
+    if len(raw) != 32:
+        return f"{var} is not an EncodingAESKey (43 characters of A–Z, a–z, 0–9): copy it again"
+    return None

@@ -30,6 +30,7 @@ import wechatpy
 import wechatpy.enterprise
 from wechatpy.session.redisstorage import RedisStorage
 
+from bot.logs import scrub
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -43,7 +44,14 @@ TOKEN_LOCK_WAIT_S = 15
 
 
 class _TimeoutSession(requests.Session):
-    """A requests session with a default timeout (wechatpy's token fetch passes none)."""
+    """A requests session with a default timeout (wechatpy's token fetch passes none).
+
+    Its network errors carry no secret: requests/urllib3 put the request URL in the message
+    ("Max retries exceeded with url: /cgi-bin/token?…&secret=…"), and the URL holds the
+    AppSecret (token fetch) or the access_token (every other call); such messages end up in
+    logs and in ``Outbox.last_error``. The exception is re-raised, same type, with the secret
+    query values masked (``bot.logs.scrub``) and without the original as its context.
+    """
 
     def __init__(self, timeout_s: float) -> None:
         super().__init__()
@@ -52,7 +60,11 @@ class _TimeoutSession(requests.Session):
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout_s
-        return super().request(method, url, *args, **kwargs)
+        try:
+            return super().request(method, url, *args, **kwargs)
+        except requests.RequestException as exc:
+            clean = type(exc)(scrub(str(exc)), request=exc.request, response=exc.response)
+        raise clean
 
 
 class _SharedTokenMixin:

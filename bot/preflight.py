@@ -1,0 +1,189 @@
+"""Before a command runs: the configuration and the services it needs, checked in one place.
+
+A misconfiguration becomes one ``ConfigError`` whose message is one line naming the setting
+(its GRIDBOT_ variable) and the fix; every `gridbot` command prints that line on stderr and
+exits with code 2 (``bot.cli``), instead of a traceback.
+
+    load_settings(**overrides)   Settings, or ConfigError for an invalid/unsafe configuration
+                                 (pydantic ValidationError, pydantic-settings SettingsError)
+    check_services(settings, …)  the database is reachable (and has the schema), Redis answers
+    explain(exc)                 ConfigError for an error a command met while running (database
+                                 or Redis unreachable, schema missing, settings invalid), or None
+
+Exception tree::
+
+    ConfigError        one line for the operator; exit code 2
+
+Database and Redis URLs are shown without their passwords.
+"""
+
+from __future__ import annotations
+
+import re
+
+import redis
+import sqlalchemy.exc
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
+from sqlalchemy import inspect, make_url
+
+from bot.settings import Settings
+
+DB_FIX = "start PostgreSQL or correct GRIDBOT_DATABASE_URL"
+SCHEMA_FIX = "run `gridbot db upgrade`"
+
+
+class ConfigError(Exception):
+    """A setting or a service that stops a command; ``str()`` is one line with the fix."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """``Settings(**overrides)`` read from the environment. Raises ConfigError."""
+    try:
+        return Settings(**overrides)
+    except (ValidationError, SettingsError) as exc:
+        raise _settings_error(exc) from None
+
+
+def check_services(
+    settings: Settings, *, database: bool = True, schema: bool = True, redis_: bool = True
+) -> None:
+    """Connect to what a command needs, within the configured timeouts.
+
+    ``database``: connect to ``settings.database_url`` (at most ``db_connect_timeout_s``
+    seconds on PostgreSQL); ``schema``: every table of the models exists there; ``redis_``:
+    PING ``settings.redis_url`` (``redis_timeout_s`` seconds; memory:// always answers).
+    Raises ConfigError naming GRIDBOT_DATABASE_URL or GRIDBOT_REDIS_URL and the fix.
+    """
+    if database or schema:
+        _check_database(settings, schema=schema)
+    if redis_:
+        _check_redis(settings)
+
+
+def explain(exc: BaseException) -> ConfigError | None:
+    """The ConfigError behind ``exc``, an error a command met while running, or None when
+    ``exc`` is not about configuration (then it is a bug and keeps its traceback)."""
+    if isinstance(exc, ConfigError):
+        return exc
+    if isinstance(exc, SettingsError) or (
+        isinstance(exc, ValidationError) and exc.title == Settings.__name__
+    ):
+        return _settings_error(exc)
+    if isinstance(exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.ArgumentError) or (
+        isinstance(exc, sqlalchemy.exc.ProgrammingError) and _schema_missing(exc)
+    ):
+        return _database_error(exc)
+    if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
+        return ConfigError(f"GRIDBOT_REDIS_URL: cannot reach Redis ({_first_line(exc)}): "
+                           "start Redis or correct GRIDBOT_REDIS_URL")
+    return None
+
+
+# -- settings ---------------------------------------------------------------------------------
+def _settings_error(exc: ValidationError | SettingsError) -> ConfigError:
+    if isinstance(exc, SettingsError):
+        field = re.search(r'field "(\w+)"', str(exc))
+        var = f"GRIDBOT_{field.group(1).upper()}" if field else "a GRIDBOT_ variable"
+        example = ' e.g. {"ticket_status": "TM0001"}' if field and field.group(1) == "template_ids" else ""
+        return ConfigError(f"{var} is not valid JSON: set it to a JSON object{example}")
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False):
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error["loc"]:
+            message = f"GRIDBOT_{str(error['loc'][0]).upper()}: {message}"
+        problems.append(message)
+    return ConfigError("invalid configuration: " + "; ".join(problems))
+
+
+# -- database ---------------------------------------------------------------------------------
+def _check_database(settings: Settings, *, schema: bool) -> None:
+    from sqlmodel import SQLModel
+
+    from storage.db import make_engine
+    from storage.schema import load_all
+
+    url = settings.database_url
+    try:
+        engine = make_engine(url, connect_timeout_s=settings.db_connect_timeout_s)
+    except (sqlalchemy.exc.ArgumentError, ImportError) as exc:
+        raise ConfigError(f"GRIDBOT_DATABASE_URL is not a database URL ({_first_line(exc)}): "
+                          "use postgresql+psycopg://user:password@host/db") from None
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+            tables = set(inspect(conn).get_table_names()) if schema else set()
+    except sqlalchemy.exc.DBAPIError as exc:
+        raise _database_error(exc, url) from None
+    finally:
+        engine.dispose()
+    if not schema:
+        return
+    load_all()
+    missing = sorted(set(SQLModel.metadata.tables) - tables)
+    if len(missing) == len(SQLModel.metadata.tables):
+        raise ConfigError(f"GRIDBOT_DATABASE_URL: {_safe_url(url)} has no gridbot tables: {SCHEMA_FIX}")
+    if missing:
+        raise ConfigError(f"GRIDBOT_DATABASE_URL: the schema of {_safe_url(url)} is out of date "
+                          f"(no table {', '.join(missing)}): {SCHEMA_FIX}")
+
+
+def _database_error(exc: Exception, url: str | None = None) -> ConfigError:
+    """One line for a DBAPIError (psycopg/sqlite3 error in ``.orig``) or a bad URL."""
+    where = f" {_safe_url(url)}" if url else ""
+    orig = getattr(exc, "orig", None)
+    text = _first_line(orig if orig is not None else exc)
+    if isinstance(exc, sqlalchemy.exc.ArgumentError):
+        return ConfigError(f"GRIDBOT_DATABASE_URL is not a database URL ({text}): "
+                           "use postgresql+psycopg://user:password@host/db")
+    if _schema_missing(exc):
+        return ConfigError(f"GRIDBOT_DATABASE_URL: the database{where} lacks the schema ({text}): "
+                           f"{SCHEMA_FIX}")
+    if re.search(r'database ".*" does not exist', text):
+        return ConfigError(f"GRIDBOT_DATABASE_URL: {text}: create it (createdb) and {SCHEMA_FIX}, "
+                           "or correct the URL")
+    if "authentication failed" in text or "password" in text:
+        return ConfigError(f"GRIDBOT_DATABASE_URL: {text}: correct the user or password in the URL")
+    return ConfigError(f"GRIDBOT_DATABASE_URL: cannot use the database{where} ({text}): {DB_FIX}")
+
+
+def _schema_missing(exc: Exception) -> bool:
+    """A table or column of the models is missing (PostgreSQL or SQLite wording)."""
+    orig = getattr(exc, "orig", None)
+    return type(orig).__name__ in ("UndefinedTable", "UndefinedColumn") or bool(
+        re.match(r"no such (table|column)", _first_line(orig if orig is not None else exc))
+    )
+
+
+# -- Redis ------------------------------------------------------------------------------------
+def _check_redis(settings: Settings) -> None:
+    from storage.redis import is_memory, sync_client
+
+    if is_memory(settings.redis_url):
+        return
+    try:
+        client = sync_client(settings.redis_url, timeout_s=settings.redis_timeout_s)
+        client.ping()
+    except ValueError as exc:  # not a redis:// URL
+        raise ConfigError(f"GRIDBOT_REDIS_URL is not a Redis URL ({_first_line(exc)}): "
+                          "use redis://host:6379/0") from None
+    except redis.exceptions.AuthenticationError:
+        raise ConfigError(f"GRIDBOT_REDIS_URL: Redis at {_safe_url(settings.redis_url)} refused "
+                          "the password: correct it in the URL") from None
+    except redis.exceptions.RedisError as exc:
+        raise ConfigError(f"GRIDBOT_REDIS_URL: cannot reach Redis at {_safe_url(settings.redis_url)} "
+                          f"({_first_line(exc)}): start Redis or correct GRIDBOT_REDIS_URL") from None
+
+
+# -- text -------------------------------------------------------------------------------------
+def _safe_url(url: str) -> str:
+    """``url`` with its password replaced by ***."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except sqlalchemy.exc.ArgumentError:
+        return re.sub(r"://([^:/@]*):[^@]*@", r"://\1:***@", url)
+
+
+def _first_line(exc: object) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
