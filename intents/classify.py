@@ -37,6 +37,7 @@ from intents.normalize import Normalizer
 from intents.phrases import PhraseIndex
 from intents.segment import Segmenter
 from intents.slots import (
+    MAX_TEXT_CHARS,
     TICKET_RE,
     cn_to_int,
     extract_address,
@@ -51,10 +52,13 @@ from intents.slots import (
 
 __all__ = ["INTENTS", "Classifier", "Understanding"]
 
-# Characters stripped from both ends before whole-message (exact) matching.
-_PUNCT = r"\s,.!?~，。！？、…～:：;；'\"“”‘’()（）"
-_EDGE = re.compile(rf"^[{_PUNCT}]+|[{_PUNCT}啊呀吧呢哦噢啦哇嘛]+$")
-_RATING_NUMBER = re.compile(r"^(?:给|打)?\s*([1-5一二三四五])\s*(?:分|星|颗星)?\s*$")
+# Characters stripped from both ends before whole-message (exact) matching; modal particles
+# only from the end. (Normalised text holds no whitespace but single spaces.)
+_EDGE_CHARS = " ,.!?~，。！？、…～:：;；'\"“”‘’()（）"
+_END_CHARS = _EDGE_CHARS + "啊呀吧呢哦噢啦哇嘛"
+_PUNCT = r"\s" + re.escape(_EDGE_CHARS)
+# Optional parts carry their trailing space: 「\s*X?\s*$」 would backtrack quadratically.
+_RATING_NUMBER = re.compile(r"^(?:给|打)?\s*([1-5一二三四五])\s*(?:(?:分|星|颗星)\s*)?$")
 _RATING_NUMBER_IN = re.compile(r"(?<![\d十])([1-5一二三四五])\s*(?:分(?!钟|钱)|星|颗星)")
 _HAS_NUMBER = re.compile(r"[0-9零〇一二两三四五六七八九十]")
 _PHONE_DIGITS = re.compile(r"(?<!\d)(?:1[3-9]\d[\s-]?\d{4}[\s-]?\d{4}|0\d{2,3}[\s-]?\d{7,8})(?!\d)")
@@ -65,6 +69,13 @@ _RATING_ALONE = re.compile(r"^(?:给|打)?\s*[1-5一二三四五]\s*(?:分|星|�
 _RATING_MARK = re.compile(r"(?<![\d十])[1-5一二三四五]\s*(?:分(?!钟|钱)|星|颗星)|满分|零分")
 # Strength of evidence: a score of `_SCALE` gives strength 1 - 1/e ≈ 0.63.
 _SCALE = 3.0
+
+
+def _strip_edges(text: str) -> str:
+    """``text`` without punctuation or spaces at either end and modal particles at its end
+    (「好的呀！」 → 好的). ``str.strip`` is linear where a regex ``[…]+$`` is quadratic in the
+    length of a run of punctuation."""
+    return text.lstrip(_EDGE_CHARS).rstrip(_END_CHARS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,12 +116,17 @@ class Classifier:
     """Keyword-lexicon intent classifier with slot extraction. Build with ``load``.
 
     Thread-safe for ``classify`` (no shared mutable state besides jieba's LRU cache).
-    ``threshold`` comes from the lexicon; ``load_time_s`` is the time ``load`` took.
+    ``threshold`` comes from the lexicon; ``load_time_s`` is the time ``load`` took;
+    ``max_chars`` is how many characters of a message ``classify`` reads (the rest is cut;
+    default ``intents.slots.MAX_TEXT_CHARS``: defence in depth, the bot cuts messages at
+    ``settings.max_text_chars`` before).
     """
 
-    def __init__(self, lexicon: Lexicon, segmenter: Segmenter) -> None:
+    def __init__(self, lexicon: Lexicon, segmenter: Segmenter,
+                 max_chars: int = MAX_TEXT_CHARS) -> None:
         self.lexicon = lexicon
         self.segmenter = segmenter
+        self.max_chars = max_chars
         self.threshold = lexicon.threshold
         self.labels = dict(lexicon.labels)
         self.load_time_s = 0.0
@@ -195,9 +211,11 @@ class Classifier:
         """Understand one message. ``today`` lets relative days (明天, 周六) resolve to ``date``.
 
         Never raises on any ``str``; an empty or unintelligible message is ``other`` with
-        low confidence.
+        low confidence. Only the first ``max_chars`` characters are read (before and after
+        normalisation, which may lengthen text: NFKC turns ㍻ into 平成), so a message of
+        any length is understood in bounded time.
         """
-        norm = self._normalizer.normalize(text)
+        norm = self._normalizer.normalize(text[:self.max_chars])[:self.max_chars]
         lex = self.lexicon
         scores: dict[str, float] = {}
         cat_scores: dict[tuple[str, str], float] = {}
@@ -208,7 +226,7 @@ class Classifier:
         ticket_no = extract_ticket_no(norm)
         scan_text = TICKET_RE.sub(" ", norm) if ticket_no else norm
 
-        core = _EDGE.sub("", scan_text)
+        core = _strip_edges(scan_text)
         exact = self._exact(scan_text, core)
         if exact is not None:
             scores[exact] = lex.exact_weight
@@ -296,7 +314,7 @@ class Classifier:
             return exact.get(core[:half])
         pieces = [p for p in _PIECES.split(core) if p]
         if len(pieces) > 1:
-            found = {exact.get(_EDGE.sub("", p)) for p in pieces}
+            found = {exact.get(_strip_edges(p)) for p in pieces}
             if len(found) == 1:
                 return found.pop()
         return None
