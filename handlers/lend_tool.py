@@ -27,17 +27,22 @@ from storage.times import as_utc
 FLOW = "lending"
 MAX_TRIES = 2
 NUMBER_RE = re.compile(r"([a-z]{2}\d{8}-\d{1,6})", re.IGNORECASE)
-_NUM = r"(?:\d+|[零〇一二两俩三四五六七八九十百千万]+)"
+# Counts are bounded tokens (never part of a longer run of digits) and optional parts carry
+# their own spaces, so every pattern here is linear in the text; _BEFORE is only searched in
+# the last _BEFORE_CHARS characters before a name.
+_CN = "零〇一二两俩三四五六七八九十百千万"
+_NUM = rf"(?:(?<!\d)\d{{1,4}}(?!\d)|[{_CN}]{{1,6}}(?![{_CN}]))"
 _MEASURE = r"(?:个|把|台|副|辆|张|根|只|套|件|架|部|条|块|双|盒)"
-_BEFORE = re.compile(rf"(负|-|−)?\s*({_NUM})\s*{_MEASURE}?\s*$")
-_AFTER = re.compile(rf"^\s*(负|-|−)?\s*({_NUM})\s*{_MEASURE}")
+_BEFORE = re.compile(rf"(负|-|−)?\s{{0,3}}({_NUM})\s{{0,3}}(?:{_MEASURE}\s{{0,3}})?$")
+_BEFORE_CHARS = 24
+_AFTER = re.compile(rf"^\s*(?:(负|-|−)\s*)?({_NUM})\s*{_MEASURE}")
 _UNKNOWN = re.compile(r"借(?:用|个|一个|一下|把|台|点|些)*\s*([\u4e00-\u9fffa-z]{1,8})")
 _NOT_ITEMS = {"东西", "工具", "什么", "啥", "吗", "一下", "的"}
 _RENEW = ("续借", "再借几天", "多借几天", "多用几天", "延长借期", "延期归还")
 _MINE = ("我借的", "我的借用", "借了什么", "借了啥", "借用记录", "我借了")
 _RETURN = re.compile(r"(归还|还回|怎么还|去还|要还|想还|来还|还给|^还(?![有能可剩没在是要得]))")
 _BORROW = re.compile(r"(想|要|能|可以|再)借|借(个|一|用|把|台|些|点|\d|[两二三四五])")
-_BARE_QUANTITY = re.compile(rf"^(负|-|−)?\s*({_NUM})\s*{_MEASURE}?$")
+_BARE_QUANTITY = re.compile(rf"^(负|-|−)?\s*({_NUM})\s*(?:{_MEASURE})?$")
 NEW_TOPIC = ("repair", "complaint", "care_signup", "status_query", "rating", "help")
 
 
@@ -70,7 +75,7 @@ def parse_wanted(text: str, aliases: dict[str, str]) -> list[Wanted]:
         before = text[hits[n - 1][1] if n else 0:start]
         after = text[end:hits[n + 1][0] if n + 1 < len(hits) else len(text)]
         quantity = None
-        m = _BEFORE.search(before) or _AFTER.match(after)
+        m = _BEFORE.search(before, max(0, len(before) - _BEFORE_CHARS)) or _AFTER.match(after)
         if m and (value := cn_to_int(m.group(2))) is not None:
             quantity = -value if m.group(1) else value
         if name not in wanted:
