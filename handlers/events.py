@@ -1,9 +1,12 @@
-"""WeChat events: subscribe (welcome), unsubscribe (delete personal data), menu CLICKs.
+"""WeChat events: subscribe (welcome), unsubscribe (delete personal data: storage.privacy),
+menu CLICKs.
 
 Source: developers.weixin.qq.com/doc/offiaccount/Message_Management/Receiving_event_pushes.html
 """
 
 from __future__ import annotations
+
+import logging
 
 from wechatpy.events import BaseEvent
 
@@ -11,7 +14,9 @@ from handlers import HANDLERS
 from handlers.messages import msg
 from handlers.turn import Turn
 from intents.classify import Understanding
-from storage.org import anonymise
+from storage.privacy import forget_resident
+
+log = logging.getLogger("gridbot.events")
 
 MENU = {
     "HELP": "help",
@@ -28,9 +33,10 @@ def handle(turn: Turn, event: BaseEvent) -> str:
         return msg("welcome")
     if kind == "unsubscribe":
         if turn.resident is not None:
-            anonymise(turn.resident, turn.now)
-            turn.session.add(turn.resident)
-        turn.finish()
+            forgotten = forget_resident(turn.session, turn.resident, turn.now)
+            log.info("unsubscribe: resident %s forgotten, rows rewritten %s",
+                     turn.resident.id, forgotten)
+        turn.finish()  # no dialogue state survives (it held the pending report's text)
         return ""
     if kind == "click":
         intent = MENU.get(getattr(event, "key", "") or "", "help")
