@@ -94,15 +94,3 @@ def format_address(building_name: str, unit: int | None, room: str | None) -> st
     """"3号楼" + "2单元" + "501" as people write it."""
     return building_name + (f"{unit}单元" if unit else "") + (room or "")
 
-
-def anonymise(resident: Resident, now: datetime) -> None:
-    """Delete a resident's personal data on unsubscribe; tickets keep their history.
-
-    OpenID, phone and room are cleared; the building stays so statistics per grid hold.
-    """
-    resident.openid = None
-    resident.phone = None
-    resident.room = None
-    resident.unit = None
-    resident.subscribed = False
-    resident.anonymised_at = now
