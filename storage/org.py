@@ -93,4 +93,3 @@ def address_of(session: Session, resident: Resident) -> str | None:
 def format_address(building_name: str, unit: int | None, room: str | None) -> str:
     """"3号楼" + "2单元" + "501" as people write it."""
     return building_name + (f"{unit}单元" if unit else "") + (room or "")
-
