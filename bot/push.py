@@ -10,13 +10,44 @@ Channel choice (every push records the one used):
   or 45047 (too many customer-service messages), a template message (模板消息) with
   ``settings.template_ids[row.event]`` (else ``template_ids["default"]``) and ``row.data``.
 
-Errors: network errors, HTTP 5xx/429, errcode -1 (system busy) and 45009/45011 (API quota)
-are retryable; 40001/40014/42001 (access token invalid or expired) refresh the token once
-and retry the call once, and are retryable if they persist; any other errcode is final.
+Outcome of a failed call — did the message possibly reach WeChat? (``PushError.in_doubt``)
+WeChat's send APIs take no idempotency key (no request id that WeChat would de-duplicate),
+so a message that *may* have been delivered must not be sent again blindly: it is "in
+doubt" and the relay keeps it for staff ("unknown"). A failure known to have happened
+before delivery keeps the retry rules.
+
+====================================================  ===========  ======================
+failure                                               in doubt?    then
+====================================================  ===========  ======================
+errcode -1 (system busy), 45009/45011 (quota)         no           retry with backoff
+errcode 40001/40014/42001 (token invalid/expired)     no           refresh token once,
+                                                                   call again once; if it
+                                                                   persists: retry later
+errcode 45015/45047 (out of the 48 h window)          no           template message now
+  … and no template ID configured                     no           final (dead)
+any other errcode; WeCom ``invaliduser``              no           final (dead)
+HTTP 429 Too Many Requests, 503 Service Unavailable   no           retry with backoff
+  (refused before processing)
+HTTP 500, 502, 504 and other 5xx                      **yes**      unknown
+  (a gateway may have passed the request on)
+other HTTP 4xx                                        no           final (dead)
+HTTP 200 whose body is not JSON                       **yes**      unknown
+requests ConnectTimeout, connection refused, DNS,     no           retry with backoff
+  TLS handshake (never connected)
+requests ReadTimeout (sent, no answer in time)        **yes**      unknown
+connection reset/aborted after connecting,            **yes**      unknown
+  broken or undecodable answer
+other requests errors (bad URL …)                     no           retry with backoff
+token fetch failures (GET token: no message sent)     no           by the rows above
+Redis errors reading/locking the shared token         no           retry with backoff
+====================================================  ===========  ======================
+
+A stale keep-alive connection that the server had closed also ends as "connection
+aborted": such a push is counted in doubt although it was not delivered (the safe side).
 
 Exception tree::
 
-    PushError(reason, retryable, errcode, channel)
+    PushError(reason, retryable, errcode, channel, in_doubt)
      └── NoTemplateError      out of the 48 h window and no template configured (final)
 
 Sources:
@@ -54,21 +85,25 @@ OUT_OF_WINDOW = frozenset({45015, 45047})
 
 
 class PushError(Exception):
-    """A push that did not reach its recipient.
+    """A push that did not reach its recipient, or may not have (``in_doubt``).
 
     ``reason`` is English text for logs and ``Outbox.last_error``; ``retryable`` says whether
     a later attempt may succeed; ``errcode`` is WeChat's errcode when it answered one (None
-    for network and HTTP errors); ``channel`` is the channel that failed.
+    for network and HTTP errors); ``channel`` is the channel that failed; ``in_doubt`` is
+    True when the request may have reached WeChat and been delivered (then it must not be
+    sent again blindly, whatever ``retryable`` says).
     """
 
     def __init__(
-        self, reason: str, retryable: bool, errcode: int | None = None, channel: str | None = None
+        self, reason: str, retryable: bool, errcode: int | None = None, channel: str | None = None,
+        in_doubt: bool = False,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retryable = retryable
         self.errcode = errcode
         self.channel = channel
+        self.in_doubt = in_doubt
 
     def __str__(self) -> str:
         prefix = f"{self.channel}: " if self.channel else ""
@@ -155,6 +190,7 @@ class Pusher:
         Translates every failure into PushError tagged with ``channel``.
         """
         for attempt in (1, 2):
+            self._token_step(channel, lambda: client.access_token)  # no message sent yet
             try:
                 result = call(client)
             except WeChatClientException as exc:
@@ -165,23 +201,36 @@ class Pusher:
                     continue
                 raise _classify(exc, channel) from exc
             except requests.RequestException as exc:
-                raise PushError(f"network error: {exc!r}", retryable=True, channel=channel) from exc
+                raise _network_error(exc, channel) from exc
+            except redis_lib.RedisError as exc:  # the shared token, read before sending
+                raise PushError(f"Redis error reading the access token: {exc!r}",
+                                retryable=True, channel=channel) from exc
             if not isinstance(result, dict):
-                raise PushError("answer is not JSON", retryable=True, channel=channel)
+                raise PushError("answer is not JSON (it may have been delivered)",
+                                retryable=True, channel=channel, in_doubt=True)
             if check is not None:
                 check(result)
             return result
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _refresh_token(self, channel: str, client: Any) -> None:
+        self._token_step(channel, client.fetch_access_token)
+
+    @staticmethod
+    def _token_step(channel: str, step: Callable[[], Any]) -> None:
+        """Run ``step`` (read the shared access token, fetching it if needed, or fetch a new
+        one): its failures come before any message was sent, so none is in doubt."""
         try:
-            client.fetch_access_token()
+            step()
         except WeChatClientException as exc:
             raise _classify(exc, channel, "fetching access token: ") from exc
         except requests.RequestException as exc:
             raise PushError(
                 f"network error fetching access token: {exc!r}", retryable=True, channel=channel
             ) from exc
+        except redis_lib.RedisError as exc:
+            raise PushError(f"Redis error sharing the access token: {exc!r}", retryable=True,
+                            channel=channel) from exc
 
 
 def _classify(exc: WeChatClientException, channel: str, context: str = "") -> PushError:
@@ -189,13 +238,39 @@ def _classify(exc: WeChatClientException, channel: str, context: str = "") -> Pu
     if exc.errcode is None:
         status = getattr(exc.response, "status_code", None)
         retryable = status is None or status >= 500 or status == 429
-        return PushError(f"{context}HTTP {status}", retryable=retryable, channel=channel)
+        in_doubt = not context and (status is None or (status >= 500 and status not in REFUSED_HTTP))
+        reason = f"{context}HTTP {status}" + (" (it may have been delivered)" if in_doubt else "")
+        return PushError(reason, retryable=retryable, channel=channel, in_doubt=in_doubt)
     errcode = int(exc.errcode)
     retryable = errcode == SYSTEM_BUSY or errcode in TOKEN_ERRORS or errcode in QUOTA_ERRORS
     return PushError(
         f"{context}errcode {errcode}: {exc.errmsg}", retryable=retryable, errcode=errcode,
         channel=channel,
     )
+
+
+REFUSED_HTTP = frozenset({429, 503})
+"""HTTP statuses that say the request was refused before it was processed (RFC 9110 §15.6.4,
+RFC 6585 §4): retried. Every other 5xx leaves the push in doubt."""
+NEVER_CONNECTED = ("NewConnectionError", "Failed to establish a new connection",
+                   "NameResolutionError", "Failed to resolve", "getaddrinfo failed")
+"""Marks of urllib3's "could not connect" errors inside a requests ConnectionError (whose
+message is all ``bot.wechat_api`` keeps, the secrets masked)."""
+
+
+def _network_error(exc: requests.RequestException, channel: str) -> PushError:
+    """PushError for a requests error of a send: in doubt unless the request never left
+    (connect timeout, refused, DNS, TLS handshake) or was never built (bad URL …)."""
+    if isinstance(exc, requests.ConnectTimeout | requests.exceptions.SSLError):
+        in_doubt = False
+    elif isinstance(exc, requests.ConnectionError):  # ReadTimeout is not one
+        in_doubt = not any(mark in str(exc) for mark in NEVER_CONNECTED)
+    else:
+        in_doubt = isinstance(exc, requests.ReadTimeout | requests.exceptions.ChunkedEncodingError
+                              | requests.exceptions.ContentDecodingError)
+    suffix = " (sent, no answer: it may have been delivered)" if in_doubt else ""
+    return PushError(f"network error: {exc!r}{suffix}", retryable=True, channel=channel,
+                     in_doubt=in_doubt)
 
 
 def _check_wecom_recipients(result: dict) -> None:

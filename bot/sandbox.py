@@ -27,6 +27,8 @@ For people and tests:
 - ``POST /sandbox/faults`` ``{"openid": "...", "errcode": 45015, "count": 1}`` — the next
   ``count`` sends to that recipient fail with that errcode (or, with ``"status": 503``, that
   HTTP status); ``"api": "custom" | "template" | "wecom"`` limits it to one API.
+  ``"delay_s": 3`` makes those sends answer 3 s late (a slow or hanging WeChat); alone it
+  still delivers the message, as WeChat does when the caller has already timed out.
 - ``POST /sandbox/tokens/expire`` — every issued token answers 42001 from now on.
 - ``GET  /sandbox/stats`` — calls per endpoint, e.g. ``{"token": 1, "custom_send": 3}``.
 
@@ -72,11 +74,13 @@ MSGTYPES = frozenset(
 
 class Fault(BaseModel):
     """An injected failure: the next ``count`` sends to ``openid`` answer ``errcode`` (or the
-    HTTP ``status``); ``api`` (custom | template | wecom) limits it to one endpoint."""
+    HTTP ``status``) after ``delay_s`` seconds (with neither, the late send is delivered);
+    ``api`` (custom | template | wecom) limits it to one endpoint."""
 
     openid: str
     errcode: int | None = None
     status: int | None = Field(default=None, ge=400, le=599)
+    delay_s: float = Field(default=0.0, ge=0.0, le=120.0)
     count: int = Field(default=1, ge=1, le=1000)
     api: str | None = None
 
@@ -138,15 +142,21 @@ class _Sandbox:
     # -- faults -------------------------------------------------------------------------
     def add_fault(self, fault: Fault) -> int:
         key = f"{PREFIX}faults:{fault.api or 'any'}:{fault.openid}"
-        item = json.dumps({"errcode": fault.errcode, "status": fault.status})
+        item = json.dumps({"errcode": fault.errcode, "status": fault.status,
+                           "delay_s": fault.delay_s})
         return int(self.redis.rpush(key, *([item] * fault.count)))
 
     def take_fault(self, api: str, recipients: list[str]) -> dict | None:
+        """The next fault for one of ``recipients`` on ``api``, after its ``delay_s``; None
+        when there is none, or when it was only a delay (the send then goes through)."""
         for recipient in recipients:
             for scope in (api, "any"):
                 raw = self.redis.lpop(f"{PREFIX}faults:{scope}:{recipient}")
                 if raw is not None:
-                    return json.loads(raw)
+                    fault = json.loads(raw)
+                    if fault.get("delay_s"):
+                        time.sleep(float(fault["delay_s"]))
+                    return fault if fault.get("errcode") or fault.get("status") else None
         return None
 
     # -- inbox --------------------------------------------------------------------------
@@ -338,8 +348,8 @@ def sandbox_router(redis: redis_lib.Redis) -> APIRouter:
 
     @router.post("/faults")
     def faults(fault: Fault) -> dict:
-        if fault.errcode is None and fault.status is None:
-            raise HTTPException(422, "give errcode or status")
+        if fault.errcode is None and fault.status is None and not fault.delay_s:
+            raise HTTPException(422, "give errcode, status or delay_s")
         return {"ok": True, "pending": box.add_fault(fault)}
 
     @router.post("/tokens/expire")

@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     report_burst_window_s: int = 600
     push_lease_s: int = 120
     """How long a relay may hold a push it is sending before the push counts as in doubt."""
+    wechat_timeout_s: float = 10.0
+    """Connect and read timeout of each WeChat API call (seconds); keep push_lease_s above
+    five calls' worth (connect + read), see bot/relay.py."""
 
     # People-facing
     timezone: str = "Asia/Shanghai"

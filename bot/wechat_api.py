@@ -38,7 +38,8 @@ logger = logging.getLogger(__name__)
 SESSION_PREFIX = "gridbot:wechatpy"
 """Redis key prefix of wechatpy's session storage (access tokens)."""
 HTTP_TIMEOUT_S = 10.0
-"""Connect and read timeout of every WeChat API call, token fetches included (seconds)."""
+"""Default connect and read timeout of every WeChat API call, token fetches included
+(seconds); ``Settings.wechat_timeout_s`` sets it."""
 TOKEN_LOCK_TIMEOUT_S = 30
 TOKEN_LOCK_WAIT_S = 15
 
@@ -140,10 +141,10 @@ def _base_url(url: str) -> str:
     return url if url.endswith("/") else url + "/"
 
 
-def _bind(client: Any, base_url: str, redis: redis_lib.Redis) -> Any:
+def _bind(client: Any, base_url: str, redis: redis_lib.Redis, timeout_s: float) -> Any:
     client.API_BASE_URL = _base_url(base_url)
     client._redis = redis
-    client._http = _TimeoutSession(HTTP_TIMEOUT_S)
+    client._http = _TimeoutSession(timeout_s)
     return client
 
 
@@ -152,16 +153,17 @@ def official_client(settings: Settings, redis: redis_lib.Redis) -> OfficialClien
 
     Base URL ``settings.wechat_api_base_url`` (e.g. ``https://api.weixin.qq.com/cgi-bin/`` or
     the sandbox's ``http://HOST:PORT/sandbox/cgi-bin/``), the token shared through ``redis``
-    (a synchronous client), timeouts of HTTP_TIMEOUT_S seconds, wechatpy's auto-retry off.
+    (a synchronous client), timeouts of ``settings.wechat_timeout_s`` seconds, wechatpy's
+    auto-retry off.
     """
     client = OfficialClient(
         settings.wechat_app_id,
         settings.wechat_app_secret,
         session=RedisStorage(redis, prefix=SESSION_PREFIX),
-        timeout=HTTP_TIMEOUT_S,
+        timeout=settings.wechat_timeout_s,
         auto_retry=False,
     )
-    return _bind(client, settings.wechat_api_base_url, redis)
+    return _bind(client, settings.wechat_api_base_url, redis, settings.wechat_timeout_s)
 
 
 def wecom_client(settings: Settings, redis: redis_lib.Redis) -> WeComClient | None:
@@ -176,7 +178,7 @@ def wecom_client(settings: Settings, redis: redis_lib.Redis) -> WeComClient | No
         settings.wecom_corp_id,
         settings.wecom_secret,
         session=RedisStorage(redis, prefix=SESSION_PREFIX),
-        timeout=HTTP_TIMEOUT_S,
+        timeout=settings.wechat_timeout_s,
         auto_retry=False,
     )
-    return _bind(client, settings.wecom_api_base_url, redis)
+    return _bind(client, settings.wecom_api_base_url, redis, settings.wechat_timeout_s)

@@ -317,9 +317,14 @@ class NoticeDelivery(SQLModel, table=True):
 
 class OutboxStatus:
     PENDING = "pending"
+    SENDING = "sending"
+    """Claimed by a relay, which is sending it until ``lease_until`` (storage.outbox)."""
     SENT = "sent"
     DEAD = "dead"
     """Gave up after the last retry; last_error says why."""
+    UNKNOWN = "unknown"
+    """In doubt: the last attempt may have reached WeChat (relay died mid-send, read timeout,
+    reset after sending, HTTP 5xx). Never resent by itself; staff check and re-queue it."""
 
 
 class Outbox(SQLModel, table=True):
@@ -348,6 +353,11 @@ class Outbox(SQLModel, table=True):
     channel: str | None = None
     last_error: str | None = None
     sent_at: datetime | None = _ts()
+    lease_until: datetime | None = _ts()
+    """While "sending": when the relay's claim runs out (aware UTC); after that the push is
+    in doubt ("unknown")."""
+    last_attempt_at: datetime | None = _ts()
+    """When the latest attempt was claimed (aware UTC); ``attempts`` counts them all."""
 
 
 class InboundMessage(SQLModel, table=True):

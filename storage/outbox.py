@@ -1,20 +1,41 @@
 """The push outbox: pushes are rows written in the caller's transaction, relayed later.
 
 A flushed Redis or a failed WeChat call loses no push: the worker relays pending rows and
-records the channel used, each failure and the next attempt (backoff).
+records the channel used, each attempt, each failure and the next attempt (backoff).
+
+Life of a row (``Outbox.status``; the relay's side is in ``bot.relay``)::
+
+    pending ──claim (tx1, committed before the send)──▶ sending (lease_until = now + lease)
+       ▲                                                  │
+       │ retryable failure before delivery (backoff)      ├─ delivered ─────────▶ sent
+       ├──────────────────────────────────────────────────┤
+       │                                                  ├─ final failure ─────▶ dead
+       │                                                  ├─ may have reached ──▶ unknown
+       │                                                  │  WeChat (in doubt)
+       │                                                  └─ relay died, lease ─▶ unknown
+       │                                                     ran out (expire_leases)
+       └──── requeue (staff: ``gridbot outbox retry``) ◀── dead | unknown
+
+``attempts`` is counted when a row is claimed, so an attempt whose relay died is counted
+too; ``last_attempt_at`` is the time of the latest claim. An "unknown" row is never sent
+again by the relay: WeChat's send APIs take no idempotency key, so only a person can tell
+whether the recipient got it (ask them, or look at the official account's records).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from storage.models import Outbox, OutboxStatus
+from storage.times import as_utc
 
 __all__ = [
-    "MAX_ATTEMPTS", "OutboxStatus", "add_push", "backoff_s", "claim_due", "claim_one",
-    "mark_failed", "mark_sent",
+    "MAX_ATTEMPTS", "OutboxStatus", "REQUEUEABLE", "add_push", "backoff_s", "claim",
+    "claim_due", "claim_one", "expire_leases", "held", "list_rows", "mark_failed", "mark_sent",
+    "mark_unknown", "requeue",
 ]
 
 
@@ -91,25 +112,166 @@ def claim_one(session: Session, outbox_id: int, now: datetime) -> Outbox | None:
     return session.exec(_locked(session, stmt)).first()
 
 
+def claim(
+    session: Session, now: datetime, lease_s: float, outbox_id: int | None = None
+) -> Outbox | None:
+    """Claim one due pending row for sending (``outbox_id``, or the oldest due one).
+
+    The row becomes "sending" with ``lease_until`` = ``now`` + ``lease_s`` seconds,
+    ``attempts`` + 1 and ``last_attempt_at`` = ``now`` (aware UTC). The caller commits
+    *before* sending, so a relay that dies mid-send leaves a "sending" row whose lease runs
+    out (``expire_leases``) instead of a pending row that would be sent again.
+    Returns None when nothing is due (or the row is not pending, not due, or held by
+    another relay).
+    """
+    if outbox_id is None:
+        rows = claim_due(session, now, limit=1)
+        row = rows[0] if rows else None
+    else:
+        row = claim_one(session, outbox_id, now)
+    if row is None:
+        return None
+    row.status = OutboxStatus.SENDING
+    row.attempts += 1
+    row.last_attempt_at = now
+    row.lease_until = now + timedelta(seconds=lease_s)
+    session.add(row)
+    return row
+
+
+def held(session: Session, outbox_id: int, attempt: int) -> Outbox | None:
+    """Row ``outbox_id`` locked for recording the outcome of its ``attempt``-th attempt, or
+    None when that attempt is no longer the row's (re-queued by staff since, or sent).
+
+    A row whose lease ran out meanwhile ("unknown") is still returned: the relay now knows
+    the outcome, which is better than the doubt.
+    """
+    stmt = select(Outbox).where(
+        Outbox.id == outbox_id, Outbox.attempts == attempt,
+        col(Outbox.status).in_([OutboxStatus.SENDING, OutboxStatus.UNKNOWN]),
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    return session.exec(stmt).first()
+
+
+def expire_leases(session: Session, now: datetime, limit: int = 100) -> list[Outbox]:
+    """Mark "unknown" up to ``limit`` "sending" rows whose ``lease_until`` is before ``now``.
+
+    Their relay died (or lost the database) while sending: the push may or may not have
+    reached WeChat, so it is not sent again; ``last_error`` says so. Locked SKIP LOCKED on
+    PostgreSQL. Returns the rows changed (not committed).
+    """
+    stmt = (select(Outbox)
+            .where(Outbox.status == OutboxStatus.SENDING, Outbox.lease_until < now)
+            .order_by(Outbox.id).limit(limit))
+    rows = list(session.exec(_locked(session, stmt)).all())
+    for row in rows:
+        lease = as_utc(row.lease_until).isoformat() if row.lease_until else "?"
+        mark_unknown(row, f"in doubt: the relay sending attempt {row.attempts} stopped before "
+                          f"recording the outcome (lease ran out at {lease}); it may have been "
+                          "delivered", now)
+        session.add(row)
+    return rows
+
+
 def mark_sent(row: Outbox, channel: str, now: datetime) -> None:
     """Record a delivery: status "sent", ``channel`` ("wecom" | "custom" | "template"),
-    ``sent_at`` = ``now`` (aware UTC), attempts + 1. ``last_error`` keeps the previous
-    failure, if any, for the record."""
-    row.attempts += 1
+    ``sent_at`` = ``now`` (aware UTC), lease cleared. ``attempts`` was counted by ``claim``;
+    ``last_error`` keeps the previous failure, if any, for the record."""
     row.status = OutboxStatus.SENT
     row.channel = channel
     row.sent_at = now
+    row.lease_until = None
 
 
 def mark_failed(
     row: Outbox, error: str, now: datetime, retryable: bool, max_attempts: int = MAX_ATTEMPTS
 ) -> None:
-    """Record a failed attempt: attempts + 1, ``last_error`` = ``error``; then either status
-    "dead" (not ``retryable``, or ``max_attempts`` reached) or the next attempt at ``now`` +
-    ``backoff_s(attempts)``."""
-    row.attempts += 1
+    """Record a failed attempt that did not reach the recipient: ``last_error`` = ``error``,
+    lease cleared; then either status "dead" (not ``retryable``, or ``max_attempts``
+    attempts made) or "pending" again with the next attempt at ``now`` +
+    ``backoff_s(attempts)``. ``attempts`` was counted by ``claim``."""
     row.last_error = error[:2000]
+    row.lease_until = None
     if not retryable or row.attempts >= max_attempts:
         row.status = OutboxStatus.DEAD
     else:
+        row.status = OutboxStatus.PENDING
         row.next_attempt_at = now + timedelta(seconds=backoff_s(row.attempts))
+
+
+def mark_unknown(row: Outbox, error: str, now: datetime) -> None:
+    """Record an attempt in doubt (it may have reached WeChat): status "unknown",
+    ``last_error`` = ``error``, lease cleared. The relay never sends it again by itself."""
+    row.status = OutboxStatus.UNKNOWN
+    row.last_error = error[:2000]
+    row.lease_until = None
+
+
+# -- staff side (gridbot outbox list / retry) --------------------------------------------------
+
+REQUEUEABLE = (OutboxStatus.DEAD, OutboxStatus.UNKNOWN, OutboxStatus.PENDING)
+"""Statuses a person may re-queue. "sending" is in flight and "sent" was delivered: re-queueing
+those would send a second message."""
+
+
+def list_rows(session: Session, statuses: Iterable[str] | None = None, limit: int = 50
+              ) -> list[Outbox]:
+    """Up to ``limit`` rows with one of ``statuses`` (default: every status but "sent"),
+    newest first."""
+    wanted = list(statuses) if statuses else [
+        OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.UNKNOWN, OutboxStatus.DEAD]
+    return list(session.exec(
+        select(Outbox).where(col(Outbox.status).in_(wanted))
+        .order_by(col(Outbox.id).desc()).limit(limit)
+    ).all())
+
+
+def requeue(
+    session: Session, now: datetime, ids: Iterable[int] = (), all_dead: bool = False,
+    by: str = "staff",
+) -> tuple[list[Outbox], dict[int, str]]:
+    """Put rows back in the queue: status "pending", due at ``now``, ``attempts`` reset to 0
+    so they get the full retry schedule again; ``last_error`` keeps the history
+    ("requeued by <by> at <now> after <n> attempts, was <status>: <previous error>").
+
+    ``ids`` names the rows; ``all_dead`` adds every "dead" row. Only rows in REQUEUEABLE are
+    changed. Returns (rows re-queued, {id: why skipped} for missing, "sending" or "sent"
+    rows). Not committed.
+    """
+    wanted = sorted(set(ids))
+    rows = {r.id: r for r in session.exec(
+        _locked_plain(session, select(Outbox).where(col(Outbox.id).in_(wanted)))).all()} \
+        if wanted else {}
+    skipped = {i: "no such push" for i in wanted if i not in rows}
+    targets = [rows[i] for i in wanted if i in rows]
+    if all_dead:
+        seen = set(rows)
+        targets += [r for r in session.exec(_locked_plain(session, select(Outbox).where(
+            Outbox.status == OutboxStatus.DEAD).order_by(Outbox.id))).all() if r.id not in seen]
+    done = []
+    for row in targets:
+        if row.status not in REQUEUEABLE:
+            skipped[row.id] = (f"{row.status}: in flight, not re-queued" if row.status ==
+                               OutboxStatus.SENDING else f"{row.status}: already delivered")
+            continue
+        history = (f"requeued by {by} at {as_utc(now).isoformat()} after {row.attempts} "
+                   f"attempts, was {row.status}")
+        if row.last_error:
+            history += f": {row.last_error}"
+        row.last_error = history[:2000]
+        row.status = OutboxStatus.PENDING
+        row.attempts = 0
+        row.next_attempt_at = now
+        row.lease_until = None
+        session.add(row)
+        done.append(row)
+    return done, skipped
+
+
+def _locked_plain(session: Session, stmt):
+    """``stmt`` with ``FOR UPDATE`` (waiting for a relay's short transaction) on PostgreSQL."""
+    if session.get_bind().dialect.name == "postgresql":
+        return stmt.with_for_update()
+    return stmt

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
+import requests
 from fastapi import FastAPI
 
 from bot.push import NoTemplateError, Pusher, PushError, _check_wecom_recipients
@@ -120,19 +122,24 @@ def test_out_of_window_without_template_is_final(sandbox_url, redis):
     assert inbox(sandbox_url, "resident-1") == []
 
 
-@pytest.mark.parametrize(("spec", "errcode"), [
-    ({"errcode": -1}, -1),
-    ({"status": 503}, None),
-    ({"status": 500}, None),
-    ({"errcode": 45009}, 45009),
+@pytest.mark.parametrize(("spec", "errcode", "in_doubt"), [
+    ({"errcode": -1}, -1, False),
+    ({"status": 503}, None, False),
+    ({"status": 429}, None, False),
+    # Changed with issue 8: a 500/502/504 may come after WeChat processed the send.
+    ({"status": 500}, None, True),
+    ({"status": 502}, None, True),
+    ({"errcode": 45009}, 45009, False),
 ])
-def test_busy_and_server_errors_are_retryable(settings, redis, sandbox_url, spec, errcode):
+def test_busy_and_server_errors_are_retryable(settings, redis, sandbox_url, spec, errcode,
+                                              in_doubt):
     fault(sandbox_url, "resident-1", **spec)
     with pytest.raises(PushError) as caught:
         Pusher(settings, redis).send(push())
     assert caught.value.retryable is True
     assert caught.value.errcode == errcode
     assert caught.value.channel == "custom"
+    assert caught.value.in_doubt is in_doubt
 
 
 @pytest.mark.parametrize("errcode", [40003, 43004, 48001])
@@ -149,7 +156,72 @@ def test_network_error_is_retryable(redis):
     with pytest.raises(PushError) as caught:
         Pusher(settings, redis).send(push())
     assert caught.value.retryable is True
+    assert caught.value.in_doubt is False  # never connected: nothing reached WeChat
     assert "network error" in caught.value.reason
+
+
+def test_read_timeout_is_in_doubt_and_the_message_was_delivered(sandbox_url, redis):
+    settings = make_settings(sandbox_url, wechat_timeout_s=0.5)
+    fault(sandbox_url, "resident-1", delay_s=1.5)  # answers late, but delivers
+    with pytest.raises(PushError) as caught:
+        Pusher(settings, redis).send(push(text="慢"))
+    assert (caught.value.retryable, caught.value.in_doubt) == (True, True)
+    assert "may have been delivered" in str(caught.value)
+    deadline = time.monotonic() + 10
+    while not inbox(sandbox_url, "resident-1") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [m["text"] for m in inbox(sandbox_url, "resident-1")] == ["慢"]
+
+
+def fail_requests(pusher: Pusher, exc: Exception, when) -> None:
+    """Make the official client's HTTP calls whose URL satisfies ``when(url)`` raise ``exc``
+    (as requests would); the others go through to the sandbox."""
+    session = pusher.official._http
+    real = session.request
+
+    def request(method, url, *args, **kwargs):
+        if when(url):
+            raise exc
+        return real(method, url, *args, **kwargs)
+
+    session.request = request
+
+
+REFUSED = ("HTTPConnectionPool(host='api.weixin.qq.com', port=443): Max retries exceeded with "
+           "url: /cgi-bin/message/custom/send?access_token=*** (Caused by NewConnectionError("
+           "'<urllib3.connection.HTTPConnection object>: Failed to establish a new connection: "
+           "[Errno 111] Connection refused'))")
+RESET = ("('Connection aborted.', ConnectionResetError(104, 'Connection reset by peer'))")
+
+
+@pytest.mark.parametrize(("exc", "in_doubt"), [
+    (requests.ConnectTimeout("connect timed out"), False),
+    (requests.ConnectionError(REFUSED), False),
+    (requests.exceptions.SSLError("handshake failure"), False),
+    (requests.ReadTimeout("read timed out"), True),
+    (requests.ConnectionError(RESET), True),
+    (requests.exceptions.ChunkedEncodingError("broken answer"), True),
+    (requests.exceptions.InvalidURL("bad url"), False),
+])
+def test_network_errors_are_in_doubt_only_after_connecting(sandbox_url, redis, exc, in_doubt):
+    pusher = Pusher(make_settings(sandbox_url), redis)
+    fail_requests(pusher, exc, lambda url: "/message/" in url)
+    with pytest.raises(PushError) as caught:
+        pusher.send(push())
+    assert (caught.value.in_doubt, caught.value.retryable) == (in_doubt, True)
+
+
+@pytest.mark.parametrize("stale_token", [False, True])
+def test_token_fetch_timeout_is_not_in_doubt(sandbox_url, redis, stale_token):
+    if stale_token:  # refused with 40001 first, then the refresh times out
+        redis.set(TOKEN_KEY, '"stale-token"')
+    pusher = Pusher(make_settings(sandbox_url), redis)
+    fail_requests(pusher, requests.ReadTimeout("read timed out"), lambda url: "/token" in url)
+    with pytest.raises(PushError) as caught:
+        pusher.send(push())
+    assert (caught.value.in_doubt, caught.value.retryable) == (False, True)
+    assert "fetching access token" in caught.value.reason
+    assert inbox(sandbox_url, "resident-1") == []
 
 
 def test_invalid_token_in_redis_is_refreshed_once(settings, redis, sandbox_url):

@@ -186,14 +186,19 @@ class BrokenPusher:
         raise RuntimeError("bug in a push template")
 
 
-def test_unexpected_error_is_recorded_and_backed_off(clean_db, clock, caplog):
+def test_unexpected_error_is_recorded_and_kept_in_doubt(clean_db, clock, caplog):
+    # Changed with issue 8: an exception the Pusher does not classify may have been raised
+    # after the request reached WeChat, so the row is kept "unknown" for staff instead of
+    # being retried (which could send it twice).
     row_id = stage(clean_db)
-    assert relay_one(clean_db, row_id, BrokenPusher(), clock) == "pending"
+    assert relay_one(clean_db, row_id, BrokenPusher(), clock) == "unknown"
     row = load(clean_db, row_id)
     assert row.attempts == 1
-    assert row.last_error == "unexpected RuntimeError: bug in a push template"
-    assert as_utc(row.next_attempt_at) == clock() + timedelta(seconds=30)
+    assert row.last_error == "in doubt: unexpected RuntimeError: bug in a push template"
     assert "failed unexpectedly" in caplog.text
+    clock.advance(3600)
+    assert relay_due(clean_db, BrokenPusher(), clock) == 0
+    assert load(clean_db, row_id).attempts == 1  # never tried again by the relay
 
 
 class SlowPusher:
@@ -242,7 +247,9 @@ def test_parallel_relay_one_on_the_same_row_sends_once(clean_db, sandbox_url, re
     row_id = stage(clean_db, text="only once")
     pusher = SlowPusher(Pusher(make_settings(sandbox_url), redis))
     statuses = run_in_threads(6, lambda i: relay_one(clean_db, row_id, pusher, clock))
-    assert set(statuses) <= {"sent", "pending"}
+    # The claim is committed before the send: the others see "sending" (or "sent").
+    assert set(statuses) <= {"sent", "sending"}
+    assert "sent" in statuses
     assert inbox(sandbox_url, "resident-1") == ["only once"]
     assert load(clean_db, row_id).attempts == 1
 

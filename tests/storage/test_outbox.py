@@ -13,10 +13,15 @@ from storage.outbox import (
     OutboxStatus,
     add_push,
     backoff_s,
+    claim,
     claim_due,
     claim_one,
+    expire_leases,
+    held,
+    list_rows,
     mark_failed,
     mark_sent,
+    requeue,
 )
 from storage.times import as_utc, utcnow
 
@@ -76,34 +81,114 @@ def test_claimed_rows_are_skipped_by_another_transaction(clean_db):
         assert [r.id for r in claim_due(second, now, limit=10)] == ids
 
 
+def test_claim_marks_the_row_sending_with_a_lease_and_counts_the_attempt(session):
+    rows = stage(session, 2)
+    now = utcnow()
+    claimed = claim(session, now, lease_s=120)
+    session.commit()
+    assert claimed.id == rows[0].id
+    session.refresh(claimed)
+    assert (claimed.status, claimed.attempts) == ("sending", 1)
+    assert as_utc(claimed.lease_until) == now + timedelta(seconds=120)
+    assert as_utc(claimed.last_attempt_at) == now
+    assert claim(session, now, 120, outbox_id=rows[0].id) is None  # not pending any more
+    assert claim(session, now, 120).id == rows[1].id
+    session.rollback()
+
+
+def claimed_row(session: Session, now=None) -> Outbox:
+    stage(session, 1)
+    row = claim(session, now or utcnow(), lease_s=60)
+    assert row is not None
+    session.commit()
+    return row
+
+
 def test_mark_sent_records_channel_and_time(session):
-    [row] = stage(session, 1)
+    # Changed with issue 8: attempts are counted when a row is claimed, not when marked.
+    row = claimed_row(session)
     now = utcnow()
     mark_sent(row, "template", now)
     session.commit()
     session.refresh(row)
-    assert (row.status, row.channel, row.attempts) == ("sent", "template", 1)
+    assert (row.status, row.channel, row.attempts, row.lease_until) == ("sent", "template", 1, None)
     assert as_utc(row.sent_at) == now
 
 
 def test_mark_failed_schedules_a_retry_then_gives_up(session):
-    [row] = stage(session, 1)
+    row = claimed_row(session)
     now = utcnow()
     mark_failed(row, "custom: HTTP 503", now, retryable=True)
     assert (row.status, row.attempts, row.last_error) == ("pending", 1, "custom: HTTP 503")
     assert row.next_attempt_at == now + timedelta(seconds=30)
-    mark_failed(row, "custom: errcode -1: system error", now, retryable=True)
-    assert row.next_attempt_at == now + timedelta(seconds=60)
-    for _ in range(MAX_ATTEMPTS - 2):
-        mark_failed(row, "custom: errcode -1: system error", now, retryable=True)
-    assert (row.status, row.attempts) == ("dead", MAX_ATTEMPTS)
+    assert row.lease_until is None
     session.commit()
+    for n in range(2, MAX_ATTEMPTS + 1):
+        again = claim(session, now + timedelta(hours=n), lease_s=60)
+        assert (again.id, again.attempts) == (row.id, n)
+        mark_failed(again, "custom: errcode -1: system error", now, retryable=True)
+        if n == 2:
+            assert again.next_attempt_at == now + timedelta(seconds=60)
+        session.commit()
+    assert (row.status, row.attempts) == ("dead", MAX_ATTEMPTS)
 
 
 def test_mark_failed_not_retryable_is_dead_at_once(session):
-    [row] = stage(session, 1)
+    row = claimed_row(session)
     mark_failed(row, "custom: errcode 40003: invalid openid", utcnow(), retryable=False)
     session.commit()
     session.refresh(row)
     assert (row.status, row.attempts) == ("dead", 1)
     assert row.last_error == "custom: errcode 40003: invalid openid"
+
+
+def test_expired_leases_become_unknown_never_pending(session):
+    start = utcnow() + timedelta(seconds=1)  # the row is due by then
+    row = claimed_row(session, start)  # lease 60 s
+    assert expire_leases(session, start + timedelta(seconds=59)) == []
+    [expired] = expire_leases(session, start + timedelta(seconds=61))
+    session.commit()
+    session.refresh(row)
+    assert (row.status, row.attempts, row.lease_until) == ("unknown", 1, None)
+    assert "in doubt" in row.last_error and "attempt 1" in row.last_error
+    assert claim(session, start + timedelta(days=1), 60) is None  # never claimed again
+
+
+def test_held_returns_the_row_only_for_its_own_attempt(session):
+    row = claimed_row(session)
+    assert held(session, row.id, attempt=1).id == row.id
+    assert held(session, row.id, attempt=2) is None
+    session.rollback()
+    expire_leases(session, utcnow() + timedelta(hours=1))
+    session.commit()
+    assert held(session, row.id, attempt=1).status == "unknown"  # a late outcome still counts
+    session.rollback()
+    requeue(session, utcnow(), ids=[row.id])
+    session.commit()
+    assert held(session, row.id, attempt=1) is None  # re-queued by staff: not ours any more
+    session.rollback()
+
+
+def test_requeue_keeps_the_history_and_refuses_in_flight_and_sent_rows(session):
+    now = utcnow()
+    rows = stage(session, 5)
+    dead, unknown, sending, sent, pending = rows
+    for row, status in ((dead, "dead"), (unknown, "unknown"), (sending, "sending"),
+                        (sent, "sent")):
+        row.status, row.attempts, row.last_error = status, 3, f"was {status}"
+    session.commit()
+    later = now + timedelta(minutes=5)
+    done, skipped = requeue(session, later, ids=[unknown.id, sending.id, sent.id, 999_999],
+                            all_dead=True, by="staff test")
+    session.commit()
+    assert sorted(r.id for r in done) == sorted([unknown.id, dead.id])
+    assert skipped == {sending.id: "sending: in flight, not re-queued",
+                       sent.id: "sent: already delivered", 999_999: "no such push"}
+    session.refresh(unknown)
+    assert (unknown.status, unknown.attempts) == ("pending", 0)
+    assert as_utc(unknown.next_attempt_at) == later
+    assert unknown.last_error == (f"requeued by staff test at {later.isoformat()} after 3 "
+                                  "attempts, was unknown: was unknown")
+    assert [r.id for r in list_rows(session, ["pending"])] == [pending.id, unknown.id, dead.id]
+    assert {r.id for r in list_rows(session)} == {dead.id, unknown.id, sending.id, pending.id}
+    assert [r.id for r in list_rows(session, limit=1)] == [pending.id]
