@@ -368,7 +368,7 @@ class InboundMessage(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     dedup_key: str = Field(unique=True)
-    nonce_key: str | None = Field(default=None, unique=True)
+    nonce_key: str | None = Field(default=None, unique=True, index=True)
     """"<timestamp>:<nonce>" of a plaintext-mode delivery: a replay of the signed URL with
     another body collides here (the database backstop of ``storage.gate``)."""
     openid: str = Field(index=True)
