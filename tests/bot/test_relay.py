@@ -253,3 +253,86 @@ def test_parallel_relay_one_on_the_same_row_sends_once(clean_db, sandbox_url, re
     assert inbox(sandbox_url, "resident-1") == ["only once"]
     assert load(clean_db, row_id).attempts == 1
 
+
+
+# -- at most once (issue 8) -------------------------------------------------------------------
+
+def test_a_send_that_timed_out_is_in_doubt_and_never_resent(clean_db, sandbox_url, redis,
+                                                            clock, caplog):
+    pusher = Pusher(make_settings(sandbox_url, wechat_timeout_s=0.5), redis)
+    fault(sandbox_url, "resident-1", delay_s=1.5)  # WeChat answers late but delivers
+    row_id = stage(clean_db, text="超时也送达")
+    assert relay_one(clean_db, row_id, pusher, clock) == OutboxStatus.UNKNOWN
+    row = load(clean_db, row_id)
+    assert (row.attempts, row.lease_until) == (1, None)
+    assert row.last_error.startswith("in doubt: custom: network error")
+    assert "in doubt after attempt 1, not resent" in caplog.text
+    clock.advance(7200)
+    assert relay_due(clean_db, pusher, clock) == 0
+    assert relay_one(clean_db, row_id, pusher, clock) == OutboxStatus.UNKNOWN
+    deadline = time.monotonic() + 10
+    while not inbox(sandbox_url, "resident-1") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert inbox(sandbox_url, "resident-1") == ["超时也送达"]  # once: WeChat got the first
+    assert load(clean_db, row_id).attempts == 1
+
+
+def test_http_500_is_in_doubt(clean_db, pusher, clock, sandbox_url):
+    fault(sandbox_url, "resident-1", status=500)
+    row_id = stage(clean_db)
+    assert relay_one(clean_db, row_id, pusher, clock) == OutboxStatus.UNKNOWN
+    assert "HTTP 500" in load(clean_db, row_id).last_error
+
+
+def test_a_relay_that_died_mid_send_leaves_the_row_in_doubt(clean_db, pusher, clock, caplog):
+    from storage.outbox import claim
+
+    row_id = stage(clean_db)
+    with Session(clean_db) as session:  # a relay claimed it, then was killed before recording
+        claim(session, clock(), lease_s=120)
+        session.commit()
+    assert relay_due(clean_db, pusher, clock) == 0
+    assert load(clean_db, row_id).status == OutboxStatus.SENDING  # lease still running
+    clock.advance(121)
+    assert relay_due(clean_db, pusher, clock) == 0
+    row = load(clean_db, row_id)
+    assert (row.status, row.attempts) == (OutboxStatus.UNKNOWN, 1)
+    assert "lease ran out" in row.last_error
+    assert "was in flight when its relay stopped" in caplog.text
+
+
+class LatePusher:
+    """Sends after the row's lease has run out and another relay has reconciled it."""
+
+    def __init__(self, pusher: Pusher, engine, clock) -> None:
+        self.pusher, self.engine, self.clock = pusher, engine, clock
+
+    def send(self, row, wecom_userid=None):
+        self.clock.advance(600)
+        from bot.relay import expire_in_doubt
+
+        assert expire_in_doubt(self.engine, self.clock) == 1
+        return self.pusher.send(row, wecom_userid)
+
+
+def test_an_outcome_after_the_lease_ran_out_is_still_recorded(clean_db, pusher, clock):
+    row_id = stage(clean_db)
+    late = LatePusher(pusher, clean_db, clock)
+    assert relay_one(clean_db, row_id, late, clock, lease_s=60) == OutboxStatus.SENT
+    assert load(clean_db, row_id).channel == "custom"
+
+
+def test_requeued_unknown_push_is_sent_again(clean_db, pusher, clock, sandbox_url):
+    from storage.outbox import requeue
+
+    fault(sandbox_url, "resident-1", status=502)
+    row_id = stage(clean_db)
+    assert relay_one(clean_db, row_id, pusher, clock) == OutboxStatus.UNKNOWN
+    with Session(clean_db) as session:
+        requeue(session, clock(), ids=[row_id])
+        session.commit()
+    assert relay_due(clean_db, pusher, clock) == 1
+    row = load(clean_db, row_id)
+    assert (row.status, row.attempts) == ("sent", 1)
+    assert "was unknown: in doubt: custom: HTTP 502" in row.last_error
+    assert inbox(sandbox_url, "resident-1") == ["您的工单已受理"]
