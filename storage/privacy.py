@@ -56,7 +56,7 @@ lend_item.condition/note   their known values (a damage note on return)   stock,
 care_enrollment.child_name MASK (NOT NULL)                                session, grade, age,
 care_enrollment.guardian_  MASK (NOT NULL)                                status, times
   phone
-care_enrollment.notes      NULL (health notes such as 过敏)
+care_enrollment.notes      NULL, and masked wherever quoted (过敏 …)
 care_enrollment.status     waiting → cancelled (holds no place)
 care_attendance.note       scrubbed                                       present, on_date
 care_event.note            scrubbed (their enrollments, own steps)        kind, actor, at
@@ -113,10 +113,11 @@ BLANKED_MSG_TYPES = ("image", "location", "link")
 
 _CN = "零〇一二两三四五六七八九十百"
 _ADDRESS = re.compile(
-    rf"(?<![\d{_CN}])(?:(?:\d++|[{_CN}]++)\s*+"
+    rf"(?<![\d{_CN}])(?:(?:\d++|[{_CN}]++)"
     r"(?:号楼|号院|栋|幢|座|单元|门洞|门栋|层|楼|室|号房|房间|房|户)\s*+)++(?:\d{1,4}+(?!\d))?")
-"""「3号楼2单元501」「五栋」「402室」「3楼」: a run of number+unit words and a bare room after.
-Possessive quantifiers and the look-behind keep it linear on long digit runs."""
+"""「3号楼2单元501」「五栋」「402室」「5楼501」: a run of number+unit words (no space between
+number and word, so 「501 楼道灯」 stays a room and a lamp) and a bare room after. Possessive
+quantifiers and the look-behind keep it linear on long digit runs."""
 _ADDRESS_DASH = re.compile(r"(?<![\d.])\d{1,3}[-－—–~～_/]\d{1,2}[-－—–~～_/]\d{3,4}(?!\d)")
 """「5-3-402」."""
 _PHONE = re.compile(
@@ -327,7 +328,8 @@ SWEPT: tuple[tuple[type[SQLModel], tuple[str, ...]], ...] = (
 # ------------------------------------------------------------------ what is known of them
 def _known_values(session: Session, resident: Resident) -> list[str]:
     """Strings that identify the resident verbatim: phones, full addresses (with unit or
-    room), children's names, location labels and places."""
+    room), children's names and notes about them (health, who fetches them), location
+    labels and places."""
     rid = resident.id
     values: set[str] = {resident.phone or ""}
     if resident.unit or resident.room:
@@ -339,9 +341,10 @@ def _known_values(session: Session, resident: Resident) -> list[str]:
         if unit or room:
             values.add(format_address(buildings.get(building_id, ""), unit, room))
         values.add(location or "")
-    for name, phone in session.exec(select(Enrollment.child_name, Enrollment.guardian_phone)
-                                    .where(Enrollment.resident_id == rid)):
-        values.update((name, phone))
+    for name, phone, notes in session.exec(
+            select(Enrollment.child_name, Enrollment.guardian_phone, Enrollment.notes)
+            .where(Enrollment.resident_id == rid)):
+        values.update((name, phone, notes or ""))
     for note in session.exec(select(TicketEvent.note).where(
             TicketEvent.kind == "location",
             TicketEvent.ticket_id.in_(select(Ticket.id).where(Ticket.resident_id == rid)))):
