@@ -31,6 +31,7 @@ from typer.core import TyperGroup
 from bot import cli_ops, logs, preflight
 from bot.cli_chat import chat
 from bot.cli_intents import app as intents_app
+from bot.cli_outbox import outbox_app
 from bot.cli_services import care_app, station_app
 from bot.preflight import load_settings
 from bot.settings import Settings
@@ -58,6 +59,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(intents_app, name="intents")
 app.add_typer(station_app, name="station")
 app.add_typer(care_app, name="care")
+app.add_typer(outbox_app, name="outbox")
 app.command("chat")(chat)
 app.command("stats")(cli_ops.stats)
 app.command("notice")(cli_ops.notice)

@@ -1,0 +1,103 @@
+"""`gridbot outbox` — staff look at pushes that were not delivered, and send them again.
+
+    gridbot outbox list [--status dead|unknown|pending|sending|sent] [--limit N]
+    gridbot outbox retry ID… | --all-dead
+
+"unknown" pushes are in doubt: their last attempt may have reached the recipient (the
+worker died mid-send, WeChat did not answer in time …; see bot/relay.py). Check with the
+recipient before re-queueing one, or they may get it twice. Re-queued pushes are sent by
+the worker's next sweep (every 10 s). The logic is in ``storage.outbox`` (``list_rows``,
+``requeue``); this module only parses and prints.
+
+Registered by bot/cli.py: ``app.add_typer(outbox_app, name="outbox")``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from storage.models import Outbox, OutboxStatus
+
+outbox_app = typer.Typer(help="Pushes not delivered: list them, send them again.",
+                         no_args_is_help=True)
+
+STATUSES = (OutboxStatus.DEAD, OutboxStatus.UNKNOWN, OutboxStatus.PENDING, OutboxStatus.SENDING,
+            OutboxStatus.SENT)
+TEXT_CHARS = 40
+"""Characters of a push's text shown by `list`."""
+
+
+def _engine():
+    from bot.preflight import load_settings
+    from storage.db import make_engine
+
+    settings = load_settings()
+    return make_engine(settings.database_url, connect_timeout_s=settings.db_connect_timeout_s)
+
+
+def _line(row: Outbox) -> str:
+    """One row: id, status, attempts, last attempt (Asia/Shanghai), recipient, event, text,
+    last error."""
+    from storage.times import show
+
+    when = show(row.last_attempt_at) if row.last_attempt_at else "-"
+    text = row.text if len(row.text) <= TEXT_CHARS else row.text[:TEXT_CHARS] + "…"
+    line = (f"#{row.id} {row.status} attempts={row.attempts} last={when} "
+            f"{row.audience}:{row.openid} [{row.event}] {text!r}")
+    return line + (f" error={row.last_error}" if row.last_error else "")
+
+
+@outbox_app.command("list")
+def list_(
+    status: Annotated[list[str] | None, typer.Option(
+        help="Only this status (repeatable): dead, unknown, pending, sending, sent. "
+             "Default: all but sent.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many, newest first.")] = 50,
+) -> None:
+    """List pushes that are not (known to be) delivered, newest first."""
+    from sqlmodel import Session
+
+    from storage.outbox import list_rows
+
+    bad = [s for s in status or [] if s not in STATUSES]
+    if bad:
+        raise typer.BadParameter(f"unknown status {', '.join(bad)}; use one of {', '.join(STATUSES)}",
+                                 param_hint="--status")
+    with Session(_engine()) as session:
+        rows = list_rows(session, status or None, limit)
+    if not rows:
+        typer.echo("no pushes")
+    for row in rows:
+        typer.echo(_line(row))
+
+
+@outbox_app.command("retry")
+def retry(
+    ids: Annotated[list[int] | None, typer.Argument(help="Outbox ids (from `gridbot outbox list`).",
+                                                     show_default=False)] = None,
+    all_dead: Annotated[bool, typer.Option("--all-dead", help="Every dead push.")] = False,
+) -> None:
+    """Queue pushes again (dead, unknown or pending); the worker sends them within seconds.
+
+    Exit code 1 when a named push could not be re-queued (missing, in flight or sent).
+    """
+    from sqlmodel import Session
+
+    from storage.outbox import requeue
+    from storage.times import utcnow
+
+    if not ids and not all_dead:
+        raise typer.BadParameter("name outbox ids or give --all-dead")
+    with Session(_engine(), expire_on_commit=False) as session:
+        done, skipped = requeue(session, utcnow(), ids=ids or (), all_dead=all_dead,
+                                by="gridbot outbox retry")
+        session.commit()
+    for row in done:
+        typer.echo(f"#{row.id} queued again ({row.audience}:{row.openid} [{row.event}])")
+    for outbox_id, why in sorted(skipped.items()):
+        typer.echo(f"#{outbox_id} not queued: {why}", err=True)
+    typer.echo(f"{len(done)} queued again, {len(skipped)} not")
+    if skipped:
+        raise typer.Exit(1)
