@@ -37,8 +37,9 @@ inboundmessage.openid      "anon:<id>" (NOT NULL, indexed)                msg_ty
 inboundmessage.dedup_key   the OpenID inside event keys → "anon:<id>"     confidence, received_at,
 inboundmessage.content     scrubbed; NULL for image/location messages     needs_staff
 inboundmessage.reply/error scrubbed
-outbox.openid              "anon:<id>" on pushes to them; those still     event, audience,
-                           pending become dead ("unsubscribed")           channel, status, times
+outbox.openid              "anon:<id>" on pushes to them; pending and     event, audience,
+                           in-doubt ones become dead ("unsubscribed"),    channel, status, times
+                           one being sent (leased) finishes
 outbox.text/data/last_err  scrubbed: pushes to them, about their tickets,
                            announcing their join of another ticket
 ticket.description         scrubbed (also resolution, rating_comment)     number, kind, category,
@@ -63,13 +64,19 @@ care_event.note            scrubbed (their enrollments, own steps)        kind, 
 noticedelivery             kept: ids only (its outbox row is above)       delivery counts
 =========================  =============================================  ========================
 
-Outside the database: the retry guard's replies in Redis (``storage.dedup``) expire after
-``Settings.dedup_ttl_s`` (15 min), rate-limit counters after their window.
+Outside the database, nothing is deleted here; it all lapses by itself: the replies kept in
+Redis for WeChat's retries (``storage.dedup``, keyed by MsgId or OpenID + CreateTime) after
+``Settings.dedup_ttl_s`` (15 min), per-OpenID rate-limit counters after their window, and a
+message spooled while the database was down once it has been processed.
+
+Cost: pass 1 is proportional to the resident's own history; pass 2 is one scan of each
+free-text table (about 0.7 s for 200,000 messages plus 200,000 pushes on PostgreSQL).
 
 Limits: another person's text naming the resident in another spelling (the phone with
-spaces) is not found; open tickets lose unit and room, so the worker cannot find the flat;
-a tool still out and an enrolled place stay, under 「***」; a location label is masked
-wherever it appears, also where a neighbour sent the same one.
+spaces) is not found; a known value is masked wherever it appears, also in a neighbour's
+text that happens to hold the same location label or child's name; open tickets lose unit
+and room (and the description its address), so a worker must find the place another way;
+a tool still out and an enrolled place stay, under 「***」.
 """
 
 from __future__ import annotations
@@ -105,7 +112,7 @@ MASK = "***"
 CHUNK = 500
 """Rows read and rewritten per statement in the first pass."""
 UNSUBSCRIBED = "unsubscribed: personal data deleted"
-"""``Outbox.last_error`` of a push to the resident that was still pending."""
+"""``Outbox.last_error`` of a push to the resident that was still pending or in doubt."""
 BLANKED_KINDS = ("photo", "location")
 """Timeline events of the resident's tickets whose note is a photo URL or a place: NULL."""
 BLANKED_MSG_TYPES = ("image", "location", "link")
@@ -230,7 +237,8 @@ def _forget_messages(session: Session, who: _Who) -> int:
               .values(openid=who.anon,
                       dedup_key=func.replace(InboundMessage.dedup_key, who.openid, who.anon)))
         _bulk(session, update(Outbox.__table__)
-              .where(Outbox.openid == who.openid, Outbox.status == OutboxStatus.PENDING)
+              .where(Outbox.openid == who.openid,
+                     Outbox.status.in_((OutboxStatus.PENDING, OutboxStatus.UNKNOWN)))
               .values(status=OutboxStatus.DEAD, last_error=UNSUBSCRIBED))
         changed += _rewrite_outbox(session, Outbox.openid == who.openid, who.clean)
         _bulk(session, update(Outbox.__table__).where(Outbox.openid == who.openid)
@@ -304,8 +312,7 @@ def _sweep_everyone(session: Session, who: _Who) -> int:
         return 0
     changed = _sweep_outbox(session, swaps)
     for model, columns in SWEPT:
-        for column in columns:
-            _sweep(session, model, column, swaps)
+        _sweep(session, model, columns, swaps)
     return changed
 
 
@@ -410,17 +417,21 @@ def _rewrite_outbox(session: Session, where: Any,
                                "last_error": clean(r["last_error"])})
 
 
-def _sweep(session: Session, model: type[SQLModel], column: str,
+def _sweep(session: Session, model: type[SQLModel], columns: Sequence[str],
            swaps: Sequence[tuple[str, str]]) -> None:
-    """One UPDATE replacing every ``(value, replacement)`` in ``model.column``, on the rows
-    holding at least one value."""
-    target = getattr(model, column)
-    expression: Any = target
-    for value, replacement in swaps:
-        expression = func.replace(expression, value, replacement)
-    _bulk(session, update(model.__table__)
-          .where(or_(*(target.contains(v, autoescape=True) for v, _ in swaps)))
-          .values({column: expression}))
+    """One UPDATE (one scan of the table) replacing every ``(value, replacement)`` in each of
+    ``columns``, on the rows where one of them holds at least one value (``replace`` leaves
+    the other columns, and NULLs, as they are)."""
+    values: dict[str, Any] = {}
+    holds = []
+    for column in columns:
+        target = getattr(model, column)
+        expression: Any = target
+        for value, replacement in swaps:
+            expression = func.replace(expression, value, replacement)
+        values[column] = expression
+        holds.extend(target.contains(v, autoescape=True) for v, _ in swaps)
+    _bulk(session, update(model.__table__).where(or_(*holds)).values(values))
 
 
 def _sweep_outbox(session: Session, swaps: Sequence[tuple[str, str]]) -> int:
