@@ -1,23 +1,46 @@
 """The worker process (arq on Redis): relays the push outbox and runs timed work.
 
 Jobs read what they need from ``ctx`` ("settings", "engine", "pusher", "clock"), built once
-in ``startup``. Several worker processes may run on several hosts: arq hands each job to one
-of them, and the outbox rows are locked while they are sent.
+in ``build_context``. Several worker processes may run on several hosts: arq hands each job
+to one of them, and each outbox row is claimed (with a lease) before it is sent.
 
 ``FUNCTIONS`` and ``CRON_JOBS`` list every job, as arq's ``WorkerSettings`` would.
+
+Supervision (``run``, i.e. `gridbot worker`): the process outlives Redis and PostgreSQL.
+
+1. Before (re)starting arq: ``SELECT 1`` on the database (and its ``outbox`` table exists)
+   and ``PING`` Redis.
+2. Run arq's ``Worker.main`` beside a database watchdog (``SELECT 1`` every
+   DB_CHECK_INTERVAL_S seconds). arq raises when Redis drops; the watchdog raises when the
+   database does.
+3. On either: close that Worker, log ONE line ("… unavailable …; reconnecting in N s"),
+   wait (1 s, doubling, at most 30 s; back to 1 s after a run of 30 s or more), go to 1
+   with a new Worker. Jobs already in flight finish in their threads; a push whose outcome
+   could not be recorded is reconciled by its lease (bot/relay.py).
+
+Only a configuration error ends it: ``bot.preflight.ConfigError`` (wrong Redis password,
+no such database, missing schema, bad URL) — `gridbot worker` prints one line and exits
+with code 2 (bot/cli.py). Any other error is logged with its traceback and restarted the
+same way, so a supervisor (systemd, Kubernetes) sees a process that stays up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 import arq.worker
+import redis.exceptions
+import sqlalchemy.exc
 from arq import cron
 from arq.worker import Worker, func
+from sqlalchemy import Engine, inspect
 
 from bot import jobs_services, jobs_sla
+from bot.logs import scrub
+from bot.preflight import ConfigError, explain
 from bot.push import Pusher
 from bot.relay import relay_due, relay_one
 from bot.settings import Settings
@@ -27,15 +50,40 @@ from storage.times import Clock, utcnow
 
 log = logging.getLogger("gridbot.worker")
 
+BACKOFF_FIRST_S = 1.0
+BACKOFF_MAX_S = 30.0
+"""Waits between reconnection attempts (seconds): 1, 2, 4 … 30."""
+DB_CHECK_INTERVAL_S = 5.0
+"""How often the watchdog checks the database while arq runs (seconds)."""
+CLOSE_WAIT_S = 10.0
+"""How long a stopping Worker waits for its running jobs (seconds)."""
+
+DB_DOWN = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError,
+           sqlalchemy.exc.TimeoutError, sqlalchemy.exc.DisconnectionError)
+"""Errors of a database that is down, restarting or unreachable (psycopg/sqlite3 wrapped)."""
+
 
 async def relay(ctx: dict[str, Any], outbox_id: int) -> str:
     """Send one outbox row now (enqueued by the webhook right after its commit)."""
-    return await asyncio.to_thread(relay_one, ctx["engine"], outbox_id, ctx["pusher"], ctx["clock"])
+    try:
+        return await asyncio.to_thread(relay_one, ctx["engine"], outbox_id, ctx["pusher"],
+                                       ctx["clock"], ctx["settings"].push_lease_s)
+    except DB_DOWN as exc:  # the row stays pending (or in its lease): the sweep retries
+        log.warning("relay of push %s: database unavailable (%s); the sweep will retry",
+                    outbox_id, _first_line(exc))
+        return "database unavailable"
 
 
 async def sweep_outbox(ctx: dict[str, Any]) -> int:
-    """Send every due row: retries after backoff, and rows whose nudge was lost."""
-    return await asyncio.to_thread(relay_due, ctx["engine"], ctx["pusher"], ctx["clock"])
+    """Reconcile expired leases, then send every due row: retries after backoff, and rows
+    whose nudge was lost."""
+    try:
+        return await asyncio.to_thread(relay_due, ctx["engine"], ctx["pusher"], ctx["clock"],
+                                       lease_s=ctx["settings"].push_lease_s)
+    except DB_DOWN as exc:
+        log.warning("outbox sweep: database unavailable (%s); next sweep in 10 s",
+                    _first_line(exc))
+        return 0
 
 
 FUNCTIONS = [func(relay, name="relay", keep_result=0, max_tries=1), *jobs_sla.FUNCTIONS,
@@ -45,35 +93,176 @@ CRON_JOBS = [cron(sweep_outbox, second=set(range(0, 60, 10)), unique=True, run_a
 
 
 def build_context(settings: Settings, clock: Clock = utcnow, engine: Any = None) -> dict[str, Any]:
-    """The ctx every job reads: settings, engine, pusher (WeChat clients) and clock."""
+    """The ctx every job reads: settings, engine, pusher (WeChat clients) and clock.
+
+    Connects to nothing yet: the engine and the Redis client connect on first use, so a
+    service that is down is met (and waited for) by ``run``.
+    """
     return {
         "settings": settings,
-        "engine": engine or make_engine(settings.database_url),
-        "pusher": Pusher(settings, sync_client(settings.redis_url)),
+        "engine": engine or make_engine(settings.database_url,
+                                        connect_timeout_s=settings.db_connect_timeout_s,
+                                        statement_timeout_ms=settings.db_statement_timeout_ms),
+        "pusher": Pusher(settings, sync_client(settings.redis_url, settings.redis_timeout_s)),
         "clock": clock,
     }
 
 
 async def build_worker(settings: Settings, ctx: dict[str, Any], burst: bool = False) -> Worker:
-    """An arq Worker on ``settings.redis_url`` with every job of this module."""
+    """An arq Worker on ``settings.redis_url`` with every job of this module (not connected
+    yet; Redis calls time out after ``settings.redis_timeout_s`` seconds)."""
     if is_memory(settings.redis_url):
         # fakeredis has no INFO command, which arq only logs at start-up.
         async def _no_info(*_args: Any, **_kwargs: Any) -> None:
             return None
 
         arq.worker.log_redis_info = _no_info
-    pool = await arq_pool(settings.redis_url)
+    pool = await arq_pool(settings.redis_url, settings.redis_timeout_s)
     return Worker(
         functions=FUNCTIONS, cron_jobs=CRON_JOBS, redis_pool=pool, ctx=ctx, burst=burst,
         handle_signals=False, poll_delay=0.2, keep_result=60,
     )
 
 
-async def run(settings: Settings, clock: Clock = utcnow, engine: Any = None) -> None:
-    """Run the worker until cancelled (``gridbot worker``, or inside ``gridbot serve``)."""
-    worker = await build_worker(settings, build_context(settings, clock, engine))
-    log.info("worker started on %s", settings.redis_url)
+class DatabaseDown(Exception):
+    """The watchdog's ``SELECT 1`` failed; ``__cause__`` is the database error."""
+
+
+def _check_database(engine: Engine) -> None:
+    """``SELECT 1`` and the ``outbox`` table exists. Raises a DB_DOWN error when the
+    database is unreachable, ConfigError when it has no schema."""
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SELECT 1")
+        if not inspect(conn).has_table("outbox"):
+            raise ConfigError(f"GRIDBOT_DATABASE_URL: the database has no gridbot tables "
+                              f"({engine.url.render_as_string(hide_password=True)}): run "
+                              "`gridbot db upgrade`")
+
+
+async def _watch_database(engine: Engine, interval_s: float) -> None:
+    """Return never; raise DatabaseDown when ``SELECT 1`` fails."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await asyncio.to_thread(_ping, engine)
+        except DB_DOWN as exc:
+            raise DatabaseDown(_first_line(exc)) from exc
+
+
+def _ping(engine: Engine) -> None:
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SELECT 1")
+
+
+async def _run_worker(worker: Worker, engine: Engine, interval_s: float) -> None:
+    """``worker.main()`` until it or the database watchdog raises (re-raised here)."""
+    main = asyncio.create_task(worker.main(), name="arq-worker")
+    watchdog = asyncio.create_task(_watch_database(engine, interval_s), name="db-watchdog")
     try:
-        await worker.main()
+        done, _ = await asyncio.wait({main, watchdog}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        await worker.close()
+        for task in (main, watchdog):
+            task.cancel()
+        await asyncio.gather(main, watchdog, return_exceptions=True)
+    for task in done:
+        task.result()  # raises the failure
+
+
+async def _close(worker: Worker, timeout_s: float) -> None:
+    """Let ``worker``'s running jobs finish (at most ``timeout_s`` seconds, then cancel them;
+    a relay already sending finishes in its thread and records its outcome), then close its
+    Redis pool. Unlike ``Worker.close`` this cancels no job first and survives Redis being
+    down."""
+    running = [t for t in worker.tasks.values() if not t.done()]
+    if running:
+        _, late = await asyncio.wait(running, timeout=timeout_s)
+        for task in late:
+            task.cancel()
+    for task in worker.tasks.values():
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            log.debug("job ended with %r while the worker stopped", task.exception())
+    try:
+        await asyncio.wait_for(worker.pool.aclose(), 5)
+    except Exception as exc:  # Redis down: nothing to close cleanly
+        log.debug("closing the arq pool: %r", exc)
+
+
+def _config_error(exc: BaseException) -> ConfigError | None:
+    """The ConfigError when ``exc`` is a configuration error rather than an outage."""
+    if isinstance(exc, ConfigError):
+        return exc
+    if isinstance(exc, redis.exceptions.AuthenticationError | redis.exceptions.AuthorizationError) \
+            or (isinstance(exc, redis.exceptions.ResponseError)
+                and any(m in str(exc) for m in ("NOAUTH", "WRONGPASS", "NOPERM"))):
+        return ConfigError(f"GRIDBOT_REDIS_URL: Redis refused the credentials ({_first_line(exc)}): "
+                           "correct the user or password in the URL")
+    if isinstance(exc, sqlalchemy.exc.ArgumentError | sqlalchemy.exc.ProgrammingError):
+        return explain(exc)
+    if isinstance(exc, DatabaseDown):
+        exc = exc.__cause__ or exc
+    if isinstance(exc, DB_DOWN):
+        text = _first_line(exc)
+        if any(m in text for m in ("does not exist", "authentication failed", "no pg_hba.conf",
+                                   "password", "no such table")):
+            return explain(exc)
+    return None
+
+
+def _outage(exc: BaseException) -> str | None:
+    """"Redis" or "the database" when ``exc`` says that service is unreachable, else None."""
+    if isinstance(exc, DatabaseDown | DB_DOWN):
+        return "the database"
+    if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError
+                  | OSError):  # asyncio's and the socket timeouts are OSErrors too
+        return "Redis"
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None)
+    lines = str(orig if orig is not None else exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+async def run(settings: Settings, clock: Clock = utcnow, engine: Any = None, *,
+              backoff_first_s: float = BACKOFF_FIRST_S, backoff_max_s: float = BACKOFF_MAX_S,
+              db_check_interval_s: float = DB_CHECK_INTERVAL_S) -> None:
+    """Run the worker until cancelled (`gridbot worker`, or inside `gridbot serve`),
+    reconnecting to Redis and the database whenever they fail (see the module docstring).
+
+    Raises ConfigError for a configuration error (exit code 2 in the CLI); nothing else.
+    """
+    ctx = build_context(settings, clock, engine)
+    delay_s = backoff_first_s
+    while True:
+        started = time.monotonic()
+        worker: Worker | None = None
+        try:
+            await asyncio.to_thread(_check_database, ctx["engine"])
+            worker = await build_worker(settings, ctx)
+            await worker.pool.ping()
+            log.info("worker connected: Redis %s, database %s", scrub(settings.redis_url),
+                     ctx["engine"].url.render_as_string(hide_password=True))
+            await _run_worker(worker, ctx["engine"], db_check_interval_s)
+            return  # only a burst worker ends by itself
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            config = _config_error(exc)
+            if config is not None:
+                raise config from None
+            if time.monotonic() - started >= backoff_max_s:
+                delay_s = backoff_first_s  # it ran a good while: start the backoff again
+            service = _outage(exc)
+            if service is not None:
+                log.warning("worker: %s unavailable (%s: %s); reconnecting in %.0f s",
+                            service, type(exc).__name__, _first_line(exc), delay_s)
+            else:
+                log.exception("worker stopped by an unexpected error; restarting in %.0f s",
+                              delay_s)
+        finally:
+            if worker is not None:
+                await _close(worker, timeout_s=CLOSE_WAIT_S)
+        await asyncio.sleep(delay_s)
+        delay_s = min(delay_s * 2, backoff_max_s)
+
