@@ -182,7 +182,7 @@ async def _close(worker: Worker, timeout_s: float) -> None:
         if task.done() and not task.cancelled() and task.exception() is not None:
             log.debug("job ended with %r while the worker stopped", task.exception())
     try:
-        await asyncio.wait_for(worker.pool.aclose(), 5)
+        await asyncio.wait_for(worker.pool.aclose(close_connection_pool=True), 5)
     except Exception as exc:  # Redis down: nothing to close cleanly
         log.debug("closing the arq pool: %r", exc)
 
