@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from storage.models import Resident
+from storage.times import as_utc
 
 
 def current(resident: Resident | None, now: datetime) -> dict[str, Any] | None:
@@ -21,7 +22,7 @@ def current(resident: Resident | None, now: datetime) -> dict[str, Any] | None:
     if resident is None or not resident.dialogue:
         return None
     expires = resident.dialogue_expires_at
-    if expires is None or expires <= now:
+    if expires is None or as_utc(expires) <= now:
         return None
     return dict(resident.dialogue)
 
