@@ -27,6 +27,8 @@ same way, so a supervisor (systemd, Kubernetes) sees a process that stays up.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import functools
 import logging
 import time
 from typing import Any
@@ -65,31 +67,40 @@ DB_DOWN = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError,
 
 async def relay(ctx: dict[str, Any], outbox_id: int) -> str:
     """Send one outbox row now (enqueued by the webhook right after its commit)."""
-    try:
-        return await asyncio.to_thread(relay_one, ctx["engine"], outbox_id, ctx["pusher"],
-                                       ctx["clock"], ctx["settings"].push_lease_s)
-    except DB_DOWN as exc:  # the row stays pending (or in its lease): the sweep retries
-        log.warning("relay of push %s: database unavailable (%s); the sweep will retry",
-                    outbox_id, _first_line(exc))
-        return "database unavailable"
+    return await asyncio.to_thread(relay_one, ctx["engine"], outbox_id, ctx["pusher"],
+                                   ctx["clock"], ctx["settings"].push_lease_s)
 
 
 async def sweep_outbox(ctx: dict[str, Any]) -> int:
     """Reconcile expired leases, then send every due row: retries after backoff, and rows
     whose nudge was lost."""
-    try:
-        return await asyncio.to_thread(relay_due, ctx["engine"], ctx["pusher"], ctx["clock"],
-                                       lease_s=ctx["settings"].push_lease_s)
-    except DB_DOWN as exc:
-        log.warning("outbox sweep: database unavailable (%s); next sweep in 10 s",
-                    _first_line(exc))
-        return 0
+    return await asyncio.to_thread(relay_due, ctx["engine"], ctx["pusher"], ctx["clock"],
+                                   lease_s=ctx["settings"].push_lease_s)
 
 
-FUNCTIONS = [func(relay, name="relay", keep_result=0, max_tries=1), *jobs_sla.FUNCTIONS,
-             *jobs_services.FUNCTIONS]
-CRON_JOBS = [cron(sweep_outbox, second=set(range(0, 60, 10)), unique=True, run_at_startup=True),
-             *jobs_sla.CRON_JOBS, *jobs_services.CRON_JOBS]
+def _tolerant(job: Any) -> Any:
+    """``job`` (an arq Function or CronJob) logging ONE line instead of a traceback when the
+    database is unavailable; the work is left for the job's next run (every job here is
+    re-run by a sweep: a pending push stays pending, a due timer stays due)."""
+    inner = job.coroutine
+
+    @functools.wraps(inner)
+    async def run(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await inner(ctx, *args, **kwargs)
+        except DB_DOWN as exc:
+            log.warning("job %s: database unavailable (%s); left for its next run",
+                        job.name, _first_line(exc))
+            return None
+
+    return dataclasses.replace(job, coroutine=run)
+
+
+FUNCTIONS = [_tolerant(f) for f in (func(relay, name="relay", keep_result=0, max_tries=1),
+                                    *jobs_sla.FUNCTIONS, *jobs_services.FUNCTIONS)]
+CRON_JOBS = [_tolerant(c) for c in (
+    cron(sweep_outbox, second=set(range(0, 60, 10)), unique=True, run_at_startup=True),
+    *jobs_sla.CRON_JOBS, *jobs_services.CRON_JOBS)]
 
 
 def build_context(settings: Settings, clock: Clock = utcnow, engine: Any = None) -> dict[str, Any]:
@@ -210,7 +221,7 @@ def _config_error(exc: BaseException) -> ConfigError | None:
 
 def _outage(exc: BaseException) -> str | None:
     """"Redis" or "the database" when ``exc`` says that service is unreachable, else None."""
-    if isinstance(exc, DatabaseDown | DB_DOWN):
+    if isinstance(exc, (DatabaseDown, *DB_DOWN)):
         return "the database"
     if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError
                   | OSError):  # asyncio's and the socket timeouts are OSErrors too
