@@ -8,6 +8,8 @@ Exception tree::
      └── ImportFormatError  an import file is malformed (names the line)
 """
 
+import reprlib
+
 
 class StorageError(Exception):
     """Base of every error raised by storage/."""
@@ -22,4 +24,28 @@ class Conflict(StorageError):
 
 
 class ImportFormatError(StorageError):
-    """An import file is malformed; the message names the file line."""
+    """An import file is malformed; the message names the file line.
+
+    A file may hold anything, so messages quote its values through ``quote`` (at most about
+    80 characters each) and are one line of at most ``MAX_CHARS`` characters.
+    """
+
+    MAX_CHARS = 300
+
+    def __init__(self, message: str) -> None:
+        message = " ".join(message.splitlines())
+        if len(message) > self.MAX_CHARS:
+            message = message[:self.MAX_CHARS - 1] + "…"
+        super().__init__(message)
+
+    @staticmethod
+    def quote(value: object) -> str:
+        """``repr(value)`` cut to about 80 characters (long strings and lists elided)."""
+        return _QUOTE.repr(value)
+
+
+_QUOTE = reprlib.Repr()
+_QUOTE.maxstring = _QUOTE.maxother = 80
+_QUOTE.maxlist = _QUOTE.maxtuple = _QUOTE.maxset = 5
+_QUOTE.maxdict = 4
+_QUOTE.maxlevel = 3

@@ -30,11 +30,17 @@ An optional ``department`` column makes the row's person a member of that depart
 
 Importing is idempotent: rows are matched by name (street, community), code (grid), number
 (building) and OpenID (staff) and updated. Raises ImportFormatError naming the line.
+
+Files are operator input, checked before they cost anything: at most ``MAX_FILE_BYTES``
+(read no further), UTF-8 (else the line and byte offset of the first bad byte), YAML with no
+aliases (``*name``: an alias bomb expands a few hundred bytes into gigabytes) and no nesting
+deeper than ``MAX_YAML_DEPTH``; error messages quote values cut to ~80 characters.
 """
 
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +60,15 @@ from storage.models import (
     Street,
 )
 
+MAX_FILE_BYTES = 2 * 1024 * 1024
+"""Largest import file accepted. A community's file is tens of KB; PyYAML needs about 2 s
+and 60 MB of memory per MB of YAML, so a larger file is refused before it is parsed."""
+MAX_YAML_DEPTH = 32
+"""Deepest nesting of YAML lists and mappings accepted (the format itself needs 4)."""
+BUILDING_MAX = 9999
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when installed
+_quote = ImportFormatError.quote
+
 
 @dataclass
 class ImportReport:
@@ -69,7 +84,8 @@ class ImportReport:
 
 
 def parse_buildings(spec: Any, where: str) -> list[int]:
-    """[1, "3-5", "7;8"] or "1-4;7" → [1, 3, 4, 5, 7, 8]. Raises ImportFormatError."""
+    """[1, "3-5", "7;8"] or "1-4;7" → [1, 3, 4, 5, 7, 8], each 1..BUILDING_MAX.
+    Raises ImportFormatError."""
     items = spec if isinstance(spec, list) else str(spec).replace("；", ";").split(";")
     numbers: list[int] = []
     for item in items:
@@ -79,25 +95,54 @@ def parse_buildings(spec: Any, where: str) -> list[int]:
         try:
             if "-" in text:
                 lo, hi = (int(x) for x in text.split("-", 1))
-                if hi < lo or hi - lo > 500:
-                    raise ValueError
-                numbers.extend(range(lo, hi + 1))
             else:
-                numbers.append(int(text))
+                lo = hi = int(text)
+            if lo < 1 or hi < lo or hi > BUILDING_MAX or hi - lo > 500:
+                raise ValueError
+            numbers.extend(range(lo, hi + 1))
         except ValueError:
-            raise ImportFormatError(f"{where}: bad building number or range {item!r}") from None
+            raise ImportFormatError(f"{where}: bad building number or range {_quote(item)} "
+                                    f"(numbers 1..{BUILDING_MAX})") from None
     return numbers
 
 
 def import_file(session: Session, path: Path) -> ImportReport:
-    """Import ``path`` (.yaml/.yml or .csv) into ``session`` (caller commits)."""
+    """Import ``path`` (.yaml/.yml or .csv) into ``session`` (caller commits).
+
+    Raises ImportFormatError (one line, bounded length) for a file of another type, too
+    large, not UTF-8 or malformed."""
     suffix = path.suffix.lower()
-    text = path.read_text(encoding="utf-8-sig")
-    if suffix in (".yaml", ".yml"):
-        return _import_yaml(session, text, path.name)
+    if suffix not in (".yaml", ".yml", ".csv"):
+        raise ImportFormatError(f"{path.name}: use a .yaml, .yml or .csv file")
+    text = read_text(path)
     if suffix == ".csv":
         return _import_csv(session, text, path.name)
-    raise ImportFormatError(f"{path.name}: use a .yaml, .yml or .csv file")
+    return _import_yaml(session, text, path.name)
+
+
+def read_text(path: Path) -> str:
+    """The text of an import file: at most MAX_FILE_BYTES bytes of UTF-8 (a BOM is dropped).
+
+    Raises ImportFormatError naming the limit, or the line and byte offset of the first byte
+    that is not UTF-8 or is NUL (no database column takes it). Never reads more than
+    MAX_FILE_BYTES + 1 bytes.
+    """
+    with path.open("rb") as fh:
+        data = fh.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise ImportFormatError(f"{path.name}: larger than the {MAX_FILE_BYTES // 2**20} MB "
+                                f"limit of an import file; split it into several files")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ImportFormatError(f"{path.name} line {line} (byte {exc.start}): not UTF-8 "
+                                f"(byte 0x{data[exc.start]:02x}); save the file as UTF-8") from None
+    if (nul := data.find(b"\0")) >= 0:
+        line = data.count(b"\n", 0, nul) + 1
+        raise ImportFormatError(f"{path.name} line {line} (byte {nul}): a NUL byte; "
+                                f"save the file as UTF-8 text")
+    return text.removeprefix("\ufeff")
 
 
 class _Loader:
@@ -152,12 +197,15 @@ class _Loader:
         return row
 
     def worker(self, where: str, community: Community, grid: Grid | None, spec: dict) -> GridWorker:
+        if not isinstance(spec, dict):
+            raise ImportFormatError(f"{where}: expected {{name, openid}}, not {_quote(spec)}")
         name, openid = spec.get("name"), spec.get("openid")
         if not name or not openid:
             raise ImportFormatError(f"{where}: a staff member needs name and openid")
         role = spec.get("role") or Role.GRID_WORKER
         if role not in Role.ALL:
-            raise ImportFormatError(f"{where}: unknown role {role!r} (one of {', '.join(Role.ALL)})")
+            raise ImportFormatError(
+                f"{where}: unknown role {_quote(role)} (one of {', '.join(Role.ALL)})")
         row = self.s.exec(select(GridWorker).where(GridWorker.openid == str(openid))).first()
         if row is None:
             row = GridWorker(openid=str(openid), name=str(name))
@@ -194,13 +242,34 @@ class _Loader:
             self.s.flush()
 
 
+def _check_yaml_events(text: str, name: str) -> None:
+    """Refuse aliases and deep nesting by scanning the parser's events, before anything is
+    composed (libyaml composes aliases in C, where no hook can stop the expansion)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_YAML_LOADER):
+        line = event.start_mark.line + 1 if event.start_mark else "?"
+        if isinstance(event, yaml.AliasEvent):
+            raise ImportFormatError(
+                f"{name} line {line}: YAML aliases (*{_quote(event.anchor)[1:-1]}) are not "
+                f"allowed in an import file; write the value out")
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                raise ImportFormatError(f"{name} line {line}: nested deeper than "
+                                        f"{MAX_YAML_DEPTH} levels")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
 def _import_yaml(session: Session, text: str, name: str) -> ImportReport:
     try:
-        doc = yaml.safe_load(text)
+        _check_yaml_events(text, name)
+        doc = yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark else ""
-        raise ImportFormatError(f"{name}{line}: not valid YAML ({exc})") from None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ImportFormatError(f"{name}{line}: not valid YAML ({problem})") from None
     if not isinstance(doc, dict) or not doc.get("community"):
         raise ImportFormatError(f"{name}: expected a mapping with 'street', 'community' and 'grids'")
     load = _Loader(session)
@@ -239,14 +308,24 @@ CSV_COLUMNS = ("street", "community", "grid_code", "grid_name", "buildings", "na
                "phone", "role")
 
 
-def _import_csv(session: Session, text: str, name: str) -> ImportReport:
+def _csv_rows(text: str, name: str) -> Iterator[tuple[int, dict[str, str | None]]]:
+    """(line number, row) of a CSV text with a header; csv.Error → ImportFormatError."""
     reader = csv.DictReader(text.splitlines())
-    missing = [c for c in ("community", "grid_code") if c not in (reader.fieldnames or [])]
-    if missing:
-        raise ImportFormatError(f"{name} line 1: missing column(s) {', '.join(missing)}")
+    try:
+        missing = [c for c in ("community", "grid_code") if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ImportFormatError(f"{name} line 1: missing column(s) {', '.join(missing)}")
+        for row in reader:
+            yield reader.line_num, row
+    except csv.Error as exc:
+        raise ImportFormatError(f"{name} line {reader.line_num + 1}: not valid CSV ({exc})") from None
+
+
+def _import_csv(session: Session, text: str, name: str) -> ImportReport:
+    rows = _csv_rows(text, name)
     load = _Loader(session)
-    for row in reader:
-        where = f"{name} line {reader.line_num}"
+    for line, row in rows:
+        where = f"{name} line {line}"
         row = {k: (v or "").strip() for k, v in row.items() if k}
         if not row.get("community"):
             raise ImportFormatError(f"{where}: community is empty")

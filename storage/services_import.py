@@ -50,6 +50,10 @@ from storage import Conflict, ImportFormatError, care, lending
 from storage.models import Community
 from storage.times import as_utc, utcnow
 
+NUMBER_MAX = 1_000_000
+"""Largest whole number (count, days, yuan, grade …) an import file may give."""
+_quote = ImportFormatError.quote
+
 
 @dataclass
 class ServicesReport:
@@ -63,15 +67,18 @@ class ServicesReport:
 
 
 def parse_range(spec: Any, where: str) -> tuple[int, int]:
-    """"1-6" / "1–6" / "3" → (1, 6) / (3, 3). Raises ImportFormatError naming ``where``."""
+    """"1-6" / "1–6" / "3" → (1, 6) / (3, 3), each within ±NUMBER_MAX.
+    Raises ImportFormatError naming ``where``."""
     text = str(spec).replace("–", "-").replace("~", "-").replace("至", "-")
     try:
         if "-" in text:
             lo, hi = (int(x) for x in text.split("-", 1))
         else:
             lo = hi = int(text)
+        if max(abs(lo), abs(hi)) > NUMBER_MAX:
+            raise ValueError
     except ValueError:
-        raise ImportFormatError(f"{where}: bad range {spec!r} (e.g. 1-6)") from None
+        raise ImportFormatError(f"{where}: bad range {_quote(spec)} (e.g. 1-6)") from None
     return lo, hi
 
 
@@ -81,7 +88,7 @@ def _date(value: Any, where: str) -> date | None:
     try:
         return date.fromisoformat(str(value))
     except ValueError:
-        raise ImportFormatError(f"{where}: bad date {value!r} (YYYY-MM-DD)") from None
+        raise ImportFormatError(f"{where}: bad date {_quote(value)} (YYYY-MM-DD)") from None
 
 
 def parse_local_moment(value: Any, where: str, tz: str) -> datetime | None:
@@ -95,7 +102,7 @@ def parse_local_moment(value: Any, where: str, tz: str) -> datetime | None:
         try:
             moment = datetime.fromisoformat(str(value))
         except ValueError:
-            raise ImportFormatError(f"{where}: bad time {value!r} (YYYY-MM-DD HH:MM)") from None
+            raise ImportFormatError(f"{where}: bad time {_quote(value)} (YYYY-MM-DD HH:MM)") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(tz))
     return as_utc(moment)
@@ -106,9 +113,13 @@ def _int(spec: dict, key: str, where: str, default: int | None = None) -> int | 
     if value is None:
         return None
     try:
-        return int(value)
+        number = int(value)
+        if abs(number) > NUMBER_MAX:
+            raise ValueError
     except (TypeError, ValueError):
-        raise ImportFormatError(f"{where}: {key} must be a whole number, not {value!r}") from None
+        raise ImportFormatError(f"{where}: {key} must be a whole number up to {NUMBER_MAX}, "
+                                f"not {_quote(value)}") from None
+    return number
 
 
 def import_services(session: Session, doc: dict, now: datetime | None = None,

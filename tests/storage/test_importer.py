@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from pathlib import Path
 
 import pytest
 from sqlmodel import select
+from typer.testing import CliRunner
 
+from bot.cli import app
 from storage import ImportFormatError
-from storage.importer import import_file, parse_buildings
+from storage.importer import MAX_FILE_BYTES, import_file, parse_buildings
 from storage.models import Building, Community, Grid, GridWorker, Role
 
 YAML = """
@@ -87,3 +90,102 @@ def test_building_ranges():
     assert parse_buildings([1, "4-5"], "x") == [1, 4, 5]
     with pytest.raises(ImportFormatError):
         parse_buildings("5-1", "x")
+
+
+# ---------------------------------------------------------------- hostile files (issue 8)
+ALIAS_BOMB = "\n".join(
+    ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    + [f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]" for i in range(8)]
+    + ["community: *i", "street: *i"]) + "\n"
+
+
+def _import_error(session, path: Path) -> tuple[str, int]:
+    """Message of the ImportFormatError importing ``path`` raises, and the peak memory (bytes)
+    Python allocated meanwhile."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(ImportFormatError) as err:
+            import_file(session, path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    message = str(err.value)
+    assert "\n" not in message and len(message) <= ImportFormatError.MAX_CHARS
+    return message, peak
+
+
+def test_a_yaml_alias_bomb_is_refused_unexpanded(session, tmp_path):
+    message, peak = _import_error(session, _write(tmp_path, "bomb.yaml", ALIAS_BOMB))
+    assert message.startswith("bomb.yaml line 2: YAML aliases (*a) are not allowed")
+    assert peak < 5 * 2**20
+
+
+def test_a_60_mb_file_is_refused_without_reading_it(session, tmp_path):
+    path = tmp_path / "big.yaml"
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write("community: 幸福新社区\ngrids:\n  - code: G01\n    workers:\n")
+        line = "      - {name: 王芳, openid: oW1, phone: '13800000001'}\n"
+        fh.write(line * (60 * 2**20 // len(line.encode())))
+    assert path.stat().st_size > 60 * 10**6
+    message, peak = _import_error(session, path)
+    assert message == ("big.yaml: larger than the 2 MB limit of an import file; "
+                       "split it into several files")
+    assert peak < 3 * MAX_FILE_BYTES
+
+
+def test_a_csv_with_bad_utf8_names_the_line_and_byte(session, tmp_path):
+    path = tmp_path / "gbk.csv"
+    path.write_bytes(CSV.encode("utf-8") + "和平街道,幸福新社区,G09,第九网格,9,,,,\n".encode("gbk"))
+    message, _ = _import_error(session, path)
+    offset = len(CSV.encode("utf-8"))
+    assert message == (f"gbk.csv line 4 (byte {offset}): not UTF-8 (byte 0xba); "
+                       f"save the file as UTF-8")
+
+
+@pytest.mark.parametrize("name, content, fragment", [
+    ("deep.yaml", "community: " + "[" * 100_000, "deep.yaml line 1: not valid YAML"),
+    ("deep2.yaml", "".join(f"{' ' * i}k{i}:\n" for i in range(100)),
+     "deep2.yaml line 33: nested deeper than 32 levels"),
+    ("nul.csv", "street,community,grid_code\n街道\0,社区,G1\n", "nul.csv line 2 (byte 33): a NUL"),
+    ("wide.csv", "street,community,grid_code\n" + "x" * 200_000 + ",社区,G1\n",
+     "wide.csv line 2: not valid CSV (field larger than field limit"),
+    ("long.yaml", "community: 社区\ngrids:\n  - code: G1\n    buildings: ['" + "9" * 1_000_000 + "']\n",
+     "grids[1]: bad building number or range '99999999999999999999999999999999999"),
+    ("range.yaml", "community: 社区\ngrids:\n  - code: G1\n    buildings: [99999]\n",
+     "bad building number or range 99999 (numbers 1..9999)"),
+    ("staff.yaml", "community: 社区\nstaff: [" + "x" * 100_000 + "]\n",
+     "staff[1]: expected {name, openid}, not 'xxxxx"),
+    ("items.yaml", "community: 社区\nstations:\n  - name: 驿站\n    items:\n"
+     "      - {name: 梯子, count: " + "9" * 40 + "}\n",
+     "count must be a whole number up to 1000000, not 999"),
+])
+def test_hostile_files_end_in_one_short_line(session, tmp_path, name, content, fragment):
+    message, _ = _import_error(session, _write(tmp_path, name, content))
+    assert fragment in message
+
+
+def test_error_messages_are_bounded_whatever_they_quote():
+    assert len(str(ImportFormatError("x" * 10**6))) == ImportFormatError.MAX_CHARS
+    assert len(ImportFormatError.quote(["y" * 10**6] * 10**3)) < 500
+
+
+@pytest.fixture
+def cli_env(monkeypatch, postgres_url, redis_url, clean_db):
+    monkeypatch.setenv("GRIDBOT_DATABASE_URL", postgres_url)
+    monkeypatch.setenv("GRIDBOT_REDIS_URL", redis_url)
+    return clean_db
+
+
+@pytest.mark.parametrize("name", ["bomb.yaml", "gbk.csv", "big.csv"])
+def test_gridbot_import_prints_one_line_and_exits_2(cli_env, tmp_path, name):
+    path = tmp_path / name
+    if name == "bomb.yaml":
+        path.write_text(ALIAS_BOMB, encoding="utf-8")
+    elif name == "gbk.csv":
+        path.write_bytes(CSV.encode("gbk"))
+    else:
+        path.write_text(CSV * (MAX_FILE_BYTES // len(CSV)), encoding="utf-8")
+    result = CliRunner().invoke(app, ["import", str(path)])
+    assert result.exit_code == 2
+    assert len(result.output.splitlines()) == 1 and len(result.output) < 400, result.output
+    assert result.output.startswith(f"import failed: {name}")
