@@ -27,11 +27,11 @@ from storage.times import as_utc
 FLOW = "lending"
 MAX_TRIES = 2
 NUMBER_RE = re.compile(r"([a-z]{2}\d{8}-\d{1,6})", re.IGNORECASE)
-# Counts are bounded tokens (never part of a longer run of digits) and optional parts carry
-# their own spaces, so every pattern here is linear in the text; _BEFORE is only searched in
-# the last _BEFORE_CHARS characters before a name.
+# Linear patterns: a count is a whole run of digits (tried only at the run's start) or at
+# most 6 numerals, optional parts carry their own spaces, and _BEFORE is searched only near
+# the name (_before_start). An absurd count (「借99999…9个梯子」) is a bad count, never an error.
 _CN = "零〇一二两俩三四五六七八九十百千万"
-_NUM = rf"(?:(?<!\d)\d{{1,4}}(?!\d)|[{_CN}]{{1,6}}(?![{_CN}]))"
+_NUM = rf"(?:(?<!\d)\d+(?!\d)|[{_CN}]{{1,6}}(?![{_CN}]))"
 _MEASURE = r"(?:个|把|台|副|辆|张|根|只|套|件|架|部|条|块|双|盒)"
 _BEFORE = re.compile(rf"(负|-|−)?\s{{0,3}}({_NUM})\s{{0,3}}(?:{_MEASURE}\s{{0,3}})?$")
 _BEFORE_CHARS = 24
@@ -52,6 +52,15 @@ class Wanted:
 
     name: str
     quantity: int | None
+
+
+def _before_start(before: str) -> int:
+    """Where to search ``before`` for a count that ends it: its last _BEFORE_CHARS characters,
+    widened to the start of a run of digits cut there."""
+    start = max(0, len(before) - _BEFORE_CHARS)
+    while start > 0 and before[start - 1].isdigit():
+        start -= 1
+    return start
 
 
 def parse_wanted(text: str, aliases: dict[str, str]) -> list[Wanted]:
@@ -75,9 +84,11 @@ def parse_wanted(text: str, aliases: dict[str, str]) -> list[Wanted]:
         before = text[hits[n - 1][1] if n else 0:start]
         after = text[end:hits[n + 1][0] if n + 1 < len(hits) else len(text)]
         quantity = None
-        m = _BEFORE.search(before, max(0, len(before) - _BEFORE_CHARS)) or _AFTER.match(after)
+        m = _BEFORE.search(before, _before_start(before)) or _AFTER.match(after)
         if m and (value := cn_to_int(m.group(2))) is not None:
             quantity = -value if m.group(1) else value
+        elif m and m.group(2).isdigit():
+            quantity = 0  # too many digits for a number: a bad count
         if name not in wanted:
             wanted[name] = Wanted(name, quantity)
     return list(wanted.values())
