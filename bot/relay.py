@@ -152,13 +152,13 @@ def _record(engine: Engine, claimed: _Claimed, outcome: str | PushError, clock: 
     RECORD_RETRY_MAX_S) seconds; then the row is left "sending" (in doubt at the next sweep
     after its lease) and "sending" is returned.
     """
-    row_id, attempt = claimed.row.id, claimed.row.attempts
+    row_id, attempt, claimed_at = claimed.row.id, claimed.row.attempts, claimed.row.last_attempt_at
     deadline = time.monotonic() + min(lease_s / 2, RECORD_RETRY_MAX_S)
     delay_s = 0.5
     while True:
         try:
             with _serialise(engine), Session(engine, expire_on_commit=False) as session:
-                row = held(session, row_id, attempt)
+                row = held(session, row_id, attempt, claimed_at)
                 if row is None:
                     session.rollback()
                     current = session.get(Outbox, row_id)

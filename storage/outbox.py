@@ -139,9 +139,11 @@ def claim(
     return row
 
 
-def held(session: Session, outbox_id: int, attempt: int) -> Outbox | None:
-    """Row ``outbox_id`` locked for recording the outcome of its ``attempt``-th attempt, or
-    None when that attempt is no longer the row's (re-queued by staff since, or sent).
+def held(session: Session, outbox_id: int, attempt: int, claimed_at: datetime | None = None
+         ) -> Outbox | None:
+    """Row ``outbox_id`` locked for recording the outcome of the attempt claimed as its
+    ``attempt``-th at ``claimed_at`` (its ``last_attempt_at``), or None when that attempt is
+    no longer the row's (re-queued by staff since, and perhaps claimed again, or sent).
 
     A row whose lease ran out meanwhile ("unknown") is still returned: the relay now knows
     the outcome, which is better than the doubt.
@@ -150,6 +152,8 @@ def held(session: Session, outbox_id: int, attempt: int) -> Outbox | None:
         Outbox.id == outbox_id, Outbox.attempts == attempt,
         col(Outbox.status).in_([OutboxStatus.SENDING, OutboxStatus.UNKNOWN]),
     )
+    if claimed_at is not None:
+        stmt = stmt.where(Outbox.last_attempt_at == claimed_at)
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update()
     return session.exec(stmt).first()

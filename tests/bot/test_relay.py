@@ -247,8 +247,9 @@ def test_parallel_relay_one_on_the_same_row_sends_once(clean_db, sandbox_url, re
     row_id = stage(clean_db, text="only once")
     pusher = SlowPusher(Pusher(make_settings(sandbox_url), redis))
     statuses = run_in_threads(6, lambda i: relay_one(clean_db, row_id, pusher, clock))
-    # The claim is committed before the send: the others see "sending" (or "sent").
-    assert set(statuses) <= {"sent", "sending"}
+    # The claim is committed before the send: the others see the row "pending" (its claim
+    # not committed yet: locked, skipped), "sending" or already "sent".
+    assert set(statuses) <= {"sent", "sending", "pending"}
     assert "sent" in statuses
     assert inbox(sandbox_url, "resident-1") == ["only once"]
     assert load(clean_db, row_id).attempts == 1
@@ -336,3 +337,33 @@ def test_requeued_unknown_push_is_sent_again(clean_db, pusher, clock, sandbox_ur
     assert (row.status, row.attempts) == ("sent", 1)
     assert "was unknown: in doubt: custom: HTTP 502" in row.last_error
     assert inbox(sandbox_url, "resident-1") == ["您的工单已受理"]
+
+
+class RequeuedMeanwhilePusher:
+    """While this send hangs, its lease runs out, staff re-queue the push and another relay
+    sends it; then this send fails with a retryable error."""
+
+    def __init__(self, pusher: Pusher, engine, clock) -> None:
+        self.pusher, self.engine, self.clock = pusher, engine, clock
+
+    def send(self, row, wecom_userid=None):
+        from bot.push import PushError
+        from bot.relay import expire_in_doubt
+        from storage.outbox import requeue
+
+        self.clock.advance(600)
+        expire_in_doubt(self.engine, self.clock)
+        with Session(self.engine) as session:
+            requeue(session, self.clock(), ids=[row.id])
+            session.commit()
+        assert relay_one(self.engine, row.id, self.pusher, self.clock) == "sent"
+        raise PushError("errcode -1: system busy", retryable=True, errcode=-1)
+
+
+def test_a_stale_outcome_never_overwrites_a_later_attempt(clean_db, pusher, clock, caplog):
+    row_id = stage(clean_db)
+    stale = RequeuedMeanwhilePusher(pusher, clean_db, clock)
+    assert relay_one(clean_db, row_id, stale, clock, lease_s=60) == "sent"
+    row = load(clean_db, row_id)
+    assert (row.status, row.attempts) == ("sent", 1)
+    assert "not recorded: the row is sent now" in caplog.text
