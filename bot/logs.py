@@ -50,7 +50,7 @@ ACCESS_LOG_VISIBLE = frozenset({"encrypt_type"})
 _names = "|".join(sorted(SECRET_PARAMS, key=len, reverse=True))
 _PARAM = re.compile(rf"(?i)(?<![\w-])({_names})(=|%3D)[^&\s\"'<>,;)]*")
 _QUOTED = re.compile(rf"(?i)([\"']({_names})[\"']\s*:\s*[\"'])[^\"']*([\"'])")
-_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s/]+@", re.IGNORECASE)
+_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]{0,30}://[^:/@\s]{0,256}:)[^@\s/]{1,256}@", re.IGNORECASE)
 _ATTRS = (str, int, float, bool, type(None))
 
 

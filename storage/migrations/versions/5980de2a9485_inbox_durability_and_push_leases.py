@@ -11,7 +11,6 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-
 revision: str = '5980de2a9485'
 down_revision: str | None = '8542711f26f5'
 branch_labels: str | Sequence[str] | None = None
