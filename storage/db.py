@@ -49,6 +49,11 @@ def create_schema(engine: Engine) -> None:
     load_all()
 
     SQLModel.metadata.create_all(engine)
+    if engine.dialect.name == "postgresql":
+        from storage.tickets import NUMBER_FUNCTION_SQL
+
+        with engine.begin() as conn:
+            conn.exec_driver_sql(NUMBER_FUNCTION_SQL)
 
 
 @contextmanager

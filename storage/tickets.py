@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
@@ -34,17 +34,44 @@ ALLOWED: dict[str, tuple[str, ...]] = {
 """Allowed status changes: from → (to, …)."""
 
 
-def next_number(session: Session, prefix: str, now: datetime, tz: str = "Asia/Shanghai") -> str:
-    """The next people-facing number of the local day: "GD20261122-0007".
+NUMBER_FUNCTION_SQL = """
+CREATE OR REPLACE FUNCTION gridbot_next_number(prefix text, day text) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+  seq text := 'gridbot_seq_' || lower(prefix) || '_' || day;
+BEGIN
+  IF to_regclass(quote_ident(seq)) IS NULL THEN
+    BEGIN  -- the first number of the day creates the day's sequence
+      EXECUTE 'CREATE SEQUENCE IF NOT EXISTS ' || quote_ident(seq);
+    EXCEPTION WHEN duplicate_table OR unique_violation THEN
+      NULL;  -- a concurrent first report created it (IF NOT EXISTS is not race-free)
+    END;
+  END IF;
+  RETURN nextval(quote_ident(seq));
+END
+$$;
+"""
+"""PostgreSQL function behind ``next_number``: one sequence per prefix and local day
+(``gridbot_seq_gd_20261122``). Installed by the migrations and by ``storage.db.create_schema``."""
 
-    One upsert statement (INSERT … ON CONFLICT DO UPDATE … RETURNING) on PostgreSQL and
-    SQLite: safe under concurrency, and the day's counter row stays locked only until the
-    caller's transaction commits.
+
+def next_number(session: Session, prefix: str, now: datetime, tz: str = "Asia/Shanghai") -> str:
+    """The next people-facing number of the local day: "GD20261122-0007" (four digits at
+    least; a busy day goes on to "…-10000").
+
+    PostgreSQL: ``nextval`` of the day's sequence (``NUMBER_FUNCTION_SQL``) — one statement
+    that locks nothing until commit, so reports in many processes never queue behind one
+    counter row. A sequence is not rolled back: a report whose transaction fails leaves a gap
+    in the day's numbers (documented; numbers are unique and increasing, not gapless).
+    SQLite (embedded, one writer at a time): an upsert of the ``DailyCounter`` row.
     """
     day = local(now, tz).strftime("%Y%m%d")
     dialect = session.get_bind().dialect.name
-    insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}[dialect]
-    stmt = insert(DailyCounter).values(name=prefix, day=day, value=1)
+    if dialect == "postgresql":
+        value = session.execute(text("SELECT gridbot_next_number(:prefix, :day)"),
+                                {"prefix": prefix, "day": day}).scalar_one()
+        return f"{prefix}{day}-{value:04d}"
+    stmt = sqlite_insert(DailyCounter).values(name=prefix, day=day, value=1)
     stmt = stmt.on_conflict_do_update(
         index_elements=[DailyCounter.name, DailyCounter.day],
         set_={"value": DailyCounter.value + 1},

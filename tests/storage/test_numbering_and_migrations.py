@@ -9,6 +9,7 @@ import psycopg
 from sqlmodel import Session
 
 from storage import migrate
+from storage.db import make_engine
 from storage.tickets import next_number
 from tests.conftest import BACKEND, PG_ADMIN_DSN
 
@@ -52,6 +53,13 @@ def test_migrations_build_exactly_the_models(tmp_path):
     try:
         migrate.upgrade(url)
         assert migrate.pending_changes(url) == []
+        engine = make_engine(url)  # the migrated database numbers tickets (per-day sequence)
+        now = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
+        with Session(engine) as s:
+            assert [next_number(s, "GD", now) for _ in range(2)] == ["GD20261122-0001",
+                                                                   "GD20261122-0002"]
+            s.commit()
+        engine.dispose()
     finally:
         if BACKEND != "sqlite":
             with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
