@@ -9,6 +9,7 @@
     gridbot stats [--from --to --csv]        tickets, response/resolution times, SLA, satisfaction
     gridbot notice TITLE BODY --grid …       push a notice (停水停电通知) to residents
     gridbot intents classify|eval            the understanding of messages
+    gridbot outbox list|retry                pushes that are dead or in doubt; re-send them
     gridbot station …  / gridbot care …      lending stations; after-school care programmes
 
 Settings come from GRIDBOT_* environment variables (bot/settings.py). A misconfiguration
