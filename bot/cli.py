@@ -151,6 +151,21 @@ def import_(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, re
         raise typer.Exit(2) from None
     typer.echo(f"imported {file}: streets {report.streets}, communities {report.communities}, "
                f"grids {report.grids}, buildings {report.buildings}, staff {report.workers} (new)")
+    _announce_org_change(settings)
+
+
+def _announce_org_change(settings: Settings) -> None:
+    """Make every web process drop its organisation cache (``storage.orgcache``)."""
+    from redis.exceptions import RedisError
+
+    from storage.orgcache import bump_generation
+    from storage.redis import sync_client
+
+    try:
+        bump_generation(sync_client(settings.redis_url, settings.redis_timeout_s))
+    except RedisError:
+        typer.echo("note: Redis is unavailable; web processes see the change within "
+                   f"{settings.org_cache_ttl_s:.0f} s (GRIDBOT_ORG_CACHE_TTL_S)", err=True)
 
 
 @db_app.command("upgrade")

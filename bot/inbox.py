@@ -7,9 +7,10 @@ Steps, in order:
    signed URL is accepted for one delivery only (a replay → 403); the delivery is claimed
    (a retry gets the first reply, ``storage.dedup``); the per-OpenID rate limit. Redis
    unavailable → go on: the unique ``InboundMessage.dedup_key``/``nonce_key`` are the backstop;
-3. in ONE database transaction: keep the inbound message (over the rate limit: kept with a
-   kind reply, not handled), run the handler (dialogue state on the resident row), stage
-   pushes in the outbox;
+3. in ONE database transaction: run the handler (dialogue state on the resident row), stage
+   pushes in the outbox and keep the inbound message with its reply (over the rate limit:
+   kept with a kind reply, not handled); the unique dedup key makes a concurrent second
+   delivery roll back whole;
 4. remember the reply for WeChat's retries — only a reply to a message that was kept.
 
 When the database is unavailable the message goes to the spool (``storage.spool``: a Redis
@@ -42,12 +43,13 @@ from handlers.dispatch import handle_message
 from handlers.messages import msg
 from handlers.turn import KEEP, Turn
 from intents.classify import Classifier
-from storage import dialogue, org
+from storage import dialogue, org, orgcache
 from storage.db import session_scope
 from storage.dedup import RetryGuard, dedup_key
 from storage.gate import Gate, nonce_key
 from storage.models import InboundMessage
-from storage.outbox import add_push
+from storage.orgcache import OrgCache
+from storage.outbox import add_push, staged_ids
 from storage.spool import Spool, Spooled
 from storage.times import Clock, utcnow
 
@@ -93,6 +95,7 @@ class Inbox:
                          nonce_ttl_s=2 * settings.timestamp_window_s,
                          burst=settings.rate_limit_burst, per_minute=settings.rate_limit_per_minute)
         self.spool = Spool(redis, settings.spool_dir)
+        self.org = OrgCache(engine, redis, ttl_s=settings.org_cache_ttl_s)
 
     def process(self, params: dict[str, str], body: bytes) -> Answer:
         """Answer one POST. Raises bot.protocol.ProtocolError for a request to refuse
@@ -166,21 +169,25 @@ class Inbox:
         now = self.clock()
         try:
             with session_scope(self.engine) as session:
+                orgcache.attach(session, self.org)
                 inbound = InboundMessage(dedup_key=key, nonce_key=nonce, openid=openid,
                                          msg_type=message.type, content=_content(message),
                                          received_at=received)
-                session.add(inbound)
-                session.flush()
                 if not allowed:
                     log.warning("rate limit: %s kept unhandled", key)
                     inbound.reply = msg("rate_limited")
                     inbound.error = "rate limited"
+                    session.add(inbound)
                     return inbound.reply, []
                 reply = self._run_turn(session, message, inbound, now)
+                # Inserted last, with its reply, in the turn's transaction (a handler that
+                # needs its id inserts it earlier): a second delivery of the same message
+                # fails here on the unique dedup key and everything it did is rolled back.
+                session.add(inbound)
                 if deferred and reply:
                     add_push(session, openid=openid, audience="resident", event="queued_reply",
                              text=msg("push.queued_reply", reply=reply))
-                outbox_ids = list(session.info.get("outbox_ids", []))
+            outbox_ids = staged_ids(session)  # committed: the rows have their ids
         except IntegrityError as exc:
             earlier = self._earlier_reply(key, nonce)
             if earlier is not None:

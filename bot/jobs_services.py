@@ -30,6 +30,7 @@ from sqlalchemy import Engine
 
 from handlers import care_notify, lending_notify
 from storage.db import session_scope
+from storage.outbox import staged_ids
 
 log = logging.getLogger("gridbot.jobs_services")
 
@@ -40,10 +41,10 @@ def _expire_then_remind(engine: Engine, label: str, expire: Callable[..., int],
     transaction. Returns {"expired": n, "reminded": m, "outbox_ids": [...]}."""
     with session_scope(engine) as session:
         expired = expire(session, now, tz)
-        ids = list(session.info.get("outbox_ids", []))
+        ids = staged_ids(session)
     with session_scope(engine) as session:
         reminded = remind(session, now, tz)
-        ids += session.info.get("outbox_ids", [])
+        ids += staged_ids(session)
     if expired or reminded:
         log.info("%s: %d expired, %d reminders", label, expired, reminded)
     return {"expired": expired, "reminded": reminded, "outbox_ids": ids}

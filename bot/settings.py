@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     """New tickets one resident may open within ``report_burst_window_s``; further reports in
     that window are added to their latest open ticket instead (one thread, not hundreds)."""
     report_burst_window_s: int = 600
+    org_cache_ttl_s: float = 60.0
+    """How long a web process serves buildings, grids and staff from memory (seconds);
+    `gridbot import` drops every process's copy at once through Redis."""
     push_lease_s: int = 120
     """How long a relay may hold a push it is sending before the push counts as in doubt."""
     wechat_timeout_s: float = 10.0

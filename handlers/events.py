@@ -33,6 +33,7 @@ def handle(turn: Turn, event: BaseEvent) -> str:
         return msg("welcome")
     if kind == "unsubscribe":
         if turn.resident is not None:
+            turn.inbound_id()  # this event's own row is anonymised with the rest
             forgotten = forget_resident(turn.session, turn.resident, turn.now)
             log.info("unsubscribe: resident %s forgotten, rows rewritten %s",
                      turn.resident.id, forgotten)

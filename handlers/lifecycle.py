@@ -23,9 +23,7 @@ from storage import Conflict, sla
 from storage import org as org_repo
 from storage import tickets as repo
 from storage.models import (
-    Building,
     DepartmentMember,
-    Grid,
     GridWorker,
     Priority,
     Resident,
@@ -66,7 +64,7 @@ def actor(who: Resident | GridWorker | None) -> str:
 
 def describe(session: Session, ticket: Ticket) -> dict[str, str]:
     """Fields people see: no, kind, category, address, status (Chinese)."""
-    building = session.get(Building, ticket.building_id) if ticket.building_id else None
+    building = org_repo.building(session, ticket.building_id) if ticket.building_id else None
     address = org_repo.format_address(building.name, ticket.unit, ticket.room) if building else (
         ticket.location or "未填写")
     return {
@@ -93,7 +91,7 @@ def open_ticket(session: Session, resident: Resident, report: NewTicket, now: da
     ``VULNERABLE_LEVELS`` care level get Priority.HIGH. The SLA policy is matched, both due
     times set and the timers planned.
     """
-    building = session.get(Building, resident.building_id) if resident.building_id else None
+    building = org_repo.building(session, resident.building_id) if resident.building_id else None
     priority = Priority.NORMAL
     if resident.vulnerability in VULNERABLE_LEVELS:
         priority = Priority.HIGH
@@ -108,14 +106,17 @@ def open_ticket(session: Session, resident: Resident, report: NewTicket, now: da
         source_msg_id=report.source_msg_id, created_at=now,
     )
     sla.start_clocks(ticket, now)
+    worker = org_repo.grid_worker_of(session, ticket.grid_id) if ticket.grid_id else None
+    if worker is not None:  # inserted already assigned: one INSERT, no UPDATE
+        ticket.assignee_id = worker.id
+        ticket.first_owner_id = worker.id
+        ticket.status = S.ASSIGNED
+        ticket.assigned_at = now
     session.add(ticket)
     session.flush()
     repo.record(session, ticket, S.SUBMITTED, actor(resident), now, report.description)
-    worker = org_repo.grid_worker_of(session, ticket.grid_id) if ticket.grid_id else None
     if worker is not None:
-        ticket.assignee_id = worker.id
-        ticket.first_owner_id = worker.id
-        repo.move(session, ticket, S.ASSIGNED, "system", now, worker.name)
+        repo.record(session, ticket, S.ASSIGNED, "system", now, worker.name)
     fields = describe(session, ticket)
     urgent = msg("push.urgent_flag") if ticket.urgent else ""
     if worker is not None:
@@ -136,7 +137,7 @@ def open_ticket(session: Session, resident: Resident, report: NewTicket, now: da
 # -- who is told -------------------------------------------------------------------------------
 
 def community_id_of(session: Session, ticket: Ticket) -> int | None:
-    grid = session.get(Grid, ticket.grid_id) if ticket.grid_id else None
+    grid = org_repo.grid(session, ticket.grid_id) if ticket.grid_id else None
     return grid.community_id if grid else None
 
 
@@ -181,7 +182,7 @@ def departments_of(session: Session, worker: GridWorker) -> list[int]:
 def handlers_of(session: Session, ticket: Ticket) -> list[GridWorker]:
     """Who works the ticket now: the assignee; else the department's members; else the
     community's staff."""
-    assignee = session.get(GridWorker, ticket.assignee_id) if ticket.assignee_id else None
+    assignee = org_repo.staff(session, ticket.assignee_id) if ticket.assignee_id else None
     if assignee is not None and assignee.active:
         return [assignee]
     return (department_members(session, ticket.department_id)
@@ -204,7 +205,7 @@ def tell_staff(session: Session, people: list[GridWorker], ticket: Ticket, event
 def tell_owner(session: Session, ticket: Ticket, event: str, text: str,
                skip: GridWorker | None = None) -> None:
     """首问负责: keep the first owner informed when someone else works the ticket."""
-    owner = session.get(GridWorker, ticket.first_owner_id) if ticket.first_owner_id else None
+    owner = org_repo.staff(session, ticket.first_owner_id) if ticket.first_owner_id else None
     if owner is not None and owner.active and owner.id != ticket.assignee_id:
         tell_staff(session, [owner], ticket, event, text, skip=skip)
 
@@ -317,7 +318,7 @@ def rate(session: Session, ticket: Ticket, resident: Resident, score: int, now: 
     ticket.rating = score
     ticket.rating_comment = comment
     unhappy = score <= cfg.reopen_score_max
-    assignee = session.get(GridWorker, ticket.assignee_id) if ticket.assignee_id else None
+    assignee = org_repo.staff(session, ticket.assignee_id) if ticket.assignee_id else None
     if assignee is not None:
         add_push(session, openid=assignee.openid, audience="worker", event="ticket_rated",
                  text=msg("push.ticket_rated", no=ticket.number, score=score,
@@ -379,7 +380,7 @@ def cancel(session: Session, ticket: Ticket, resident: Resident, now: datetime) 
         raise Conflict(f"{ticket.number}: cannot cancel in {ticket.status}")
     repo.move(session, ticket, S.CANCELLED, actor(resident), now)
     sla.plan(session, ticket, now)
-    assignee = session.get(GridWorker, ticket.assignee_id) if ticket.assignee_id else None
+    assignee = org_repo.staff(session, ticket.assignee_id) if ticket.assignee_id else None
     if assignee is not None:
         add_push(session, openid=assignee.openid, audience="worker", event="ticket_cancelled",
                  text=msg("push.ticket_cancelled", no=ticket.number), ticket_id=ticket.id)

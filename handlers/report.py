@@ -15,7 +15,7 @@ from handlers.messages import msg
 from handlers.turn import Turn
 from intents.slots import extract_address
 from storage import org, tickets
-from storage.models import GridWorker, Ticket
+from storage.models import Ticket
 
 FLOW = "report"
 MAX_ADDRESS_TRIES = 2
@@ -121,14 +121,14 @@ def open_pending(turn: Turn, pending: dict[str, Any]) -> str:
     report = NewTicket(
         kind=pending["kind"], category=pending.get("category"), description=pending["text"],
         urgent=bool(pending.get("urgent")), location=pending.get("location"),
-        source_msg_id=turn.inbound.id,
+        source_msg_id=turn.inbound_id(),
     )
     ticket = open_ticket(turn.session, turn.resident, report, turn.now, turn.settings.ticket_prefix)
     for url in pending.get("photos", []):
         tickets.record(turn.session, ticket, "photo", actor(turn.resident), turn.now, url)
     turn.finish()
     fields = describe(turn.session, ticket)
-    worker = turn.session.get(GridWorker, ticket.assignee_id) if ticket.assignee_id else None
+    worker = org.staff(turn.session, ticket.assignee_id) if ticket.assignee_id else None
     if worker is not None:
         grid = org.get_grid(turn.session, ticket.grid_id)
         reply = msg("ticket_opened", grid=grid.name, worker=worker.name, **fields)

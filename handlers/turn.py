@@ -45,6 +45,14 @@ class Turn:
     needs_staff: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def inbound_id(self) -> int:
+        """The id of the message being handled, inserting its row now if it is not yet (the
+        pipeline otherwise inserts it once, with the reply, at the end of the turn)."""
+        if self.inbound.id is None:
+            self.session.add(self.inbound)
+            self.session.flush()
+        return self.inbound.id
+
     def attachments(self) -> dict[str, Any]:
         """The photos/location kept in the dialogue state, to carry into the next step."""
         state = self.state or {}

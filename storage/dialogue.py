@@ -34,6 +34,7 @@ def remember(resident: Resident, state: dict[str, Any], now: datetime, ttl_s: in
 
 
 def forget(resident: Resident) -> None:
-    """Clear the state of ``resident``."""
-    resident.dialogue = None
-    resident.dialogue_expires_at = None
+    """Clear the state of ``resident`` (no write when there is none)."""
+    if resident.dialogue is not None or resident.dialogue_expires_at is not None:
+        resident.dialogue = None
+        resident.dialogue_expires_at = None

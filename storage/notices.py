@@ -75,10 +75,12 @@ def send(session: Session, title: str, text: str, residents: list[Resident], sco
     session.add(notice)
     session.flush()
     body = msg("push.notice", title=title, text=text)
-    for r in residents:
-        row = add_push(session, openid=r.openid, audience="resident", event="notice", text=body,
-                       data={"first": title, "keyword1": text[:20], "remark": text})
-        session.add(NoticeDelivery(notice_id=notice.id, outbox_id=row.id, resident_id=r.id))
+    rows = [add_push(session, openid=r.openid, audience="resident", event="notice", text=body,
+                     data={"first": title, "keyword1": text[:20], "remark": text})
+            for r in residents]
+    session.flush()  # one batched INSERT for every push, for their ids
+    session.add_all(NoticeDelivery(notice_id=notice.id, outbox_id=row.id, resident_id=r.id)
+                    for row, r in zip(rows, residents, strict=True))
     session.flush()
     return notice
 

@@ -2,25 +2,64 @@
 
 街道 → 社区 → 网格 → 楼栋 → 户; a resident's building decides the grid, and the grid's
 active grid worker (网格员) is the assignee of its tickets (首问负责).
+
+Organisation lookups (buildings, grids, communities, staff) are served from the session's
+``storage.orgcache.OrgCache`` when one is attached (the web processes), with no SQL, and
+from the database otherwise.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, select
+from sqlmodel import Session, SQLModel, select
 
-from storage import NotFound
+from storage import NotFound, orgcache
 from storage.models import Building, Community, Grid, GridWorker, Resident, Role
 
 
+def _cached(session: Session, key: tuple, load: Callable[[Session], Any]) -> Any:
+    """``load(session)``, through the session's org cache when one is attached (the value is
+    then merged into ``session`` when it is an ORM object)."""
+    cache = orgcache.of(session)
+    if cache is None:
+        return load(session)
+    value = cache.get(key, load)
+    return orgcache.merged(session, value) if isinstance(value, SQLModel) else value
+
+
+def _active_staff(session: Session) -> dict[str, int]:
+    return dict(session.exec(select(GridWorker.openid, GridWorker.id).where(GridWorker.active)).all())
+
+
 def worker_by_openid(session: Session, openid: str) -> GridWorker | None:
-    """The active staff member with this OpenID, or None."""
-    return session.exec(
-        select(GridWorker).where(GridWorker.openid == openid, GridWorker.active)
-    ).first()
+    """The active staff member with this OpenID, or None (residents cost no query when the
+    org cache is attached: it keeps the set of staff OpenIDs)."""
+    if orgcache.of(session) is None:
+        return session.exec(
+            select(GridWorker).where(GridWorker.openid == openid, GridWorker.active)
+        ).first()
+    worker_id = _cached(session, ("staff_openids",), _active_staff).get(openid)
+    return None if worker_id is None else staff(session, worker_id)
+
+
+def staff(session: Session, worker_id: int) -> GridWorker | None:
+    """The staff member ``worker_id`` (active or not), or None."""
+    return _cached(session, ("staff", worker_id), lambda s: s.get(GridWorker, worker_id))
+
+
+def building(session: Session, building_id: int) -> Building | None:
+    """Building ``building_id``, or None."""
+    return _cached(session, ("building", building_id), lambda s: s.get(Building, building_id))
+
+
+def grid(session: Session, grid_id: int) -> Grid | None:
+    """Grid ``grid_id``, or None."""
+    return _cached(session, ("grid", grid_id), lambda s: s.get(Grid, grid_id))
 
 
 def resident_for(session: Session, openid: str, now: datetime) -> Resident:
@@ -40,15 +79,16 @@ def resident_for(session: Session, openid: str, now: datetime) -> Resident:
             .on_conflict_do_nothing(index_elements=["openid"])
         )
         resident = session.exec(select(Resident).where(Resident.openid == openid)).one()
+    # Written at commit with the turn's other changes: the row is not locked meanwhile.
     resident.last_message_at = now
     resident.subscribed = True
-    session.flush()
     return resident
 
 
 def default_community(session: Session) -> Community | None:
     """The community this account serves (the first one imported)."""
-    return session.exec(select(Community).order_by(Community.id)).first()
+    return _cached(session, ("default_community",),
+                   lambda s: s.exec(select(Community).order_by(Community.id)).first())
 
 
 def building_by_number(
@@ -60,34 +100,34 @@ def building_by_number(
         if community is None:
             return None
         community_id = community.id
-    return session.exec(
+    return _cached(session, ("building_no", community_id, number), lambda s: s.exec(
         select(Building).where(Building.community_id == community_id, Building.number == number)
-    ).first()
+    ).first())
 
 
 def grid_worker_of(session: Session, grid_id: int) -> GridWorker | None:
     """The grid's active full-time grid worker (the first by id when several)."""
-    return session.exec(
+    return _cached(session, ("grid_worker", grid_id), lambda s: s.exec(
         select(GridWorker)
         .where(GridWorker.grid_id == grid_id, GridWorker.role == Role.GRID_WORKER, GridWorker.active)
         .order_by(GridWorker.id)
-    ).first()
+    ).first())
 
 
 def get_grid(session: Session, grid_id: int) -> Grid:
     """Raises NotFound."""
-    grid = session.get(Grid, grid_id)
-    if grid is None:
+    found = grid(session, grid_id)
+    if found is None:
         raise NotFound(f"grid {grid_id}")
-    return grid
+    return found
 
 
 def address_of(session: Session, resident: Resident) -> str | None:
     """"3号楼2单元501" for a resident with a known building, else None."""
     if resident.building_id is None:
         return None
-    building = session.get(Building, resident.building_id)
-    return format_address(building.name if building else "?", resident.unit, resident.room)
+    found = building(session, resident.building_id)
+    return format_address(found.name if found else "?", resident.unit, resident.room)
 
 
 def format_address(building_name: str, unit: int | None, room: str | None) -> str:

@@ -53,17 +53,26 @@ def add_push(
 
     ``audience`` is "resident" or "worker"; ``event`` is the catalogue key of the text and
     selects the template ID when a template message must be used; ``data`` holds the
-    template fields. Returns the flushed row; its id is also appended to
-    ``session.info["outbox_ids"]`` so the caller can nudge the relay after commit.
+    template fields. Returns the row, not yet flushed (rows staged together are inserted in
+    one statement at the next flush); ``staged_ids(session)`` gives their ids so the caller
+    can nudge the relay after commit.
     """
     row = Outbox(
         openid=openid, audience=audience, event=event, text=text, data=data or {},
         ticket_id=ticket_id,
     )
     session.add(row)
-    session.flush()
-    session.info.setdefault("outbox_ids", []).append(row.id)
+    session.info.setdefault("outbox_rows", []).append(row)
     return row
+
+
+def staged_ids(session: Session) -> list[int]:
+    """Ids of the rows ``add_push`` staged in ``session``, in order. Call it after commit (or
+    it flushes the session first)."""
+    rows: list[Outbox] = session.info.get("outbox_rows", [])
+    if any(row.id is None for row in rows):
+        session.flush()
+    return [row.id for row in rows if row.id is not None]
 
 
 # -- relay side -------------------------------------------------------------------------------

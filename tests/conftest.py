@@ -145,6 +145,10 @@ def _truncate(engine: Engine) -> None:
         if engine.dialect.name == "postgresql":
             names = ", ".join(f'"{t.name}"' for t in tables)
             conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+            # the per-day number sequences (storage.tickets.next_number) start again too
+            for (seq,) in conn.exec_driver_sql(
+                    "SELECT sequencename FROM pg_sequences WHERE sequencename LIKE 'gridbot_seq_%%'"):
+                conn.exec_driver_sql(f'DROP SEQUENCE "{seq}"')
         else:
             for t in tables:
                 conn.execute(t.delete())
