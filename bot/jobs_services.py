@@ -65,15 +65,16 @@ def run_care(engine: Engine, now: datetime, tz: str = "Asia/Shanghai") -> dict[s
 
 
 async def _nudge(ctx: dict[str, Any], outbox_ids: list[int]) -> None:
-    """Queue the relay of each new outbox row now; on failure the outbox sweep sends it."""
+    """Queue one relay job for the new outbox rows; on failure the outbox sweep sends them."""
     redis = ctx.get("redis")
     if redis is None:
         return
-    for outbox_id in outbox_ids:
-        try:
-            await redis.enqueue_job("relay", outbox_id, _job_id=f"relay:{outbox_id}")
-        except (RedisError, OSError):
-            log.exception("could not enqueue relay of outbox row %s; the sweep will", outbox_id)
+    if not outbox_ids:
+        return
+    try:
+        await redis.enqueue_job("relay", *outbox_ids, _job_id=f"relay:{outbox_ids[0]}")
+    except (RedisError, OSError):
+        log.exception("could not enqueue relay of outbox rows %s; the sweep will", outbox_ids)
 
 
 async def lending_tick(ctx: dict[str, Any]) -> dict[str, int]:

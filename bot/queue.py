@@ -24,16 +24,17 @@ class JobQueue:
         self.timeout_s = timeout_s
 
     async def nudge(self, outbox_ids: Iterable[int]) -> None:
-        """Enqueue ``relay`` for each outbox row (job id "relay:<id>", so at most once queued),
-        giving up after ``timeout_s`` seconds in all.
+        """Enqueue ONE ``relay`` job for the outbox rows of one change (job id "relay:<first
+        id>", so queued at most once), giving up after ``timeout_s`` seconds.
 
         Never raises: a failed or timed-out enqueue is logged and left to the sweep.
         """
         ids = list(outbox_ids)
+        if not ids:
+            return
         try:
             async with asyncio.timeout(self.timeout_s):
-                for outbox_id in ids:
-                    await self.pool.enqueue_job("relay", outbox_id, _job_id=f"relay:{outbox_id}")
+                await self.pool.enqueue_job("relay", *ids, _job_id=f"relay:{ids[0]}")
         except (RedisError, OSError, TimeoutError) as exc:
             log.warning("could not enqueue relay of outbox rows %s (%s: %s); the sweep will",
                         ids, type(exc).__name__, exc)

@@ -65,10 +65,13 @@ DB_DOWN = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError,
 """Errors of a database that is down, restarting or unreachable (psycopg/sqlite3 wrapped)."""
 
 
-async def relay(ctx: dict[str, Any], outbox_id: int) -> str:
-    """Send one outbox row now (enqueued by the webhook right after its commit)."""
-    return await asyncio.to_thread(relay_one, ctx["engine"], outbox_id, ctx["pusher"],
-                                   ctx["clock"], ctx["settings"].push_lease_s)
+async def relay(ctx: dict[str, Any], *outbox_ids: int) -> list[str]:
+    """Send outbox rows now, in order (enqueued once per transaction by the webhook and the
+    jobs right after their commit: one job for all the rows of one change). Returns each
+    row's status afterwards."""
+    return [await asyncio.to_thread(relay_one, ctx["engine"], outbox_id, ctx["pusher"],
+                                    ctx["clock"], ctx["settings"].push_lease_s)
+            for outbox_id in outbox_ids]
 
 
 async def sweep_outbox(ctx: dict[str, Any]) -> int:
