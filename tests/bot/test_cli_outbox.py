@@ -20,12 +20,14 @@ def env(monkeypatch, postgres_url, redis_url, clean_db):
 
 def rows(engine, *statuses: str) -> list[int]:
     with Session(engine) as session:
-        ids = []
+        staged = []
         for i, status in enumerate(statuses):
             row = add_push(session, openid=f"resident-{i}", audience="resident",
                            event="push_ticket_status", text=f"工单进度 {i}")
             row.status, row.attempts, row.last_error = status, 2, f"custom: {status} reason"
-            ids.append(row.id)
+            staged.append(row)
+        session.flush()
+        ids = [row.id for row in staged]
         session.commit()
     return ids
 

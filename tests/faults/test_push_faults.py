@@ -81,8 +81,10 @@ def wechat(redis) -> Iterator[FakeWeChat]:
 def stage(engine, recipients: list[str], tag: str = "") -> dict[str, int]:
     """One pending push per recipient; {recipient: outbox id}."""
     with Session(engine) as session:
-        ids = {r: add_push(session, openid=r, audience="resident", event="push_ticket_status",
-                           text=f"工单进度{tag} {r}").id for r in recipients}
+        rows = {r: add_push(session, openid=r, audience="resident", event="push_ticket_status",
+                            text=f"工单进度{tag} {r}") for r in recipients}
+        session.flush()
+        ids = {r: row.id for r, row in rows.items()}
         session.commit()
     return ids
 
@@ -107,14 +109,17 @@ def wait_until(condition: Callable[[], bool], timeout_s: float, what: str,
 
 
 def nudge(redis_url: str, ids: list[int]) -> None:
-    """Enqueue relay jobs as the webhook does after its commit."""
+    """Enqueue relay jobs as the webhook does after each commit: one job per change, here
+    one change per push (residents' reports arriving together), so several are in flight."""
     from bot.queue import JobQueue
     from storage.redis import arq_pool
 
     async def go() -> None:
         pool = await arq_pool(redis_url)
         try:
-            await JobQueue(pool).nudge(ids)
+            queue = JobQueue(pool)
+            for outbox_id in ids:
+                await queue.nudge([outbox_id])
         finally:
             await pool.aclose(close_connection_pool=True)
 

@@ -22,6 +22,7 @@ from storage.outbox import (
     mark_failed,
     mark_sent,
     requeue,
+    staged_ids,
 )
 from storage.times import as_utc, utcnow
 
@@ -37,11 +38,15 @@ def stage(session: Session, n: int, **fields) -> list[Outbox]:
 
 
 def test_add_push_stages_a_pending_row_in_the_callers_transaction(session):
-    row = add_push(session, openid="u1", audience="worker", event="push_task_assigned",
-                   text="新工单", data={"first": "新工单"})
-    assert row.id is not None
+    first = add_push(session, openid="u1", audience="worker", event="push_task_assigned",
+                     text="新工单", data={"first": "新工单"})
+    second = add_push(session, openid="u2", audience="worker", event="push_task_assigned",
+                      text="新工单")
+    assert first.id is None  # not flushed one by one: staged rows go in one INSERT
+    ids = staged_ids(session)
+    assert ids == [first.id, second.id] and None not in ids
     session.rollback()
-    assert session.get(Outbox, row.id) is None
+    assert session.get(Outbox, ids[0]) is None
 
 
 def test_backoff_doubles_from_30_s_up_to_an_hour():
