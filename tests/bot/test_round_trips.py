@@ -14,7 +14,11 @@ import traceback
 import pytest
 from sqlalchemy import event
 
+from tests.conftest import BACKEND
+
 TRACE = bool(os.environ.get("RT_TRACE"))
+pytestmark = pytest.mark.skipif(BACKEND == "sqlite", reason="budgets are for PostgreSQL, the "
+                                "production database (SQLite numbers tickets with an upsert)")
 
 
 @contextlib.contextmanager

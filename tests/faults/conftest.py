@@ -23,10 +23,6 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import redis as redis_lib
 
-from tests.conftest import BACKEND
-
-pytestmark = pytest.mark.skipif(BACKEND == "sqlite", reason="fault tests need real servers")
-
 
 def free_port() -> int:
     with socket.socket() as s:

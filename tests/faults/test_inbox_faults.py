@@ -15,6 +15,9 @@ from sqlmodel import Session, select
 
 from handlers.messages import msg
 from storage.models import InboundMessage, Outbox, Ticket
+from tests.conftest import BACKEND
+
+pytestmark = pytest.mark.skipif(BACKEND == "sqlite", reason="kills and cuts real servers")
 
 
 def _count(engine, model) -> int:
