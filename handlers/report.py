@@ -100,7 +100,9 @@ def _burst_thread(turn: Turn) -> Ticket | None:
     settings = turn.settings
     since = turn.now - timedelta(seconds=settings.report_burst_window_s)
     recent = tickets.opened_since(turn.session, turn.resident.id, since, settings.report_burst_max)
-    return recent[0] if len(recent) >= settings.report_burst_max else None
+    if len(recent) < settings.report_burst_max:
+        return None
+    return turn.session.get(Ticket, recent[0])
 
 
 def _add_to(turn: Turn, ticket: Ticket, pending: dict[str, Any]) -> str:

@@ -199,11 +199,12 @@ def of_resident(session: Session, resident_id: int, limit: int = 5) -> list[Tick
     ))
 
 
-def opened_since(session: Session, resident_id: int, since: datetime, limit: int) -> list[Ticket]:
-    """Up to ``limit`` tickets the resident opened at or after ``since`` (aware UTC), newest
-    first (one indexed query; the burst cap of ``handlers.report`` counts them)."""
+def opened_since(session: Session, resident_id: int, since: datetime, limit: int) -> list[int]:
+    """Ids of up to ``limit`` tickets the resident opened at or after ``since`` (aware UTC),
+    newest first (one indexed query reading ids only; the burst cap of ``handlers.report``
+    counts them)."""
     return list(session.exec(
-        select(Ticket).where(Ticket.resident_id == resident_id, Ticket.created_at >= since)
+        select(Ticket.id).where(Ticket.resident_id == resident_id, Ticket.created_at >= since)
         .order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc()).limit(limit)
     ))
 
