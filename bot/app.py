@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
@@ -43,13 +44,18 @@ async def _drain_spool_forever(inbox: Inbox) -> None:
 def create_app(
     settings: Settings | None = None, *, clock: Clock = utcnow, classifier: Classifier | None = None
 ) -> FastAPI:
-    """The gridbot web app. ``clock`` returns aware UTC now (tests pass a FrozenClock)."""
+    """The gridbot web app. ``clock`` returns aware UTC now (tests pass a FrozenClock).
+
+    With no ``settings`` they are read from the environment: this is the app factory that
+    `gridbot serve --workers N` (uvicorn) and gunicorn's UvicornWorker call in each process,
+    ``bot.app:create_app`` with ``factory=True``, so each builds its own engine and clients."""
     settings = settings or Settings()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url, connect_timeout_s=settings.db_connect_timeout_s,
-                             statement_timeout_ms=settings.db_statement_timeout_ms)
+                             statement_timeout_ms=settings.db_statement_timeout_ms,
+                             pgbouncer=settings.db_pgbouncer)
         redis = sync_client(settings.redis_url, settings.redis_timeout_s)
         pool = await arq_pool(settings.redis_url, settings.redis_timeout_s)
         app.state.settings = settings
@@ -83,7 +89,8 @@ def create_app(
         app.include_router(sandbox_router(sync_client(settings.redis_url)), prefix="/sandbox")
 
     @app.get("/healthz")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    def healthz() -> dict[str, object]:
+        """Liveness for load balancers; ``pid`` tells `serve --workers N` processes apart."""
+        return {"status": "ok", "pid": os.getpid()}
 
     return app

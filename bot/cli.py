@@ -1,6 +1,7 @@
 """The `gridbot` command line (typer).
 
-    gridbot serve [--host --port] [--demo]   web app (and, embedded, the worker)
+    gridbot serve [--host --port] [--demo] [--workers N]
+                                             web app (and, embedded, the worker)
     gridbot worker                           the worker process: pushes and timers
     gridbot import FILE                      load a community's structure and staff
     gridbot chat [--openid ID]               talk to a running server as WeChat would
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -78,8 +80,16 @@ def serve(
     demo: Annotated[bool, typer.Option(help="Seed the demo community and serve the WeChat "
                                             "API sandbox (no internet or account needed).")] = False,
     migrate: Annotated[bool, typer.Option(help="Apply migrations before starting.")] = True,
+    workers: Annotated[int, typer.Option(min=1, help="Web processes sharing the port (uvicorn "
+                                                     "workers); more than 1 needs PostgreSQL and "
+                                                     "Redis.")] = 1,
 ) -> None:
-    """Serve the webhook at /wechat (with the embedded worker when Redis is memory://)."""
+    """Serve the webhook at /wechat (with the embedded worker when Redis is memory://).
+
+    With ``--workers N`` uvicorn starts N processes; each builds its own app, engine, Redis
+    clients and classifier from the environment (``bot.app:create_app`` as a factory), so
+    the ``--demo`` overrides are passed to them as GRIDBOT_ variables.
+    """
     import uvicorn
 
     from bot.app import create_app
@@ -91,6 +101,7 @@ def serve(
         overrides = {"sandbox": True, "wechat_api_base_url": f"{base}/cgi-bin/",
                      "wecom_api_base_url": f"{base}/wecom/cgi-bin/"}
     settings = load_settings(**overrides)
+    preflight.check_workers(settings, workers)
     _logging(settings)
     preflight.check_services(settings, schema=not migrate)  # before uvicorn: one line, exit 2
     if migrate:
@@ -106,8 +117,14 @@ def serve(
         typer.echo(f"demo: WeChat API sandbox at {overrides['wechat_api_base_url']}; "
                    f"talk with `gridbot chat --url http://127.0.0.1:{port}` "
                    "(staff: --openid worker-g1)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info",
-                log_config=logs.uvicorn_log_config(settings))
+    log_config = logs.uvicorn_log_config(settings)  # applied again in every worker process
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info", log_config=log_config)
+        return
+    os.environ.update({f"GRIDBOT_{name.upper()}": str(value).lower() if isinstance(value, bool)
+                       else str(value) for name, value in overrides.items()})
+    uvicorn.run("bot.app:create_app", factory=True, workers=workers, host=host, port=port,
+                log_level="info", log_config=log_config)
 
 
 @app.command()

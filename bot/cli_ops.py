@@ -55,18 +55,32 @@ def stats(
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV on stdout")] = False,
 ) -> None:
     """Tickets per community and grid: kinds, categories, response/resolution minutes
-    (median, p90), SLA met %, satisfaction, open and overdue counts."""
+    (median, p90), SLA met %, satisfaction, open and overdue counts.
+
+    Reads GRIDBOT_STATS_DATABASE_URL (a read replica) when set, else the main database."""
+    import sqlalchemy.exc
     from sqlmodel import Session
 
-    from bot.settings import Settings
+    from bot.preflight import ConfigError, load_settings
     from storage.db import make_engine
     from storage.stats import compute
     from storage.times import utcnow
 
-    settings = Settings()
+    settings = load_settings()
     first, after = _period(start, end, settings.timezone)
-    with Session(make_engine(settings.database_url)) as session:
-        rows = compute(session, first, after, utcnow(), community)
+    engine = make_engine(settings.stats_url, connect_timeout_s=settings.db_connect_timeout_s)
+    try:
+        with Session(engine) as session:
+            rows = compute(session, first, after, utcnow(), community)
+    except sqlalchemy.exc.OperationalError as exc:
+        if settings.stats_database_url is None:
+            raise  # bot.preflight explains it (GRIDBOT_DATABASE_URL)
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        raise ConfigError(f"GRIDBOT_STATS_DATABASE_URL: cannot read the reporting database "
+                          f"({reason}): start the replica, correct the URL, or unset it to "
+                          "read the main database") from None
+    finally:
+        engine.dispose()
     if as_csv:
         writer = csv.DictWriter(sys.stdout, fieldnames=COLUMNS)
         writer.writeheader()

@@ -67,7 +67,7 @@ def secrets_of(settings: Settings) -> list[str]:
     passwords inside the database and Redis URLs."""
     values = [settings.wechat_token, settings.wechat_app_secret, settings.wechat_aes_key,
               settings.wechat_aes_key_previous, settings.wecom_secret]
-    for url in (settings.database_url, settings.redis_url):
+    for url in (settings.database_url, settings.stats_database_url or "", settings.redis_url):
         match = re.search(r"://[^:/@\s]*:([^@\s/]+)@", url)
         if match:
             values += [match.group(1), unquote(match.group(1))]
@@ -169,7 +169,10 @@ def configure(settings: Settings | None = None, level: int = logging.INFO) -> lo
 
 def uvicorn_log_config(settings: Settings) -> dict:
     """uvicorn's LOGGING_CONFIG with SecretFilter on both handlers and AccessLogFilter on the
-    access handler (``uvicorn.run(app, log_config=uvicorn_log_config(settings))``)."""
+    access handler (``uvicorn.run(app, log_config=uvicorn_log_config(settings))``), plus the
+    root logger (gridbot's own loggers) on a stderr handler with SecretFilter, as
+    ``configure`` installs it. uvicorn applies this dict in every process it starts, so the
+    processes of `gridbot serve --workers N` log through the same filters."""
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
@@ -179,4 +182,8 @@ def uvicorn_log_config(settings: Settings) -> dict:
     }
     config["handlers"]["default"]["filters"] = ["secrets"]
     config["handlers"]["access"]["filters"] = ["access_query", "secrets"]
+    config["formatters"]["gridbot"] = {"format": FORMAT}
+    config["handlers"]["gridbot"] = {"class": "logging.StreamHandler", "stream": "ext://sys.stderr",
+                                     "formatter": "gridbot", "filters": ["secrets"]}
+    config["root"] = {"handlers": ["gridbot"], "level": "INFO"}
     return config

@@ -7,6 +7,8 @@ exits with code 2 (``bot.cli``), instead of a traceback.
     load_settings(**overrides)   Settings, or ConfigError for an invalid/unsafe configuration
                                  (pydantic ValidationError, pydantic-settings SettingsError)
     check_services(settings, …)  the database is reachable (and has the schema), Redis answers
+    check_workers(settings, n)   n web processes can share the database and Redis (not the
+                                 embedded SQLite + memory://)
     explain(exc)                 ConfigError for an error a command met while running (database
                                  or Redis unreachable, schema missing, settings invalid), or None
 
@@ -59,6 +61,27 @@ def check_services(
         _check_database(settings, schema=schema)
     if redis_:
         _check_redis(settings)
+
+
+def check_workers(settings: Settings, workers: int) -> None:
+    """``workers`` web processes can share this configuration's state.
+
+    One process always can. Several need a database and a Redis that live outside the
+    process: an in-process Redis (memory://) is one per process, so retry de-duplication,
+    dialogue and the job queue would split, and SQLite takes one writer (and the embedded
+    worker's claims are safe for one process only).
+    Raises ConfigError naming the settings and the fix (PostgreSQL + Redis).
+    """
+    if workers <= 1:
+        return
+    embedded = [var for var, bad in (("GRIDBOT_DATABASE_URL", settings.database_url.startswith("sqlite")),
+                                      ("GRIDBOT_REDIS_URL", settings.redis_url.startswith("memory://")))
+                if bad]
+    if embedded:
+        raise ConfigError(f"--workers {workers} needs PostgreSQL and Redis shared by the processes, "
+                          f"but {' and '.join(embedded)} {'is' if len(embedded) == 1 else 'are'} the "
+                          "embedded default: set GRIDBOT_DATABASE_URL=postgresql+psycopg://user:password@host/db"
+                          " and GRIDBOT_REDIS_URL=redis://host:6379/0, or use --workers 1")
 
 
 def explain(exc: BaseException) -> ConfigError | None:

@@ -62,6 +62,14 @@ class Settings(BaseSettings):
 
     # Storage
     database_url: str = "sqlite:///gridbot.db"
+    stats_database_url: str | None = None
+    """Where `gridbot stats` and other read-only reports read: a streaming read replica of the
+    main database (hot standby), so reports never load the primary. Unset: the main database.
+    A replica lags the primary by its replication delay (usually under a second)."""
+    db_pgbouncer: bool = False
+    """The database URL points at PgBouncer in transaction pooling mode: the web and worker
+    processes then prepare no statements (psycopg's prepare_threshold=None) and send no
+    startup ``options``; set statement_timeout/lock_timeout on the role instead (docs/deploy.md)."""
     redis_url: str = "memory://"
     embedded_worker: bool | None = None
     """Run the worker inside the web process; defaults to True when redis_url is memory://."""
@@ -116,7 +124,7 @@ class Settings(BaseSettings):
     """Mount the stand-in for WeChat's API at /sandbox (for `gridbot serve --demo`)."""
 
     @field_validator("wechat_aes_key", "wechat_aes_key_previous", "wecom_secret", "wecom_corp_id",
-                     mode="before")
+                     "stats_database_url", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         """``GRIDBOT_WECHAT_AES_KEY=`` (an empty variable) means "not set"."""
@@ -170,6 +178,11 @@ class Settings(BaseSettings):
     def safe_mode(self) -> bool:
         """True when an EncodingAESKey is configured (安全模式)."""
         return self.wechat_aes_key is not None
+
+    @property
+    def stats_url(self) -> str:
+        """The database read-only reports use: ``stats_database_url``, else ``database_url``."""
+        return self.stats_database_url or self.database_url
 
     @property
     def runs_embedded_worker(self) -> bool:

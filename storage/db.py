@@ -10,7 +10,7 @@ from sqlmodel import Session, SQLModel, create_engine
 
 
 def make_engine(url: str, *, connect_timeout_s: int | None = None,
-                statement_timeout_ms: int | None = None) -> Engine:
+                statement_timeout_ms: int | None = None, pgbouncer: bool = False) -> Engine:
     """Engine for ``url``; SQLite gets thread-safe connections, WAL and foreign keys.
 
     On PostgreSQL, ``connect_timeout_s`` (seconds) bounds connecting and waiting for a pooled
@@ -18,6 +18,11 @@ def make_engine(url: str, *, connect_timeout_s: int | None = None,
     ``statement_timeout`` (and ``lock_timeout``) of every session, so a database that is down
     or stuck fails a request fast (sqlalchemy.exc.OperationalError / TimeoutError) instead
     of hanging it. None leaves libpq's and the server's defaults (CLI reports, migrations).
+
+    ``pgbouncer`` (``Settings.db_pgbouncer``): ``url`` is PgBouncer in transaction pooling
+    mode, where a session's server connection changes between transactions. psycopg then
+    prepares no statements (``prepare_threshold=None``) and no startup ``options`` are sent
+    (PgBouncer refuses or ignores them): set the timeouts on the role (docs/deploy.md).
     """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
@@ -35,7 +40,9 @@ def make_engine(url: str, *, connect_timeout_s: int | None = None,
     if connect_timeout_s is not None:
         connect_args["connect_timeout"] = connect_timeout_s
         options["pool_timeout"] = connect_timeout_s
-    if statement_timeout_ms is not None:
+    if pgbouncer:
+        connect_args["prepare_threshold"] = None
+    elif statement_timeout_ms is not None:
         connect_args["options"] = (f"-c statement_timeout={statement_timeout_ms}"
                                    f" -c lock_timeout={statement_timeout_ms}")
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20,
