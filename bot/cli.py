@@ -25,19 +25,31 @@ import asyncio
 import logging
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import click
 import typer
 from typer.core import TyperGroup
 
-from bot import cli_ops, logs, preflight
+# Start-up: importing this module registers every command but loads neither the storage stack
+# nor jieba (`gridbot --help` < 0.5 s); command bodies import what they use (bot/lazy.py).
+from bot import cli_ops
 from bot.cli_chat import chat
 from bot.cli_intents import app as intents_app
 from bot.cli_outbox import outbox_app
 from bot.cli_services import care_app, station_app
-from bot.preflight import load_settings
-from bot.settings import Settings
+from bot.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
+logs = lazy_module("bot.logs")
+preflight = lazy_module("bot.preflight")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """``bot.preflight.load_settings`` (imported on first use)."""
+    return preflight.load_settings(**overrides)
 
 
 class _Commands(TyperGroup):

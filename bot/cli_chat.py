@@ -24,13 +24,15 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import httpx
 import typer
 
-from bot.settings import Settings
-from bot.simulator import Delivery, WeChatSimulator
+if TYPE_CHECKING:  # imported where used: `gridbot --help` must not load httpx or pydantic
+    import httpx
+
+    from bot.settings import Settings
+    from bot.simulator import Delivery
 
 WECHAT_TIMEOUT_S = 5.0
 """WeChat waits 5 s for a passive reply, then retries."""
@@ -60,6 +62,8 @@ class ChatSession:
     def __init__(self, url: str, openid: str, settings: Settings, http: httpx.Client) -> None:
         self.url = url.rstrip("/")
         self.openid = openid
+        from bot.simulator import WeChatSimulator
+
         self.http = http
         self.sim = WeChatSimulator(settings.wechat_token, settings.wechat_app_id,
                                    settings.wechat_aes_key)
@@ -124,6 +128,8 @@ class ChatSession:
 
     def send(self, delivery: Delivery) -> None:
         """POST one delivery to the webhook and print the passive reply, then new pushes."""
+        import httpx
+
         self.last = delivery
         try:
             response = self.http.post(
@@ -156,6 +162,8 @@ class ChatSession:
     # -- pushes ---------------------------------------------------------------------------
     def poll(self) -> int:
         """Print the pushes not shown yet for every openid of the session; returns how many."""
+        import httpx
+
         if not self.sandbox:
             return 0
         shown = 0
@@ -219,6 +227,10 @@ def chat(
     Reads lines from stdin until EOF or /quit. Token, AppID and EncodingAESKey come from
     the GRIDBOT_* environment (Settings), and must match the server's.
     """
+    import httpx
+
+    from bot.settings import Settings
+
     settings = Settings()
     mode = "safe mode 安全模式" if settings.safe_mode else "plaintext 明文模式"
     with httpx.Client() as http:

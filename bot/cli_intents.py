@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from intents.classify import Classifier
-from intents.errors import IntentsError
-from intents.evaluate import Report, evaluate, read_examples
+if TYPE_CHECKING:  # imported where used: jieba loads only for the commands that need it
+    from intents.classify import Classifier
+    from intents.evaluate import Report
 
 app = typer.Typer(help="Understand resident messages: classify one, or evaluate on a TSV file.",
                   no_args_is_help=True)
@@ -25,6 +25,9 @@ UserdictOpt = Annotated[Path | None, typer.Option("--userdict", help="jieba user
 
 
 def _load(lexicon: Path | None, userdict: Path | None) -> Classifier:
+    from intents.classify import Classifier
+    from intents.errors import IntentsError
+
     try:
         return Classifier.load(lexicon, userdict)
     except IntentsError as exc:
@@ -74,6 +77,9 @@ def eval_(
 ) -> None:
     """Per-intent precision/recall/F1, macro-F1, accuracy, confusion matrix, worst mistakes
     and messages/s of the classifier on FILE."""
+    from intents.errors import IntentsError
+    from intents.evaluate import evaluate, read_examples
+
     clf = _load(lexicon, userdict)
     try:
         examples = read_examples(file)

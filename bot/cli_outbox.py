@@ -14,17 +14,16 @@ Registered by bot/cli.py: ``app.add_typer(outbox_app, name="outbox")``.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from storage.models import Outbox, OutboxStatus
+if TYPE_CHECKING:  # storage loads only when a command runs (`gridbot --help` stays fast)
+    from storage.models import Outbox
 
 outbox_app = typer.Typer(help="Pushes not delivered: list them, send them again.",
                          no_args_is_help=True)
 
-STATUSES = (OutboxStatus.DEAD, OutboxStatus.UNKNOWN, OutboxStatus.PENDING, OutboxStatus.SENDING,
-            OutboxStatus.SENT)
 TEXT_CHARS = 40
 """Characters of a push's text shown by `list`."""
 
@@ -59,8 +58,11 @@ def list_(
     """List pushes that are not (known to be) delivered, newest first."""
     from sqlmodel import Session
 
+    from storage.models import OutboxStatus
     from storage.outbox import list_rows
 
+    STATUSES = (OutboxStatus.DEAD, OutboxStatus.UNKNOWN, OutboxStatus.PENDING,  # noqa: N806
+                OutboxStatus.SENDING, OutboxStatus.SENT)
     bad = [s for s in status or [] if s not in STATUSES]
     if bad:
         raise typer.BadParameter(f"unknown status {', '.join(bad)}; use one of {', '.join(STATUSES)}",

@@ -31,18 +31,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlmodel import Session
 
-from bot.settings import Settings
-from storage import NotFound, StorageError, care, lending
-from storage.db import make_engine, session_scope
-from storage.lending import LendItem, LoanStatus, Station
-from storage.models import Resident
-from storage.services_import import parse_local_moment, parse_range
+from bot.lazy import lazy_module
+from storage import NotFound, StorageError
 from storage.times import as_utc, local, show, utcnow
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from bot.settings import Settings
+
+# Loaded when a command first uses them, not when `gridbot --help` registers the commands.
+care = lazy_module("storage.care")
+lending = lazy_module("storage.lending")
 
 station_app = typer.Typer(help="Lending stations 便民服务驿站: items, stock, loans.",
                           no_args_is_help=True)
@@ -53,6 +57,9 @@ care_app = typer.Typer(help="Care programmes 四点半课堂/托管: sessions, r
 @contextmanager
 def _session() -> Iterator[tuple[Session, Settings]]:
     """One committed transaction on the configured database; storage errors end the command."""
+    from bot.settings import Settings
+    from storage.db import make_engine, session_scope
+
     settings = Settings()
     engine = make_engine(settings.database_url)
     try:
@@ -94,7 +101,7 @@ def station_list() -> None:
                 typer.echo("    " + _item_line(item))
 
 
-def _item_line(item: LendItem) -> str:
+def _item_line(item: lending.LendItem) -> str:
     terms = []
     if item.deposit_yuan:
         terms.append(f"押金{item.deposit_yuan}元")
@@ -159,6 +166,9 @@ def station_loans(
     overdue: Annotated[bool, typer.Option(help="Only overdue loans.")] = False,
 ) -> None:
     """Holds and loans, overdue first (单号, item, status, due or pick-up deadline, phone)."""
+    from storage.models import Resident
+
+    LendItem, LoanStatus, Station = lending.LendItem, lending.LoanStatus, lending.Station  # noqa: N806
     with _session() as (session, settings):
         station_id = lending.station_by_name(session, station).id if station else None
         now = utcnow()
@@ -196,6 +206,8 @@ def care_programme(
     description: Annotated[str | None, typer.Option(help="Short description.")] = None,
 ) -> None:
     """Add a programme, or update the fields given."""
+    from storage.services_import import parse_range
+
     with _session() as (session, _):
         gmin, gmax = parse_range(grades, "--grades") if grades else (None, None)
         amin, amax = parse_range(ages, "--ages") if ages else (None, None)
@@ -220,6 +232,8 @@ def care_session(
     location: Annotated[str | None, typer.Option(help="Where, if not the programme's place.")] = None,
 ) -> None:
     """Add a session of a programme, or update it (more places serve the queue first)."""
+    from storage.services_import import parse_local_moment
+
     with _session() as (session, settings):
         prog = care.programme_by_name(session, programme)
         start_time = end_time = None
