@@ -87,3 +87,13 @@ def test_an_unreachable_replica_is_one_line_naming_its_setting(clean_db, postgre
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("gridbot: GRIDBOT_STATS_DATABASE_URL: "), result.stderr
     assert "pw-replica-77" not in result.stderr
+
+
+def test_the_replica_password_is_masked_in_logs():
+    from bot import logs
+    from bot.settings import Settings
+
+    settings = Settings(_env_file=None,
+                        stats_database_url="postgresql+psycopg://report:Replica-pw-4411@pg-replica/gridbot")
+    assert "Replica-pw-4411" in logs.secrets_of(settings)
+    assert logs.SecretFilter(logs.secrets_of(settings)).redact("lost Replica-pw-4411") == "lost ***"
