@@ -116,7 +116,8 @@ def build_context(settings: Settings, clock: Clock = utcnow, engine: Any = None)
         "settings": settings,
         "engine": engine or make_engine(settings.database_url,
                                         connect_timeout_s=settings.db_connect_timeout_s,
-                                        statement_timeout_ms=settings.db_statement_timeout_ms),
+                                        statement_timeout_ms=settings.db_statement_timeout_ms,
+                                        pgbouncer=settings.db_pgbouncer),
         "pusher": Pusher(settings, sync_client(settings.redis_url, settings.redis_timeout_s)),
         "clock": clock,
     }
