@@ -47,13 +47,15 @@ from storage import dialogue, org, orgcache
 from storage.db import session_scope
 from storage.dedup import RetryGuard, dedup_key
 from storage.gate import Gate, nonce_key
-from storage.models import InboundMessage
+from storage.models import InboundMessage, Outbox
 from storage.orgcache import OrgCache
 from storage.outbox import add_push, staged_ids
 from storage.spool import Spool, Spooled
 from storage.times import Clock, utcnow
 
 log = logging.getLogger("gridbot.inbox")
+QUEUED_REPLY = "queued_reply"
+"""Outbox event of a reply that could not be the passive reply (the message was queued)."""
 
 
 class ReplayedRequest(BadSignature):
@@ -137,6 +139,18 @@ class Inbox:
         if redis_up:
             self.guard.release(key)
 
+    def overdue(self, params: dict[str, str], body: bytes) -> Answer:
+        """The answer for a push whose handling ran past ``settings.webhook_deadline_s`` (a
+        stuck database or Redis): the message is spooled and the resident told it is queued.
+        The late handling and the spool's are one delivery (unique dedup key): whichever
+        commits second does nothing, and the reply reaches the resident once as a push
+        (``drain_spool``). Raises ProtocolError as ``process`` does."""
+        now = self.clock()
+        message = self.protocol.open(params, body, now=now.timestamp())
+        key = dedup_key(message)
+        reply = self._queue(message, key, now, TimeoutError("webhook deadline"), redis_up=True)
+        return Answer(self.protocol.reply(reply, message, params))
+
     def _queue(self, message: BaseMessage, key: str, now: datetime, exc: BaseException,
                redis_up: bool) -> str:
         """The database is unavailable: spool the message; the honest reply."""
@@ -185,13 +199,18 @@ class Inbox:
                 # fails here on the unique dedup key and everything it did is rolled back.
                 session.add(inbound)
                 if deferred and reply:
-                    add_push(session, openid=openid, audience="resident", event="queued_reply",
-                             text=msg("push.queued_reply", reply=reply))
+                    self._push_reply(session, openid, key, reply)
             outbox_ids = staged_ids(session)  # committed: the rows have their ids
         except IntegrityError as exc:
             earlier = self._earlier_reply(key, nonce)
             if earlier is not None:
                 log.info("duplicate delivery %s answered from the database", key)
+                if deferred and earlier:
+                    # handled by a request that ran past its deadline: its passive reply
+                    # was "queued", so its reply goes out as a push (once)
+                    with session_scope(self.engine) as session:
+                        if self._push_reply(session, openid, key, earlier):
+                            return earlier, staged_ids(session)
                 return earlier, []
             log.exception("constraint failure handling %s", key)
             self._keep_failed(message, key, received, exc)
@@ -203,6 +222,20 @@ class Inbox:
             self._keep_failed(message, key, received, exc)
             return msg("error"), []
         return reply, outbox_ids
+
+    @staticmethod
+    def _push_reply(session: Session, openid: str, key: str, reply: str) -> bool:
+        """Stage ``reply`` to a queued message as a push, unless one was staged already for
+        ``key`` (a spool entry drained twice); True when staged."""
+        marker = {"_inbound": key}
+        already = session.exec(select(Outbox.id).where(
+            Outbox.openid == openid, Outbox.event == QUEUED_REPLY,
+            Outbox.data["_inbound"].as_string() == key)).first()
+        if already is not None:
+            return False
+        add_push(session, openid=openid, audience="resident", event=QUEUED_REPLY,
+                 text=msg("push.queued_reply", reply=reply), data=marker)
+        return True
 
     def _run_turn(self, session: Session, message: BaseMessage, inbound: InboundMessage,
                   now: datetime) -> str:

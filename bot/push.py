@@ -117,10 +117,12 @@ class NoTemplateError(PushError):
 def template_data(row: Outbox) -> dict[str, dict[str, str]]:
     """``row.data`` in the template message's shape: ``{"first": {"value": "…"}, …}``.
 
-    Plain string values are wrapped as ``{"value": v}``; dicts (with ``color``) pass as is.
-    An empty ``data`` becomes ``{"first": {"value": row.text}}``.
+    Plain string values are wrapped as ``{"value": v}``; dicts (with ``color``) pass as is;
+    keys starting with "_" are our own bookkeeping and are not sent. No template field left
+    becomes ``{"first": {"value": row.text}}``.
     """
-    data = row.data or {"first": row.text}
+    data = {k: v for k, v in (row.data or {}).items() if not k.startswith("_")}
+    data = data or {"first": row.text}
     return {
         key: value if isinstance(value, dict) else {"value": str(value)}
         for key, value in data.items()

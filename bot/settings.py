@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     timestamp_window_s: int = 300
     max_body_bytes: int = 64 * 1024
     dedup_ttl_s: int = 900
+    webhook_deadline_s: float = 4.0
+    """The webhook answers within this many seconds whatever is stuck (WeChat gives up at 5 s):
+    past it the message is spooled and the resident told it is queued."""
     retry_wait_s: float = 4.0
     """How long a concurrent retry waits for the first delivery's reply (WeChat waits 5 s)."""
     dialogue_ttl_s: int = 1800

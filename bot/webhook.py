@@ -6,6 +6,7 @@ Source: developers.weixin.qq.com/doc/offiaccount/Basic_Information/Access_Overvi
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from fastapi import APIRouter, Request, Response
@@ -40,7 +41,15 @@ async def receive(request: Request, inbox: InboxDep, queue: QueueDep) -> Respons
         if declared > inbox.settings.max_body_bytes:
             raise BodyTooLarge(f"content-length {declared}")
         body = await _read_limited(request, inbox.settings.max_body_bytes)
-        answer = await run_in_threadpool(inbox.process, dict(request.query_params), body)
+        params = dict(request.query_params)
+        work = asyncio.ensure_future(run_in_threadpool(inbox.process, params, body))
+        try:
+            answer = await asyncio.wait_for(asyncio.shield(work), inbox.settings.webhook_deadline_s)
+        except TimeoutError:
+            # The database or Redis is stuck (frozen, not refusing): WeChat gives up at 5 s.
+            # The handling thread goes on; the message is spooled, the resident told so.
+            work.add_done_callback(_log_late)
+            answer = await asyncio.to_thread(inbox.overdue, params, body)
     except ProtocolError as exc:
         log.warning("refused push: %s: %s", type(exc).__name__, exc)
         return Response(type(exc).__name__, status_code=exc.status, media_type="text/plain")
@@ -49,6 +58,17 @@ async def receive(request: Request, inbox: InboxDep, queue: QueueDep) -> Respons
     media_type = "text/plain" if answer.body == "success" else "application/xml"
     background = BackgroundTask(queue.nudge, answer.outbox_ids) if answer.outbox_ids else None
     return Response(answer.body, media_type=media_type, background=background)
+
+
+def _log_late(work: asyncio.Future) -> None:
+    """Retrieve the outcome of handling that ran past the deadline (logged, never raised)."""
+    if work.cancelled():
+        return
+    exc = work.exception()
+    if exc is not None and not isinstance(exc, ProtocolError):
+        log.error("handling past the deadline failed: %s: %s", type(exc).__name__, exc)
+    else:
+        log.warning("handling past the deadline finished late; its reply goes out as a push")
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:

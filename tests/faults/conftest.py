@@ -90,7 +90,8 @@ def own_redis() -> Iterator[RedisServer]:
 
 class TcpProxy:
     """Forwards 127.0.0.1:<port> to ``target``; ``cut()`` closes every connection and refuses
-    new ones (a database that went away), ``restore()`` accepts again."""
+    new ones (a database that went away), ``restore()`` accepts again; ``stall()`` stops
+    forwarding while keeping every connection open (a frozen database), ``unstall()`` goes on."""
 
     def __init__(self, target: tuple[str, int]) -> None:
         self.target = target
@@ -99,6 +100,14 @@ class TcpProxy:
         self._pairs: list[tuple[socket.socket, socket.socket]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._flowing = threading.Event()
+        self._flowing.set()
+
+    def stall(self) -> None:
+        self._flowing.clear()
+
+    def unstall(self) -> None:
+        self._flowing.set()
 
     def restore(self) -> None:
         listener = socket.socket()
@@ -144,7 +153,9 @@ class TcpProxy:
     def _pump(self, a: socket.socket, b: socket.socket) -> None:
         try:
             while not self._stop.is_set():
-                ready, _, _ = select.select([a, b], [], [], 0.5)
+                if not self._flowing.wait(0.1):
+                    continue
+                ready, _, _ = select.select([a, b], [], [], 0.1)
                 for s in ready:
                     data = s.recv(65536)
                     if not data:

@@ -142,3 +142,26 @@ def test_a_replayed_plaintext_url_with_a_forged_body_is_refused(make_chat, own_r
     with Session(chat.engine) as s:  # the worker got the real task, nothing else
         pushes = s.exec(select(Outbox).where(Outbox.openid == "worker-g1")).all()
     assert [p.event for p in pushes] == ["task_assigned"]
+
+
+def test_frozen_postgres_is_answered_within_the_deadline_and_replied_once(make_chat, pg_proxy):
+    proxy, url = pg_proxy
+    chat = make_chat(database_url=url, webhook_deadline_s=1.5)
+    inbox = chat.client.app.state.inbox
+    assert "已为您登记" in _report(chat, 5)
+    proxy.stall()  # connections stay open, nothing moves: statement timeouts cannot fire
+    started = time.monotonic()
+    try:
+        assert _report(chat, 6) == msg("busy_queued")
+        assert time.monotonic() - started < 4.0  # inside WeChat's 5 s
+    finally:
+        proxy.unstall()
+    deadline = time.monotonic() + 20  # the stuck handling goes on and commits
+    while _count(chat.engine, Ticket) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _count(chat.engine, Ticket) == 2
+    assert inbox.drain_spool() == 1  # already handled: its reply is pushed, nothing redone
+    assert inbox.drain_spool() == 0
+    (push,) = [p for p in chat.pushes("fault-r6") if p.event == "queued_reply"]
+    assert chat.tickets()[1].number in push.text
+    assert _count(chat.engine, Ticket) == 2
