@@ -1,49 +1,67 @@
-"""Benchmark of ``POST /wechat``: gridbot on PostgreSQL + Redis against a bare XML endpoint.
+"""Benchmark of ``POST /wechat``: gridbot on PostgreSQL + Redis beside a bare endpoint, with a
+load generator that is not the bottleneck (wrk).
 
 Usage::
 
-    python bench/webhook.py [--requests N] [--concurrency C] [--safe-mode] [--quick]
+    python bench/webhook.py [--quick] [--duration S] [--connections 1,16,64] [--processes 1,2]
+                            [--modes plain,safe] [--client wrk|python] [--no-half]
                             [--database-url URL] [--redis-url URL]
 
-What one run does, all on loopback and bounded in count and time:
+What one run does, all on loopback:
 
-1. Storage. Creates a private PostgreSQL database on 127.0.0.1:5432 (through the admin
-   database ``--pg-admin-url``, trust auth) and claims a free Redis logical database 1–15
-   with the same ``gridbot-test-claim:<db>`` lock keys as ``tests/conftest.py``; both are
-   dropped/flushed and released afterwards. ``--database-url``/``--redis-url`` use existing
-   ones instead (left in place; tickets are counted as a difference). Imports a demo
-   community (3 grids, buildings 1–12, one grid worker each) with
-   ``storage.importer.import_file``.
-2. Servers. Each app runs alone in its own ``uvicorn`` process (1 worker, access log off) on
-   a free loopback port, so client and server do not share a GIL: first the *baseline*, a
-   bare FastAPI ``POST /wechat`` that parses the body with ``xmltodict`` and answers
-   ``success`` (in safe mode it parses the outer, encrypted envelope only), then gridbot,
-   ``create_app(Settings(database_url=..., redis_url=..., embedded_worker=False))``.
-3. Load. The same plan drives both apps: many residents (one OpenID each) each play a short
-   script, in order, from ``--concurrency`` threads with an ``httpx.Client`` each. The mix,
-   in share of requests: 35 % reports with an address (「3号楼2单元501，楼道灯坏了」), 15 %
-   a report without address followed by the address answer, 15 % 查询, 10 % greetings and
-   help, 10 % tool lending / after-school care, 5 % ``subscribe`` events, 5 % WeChat retries
-   (same MsgId, re-signed) of an earlier report, 5 % unclassifiable text. Each resident
-   has one home address. When gridbot offers to join an open ticket of the same kind in the
-   building (handlers/duplicates.py), the resident answers 「1」 (join) or 「2」 (a ticket of
-   their own), half each — extra requests the baseline never gets. Requests are signed — and
-   with ``--safe-mode`` encrypted — by ``bot.simulator.WeChatSimulator``, the way WeChat's
-   server does. A few greetings warm each server up first (not measured).
-4. Report. One table: requests, errors (non-200 or transport failure), requests/s,
-   p50/p90/p99 latency (ms, measured by the client around each request) and the client's own
-   CPU share (near 100 % means the client, not the server, is the limit); then the ratio
-   gridbot/baseline of requests/s and p50, gridbot's p50 per message kind, the number of
-   tickets created against the distinct report deliveries sent less those that joined a
-   duplicate (OK/MISMATCH; retries must create nothing), and whether every retry got the
-   reply of its original.
+1. Storage. A private PostgreSQL database (created through ``--pg-admin-url``, dropped after)
+   and an *empty* Redis logical database 1–15 claimed with an owner key (``claimed_redis_db``;
+   a database holding any key is never touched), emptied and released after. A community of
+   ``RESIDENTS`` (500) buildings in 10 grids (one grid worker each) is imported. Each resident
+   lives in a building of their own: the static request lists cannot answer the offer to join
+   a neighbour's open ticket of the same kind (handlers/duplicates.py), so no report may draw
+   one — every report opens exactly one ticket; the same residents (and homes) speak in
+   every load point, so their open tickets pile up as the run goes on. The abuse limits
+   (rate limit, burst → one ticket thread) are lifted: the scripted residents compress days
+   of use into seconds.
+2. Push path. A WeChat API sandbox (bot/sandbox.py) and one arq worker (``bot.worker.run``)
+   run in their own processes for the whole benchmark, so pushes are relayed under load as in
+   production; the worker competes with the web processes for the 2 cores.
+3. Servers, one app at a time, each in ``--processes`` uvicorn processes sharing one port
+   with SO_REUSEPORT (the kernel spreads connections; access log off): *bare* — a FastAPI
+   ``POST /wechat`` doing what gridbot does before its own work (signature and timestamp
+   check, decryption in safe mode, ``wechatpy.parse_message`` through ``bot.protocol``) and
+   answering ``success`` — then *gridbot* (``bot.app.create_app``, no embedded worker).
+4. Load. Just before each load point, the requests are built with ``bot.simulator`` (so their
+   timestamps are inside the webhook's unchanged 300 s window when sent; the build age is
+   printed) into one file per connection: a mix of 50 % reports with an address, 20 % 查询,
+   20 % greetings and 10 % WeChat retries (an earlier report of the same resident re-signed,
+   same MsgId), over ``RESIDENTS`` residents, unique MsgIds, signed (plaintext mode) or
+   encrypted (safe mode) as WeChat's server does. A resident's messages all go over one
+   connection, in order, as WeChat sends one user's messages. ``wrk`` (Debian's 4.1, one
+   thread per connection so that each response belongs to the request before it) runs
+   ``webhook.lua``: it sends the pre-built requests, logs every response (index, status,
+   body) and, for half load, paces each connection to a constant rate (wrk's ``delay()``
+   hook; Debian's wrk has no wrk2 ``-R``). Load points: ``--connections`` flat out, then
+   "half": 16 connections at half the req/s that app reached at 16 connections. The bare
+   endpoint cycles through its list; gridbot's list is sized from the bare endpoint's
+   rate and never repeats a delivery (a run that exhausts it is refused).
+5. Honesty. The client's CPU time (wrk's rusage) is divided by the wall time; above
+   ``CLIENT_CPU_LIMIT`` (80 % of one core) the figures of that load point are REFUSED, with
+   the reason — the client, not the server, would be the limit. The machine's load average
+   is printed before and after every app (the machine may be shared).
+6. Checks (gridbot, every load point): requests wrk had sent when the run ended without an
+   answer are re-sent once as WeChat's retry; then tickets created == distinct report
+   deliveries sent, every retry got its original's reply text, every report reply names a
+   ticket, no non-200 answer. After all load points the worker is given time to drain: every
+   new ticket has exactly one push to its grid worker, all sent, the sandbox received as
+   many as were sent (none lost or doubled), and "ticket → worker push" latency (outbox
+   ``created_at`` → ``sent_at``) is given as p50/p99 per load point.
 
-``main(argv)`` returns a ``BenchReport``; the script exits 1 unless ``report.ok``.
-Latencies depend on the machine; only the invariants (no errors, ticket count, retry replies)
-are checked.
+``--client python`` (the default when wrk is not installed) drives the same lists from threads
+in this process: fine for the correctness checks (tests/bench), but it measures itself, and
+its figures are refused whenever its CPU exceeds the limit. ``main(argv)`` returns a
+``BenchReport``; the script exits 1 unless ``report.ok`` (the checks; timings are never
+judged).
 
 Sources: developers.weixin.qq.com/doc/offiaccount/Message_Management/Receiving_standard_messages.html
-(MsgId, retries after 5 s, up to three times), bot/simulator.py (signing and encryption).
+(MsgId, retries after 5 s, up to three times), bot/simulator.py (signing and encryption),
+github.com/wg/wrk SCRIPTING (setup/init/delay/request/response/done).
 """
 
 from __future__ import annotations
@@ -52,11 +70,12 @@ import argparse
 import contextlib
 import json
 import os
-import queue
 import random
 import re
 import secrets
+import shutil
 import signal
+import socket
 import string
 import subprocess
 import sys
@@ -68,6 +87,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlencode
 
 SCRIPT = Path(__file__).resolve()
 if sys.path and Path(sys.path[0] or ".").resolve() == SCRIPT.parent:
@@ -78,43 +98,19 @@ if sys.path and Path(sys.path[0] or ".").resolve() == SCRIPT.parent:
 import httpx  # noqa: E402
 import psycopg  # noqa: E402
 import redis as redis_lib  # noqa: E402
-import xmltodict  # noqa: E402
-from fastapi import FastAPI, Request, Response  # noqa: E402
-from sqlalchemy import func  # noqa: E402
-from sqlmodel import Session, select  # noqa: E402
 
 from bot.settings import Settings  # noqa: E402
 from bot.simulator import Delivery, WeChatSimulator  # noqa: E402
-from handlers.messages import catalogue  # noqa: E402
-from storage.db import create_schema, make_engine, session_scope  # noqa: E402
-from storage.importer import import_file  # noqa: E402
-from storage.models import Ticket  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("GRIDBOT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_BASE_URL = os.environ.get("GRIDBOT_TEST_REDIS", "redis://127.0.0.1:6379")
 CLAIM_PREFIX = "gridbot-test-claim:"
-"""Redis db-0 lock keys shared with tests/conftest.py, so test runs and benchmarks never share
-a logical database."""
+"""Owner key written into a claimed Redis database (shared with tests/conftest.py)."""
 
-DEMO_COMMUNITY_YAML = """\
-street: 和平街道
-community: 幸福新社区
-phone: 024-12345678
-grids:
-  - code: G01
-    name: 第一网格
-    buildings: ["1-4"]
-    workers: [{name: 王芳, openid: oBenchWorkerG01, phone: "13800000001"}]
-  - code: G02
-    name: 第二网格
-    buildings: ["5-8"]
-    workers: [{name: 李强, openid: oBenchWorkerG02, phone: "13800000002"}]
-  - code: G03
-    name: 第三网格
-    buildings: ["9-12"]
-    workers: [{name: 赵敏, openid: oBenchWorkerG03, phone: "13800000003"}]
-"""
-"""The demo community: buildings 1–12 over 3 grids, one grid worker each (importer YAML)."""
+RESIDENTS = 500
+GRIDS = 10
+MIX = {"report": 0.50, "query": 0.20, "greeting": 0.20, "retry": 0.10}
+"""Share of requests per kind (a retry re-sends an earlier report of the same resident)."""
 
 PROBLEMS = (
     "楼道灯坏了", "厨房水管漏水了", "电梯又坏了", "楼上天天半夜装修太吵了", "下水道堵了",
@@ -122,140 +118,27 @@ PROBLEMS = (
     "楼道里堆满了杂物", "家里停水了", "有人占消防通道停车",
 )
 """Repair and complaint texts, each classified as repair/complaint above the threshold."""
-ADDRESS_FORMS = ("{addr}，{problem}", "我住{addr}，{problem}", "{problem}，{addr}", "{addr} {problem}")
-ANSWER_FORMS = ("{addr}", "我家是{addr}", "{addr}室")
+REPORT_FORMS = ("{addr}，{problem}", "我住{addr}，{problem}", "{problem}，{addr}", "{addr} {problem}")
 QUERIES = ("查询", "进度", "我的报修到哪一步了", "我的工单处理了吗", "查一下进度")
 GREETINGS = ("你好", "在吗", "帮助", "您好，请问怎么用", "谢谢", "早上好", "有人吗")
-SERVICES = ("想借个梯子", "能借个电钻吗", "借一下打气筒", "孩子想报名四点半课堂", "想给孩子报名托管")
-UNCLASSIFIABLE = ("明天几点开会", "asdfgh", "哈哈哈", "1234", "你是机器人吗", "👍")
 
-MIX = {
-    "report": 0.35, "report_then_address": 0.15, "query": 0.15, "greeting": 0.10,
-    "service": 0.10, "subscribe": 0.05, "retry": 0.05, "unclassifiable": 0.05,
-}
-"""Share of requests per kind; a report_then_address conversation is two requests."""
-
-JOIN_SHARE = 0.5
-"""Share of residents who, offered to join an open duplicate, join it (the rest answer 「2」)."""
-
-
-
-def _offer_marker() -> str | None:
-    """Last line of the offer to join an open duplicate (「回复2：仍为您新建工单。」, no
-    fields), from the message catalogue; None when there is no such offer."""
-    lines = catalogue().get("followup.duplicate_offer", "").strip().splitlines()
-    return lines[-1] if lines else None
-
-
-OFFER_MARKER = _offer_marker()
-
-QUICK_REQUESTS = 200
-DEFAULT_REQUESTS = 2000
-DEFAULT_CONCURRENCY = 16
+CLIENT_CPU_LIMIT = 0.80
+"""Client CPU time / wall time above which a load point's figures are refused."""
+HALF_LOAD_CONNECTIONS = 16
+WRK_TIMEOUT_S = 10
 REQUEST_TIMEOUT_S = 15.0
 STARTUP_TIMEOUT_S = 60.0
-
-
-# -- the plan ------------------------------------------------------------------------------
-@dataclass(eq=False)
-class Step:
-    """One request of a resident's script.
-
-    ``kind`` is the MIX kind (``address`` for the answer in report_then_address,
-    ``duplicate_answer`` for 「1」/「2」); ``text`` the message content (None for the
-    subscribe event); ``makes_ticket`` marks the delivery that should open a ticket (or draw
-    the offer to join a duplicate); ``retry_of`` the earlier step WeChat re-sends.
-    """
-
-    kind: str
-    text: str | None = None
-    makes_ticket: bool = False
-    retry_of: Step | None = None
-    joins_duplicate: bool = False
-    """Offered to join an open ticket of the same kind in the building, the resident answers
-    「1」 (join, no new ticket) rather than 「2」 (a ticket of their own)."""
-
-
-@dataclass
-class Script:
-    """The requests of one resident (``openid``), sent in order, one at a time."""
-
-    openid: str
-    steps: list[Step] = field(default_factory=list)
-
-
-@dataclass
-class Plan:
-    """All scripts of a run; the same plan drives the baseline and gridbot."""
-
-    scripts: list[Script]
-
-    @property
-    def requests(self) -> int:
-        return sum(len(s.steps) for s in self.scripts)
-
-
-def _address(rng: random.Random) -> str:
-    building, unit = rng.randint(1, 12), rng.randint(1, 4)
-    return f"{building}号楼{unit}单元{rng.randint(1, 18)}0{rng.randint(1, 4)}"
-
-
-def build_plan(requests: int, seed: int = 1, tag: str = "") -> Plan:
-    """A script per resident, ``requests`` requests in all, in the MIX proportions.
-
-    ``tag`` goes into every OpenID so repeated runs against one database stay apart.
-    Each resident has one home address, used in all of its reports. It subscribes at most
-    once, first (event deliveries are told apart by OpenID
-    and CreateTime only). A report_then_address conversation comes next, at most one per
-    resident, so the bot does not know the address yet and asks for it.
-    """
-    rng = random.Random(seed)
-    counts = {kind: round(share * requests) for kind, share in MIX.items()}
-    counts["report_then_address"] //= 2  # conversations of two requests
-    counts["unclassifiable"] = 0
-    used = sum(counts.values()) + counts["report_then_address"]
-    counts["unclassifiable"] = max(0, requests - used)
-
-    residents = max(1, round(requests / 2.5))
-    homes = [_address(rng) for _ in range(residents)]
-    groups: list[list[list[Step]]] = [[] for _ in range(residents)]
-
-    def joins() -> bool:
-        return rng.random() < JOIN_SHARE
-
-    for _ in range(counts["report"]):
-        i = rng.randrange(residents)
-        text = rng.choice(ADDRESS_FORMS).format(addr=homes[i], problem=rng.choice(PROBLEMS))
-        groups[i].append([Step("report", text, makes_ticket=True, joins_duplicate=joins())])
-    openers: dict[int, list[Step]] = {}
-    for i in rng.sample(range(residents), min(residents, counts["report_then_address"])):
-        answer = rng.choice(ANSWER_FORMS).format(addr=homes[i])
-        openers[i] = [Step("report_then_address", rng.choice(PROBLEMS)),
-                      Step("address", answer, makes_ticket=True, joins_duplicate=joins())]
-    for kind, texts in (("query", QUERIES), ("greeting", GREETINGS), ("service", SERVICES),
-                        ("unclassifiable", UNCLASSIFIABLE)):
-        for _ in range(counts[kind]):
-            groups[rng.randrange(residents)].append([Step(kind, rng.choice(texts))])
-
-    scripts = [Script(f"oBench{tag}{i:06d}".ljust(28, "x")[:28]) for i in range(residents)]
-    for i, (script, resident_groups) in enumerate(zip(scripts, groups, strict=True)):
-        rng.shuffle(resident_groups)
-        script.steps = openers.get(i, []) + [step for group in resident_groups for step in group]
-    for i in rng.sample(range(residents), min(residents, counts["subscribe"])):
-        scripts[i].steps.insert(0, Step("subscribe"))
-
-    reports = [(script, step) for script in scripts for step in script.steps
-               if step.kind in ("report", "report_then_address", "address")]
-    for script, original in (rng.choice(reports) for _ in range(counts["retry"] if reports else 0)):
-        after = script.steps.index(original) + 1
-        script.steps.insert(rng.randint(after, len(script.steps)), Step("retry", retry_of=original))
-    return Plan([s for s in scripts if s.steps])
+DRAIN_TIMEOUT_S = 180.0
+WINDOW_S = 300
+"""The webhook's timestamp window (Settings.timestamp_window_s, left at its default)."""
+TICKET_NUMBER = re.compile(r"[A-Z]+\d{8}-\d{4}")
+LUA = SCRIPT.with_name("webhook.lua")
 
 
 # -- storage -------------------------------------------------------------------------------
 @dataclass
 class Storage:
-    """The database and Redis URLs the gridbot server uses."""
+    """The database and Redis URLs the gridbot server, worker and sandbox use."""
 
     database_url: str
     redis_url: str
@@ -319,50 +202,87 @@ def bench_storage(database_url: str | None, redis_url: str | None,
         yield Storage(db, rd)
 
 
-def import_demo_community(database_url: str) -> None:
-    """Create the schema and import DEMO_COMMUNITY_YAML (idempotent)."""
+def community_yaml(residents: int) -> str:
+    """Importer YAML: buildings 1..``residents`` over GRIDS grids, one grid worker each."""
+    per = -(-residents // GRIDS)
+    lines = ["street: 和平街道", "community: 幸福新社区", "phone: 024-12345678", "grids:"]
+    for g in range(GRIDS):
+        lo, hi = g * per + 1, min(residents, (g + 1) * per)
+        if lo > hi:
+            break
+        lines += [f"  - code: G{g + 1:02d}", f"    name: 第{g + 1}网格", f'    buildings: ["{lo}-{hi}"]',
+                  f'    workers: [{{name: 网格员{g + 1}, openid: oBenchWorkerG{g + 1:02d}, '
+                  f'phone: "138000000{g + 1:02d}"}}]']
+    return "\n".join(lines) + "\n"
+
+
+def import_community(database_url: str, residents: int) -> None:
+    """Create the schema and import ``community_yaml(residents)``."""
+    from storage.db import create_schema, make_engine, session_scope
+    from storage.importer import import_file
+
     engine = make_engine(database_url)
     try:
         create_schema(engine)
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "community.yaml"
-            path.write_text(DEMO_COMMUNITY_YAML, encoding="utf-8")
+            path.write_text(community_yaml(residents), encoding="utf-8")
             with session_scope(engine) as session:
                 import_file(session, path)
     finally:
         engine.dispose()
 
 
-def count_tickets(database_url: str) -> int:
-    """Rows in the ticket table."""
+def _scalar(database_url: str, sql: str, **params) -> object:
+    from sqlalchemy import text
+
+    from storage.db import make_engine
+
     engine = make_engine(database_url)
     try:
-        with Session(engine) as session:
-            return int(session.exec(select(func.count()).select_from(Ticket)).one())
+        with engine.connect() as conn:
+            return conn.execute(text(sql), params).scalar()
     finally:
         engine.dispose()
 
 
+def max_ticket_id(database_url: str) -> int:
+    return int(_scalar(database_url, "SELECT coalesce(max(id), 0) FROM ticket"))
+
+
+def count_tickets(database_url: str, after_id: int, upto_id: int) -> int:
+    return int(_scalar(database_url, "SELECT count(*) FROM ticket WHERE id > :a AND id <= :b",
+                       a=after_id, b=upto_id))
+
+
 # -- servers -------------------------------------------------------------------------------
-def settings_overrides(storage: Storage | None, aes_key: str | None) -> dict:
-    """Settings fields both the server and the client's simulator use (JSON-able)."""
-    # The scripted residents compress days of use into a minute: the abuse limits (rate
-    # limit, burst → one ticket thread) would fold their reports, so they are lifted here;
-    # the benchmark measures the cost of handling every report.
-    overrides: dict = {"wechat_aes_key": aes_key, "embedded_worker": False,
-                       "rate_limit_burst": 1_000_000, "report_burst_max": 1_000_000}
-    if storage is not None:
-        overrides |= {"database_url": storage.database_url, "redis_url": storage.redis_url}
-    return overrides
+def settings_overrides(storage: Storage, aes_key: str | None, sandbox_url: str) -> dict:
+    """Settings of the servers, the worker and the client's simulator (JSON-able)."""
+    # The scripted residents compress days of use into seconds: the abuse limits (rate
+    # limit, burst → one ticket thread) would fold their reports, so they are lifted here.
+    return {"wechat_aes_key": aes_key, "embedded_worker": False,
+            "rate_limit_burst": 1_000_000, "report_burst_max": 1_000_000,
+            "database_url": storage.database_url, "redis_url": storage.redis_url,
+            "wechat_api_base_url": f"{sandbox_url}/sandbox/cgi-bin/",
+            "wecom_api_base_url": f"{sandbox_url}/sandbox/wecom/cgi-bin/"}
 
 
-def baseline_app() -> FastAPI:
-    """A bare FastAPI ``POST /wechat``: parse the XML body, answer ``success``."""
-    app = FastAPI(title="baseline")
+def bare_app(settings: Settings):
+    """The bare endpoint: what gridbot does before its own work (bot.protocol: signature,
+    timestamp window, decryption, wechatpy parse), then ``success``."""
+    from fastapi import FastAPI, Request, Response
+
+    from bot.protocol import Protocol, ProtocolError
+
+    protocol = Protocol(settings)
+    app = FastAPI(title="bare")
 
     @app.post("/wechat")
     async def wechat(request: Request) -> Response:
-        xmltodict.parse(await request.body())
+        try:
+            protocol.open(dict(request.query_params), await request.body())
+        except ProtocolError:
+            return Response("refused", status_code=403)
         return Response("success", media_type="text/plain")
 
     @app.get("/healthz")
@@ -372,59 +292,103 @@ def baseline_app() -> FastAPI:
     return app
 
 
+def sandbox_app(settings: Settings):
+    """The WeChat API sandbox alone, at /sandbox."""
+    from fastapi import FastAPI
+
+    from bot.sandbox import sandbox_router
+    from storage.redis import sync_client
+
+    app = FastAPI(title="sandbox")
+    app.include_router(sandbox_router(sync_client(settings.redis_url)), prefix="/sandbox")
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
 def serve(kind: str, port: int, overrides: dict) -> None:
-    """Run one app with uvicorn on 127.0.0.1:``port`` until SIGINT/SIGTERM (server process)."""
+    """Run one server process on 127.0.0.1:``port`` (SO_REUSEPORT, so several processes
+    share it) until SIGINT/SIGTERM; ``kind`` "worker" runs the arq worker instead."""
+    import asyncio
+
     import uvicorn
 
+    settings = Settings(**overrides)
+    if kind == "worker":
+        from bot import worker
+
+        asyncio.run(worker.run(settings))
+        return
     if kind == "gridbot":
         from bot.app import create_app
-        app = create_app(Settings(**overrides))
+        app = create_app(settings)
+    elif kind == "sandbox":
+        app = sandbox_app(settings)
     else:
-        app = baseline_app()
-    uvicorn.run(app, host="127.0.0.1", port=port, workers=1, log_level="warning",
-                access_log=False, lifespan="on")
+        app = bare_app(settings)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(("127.0.0.1", port))
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
+                            backlog=2048, timeout_keep_alive=60)
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 def free_port() -> int:
     """A loopback TCP port that was free a moment ago."""
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager
-def server_process(kind: str, overrides: dict, log_path: Path) -> Iterator[str]:
-    """Start ``python bench/webhook.py --serve KIND`` and yield its base URL once /healthz
-    answers; stop it (SIGINT, then SIGKILL after 15 s) on exit. Server stderr goes to
-    ``log_path``. Raises RuntimeError if it does not start within STARTUP_TIMEOUT_S."""
+def servers(kind: str, processes: int, overrides: dict, log_path: Path) -> Iterator[str]:
+    """``processes`` × ``python bench/webhook.py --serve KIND`` on one port; yields the base
+    URL once /healthz answers (kind "worker": at once, no port). Stops them (SIGINT, then
+    SIGKILL after 15 s) on exit. Raises RuntimeError if one exits or does not start within
+    STARTUP_TIMEOUT_S."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, str(SCRIPT), "--serve", kind, "--port", str(port),
            "--settings-json", json.dumps(overrides)]
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        procs = [subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+                 for _ in range(processes)]
     try:
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{kind} server exited with {proc.returncode}:\n{_tail(log_path)}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/healthz", timeout=1.0, trust_env=False).status_code == 200:
-                    break
+        while kind != "worker":
+            if any(p.poll() is not None for p in procs):
+                raise RuntimeError(f"{kind} server exited:\n{_tail(log_path)}")
+            if _listeners(port) >= processes:  # uvicorn listens once its app has started
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(f"{url}/healthz", timeout=1.0, trust_env=False).status_code == 200:
+                        break
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{kind} server did not start:\n{_tail(log_path)}")
             time.sleep(0.1)
         yield url
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        for proc in procs:
             try:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def _listeners(port: int) -> int:
+    """Listening TCP sockets on 127.0.0.1:``port`` (/proc/net/tcp; one per process with
+    SO_REUSEPORT)."""
+    wanted = f"0100007F:{port:04X}"
+    with open("/proc/net/tcp") as f:
+        return sum(1 for line in f if line.split()[1:2] == [wanted] and line.split()[3] == "0A")
 
 
 def _tail(path: Path, lines: int = 20) -> str:
@@ -434,271 +398,489 @@ def _tail(path: Path, lines: int = 20) -> str:
         return ""
 
 
+# -- request lists -------------------------------------------------------------------------
+@dataclass
+class Item:
+    """One request of a connection's list: ``kind`` (MIX), the resident, the delivery, the
+    text sent, and for a retry the index of its original in the same list."""
+
+    kind: str
+    openid: str
+    delivery: Delivery
+    text: str = ""
+    retry_of: int | None = None
+
+
+def resident_openid(tag: str, i: int) -> str:
+    return f"oBench{tag}{i:04d}".ljust(28, "x")[:28]
+
+
+def build_lists(simulator: WeChatSimulator, connections: int, per_connection: int, residents: int,
+                rng: random.Random, tag: str) -> list[list[Item]]:
+    """``connections`` request lists of ``per_connection`` items in the MIX proportions.
+
+    Resident i (OpenID from ``tag`` and i; the same ``tag`` gives the same residents and
+    homes) lives alone in building i + 1 and talks over connection i % connections only. A
+    retry re-signs a recent report of the same list.
+    """
+    kinds, weights = zip(*MIX.items(), strict=True)
+    homes = [f"{i + 1}号楼{i % 4 + 1}单元{i % 18 + 1}0{i % 3 + 1}" for i in range(residents)]
+    lists: list[list[Item]] = []
+    for k in range(connections):
+        mine = list(range(k, residents, connections)) or [k % residents]
+        items: list[Item] = []
+        reports: list[int] = []
+        for _ in range(per_connection):
+            kind = rng.choices(kinds, weights)[0]
+            i = rng.choice(mine)
+            openid = resident_openid(tag, i)
+            if kind == "retry" and reports:
+                j = rng.choice(reports[-50:])
+                original = items[j]
+                items.append(Item("retry", original.openid, simulator.retry(original.delivery),
+                                  original.text, retry_of=j))
+                continue
+            if kind in ("report", "retry"):
+                kind = "report"
+                text = rng.choice(REPORT_FORMS).format(addr=homes[i], problem=rng.choice(PROBLEMS))
+                reports.append(len(items))
+            else:
+                text = rng.choice(QUERIES if kind == "query" else GREETINGS)
+            items.append(Item(kind, openid, simulator.text(openid, text), text))
+        lists.append(items)
+    return lists
+
+
+def http_request(delivery: Delivery) -> bytes:
+    """The raw HTTP/1.1 request WeChat's server would send for ``delivery``."""
+    head = (f"POST /wechat?{urlencode(delivery.params)} HTTP/1.1\r\nHost: bench\r\n"
+            f"Content-Type: text/xml\r\nContent-Length: {len(delivery.body)}\r\n\r\n")
+    return head.encode() + delivery.body
+
+
+def write_lists(lists: list[list[Item]], directory: Path) -> None:
+    """``req.<n>`` (n = 1..connections, wrk's thread ids): per request "<length>\\n<bytes>"."""
+    for n, items in enumerate(lists, start=1):
+        with open(directory / f"req.{n}", "wb") as f:
+            for item in items:
+                raw = http_request(item.delivery)
+                f.write(b"%d\n" % len(raw) + raw)
+
+
 # -- load ----------------------------------------------------------------------------------
 @dataclass
-class RunStats:
-    """What the client saw of one app: latencies in ms (successful requests only)."""
+class LoadPoint:
+    """What one load point measured (latencies in ms) and what the client answered."""
 
     app: str
-    requests: int = 0
+    label: str
+    connections: int
+    duration_s: float = 0.0
+    completed: int = 0
     errors: Counter = field(default_factory=Counter)
-    latencies_ms: list[float] = field(default_factory=list)
-    latency_by_kind_ms: dict[str, list[float]] = field(default_factory=dict)
-    wall_s: float = 0.0
+    p50: float = float("nan")
+    p90: float = float("nan")
+    p99: float = float("nan")
+    p999: float = float("nan")
     client_cpu_s: float = 0.0
-    ticket_steps_sent: int = 0
-    offers: int = 0
-    """Ticket-making steps answered with the offer to join an open duplicate."""
-    joined: int = 0
-    """Offers the resident accepted (「1」): no ticket of their own."""
-    replies: dict[Step, bytes] = field(default_factory=dict)
-    """Response bodies of retries and their originals."""
-    outcomes: dict[Step, bytes] = field(default_factory=dict)
-    """Final response body of each ticket-making step (after 「1」/「2」 to an offer)."""
-    truncated: bool = False
-
-    @property
-    def error_count(self) -> int:
-        return sum(self.errors.values())
+    target_rps: float | None = None
+    refused: str | None = None
+    build_age_s: float = 0.0
+    """Seconds between building the first request and starting the load (timestamps)."""
+    answers: dict[tuple[int, int], tuple[int, bytes]] = field(default_factory=dict, repr=False)
+    """(connection, index) → (HTTP status, body) of every answered request."""
+    sent: list[int] = field(default_factory=list)
+    """Per connection: how many of its list were sent (a repeating list: 0)."""
+    load_before: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    load_after: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
     @property
     def rps(self) -> float:
-        return self.requests / self.wall_s if self.wall_s else 0.0
+        return self.completed / self.duration_s if self.duration_s else 0.0
 
-    def pct(self, p: float) -> float:
-        return percentile(self.latencies_ms, p)
-
-
-def percentile(values: list[float], p: float) -> float:
-    """Nearest-rank percentile ``p`` (0–100) of ``values``; NaN when empty."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5)))
-    return ordered[rank - 1]
+    @property
+    def client_cpu(self) -> float:
+        """Client CPU time / wall time (1.0 = one core busy)."""
+        return self.client_cpu_s / self.duration_s if self.duration_s else 0.0
 
 
-def drive(url: str, plan: Plan, simulator, concurrency: int, time_limit_s: float,
-          app: str) -> RunStats:
-    """Send every script of ``plan`` to ``url``/wechat from ``concurrency`` threads, each with
-    its own keep-alive connection (``httpx.Client``), one resident's script at a time.
+def judge_client(point: LoadPoint) -> None:
+    """Refuse ``point``'s figures when the client used more than CLIENT_CPU_LIMIT of a core."""
+    if point.client_cpu > CLIENT_CPU_LIMIT and not point.refused:
+        point.refused = (f"client used {point.client_cpu:.0%} of a core "
+                         f"(> {CLIENT_CPU_LIMIT:.0%}): it, not the server, is the limit")
 
-    Threads rather than asyncio: with this httpx/httpcore, ``AsyncClient`` spends about three
-    times the client CPU per request (it retries a failing ``import sniffio`` on every
-    request and scans the pool), which would cap the baseline. Stops issuing requests after
-    ``time_limit_s`` seconds (``truncated``).
-    """
-    stats = RunStats(app)
+
+def lua_script(interval_ms: float) -> str:
+    """webhook.lua, without its pacing block when ``interval_ms`` is 0 (wrk arms a timer per
+    request whenever delay() exists)."""
+    lua = LUA.read_text(encoding="utf-8")
+    if interval_ms <= 0:
+        lua = lua.split("-- BEGIN PACING", 1)[0] + lua.split("-- END PACING", 1)[1]
+    return lua
+
+
+def wrk_available() -> bool:
+    return shutil.which("wrk") is not None
+
+
+def run_wrk(url: str, directory: Path, point: LoadPoint, duration_s: float,
+            interval_ms: float, repeat: bool) -> None:
+    """Run wrk (one thread per connection) with webhook.lua over the lists in ``directory``;
+    fill ``point`` from its JSON summary, its response logs and its rusage."""
+    script = directory / "webhook.lua"
+    script.write_text(lua_script(interval_ms), encoding="utf-8")
+    c = point.connections
+    cmd = ["wrk", "-t", str(c), "-c", str(c), "-d", f"{max(1, round(duration_s))}s",
+           "--timeout", f"{WRK_TIMEOUT_S}s", "-s", str(script), url,
+           "--", str(directory), f"{interval_ms:.3f}", "1" if repeat else "0"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out = proc.stdout.read() if proc.stdout else ""
+    _, status, usage = os.wait4(proc.pid, 0)  # the rusage of wrk: the client's own CPU
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    lines = [line for line in out.splitlines() if line.startswith("BENCHJSON ")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"wrk failed ({proc.returncode}):\n{out[-2000:]}")
+    summary = json.loads(lines[-1].split(" ", 1)[1])
+    point.duration_s = summary["duration_us"] / 1e6
+    # all of wrk's CPU, loading the lists included (a few % of a core): errs on the safe side
+    point.client_cpu_s = usage.ru_utime + usage.ru_stime
+    for name, value in summary["errors"].items():
+        if value and name != "status":  # statuses are counted from the logs below
+            point.errors[name] += value
+    point.p50, point.p90, point.p99, point.p999 = (summary[k] / 1000 for k in
+                                                  ("p50", "p90", "p99", "p999"))
+    point.sent = [0 if repeat else t["sent"] for t in sorted(summary["threads"],
+                                                              key=lambda t: t["id"])]
+    if any(t["exhausted"] for t in summary["threads"]) and not repeat:
+        point.refused = "a connection ran out of pre-built requests (raise --max-rate)"
+    for n in range(1, c + 1):
+        _read_answers(directory / f"out.{n}", n - 1, point)
+    point.completed = summary["requests"]
+
+
+def _read_answers(path: Path, connection: int, point: LoadPoint) -> None:
+    """Parse webhook.lua's response log: "<index> <status> <length>\\n<body>\\n" records."""
+    data = path.read_bytes() if path.exists() else b""
+    pos = 0
+    while pos < len(data):
+        nl = data.index(b"\n", pos)
+        index, status, length = (int(x) for x in data[pos:nl].split())
+        body = data[nl + 1:nl + 1 + length]
+        pos = nl + 1 + length + 1
+        point.answers[(connection, index)] = (status, body)
+
+
+def run_python(url: str, lists: list[list[Item]], point: LoadPoint, duration_s: float,
+               interval_ms: float, repeat: bool) -> None:
+    """The same lists from one thread per connection in this process (httpx). Measures its
+    own CPU like wrk's: refused above the limit. For checks on a machine without wrk."""
+    latencies: list[float] = []
     lock = threading.Lock()
-    scripts: queue.SimpleQueue[Script] = queue.SimpleQueue()
-    for script in plan.scripts:
-        scripts.put(script)
-    keep = {s.retry_of for script in plan.scripts for s in script.steps if s.retry_of is not None}
-    crashes: list[BaseException] = []
-    _warm_up(url, simulator, concurrency)
+    sent = [0] * len(lists)
+    deadline = time.perf_counter() + duration_s
+
+    def connection(k: int) -> None:
+        items = lists[k]
+        next_at = time.perf_counter()
+        with httpx.Client(base_url=url, timeout=REQUEST_TIMEOUT_S, trust_env=False) as client:
+            n = 0
+            while time.perf_counter() < deadline:
+                if n >= len(items) and not repeat:
+                    return
+                item = items[n % len(items)]
+                if interval_ms > 0:
+                    next_at += interval_ms / 1000
+                    time.sleep(max(0.0, next_at - time.perf_counter()))
+                t0 = time.perf_counter()
+                try:
+                    response = client.post("/wechat", params=item.delivery.params,
+                                           content=item.delivery.body)
+                    answer = (response.status_code, response.content)
+                except httpx.HTTPError as exc:
+                    answer = None
+                    with lock:
+                        point.errors[type(exc).__name__] += 1
+                elapsed_ms = (time.perf_counter() - t0) * 1000
+                n += 1
+                sent[k] = n
+                with lock:
+                    if answer is not None:
+                        point.answers[(k, (n - 1) % len(items) + 1)] = answer
+                        latencies.append(elapsed_ms)
+
+    threads = [threading.Thread(target=connection, args=(k,), daemon=True) for k in range(len(lists))]
     started, cpu0 = time.perf_counter(), time.process_time()
-    deadline = started + time_limit_s
-
-    def resident() -> None:
-        sent: dict[Step, Delivery] = {}
-        try:
-            with httpx.Client(base_url=url, timeout=REQUEST_TIMEOUT_S, trust_env=False) as client:
-                while True:
-                    try:
-                        script = scripts.get_nowait()
-                    except queue.Empty:
-                        return
-                    for step in script.steps:
-                        if time.perf_counter() > deadline:
-                            stats.truncated = True
-                            return
-                        body = _send(client, simulator, script.openid, step, sent, stats, lock)
-                        if body is None:
-                            continue
-                        if step in keep or step.retry_of is not None:
-                            stats.replies[step] = body
-                        if step.makes_ticket:
-                            outcome = _answer_offer(client, simulator, script.openid, step, body,
-                                                    sent, stats, lock)
-                            if outcome is not None:
-                                stats.outcomes[step] = outcome
-        except BaseException as exc:  # re-raised in the main thread below
-            crashes.append(exc)
-
-    threads = [threading.Thread(target=resident, name=f"bench-client-{i}", daemon=True)
-               for i in range(concurrency)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    stats.wall_s = time.perf_counter() - started
-    stats.client_cpu_s = time.process_time() - cpu0
-    if crashes:
-        raise crashes[0]
-    return stats
+    point.duration_s = time.perf_counter() - started
+    point.client_cpu_s = time.process_time() - cpu0
+    point.completed = len(latencies)
+    point.sent = [0 if repeat else s for s in sent]
+    ordered = sorted(latencies)
+    if ordered:
+        def pct(p: float) -> float:
+            return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+        point.p50, point.p90, point.p99, point.p999 = pct(50), pct(90), pct(99), pct(99.9)
 
 
-def _send(client: httpx.Client, simulator, openid: str, step: Step, sent: dict[Step, Delivery],
-          stats: RunStats, lock: threading.Lock) -> bytes | None:
-    """Build (sign, encrypt) and POST one step; the response body when it was a 200.
+# -- checks --------------------------------------------------------------------------------
+@dataclass
+class Checks:
+    """Correctness of one gridbot load point (see the module docstring, 6.)."""
 
-    ``sent`` maps the steps this thread sent to their deliveries (a retry re-signs its
-    original, which comes earlier in the same script).
-    """
-    if step.retry_of is not None:
-        delivery = simulator.retry(sent[step.retry_of])
-    elif step.kind == "subscribe":
-        delivery = simulator.event(openid, "subscribe")
-    else:
-        delivery = simulator.text(openid, step.text)
-    sent[step] = delivery
-    t0 = time.perf_counter()
-    error = None
-    try:
-        response = client.post("/wechat", params=delivery.params, content=delivery.body)
-        if response.status_code != 200:
-            error = f"HTTP {response.status_code}"
-    except httpx.HTTPError as exc:
-        error = type(exc).__name__
-    elapsed_ms = (time.perf_counter() - t0) * 1000
-    with lock:
-        stats.requests += 1
-        stats.ticket_steps_sent += step.makes_ticket
-        if error is not None:
-            stats.errors[error] += 1
-            return None
-        stats.latencies_ms.append(elapsed_ms)
-        stats.latency_by_kind_ms.setdefault(step.kind, []).append(elapsed_ms)
-    return response.content
+    reports_sent: int = 0
+    tickets: int = 0
+    resent: int = 0
+    retries_checked: int = 0
+    retries_mismatched: int = 0
+    unopened: list[str] = field(default_factory=list)
+    non_200: Counter = field(default_factory=Counter)
+    first_ticket_id: int = 0
+    last_ticket_id: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return (self.tickets == self.reports_sent and not self.retries_mismatched
+                and not self.unopened and not self.non_200)
 
 
-def _answer_offer(client: httpx.Client, simulator, openid: str, step: Step, body: bytes,
-                  sent: dict[Step, Delivery], stats: RunStats, lock: threading.Lock) -> bytes | None:
-    """When ``body`` offers to join an open duplicate, answer 「1」 or 「2」 as the resident
-    would (``step.joins_duplicate``); the final reply body (None if the answer failed)."""
-    if OFFER_MARKER is None or OFFER_MARKER not in simulator.reply_text(body):
-        return body
-    answer = Step("duplicate_answer", "1" if step.joins_duplicate else "2")
-    with lock:
-        stats.offers += 1
-        stats.joined += step.joins_duplicate
-    return _send(client, simulator, openid, answer, sent, stats, lock)
-
-
-def _warm_up(url: str, simulator, concurrency: int) -> None:
-    """A few greetings from extra residents (no tickets), not measured."""
-    tag = secrets.token_hex(3)
+def resend_unanswered(url: str, lists: list[list[Item]], point: LoadPoint,
+                      simulator: WeChatSimulator) -> int:
+    """Re-send, once, as WeChat's retry, every sent request that got no answer (in flight
+    when the load ended, or a transport error); their answers join ``point.answers``."""
+    resent = 0
     with httpx.Client(base_url=url, timeout=REQUEST_TIMEOUT_S, trust_env=False) as client:
-        for i in range(2 * concurrency):
-            delivery = simulator.text(f"oWarm{tag}{i:04d}", "你好")
-            client.post("/wechat", params=delivery.params, content=delivery.body)
+        for k, items in enumerate(lists):
+            for index in range(1, point.sent[k] + 1):
+                if (k, index) in point.answers:
+                    continue
+                delivery = simulator.retry(items[index - 1].delivery)
+                response = client.post("/wechat", params=delivery.params, content=delivery.body)
+                point.answers[(k, index)] = (response.status_code, response.content)
+                resent += 1
+    return resent
+
+
+def check_point(lists: list[list[Item]], point: LoadPoint, simulator: WeChatSimulator,
+                checks: Checks) -> None:
+    """Compare the answers with what each request should have got."""
+    texts: dict[tuple[int, int], str] = {}
+    for k, items in enumerate(lists):
+        for index in range(1, point.sent[k] + 1):
+            item = items[index - 1]
+            status, body = point.answers[(k, index)]
+            if status != 200:
+                checks.non_200[status] += 1
+                continue
+            if item.kind == "report":
+                checks.reports_sent += 1
+            if item.kind in ("report", "retry"):
+                texts[(k, index)] = simulator.reply_text(body)
+            if item.kind == "report" and not TICKET_NUMBER.search(texts[(k, index)]):
+                first = texts[(k, index)].splitlines()[0] if texts[(k, index)] else "(empty)"
+                checks.unopened.append(f"{item.text} → {first}")
+            if item.retry_of is not None and (k, item.retry_of + 1) in texts:
+                checks.retries_checked += 1
+                checks.retries_mismatched += texts[(k, index)] != texts[(k, item.retry_of + 1)]
+
+
+# -- pushes --------------------------------------------------------------------------------
+@dataclass
+class Pushes:
+    """The outbox rows of the tickets of all gridbot load points, after the drain."""
+
+    tickets: int = 0
+    rows: int = 0
+    tickets_with_one_push: int = 0
+    sent: int = 0
+    sandbox_received: int = 0
+    drained_in_s: float = 0.0
+    latency_ms: dict[str, tuple[float, float, int]] = field(default_factory=dict)
+    """Load point label → (p50, p99, rows) of outbox created_at → sent_at."""
+
+    @property
+    def ok(self) -> bool:
+        return (self.rows == self.tickets == self.tickets_with_one_push == self.sent
+                and self.sandbox_received == self.sent)
+
+
+def drain_and_count(storage: Storage, sandbox_url: str, ranges: dict[str, tuple[int, int]],
+                    timeout_s: float) -> Pushes:
+    """Wait until no push of the benchmark's tickets is pending, then count and time them."""
+    from sqlalchemy import text
+
+    from storage.db import make_engine
+
+    lo = min((a for a, _ in ranges.values()), default=0)
+    hi = max((b for _, b in ranges.values()), default=0)
+    pushes = Pushes()
+    engine = make_engine(storage.database_url)
+    started = time.monotonic()
+    try:
+        with engine.connect() as conn:
+            def q(sql: str, **params):
+                return conn.execute(text(sql), {"lo": lo, "hi": hi, **params})
+
+            while time.monotonic() - started < timeout_s:
+                waiting = q("SELECT count(*) FROM outbox WHERE ticket_id > :lo AND ticket_id <= :hi "
+                            "AND status IN ('pending', 'sending')").scalar()
+                conn.commit()
+                if not waiting:
+                    break
+                time.sleep(1.0)
+            pushes.drained_in_s = time.monotonic() - started
+            pushes.tickets = q("SELECT count(*) FROM ticket WHERE id > :lo AND id <= :hi").scalar()
+            pushes.rows = q("SELECT count(*) FROM outbox WHERE ticket_id > :lo AND ticket_id <= :hi "
+                            "AND audience = 'worker'").scalar()
+            pushes.tickets_with_one_push = q(
+                "SELECT count(*) FROM (SELECT ticket_id FROM outbox WHERE ticket_id > :lo "
+                "AND ticket_id <= :hi AND audience = 'worker' GROUP BY ticket_id "
+                "HAVING count(*) = 1) AS one").scalar()
+            pushes.sent = q("SELECT count(*) FROM outbox WHERE ticket_id > :lo AND ticket_id <= :hi "
+                            "AND audience = 'worker' AND status = 'sent'").scalar()
+            for label, (a, b) in ranges.items():
+                ms = [row[0] for row in conn.execute(text(
+                    "SELECT extract(epoch FROM sent_at - created_at) * 1000 FROM outbox "
+                    "WHERE ticket_id > :a AND ticket_id <= :b AND status = 'sent' ORDER BY 1"),
+                    {"a": a, "b": b})]
+                if ms:
+                    pushes.latency_ms[label] = (float(ms[len(ms) // 2]),
+                                                float(ms[min(len(ms) - 1, int(0.99 * len(ms)))]),
+                                                len(ms))
+    finally:
+        engine.dispose()
+    stats = httpx.get(f"{sandbox_url}/sandbox/stats", timeout=5.0, trust_env=False).json()
+    pushes.sandbox_received = sum(v for k, v in stats.items() if k.endswith("send"))
+    return pushes
 
 
 # -- report --------------------------------------------------------------------------------
 @dataclass
 class BenchReport:
-    """The outcome of one benchmark run."""
+    """Every load point, the checks of gridbot's and the pushes."""
 
-    baseline: RunStats
-    gridbot: RunStats
-    tickets_created: int
-    tickets_expected: int
-    retries_checked: int
-    retries_mismatched: int
-    unopened: list[str] = field(default_factory=list)
-    """"text → reply" of report conversations that should have opened a ticket and whose last
-    reply names none."""
+    client: str
+    points: list[tuple[str, int, LoadPoint]] = field(default_factory=list)
+    """(mode, processes, point)."""
+    checks: dict[str, Checks] = field(default_factory=dict)
+    pushes: Pushes | None = None
 
     @property
-    def tickets_ok(self) -> bool:
-        return self.tickets_created == self.tickets_expected
-
-    @property
-    def retries_ok(self) -> bool:
-        return self.retries_mismatched == 0
+    def checks_ok(self) -> bool:
+        return bool(self.checks) and all(c.ok for c in self.checks.values())
 
     @property
     def ok(self) -> bool:
-        return (self.tickets_ok and self.retries_ok and not self.baseline.error_count
-                and not self.gridbot.error_count and not self.gridbot.truncated)
+        return self.checks_ok and (self.pushes is None or self.pushes.ok)
 
     def render(self) -> str:
-        """The compact table and checks printed at the end of a run."""
-        head = (f"{'app':<10}{'requests':>9}{'errors':>8}{'req/s':>9}{'p50 ms':>9}{'p90 ms':>9}"
-                f"{'p99 ms':>9}{'client CPU':>12}")
+        head = (f"{'mode':<6}{'proc':>5} {'app':<8}{'load':<14}{'req/s':>9}{'p50 ms':>9}"
+                f"{'p99 ms':>9}{'p99.9 ms':>10}{'errors':>8}{'client CPU':>12}  ratio g/b")
         lines = [head, "-" * len(head)]
-        for s in (self.baseline, self.gridbot):
-            cpu = s.client_cpu_s / s.wall_s * 100 if s.wall_s else 0.0
-            lines.append(f"{s.app:<10}{s.requests:>9}{s.error_count:>8}{s.rps:>9.1f}"
-                         f"{s.pct(50):>9.1f}{s.pct(90):>9.1f}{s.pct(99):>9.1f}{cpu:>11.0f}%")
-        b, g = self.baseline, self.gridbot
-        rps_ratio = g.rps / b.rps if b.rps else float("nan")
-        p50_ratio = g.pct(50) / b.pct(50) if b.latencies_ms else float("nan")
-        lines.append(f"gridbot/baseline: req/s x{rps_ratio:.3f}, p50 x{p50_ratio:.1f}")
-        kinds = ", ".join(f"{k} {percentile(v, 50):.1f}"
-                          for k, v in sorted(g.latency_by_kind_ms.items(), key=lambda kv: kv[0]))
-        lines.append(f"gridbot p50 ms by kind: {kinds}")
-        for s in (b, g):
-            if s.errors:
-                lines.append(f"{s.app} errors: {dict(s.errors)}")
-            if s.truncated:
-                lines.append(f"{s.app}: time limit reached, plan not finished")
-        verdict = "OK" if self.tickets_ok else "MISMATCH"
-        lines.append(f"tickets: {self.tickets_created} created; expected {self.tickets_expected} = "
-                     f"{g.ticket_steps_sent} distinct report deliveries - {g.joined} that joined an "
-                     f"open duplicate ({g.offers} offered) -> {verdict}")
-        if self.unopened:
-            lines.append(f"  {len(self.unopened)} report replies name no ticket, e.g.:")
-            lines.extend(f"    {example}" for example in self.unopened[:5])
-        verdict = "OK" if self.retries_ok else f"MISMATCH ({self.retries_mismatched})"
-        lines.append(f"retries: {self.retries_checked} answered like their original -> {verdict}")
+        bare: dict[tuple[str, int, str], LoadPoint] = {}
+        for mode, procs, p in self.points:
+            key = (mode, procs, p.label.split("@")[0])
+            if p.app == "bare":
+                bare[key] = p
+            errors = sum(p.errors.values())
+            if p.refused:
+                figures = f"{'REFUSED: ' + p.refused:<{9 + 9 + 9 + 10}}"
+            else:
+                figures = f"{p.rps:>9.1f}{p.p50:>9.1f}{p.p99:>9.1f}{p.p999:>10.1f}"
+            ratio = ""
+            if p.app == "gridbot" and key in bare and not p.refused and not bare[key].refused:
+                b = bare[key]
+                ratio = (f"req/s x{p.rps / b.rps:.3f}, p99 x{p.p99 / b.p99:.1f}"
+                         if b.rps and b.p99 else "")
+            lines.append(f"{mode:<6}{procs:>5} {p.app:<8}{p.label:<14}{figures}{errors:>8}"
+                         f"{p.client_cpu * 100:>11.0f}%  {ratio}")
+        lines.append("")
+        lines.append("load average (1/5/15 min) before → after each app's load points:")
+        blocks: dict[tuple[str, int, str], list[LoadPoint]] = {}
+        for mode, procs, p in self.points:
+            blocks.setdefault((mode, procs, p.app), []).append(p)
+        for (mode, procs, app), ps in blocks.items():
+            lines.append(f"  {mode} {procs}p {app:<8}{_la(ps[0].load_before)} → "
+                         f"{_la(ps[-1].load_after)}")
+        ages = [p.build_age_s for _, _, p in self.points]
+        lines.append(f"timestamps: requests built {min(ages):.1f}–{max(ages):.1f} s before their "
+                     f"load started (+ the run); webhook window {WINDOW_S} s, unchanged")
+        for label, c in self.checks.items():
+            verdict = "OK" if c.ok else "MISMATCH"
+            lines.append(f"check {label}: tickets {c.tickets} == reports {c.reports_sent} "
+                         f"({c.resent} unanswered at the end re-sent as WeChat retries); "
+                         f"retries {c.retries_checked} answered like the original "
+                         f"({c.retries_mismatched} not); non-200 {dict(c.non_200) or 0} -> {verdict}")
+            for example in c.unopened[:5]:
+                lines.append(f"  report reply names no ticket: {example}")
+        if self.pushes is not None:
+            p = self.pushes
+            lines.append(f"pushes: {p.tickets} tickets, {p.rows} worker pushes "
+                         f"({p.tickets_with_one_push} tickets with exactly one), {p.sent} sent, "
+                         f"{p.sandbox_received} received by the sandbox; drained "
+                         f"{p.drained_in_s:.0f} s after the last load -> "
+                         f"{'OK' if p.ok else 'MISMATCH'}")
+            for label, (p50, p99, n) in p.latency_ms.items():
+                lines.append(f"  ticket → worker push {label}: p50 {p50:.0f} ms, p99 {p99:.0f} ms "
+                             f"({n} pushes)")
         return "\n".join(lines)
 
 
-TICKET_NUMBER = re.compile(r"[A-Z]+\d{8}-\d{4}")
-
-
-def check_replies(stats: RunStats, simulator: WeChatSimulator) -> tuple[int, int, list[str]]:
-    """(retries checked, retries whose reply text differs from their original's, examples
-    "sent text → last reply" of report conversations that should have opened a ticket and
-    whose last reply names no ticket number)."""
-    texts = {step: simulator.reply_text(body) for step, body in stats.replies.items()}
-    pairs = [(texts[s.retry_of], texts[s]) for s in texts
-             if s.retry_of is not None and s.retry_of in texts]
-    unopened = []
-    for step, body in stats.outcomes.items():
-        text = simulator.reply_text(body)
-        if not step.joins_duplicate and not TICKET_NUMBER.search(text):
-            unopened.append(f"{step.text} → {text.splitlines()[0] if text else '(empty)'}")
-    return len(pairs), sum(a != b for a, b in pairs), unopened
+def _la(values: tuple[float, float, float]) -> str:
+    return "/".join(f"{v:.2f}" for v in values)
 
 
 # -- entry point ---------------------------------------------------------------------------
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--requests", type=int, default=None,
-                        help=f"requests per app (default {DEFAULT_REQUESTS}; --quick {QUICK_REQUESTS})")
-    parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY,
-                        help="concurrent connections (default %(default)s)")
-    parser.add_argument("--quick", action="store_true", help=f"{QUICK_REQUESTS} requests")
-    parser.add_argument("--safe-mode", action="store_true",
-                        help="encrypted messages (安全模式, EncodingAESKey)")
+
+    def ints(text: str) -> list[int]:
+        return [int(x) for x in text.split(",") if x]
+
+    parser.add_argument("--quick", action="store_true",
+                        help="a check, not a measurement: 2 s at 8 connections, 1 process, "
+                             "no half load, both modes")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per load point")
+    parser.add_argument("--connections", type=ints, default=[1, 16, 64])
+    parser.add_argument("--processes", type=ints, default=[1, 2])
+    parser.add_argument("--modes", default="plain,safe", help="plain and/or safe (comma-separated)")
+    parser.add_argument("--no-half", action="store_true", help="skip the half-load point")
+    parser.add_argument("--client", choices=("wrk", "python"), default=None,
+                        help="load generator (default: wrk when installed)")
+    parser.add_argument("--residents", type=int, default=RESIDENTS)
+    parser.add_argument("--max-rate", type=float, default=6000.0,
+                        help="req/s gridbot's lists are sized for when the bare rate is unknown")
     parser.add_argument("--database-url", help="use this database (default: a private one)")
-    parser.add_argument("--redis-url", help="use this Redis db (default: a claimed free one)")
+    parser.add_argument("--redis-url", help="use this EMPTY Redis db (default: a claimed one)")
     parser.add_argument("--pg-admin-url", default=PG_ADMIN_URL,
                         help="admin database for creating the private one (default %(default)s)")
-    parser.add_argument("--time-limit", type=float, default=300.0,
-                        help="seconds of load per app before stopping (default %(default)s)")
-    parser.add_argument("--seed", type=int, default=1, help="plan seed (default %(default)s)")
-    parser.add_argument("--serve", choices=("gridbot", "baseline"), help=argparse.SUPPRESS)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--serve", choices=("gridbot", "bare", "sandbox", "worker"),
+                        help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--settings-json", default="{}", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.requests is None:
-        args.requests = QUICK_REQUESTS if args.quick else DEFAULT_REQUESTS
-    if args.requests < 1 or args.concurrency < 1:
-        parser.error("--requests and --concurrency must be at least 1")
+    if args.quick:
+        args.duration, args.connections, args.processes, args.no_half = 2.0, [8], [1], True
+        args.residents = min(args.residents, 100)
+    if args.client is None:
+        args.client = "wrk" if wrk_available() else "python"
+    if args.client == "wrk" and not wrk_available():
+        parser.error("wrk is not installed (Debian: apt-get install wrk); use --client python")
+    args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    # One set of residents for the whole run: a resident of a later load point must not find
+    # another resident's open ticket in their building (that draws the offer to join it).
+    args.tag = secrets.token_hex(3)
+    if not set(args.modes) <= {"plain", "safe"}:
+        parser.error("--modes takes plain and/or safe")
     return args
+
+
+def _loadavg() -> tuple[float, float, float]:
+    return os.getloadavg()
 
 
 def main(argv: list[str] | None = None) -> BenchReport | None:
@@ -707,39 +889,108 @@ def main(argv: list[str] | None = None) -> BenchReport | None:
     if args.serve:
         serve(args.serve, args.port, json.loads(args.settings_json))
         return None
-
-    aes_key = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(43)) \
-        if args.safe_mode else None
-    plan = build_plan(args.requests, args.seed, tag=secrets.token_hex(3))
-    mode = "safe mode (encrypted)" if args.safe_mode else "plaintext"
-    print(f"POST /wechat: {plan.requests} requests from {len(plan.scripts)} residents, "
-          f"concurrency {args.concurrency}, {mode}", flush=True)
-
+    report = BenchReport(client=args.client)
+    print(f"POST /wechat benchmark: client {args.client}, {args.duration:.0f} s per load point, "
+          f"connections {args.connections}{'' if args.no_half else ' + half load'}, processes "
+          f"{args.processes}, modes {args.modes}, {args.residents} residents; "
+          f"{os.cpu_count()} CPUs, load average {_la(_loadavg())}", flush=True)
+    rng = random.Random(args.seed)
+    ranges: dict[str, tuple[int, int]] = {}
     with bench_storage(args.database_url, args.redis_url, args.pg_admin_url) as storage, \
             tempfile.TemporaryDirectory(prefix="gridbot-bench-") as tmp:
-        overrides = settings_overrides(storage, aes_key)
-        settings = Settings(**overrides)
-        import_demo_community(storage.database_url)
-        tickets_before = count_tickets(storage.database_url)
-        results: dict[str, RunStats] = {}
-        for app in ("baseline", "gridbot"):
-            log_path = Path(tmp) / f"{app}.log"
-            simulator = WeChatSimulator(settings.wechat_token, settings.wechat_app_id, aes_key)
-            with server_process(app, overrides, log_path) as url:
-                results[app] = drive(url, plan, simulator, args.concurrency, args.time_limit, app)
-            if results[app].error_count:
-                print(f"--- {app} server log (tail) ---\n{_tail(log_path)}", flush=True)
-        gridbot = results["gridbot"]
-        retries_checked, retries_mismatched, unopened = check_replies(gridbot, simulator)
-        report = BenchReport(
-            baseline=results["baseline"], gridbot=gridbot,
-            tickets_created=count_tickets(storage.database_url) - tickets_before,
-            tickets_expected=gridbot.ticket_steps_sent - gridbot.joined,
-            retries_checked=retries_checked, retries_mismatched=retries_mismatched,
-            unopened=unopened,
-        )
+        import_community(storage.database_url, args.residents)
+        base = {"database_url": storage.database_url, "redis_url": storage.redis_url}
+        with servers("sandbox", 1, base, Path(tmp) / "sandbox.log") as sandbox_url:
+            for mode in args.modes:
+                aes_key = ("".join(secrets.choice(string.ascii_letters + string.digits)
+                                   for _ in range(43)) if mode == "safe" else None)
+                overrides = settings_overrides(storage, aes_key, sandbox_url)
+                settings = Settings(**overrides)
+                simulator = WeChatSimulator(settings.wechat_token, settings.wechat_app_id, aes_key)
+                with servers("worker", 1, overrides, Path(tmp) / f"worker-{mode}.log"):
+                    for procs in args.processes:
+                        _run_block(args, mode, procs, overrides, simulator, storage, rng, tmp,
+                                   report, ranges)
+                    if report.checks:
+                        report.pushes = drain_and_count(storage, sandbox_url, ranges,
+                                                        DRAIN_TIMEOUT_S)
     print(report.render(), flush=True)
     return report
+
+
+def _run_block(args, mode: str, procs: int, overrides: dict, simulator: WeChatSimulator,
+               storage: Storage, rng: random.Random, tmp: str, report: BenchReport,
+               ranges: dict[str, tuple[int, int]]) -> None:
+    """Every load point of both apps on ``procs`` processes in one mode."""
+    bare_rps: dict[str, float] = {}
+    for app in ("bare", "gridbot"):
+        log_path = Path(tmp) / f"{app}-{mode}-{procs}.log"
+        with servers(app, procs, overrides, log_path) as url:
+            points = [(c, str(c) + " conn", 0.0) for c in args.connections]
+            if not args.no_half:
+                points.append((HALF_LOAD_CONNECTIONS, "half", 0.0))
+            full: dict[int, float] = {}
+            load_before = _loadavg()
+            for c, label, _ in points:
+                target = None
+                if label == "half":
+                    if HALF_LOAD_CONNECTIONS not in full:
+                        continue  # no flat-out figure at 16 connections to halve
+                    target = full[HALF_LOAD_CONNECTIONS] / 2
+                    label = f"half@{target:.0f}/s"
+                point = LoadPoint(app, label, c, target_rps=target)
+                point.load_before = load_before
+                _warm_up(url, simulator)
+                if app == "bare":  # a repeating list
+                    per_conn = max(20, 2000 // c)
+                else:  # never repeats: sized for more than the bare endpoint's rate
+                    expected = target * 1.2 if target else bare_rps.get(label, args.max_rate) * 1.3
+                    per_conn = int(expected * args.duration / c) + 20
+                built = time.monotonic()
+                lists = build_lists(simulator, c, per_conn, args.residents, rng, tag=args.tag)
+                interval_ms = c / target * 1000 if target else 0.0
+                repeat = app == "bare"
+                before_id = max_ticket_id(storage.database_url) if app == "gridbot" else 0
+                directory = Path(tmp) / f"{app}-{mode}-{procs}-{c}-{len(report.points)}"
+                directory.mkdir()
+                if args.client == "wrk":
+                    write_lists(lists, directory)
+                    point.build_age_s = time.monotonic() - built
+                    run_wrk(url, directory, point, args.duration, interval_ms, repeat)
+                else:
+                    point.build_age_s = time.monotonic() - built
+                    run_python(url, lists, point, args.duration, interval_ms, repeat)
+                judge_client(point)
+                if label in (f"{HALF_LOAD_CONNECTIONS} conn",):
+                    full[c] = point.rps
+                if app == "bare":
+                    bare_rps[label] = point.rps
+                else:
+                    checks = Checks(first_ticket_id=before_id)
+                    checks.resent = resend_unanswered(url, lists, point, simulator)
+                    check_point(lists, point, simulator, checks)
+                    checks.last_ticket_id = max_ticket_id(storage.database_url)
+                    checks.tickets = count_tickets(storage.database_url, before_id,
+                                                   checks.last_ticket_id)
+                    name = f"{mode} {procs}p {label}"
+                    report.checks[name] = checks
+                    ranges[name] = (before_id, checks.last_ticket_id)
+                point.load_after = _loadavg()
+                report.points.append((mode, procs, point))
+                print(f"  {mode} {procs}p {app:<8}{label:<14} {point.rps:8.1f} req/s  "
+                      f"p99 {point.p99:8.1f} ms  client CPU {point.client_cpu:4.0%}"
+                      f"{'  REFUSED: ' + point.refused if point.refused else ''}", flush=True)
+            if app == "gridbot" and any(c.non_200 for c in report.checks.values()):
+                print(f"--- gridbot server log (tail) ---\n{_tail(log_path)}", flush=True)
+
+
+def _warm_up(url: str, simulator: WeChatSimulator) -> None:
+    """A few greetings from extra residents (no tickets), not measured."""
+    tag = secrets.token_hex(3)
+    with httpx.Client(base_url=url, timeout=REQUEST_TIMEOUT_S, trust_env=False) as client:
+        for i in range(8):
+            delivery = simulator.text(f"oWarm{tag}{i:04d}", "你好")
+            client.post("/wechat", params=delivery.params, content=delivery.body)
 
 
 if __name__ == "__main__":
