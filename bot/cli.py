@@ -21,7 +21,6 @@ exit code 2 (bot/preflight.py).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 from pathlib import Path
@@ -144,6 +143,8 @@ def worker(
     burst: Annotated[bool, typer.Option(help="Run queued jobs, then exit.")] = False,
 ) -> None:
     """Run the worker: relay pushes through WeChat and run timed jobs."""
+    import asyncio
+
     from bot import worker as worker_mod
 
     settings = load_settings()  # services are not checked: the worker waits for them
