@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from storage.times import utcnow
@@ -22,6 +22,13 @@ def _ts(nullable: bool = True, index: bool = False) -> Any:
 
 def _created() -> Any:
     return Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+def _partial(predicate: str) -> dict[str, Any]:
+    """``Index`` keywords making it a partial index (``WHERE predicate``) on PostgreSQL and
+    SQLite alike. A query uses it when its own WHERE implies the predicate with the same
+    constants written in the SQL (``storage.tickets.is_open``), not bound parameters."""
+    return {"postgresql_where": text(predicate), "sqlite_where": text(predicate)}
 
 
 class Role:
@@ -60,6 +67,10 @@ class TicketStatus:
 
     OPEN = (SUBMITTED, ASSIGNED, ACCEPTED, IN_PROGRESS, WAITING_RESIDENT, REOPENED)
     FINAL = (CLOSED, CANCELLED, REJECTED)
+
+
+OPEN_TICKETS_SQL = "status IN (" + ", ".join(f"'{s}'" for s in TicketStatus.OPEN) + ")"
+"""The predicate of the partial indexes on open tickets (a small share of all, ever)."""
 
 
 class Priority:
@@ -155,7 +166,23 @@ class DailyCounter(SQLModel, table=True):
 
 
 class Ticket(SQLModel, table=True):
-    """A 工单: one resident request in the queue of a grid."""
+    """A 工单: one resident request in the queue of a grid.
+
+    Indexes follow the hot paths (docs/scale.md has their plans at city scale): a resident's
+    latest tickets (查询, rating, burst cap), a period's tickets per grid or in all
+    (``gridbot stats``), and — partial, over open tickets only, so they stay small however
+    long the history — a grid's queue, a worker's tasks (我的任务) and the duplicate lookup.
+    """
+
+    __table_args__ = (
+        Index("ix_ticket_resident_created", "resident_id", "created_at", "id"),
+        Index("ix_ticket_grid_created", "grid_id", "created_at"),
+        Index("ix_ticket_created_at", "created_at"),
+        Index("ix_ticket_open_grid", "grid_id", **_partial(OPEN_TICKETS_SQL)),
+        Index("ix_ticket_open_assignee", "assignee_id", **_partial(OPEN_TICKETS_SQL)),
+        Index("ix_ticket_open_building", "building_id", "created_at",
+              **_partial(OPEN_TICKETS_SQL)),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(unique=True, index=True)
@@ -170,9 +197,9 @@ class Ticket(SQLModel, table=True):
     priority: int = Priority.NORMAL
     urgent: bool = False
     status: str = Field(default=TicketStatus.SUBMITTED, index=True)
-    grid_id: int | None = Field(default=None, foreign_key="grid.id", index=True)
-    assignee_id: int | None = Field(default=None, foreign_key="gridworker.id", index=True)
-    resident_id: int | None = Field(default=None, foreign_key="resident.id", index=True)
+    grid_id: int | None = Field(default=None, foreign_key="grid.id")
+    assignee_id: int | None = Field(default=None, foreign_key="gridworker.id")
+    resident_id: int | None = Field(default=None, foreign_key="resident.id")
     source_msg_id: int | None = Field(default=None, foreign_key="inboundmessage.id")
     resolution: str | None = None
     rating: int | None = None
@@ -331,8 +358,12 @@ class Outbox(SQLModel, table=True):
     """A push to send, written in the same transaction as the change that causes it.
 
     The worker relays it through a channel (客服消息, 模板消息 or WeCom) and records the
-    channel used, every failure (``last_error``) and the retry schedule.
+    channel used, every failure (``last_error``) and the retry schedule. The relay's claim
+    (``storage.outbox.claim_due``) reads ``ix_outbox_due``, a partial index over pending rows
+    only: the sent history never slows it down.
     """
+
+    __table_args__ = (Index("ix_outbox_due", "next_attempt_at", "id", **_partial("status = 'pending'")),)
 
     id: int | None = Field(default=None, primary_key=True)
     created_at: datetime = _created()
@@ -348,7 +379,7 @@ class Outbox(SQLModel, table=True):
     status: str = Field(default=OutboxStatus.PENDING, index=True)
     attempts: int = 0
     next_attempt_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False, index=True)
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
     )
     channel: str | None = None
     last_error: str | None = None

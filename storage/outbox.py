@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from sqlalchemy import literal
 from sqlmodel import Session, col, select
 
 from storage.models import Outbox, OutboxStatus
@@ -90,8 +91,11 @@ def backoff_s(attempts: int) -> int:
 
 
 def _due(now: datetime):
+    """Pending rows due at ``now``. "pending" is written into the SQL (not bound), so that
+    PostgreSQL uses the partial index ``ix_outbox_due`` in prepared (generic) plans too."""
     return select(Outbox).where(
-        Outbox.status == OutboxStatus.PENDING, Outbox.next_attempt_at <= now
+        Outbox.status == literal(OutboxStatus.PENDING, literal_execute=True),
+        Outbox.next_attempt_at <= now,
     )
 
 

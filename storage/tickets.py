@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
@@ -124,6 +124,14 @@ def timeline(session: Session, ticket: Ticket) -> list[TicketEvent]:
     ))
 
 
+def is_open():
+    """``status IN ('submitted', …)`` with the open statuses written into the SQL rather than
+    bound, so that PostgreSQL matches the partial indexes on open tickets
+    (``storage.models.OPEN_TICKETS_SQL``) in prepared (generic) plans too."""
+    return col(Ticket.status).in_(bindparam("open_statuses", list(S.OPEN), expanding=True,
+                                            literal_execute=True))
+
+
 QUEUE_ORDER = (Ticket.priority, col(Ticket.resolve_due_at).asc().nulls_last(), Ticket.created_at,
                Ticket.id)
 """Queue order: priority (urgent = 0 first), then the resolution due time, then age."""
@@ -133,7 +141,7 @@ def grid_queue(session: Session, grid_id: int) -> list[Ticket]:
     """Open tickets of a grid in ``QUEUE_ORDER``."""
     return list(session.exec(
         select(Ticket)
-        .where(Ticket.grid_id == grid_id, col(Ticket.status).in_(S.OPEN))
+        .where(Ticket.grid_id == grid_id, is_open())
         .order_by(*QUEUE_ORDER)
     ))
 
@@ -142,7 +150,7 @@ def assigned_to(session: Session, worker_id: int) -> list[Ticket]:
     """Open tickets whose assignee is this worker, in ``QUEUE_ORDER``."""
     return list(session.exec(
         select(Ticket)
-        .where(Ticket.assignee_id == worker_id, col(Ticket.status).in_(S.OPEN))
+        .where(Ticket.assignee_id == worker_id, is_open())
         .order_by(*QUEUE_ORDER)
     ))
 
@@ -153,7 +161,7 @@ def of_department(session: Session, department_ids: list[int]) -> list[Ticket]:
         return []
     return list(session.exec(
         select(Ticket)
-        .where(col(Ticket.department_id).in_(department_ids), col(Ticket.status).in_(S.OPEN))
+        .where(col(Ticket.department_id).in_(department_ids), is_open())
         .order_by(*QUEUE_ORDER)
     ))
 
@@ -167,7 +175,7 @@ def open_duplicate(session: Session, building_id: int | None, kind: str,
     return session.exec(
         select(Ticket)
         .where(Ticket.building_id == building_id, Ticket.kind == kind,
-               Ticket.category == category, col(Ticket.status).in_(S.OPEN),
+               Ticket.category == category, is_open(),
                Ticket.created_at >= since)
         .order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc())
     ).first()
