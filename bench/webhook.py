@@ -766,6 +766,8 @@ class BenchReport:
     points: list[tuple[str, int, LoadPoint]] = field(default_factory=list)
     """(mode, processes, point)."""
     checks: dict[str, Checks] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+    """Blocks (mode, processes) that could not run, with the reason; the others still count."""
     pushes: Pushes | None = None
 
     @property
@@ -774,7 +776,8 @@ class BenchReport:
 
     @property
     def ok(self) -> bool:
-        return self.checks_ok and (self.pushes is None or self.pushes.ok)
+        return (self.checks_ok and not self.failures
+                and (self.pushes is None or self.pushes.ok))
 
     def render(self) -> str:
         head = (f"{'mode':<6}{'proc':>5} {'app':<8}{'load':<14}{'req/s':>9}{'p50 ms':>9}"
@@ -797,6 +800,7 @@ class BenchReport:
                          if b.rps and b.p99 else "")
             lines.append(f"{mode:<6}{procs:>5} {p.app:<8}{p.label:<14}{figures}{errors:>8}"
                          f"{p.client_cpu * 100:>11.0f}%  {ratio}")
+        lines.extend(f"FAILED {reason}" for reason in self.failures)
         lines.append("")
         lines.append("load average (1/5/15 min) before → after each app's load points:")
         blocks: dict[tuple[str, int, str], list[LoadPoint]] = {}
@@ -805,7 +809,7 @@ class BenchReport:
         for (mode, procs, app), ps in blocks.items():
             lines.append(f"  {mode} {procs}p {app:<8}{_la(ps[0].load_before)} → "
                          f"{_la(ps[-1].load_after)}")
-        ages = [p.build_age_s for _, _, p in self.points]
+        ages = [p.build_age_s for _, _, p in self.points] or [0.0]
         lines.append(f"timestamps: requests built {min(ages):.1f}–{max(ages):.1f} s before their "
                      f"load started (+ the run); webhook window {WINDOW_S} s, unchanged")
         for label, c in self.checks.items():
@@ -909,8 +913,13 @@ def main(argv: list[str] | None = None) -> BenchReport | None:
                 simulator = WeChatSimulator(settings.wechat_token, settings.wechat_app_id, aes_key)
                 with servers("worker", 1, overrides, Path(tmp) / f"worker-{mode}.log"):
                     for procs in args.processes:
-                        _run_block(args, mode, procs, overrides, simulator, storage, rng, tmp,
-                                   report, ranges)
+                        try:
+                            _run_block(args, mode, procs, overrides, simulator, storage, rng, tmp,
+                                       report, ranges)
+                        except RuntimeError as exc:  # a server that would not start, wrk failing
+                            reason = f"{mode} {procs}p: {str(exc).splitlines()[0]}"
+                            report.failures.append(reason)
+                            print(f"  FAILED {reason}\n{exc}", flush=True)
                     if report.checks:
                         report.pushes = drain_and_count(storage, sandbox_url, ranges,
                                                         DRAIN_TIMEOUT_S)
