@@ -1,23 +1,26 @@
-"""SLA timer jobs for the arq worker: fire one timer, and the periodic sweep that queues
-upcoming timers and fires any that are overdue.
+"""SLA timer jobs for the arq worker: fire one ticket's timer step, and the periodic sweep
+that queues upcoming steps and fires any that are overdue.
 
 Design (the database is the source of truth, Redis only makes timers punctual):
 
-1. A ticket change writes its timers (``TicketTimer`` rows, ``storage.sla.plan``) in the
-   same transaction as the change — never lost, never ahead of the commit.
-2. ``sweep_timers`` (cron, every ``SWEEP_EVERY_S`` s, ``unique``) queues each pending timer
-   due within ``HORIZON_S`` as the job ``fire_timer(timer_id)`` deferred to its due time,
-   with ``_job_id="timer:<id>"`` — arq refuses a second job with the same id, so several
-   sweepers queue it once — and stamps ``enqueued_at``.
-3. ``fire_timer`` fires the timer at most once (``handlers.escalation.fire`` locks the ticket
-   and the timer and checks the row is still pending): a re-run, a second worker or a job of
-   a cancelled timer does nothing.
-4. The sweep also fires every pending timer already due. A timer whose job vanished (Redis
-   flushed, worker killed) fires on the next sweep, at most ``SWEEP_EVERY_S`` seconds late.
+1. A ticket change points its timer (one ``TicketTimer`` row per ticket: the next due step,
+   ``storage.sla.plan``) in the same transaction as the change — never lost, never ahead
+   of the commit.
+2. ``sweep_timers`` (cron, every ``SWEEP_EVERY_S`` s, ``unique``) queues each timer whose
+   step is due within ``HORIZON_S`` as the job ``fire_timer(ticket_id, token)`` deferred to
+   its due time, with ``_job_id="timer:<ticket id>:<cycle>:<step>:<due µs>"``
+   (``storage.sla.job_id``) — arq refuses a second job with the same id, so several
+   sweepers queue it once, while a re-planned or advanced timer gets a fresh id — and
+   stamps ``enqueued_at`` if the row still holds that step.
+3. ``fire_timer`` fires the step at most once (``handlers.escalation.fire`` locks the ticket
+   and its timer row and checks the row still holds the job's token): a re-run, a second
+   worker or a job of a re-planned timer does nothing.
+4. The sweep also fires every timer already due. A step whose job vanished (Redis flushed,
+   worker killed) fires on the next sweep, at most ``SWEEP_EVERY_S`` seconds late.
 
 Both jobs read ``ctx["engine"]`` and ``ctx["clock"]`` (aware UTC); ``ctx["redis"]`` is the
-worker's ArqRedis. Timers are cancelled by state only: the queued job of a cancelled timer
-finds it not pending and returns "already".
+worker's ArqRedis. A re-planned timer's old job is not removed from Redis: it finds its
+token changed and returns "stale".
 """
 
 from __future__ import annotations
@@ -31,12 +34,12 @@ from arq import cron
 from arq.connections import ArqRedis
 from arq.worker import func
 from redis.exceptions import RedisError
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, tuple_
 from sqlmodel import Session, col, select
 
-from handlers.escalation import Outcome, due_timer_ids, fire
-from storage.models import TicketTimer, TimerState
-from storage.sla import job_id
+from handlers.escalation import due_timer_ids, fire
+from storage.models import TicketTimer
+from storage.sla import Due, job_id
 from storage.times import Clock, as_utc
 
 log = logging.getLogger("gridbot.jobs_sla")
@@ -45,59 +48,69 @@ HORIZON_S = 120
 """Timers due within this many seconds are queued as deferred jobs by each sweep."""
 
 
-async def fire_timer(ctx: dict[str, Any], timer_id: int) -> str:
-    """Fire timer ``timer_id`` (job id "timer:<id>"); returns a ``handlers.escalation.Outcome``."""
-    return await asyncio.to_thread(fire, ctx["engine"], timer_id, ctx["clock"])
+async def fire_timer(ctx: dict[str, Any], ticket_id: int, token: str) -> str:
+    """Fire the step ``token`` (``storage.sla.Due.token``) of ticket ``ticket_id``'s timer;
+    returns the steps fired ("response:warn", "response:L2,response:remind1") or "stale"."""
+    steps = await asyncio.to_thread(fire, ctx["engine"], ticket_id, ctx["clock"], token)
+    return ",".join(steps) or "stale"
 
 
 async def sweep_timers(ctx: dict[str, Any]) -> dict[str, int]:
-    """Fire overdue timers, then queue the ones due within ``HORIZON_S``.
+    """Fire overdue timers, then queue the steps due within ``HORIZON_S``.
 
-    Returns counts: {"fired": n, "queued": m}.
+    Returns counts: {"fired": steps fired, "queued": jobs queued}.
     """
     engine, clock = ctx["engine"], ctx["clock"]
     fired = 0
-    for timer_id in await asyncio.to_thread(due_timer_ids, engine, clock()):
-        if await asyncio.to_thread(fire, engine, timer_id, clock) == Outcome.FIRED:
-            fired += 1
+    for ticket_id in await asyncio.to_thread(due_timer_ids, engine, clock()):
+        fired += len(await asyncio.to_thread(fire, engine, ticket_id, clock))
     queued = await schedule(engine, ctx["redis"], clock)
     return {"fired": fired, "queued": queued}
 
 
-def _upcoming(engine: Engine, clock: Clock) -> list[tuple[int, float]]:
-    """(timer id, seconds until due) of pending, not yet queued timers due within the horizon."""
+def _upcoming(engine: Engine, clock: Clock) -> list[tuple[int, Due]]:
+    """(ticket id, its next step) of timers not yet queued whose step is due within the
+    horizon, soonest first."""
     now = clock()
     with Session(engine) as session:
         rows = session.exec(
-            select(TicketTimer.id, TicketTimer.due_at)
-            .where(TicketTimer.state == TimerState.PENDING,
-                   col(TicketTimer.enqueued_at).is_(None),
-                   TicketTimer.due_at <= now + timedelta(seconds=HORIZON_S))
+            select(TicketTimer.ticket_id, TicketTimer.cycle, TicketTimer.step, TicketTimer.due_at)
+            .where(col(TicketTimer.step).is_not(None), col(TicketTimer.enqueued_at).is_(None),
+                   col(TicketTimer.due_at) <= now + timedelta(seconds=HORIZON_S))
             .order_by(TicketTimer.due_at)).all()
-    return [(timer_id, max((as_utc(due) - now).total_seconds(), 0.0)) for timer_id, due in rows]
+    return [(ticket_id, Due(cycle, step, as_utc(due))) for ticket_id, cycle, step, due in rows]
 
 
-def _stamp(engine: Engine, ids: list[int], clock: Clock) -> None:
+def _stamp(engine: Engine, queued: list[tuple[int, Due]], clock: Clock) -> None:
+    """Mark the rows queued — only those still holding the queued step (a ticket change
+    between the read and now re-planned the others, which the next sweep queues)."""
+    timers = TicketTimer.__table__
+    key = tuple_(timers.c.ticket_id, timers.c.cycle, timers.c.step, timers.c.due_at)
     with Session(engine) as session:
-        session.exec(update(TicketTimer).where(col(TicketTimer.id).in_(ids))
+        session.exec(timers.update()
+                     .where(key.in_([(t, d.cycle, d.step, d.due_at) for t, d in queued]))
                      .values(enqueued_at=clock()))
         session.commit()
 
 
 async def schedule(engine: Engine, redis: ArqRedis, clock: Clock) -> int:
-    """Queue ``fire_timer`` for each upcoming timer (deferred to its due time); returns how
+    """Queue ``fire_timer`` for each upcoming step (deferred to its due time); returns how
     many jobs were queued now. A failed enqueue is logged and left to the next sweep."""
-    queued: list[int] = []
-    for timer_id, delay_s in await asyncio.to_thread(_upcoming, engine, clock):
+    queued: list[tuple[int, Due]] = []
+    now = clock()
+    for ticket_id, due in await asyncio.to_thread(_upcoming, engine, clock):
+        delay_s = max((due.due_at - now).total_seconds(), 0.0)
         try:
-            job = await redis.enqueue_job("fire_timer", timer_id, _job_id=job_id(timer_id),
+            job = await redis.enqueue_job("fire_timer", ticket_id, due.token,
+                                          _job_id=job_id(ticket_id, due),
                                           _defer_by=timedelta(seconds=delay_s))
         except (RedisError, OSError):
-            log.exception("could not queue timer %s; the sweep will fire it", timer_id)
+            log.exception("could not queue the timer of ticket %s; the sweep will fire it",
+                          ticket_id)
             continue
-        queued.append(timer_id)
+        queued.append((ticket_id, due))
         if job is None:
-            log.debug("timer %s was queued already", timer_id)
+            log.debug("timer %s was queued already", job_id(ticket_id, due))
     if queued:
         await asyncio.to_thread(_stamp, engine, queued, clock)
     return len(queued)

@@ -1,11 +1,15 @@
 """督办: firing one SLA timer — a warning before a breach, the escalation ladder after it,
 bounded reminders, and the rating follow-up (默认满意).
 
-``fire(engine, timer_id, clock)`` runs in its own transaction and fires a timer at most once,
-however many worker processes or sweeps reach it: it locks the ticket row, then the timer
-row (the same order as every ticket change, so no deadlock), and acts only if the timer is
-still pending and due. The 督办 event, the pushes (outbox) and the timer's "fired" state are
-committed together; a crash before commit leaves the timer pending for the next sweep.
+``fire(engine, ticket_id, clock, token)`` runs in its own transaction and fires each step
+at most once, however many worker processes, jobs or sweeps reach it: it locks the ticket
+row, then its timer row (the same order as every ticket change, so no deadlock); a job's
+``token`` (``storage.sla.Due.token``: cycle, step, due time) must still be the row's, so a
+job of a re-planned or advanced timer does nothing. It fires every step of the ticket due
+at ``clock()`` that did not fire in the cycle, soonest first, appends them to the row's
+``fired`` and moves the row to the next step (None when nothing is to come). The 督办
+events, the pushes (outbox) and the row are committed together; a crash before commit
+leaves the step due for the next sweep.
 
 Steps (``storage.sla``): "<clock>:warn" → the people working the ticket; "<clock>:L1" → the
 grid leader (网格长); "L2" → the community (社区); "L3" → the policy's responsible department;
@@ -21,6 +25,7 @@ from contextlib import nullcontext
 from datetime import datetime
 
 from sqlalchemy import Engine
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from handlers.lifecycle import (
@@ -36,23 +41,13 @@ from handlers.messages import msg
 from storage import sla
 from storage import tickets as repo
 from storage.db import session_scope
-from storage.models import Department, GridWorker, Ticket, TicketStatus, TicketTimer, TimerState
+from storage.models import Department, GridWorker, Ticket, TicketStatus, TicketTimer
 from storage.times import Clock, as_utc, show
 
 log = logging.getLogger("gridbot.escalation")
 S = TicketStatus
 SUPERVISE = "supervise"
 """TicketEvent.kind of every 督办 step (shown as 督办 in the timeline)."""
-
-
-class Outcome:
-    """What ``fire`` did: the step fired, or why it did nothing."""
-
-    FIRED = "fired"
-    ALREADY = "already"  # fired or cancelled before (another worker, or replanned)
-    NOT_DUE = "not_due"
-    STALE = "stale"  # the ticket moved on; the timer is cancelled
-    MISSING = "missing"
 
 
 _sqlite_locks: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
@@ -68,45 +63,51 @@ def _serialise(engine: Engine):
         return _sqlite_locks.setdefault(engine, threading.Lock())
 
 
-def fire(engine: Engine, timer_id: int, clock: Clock) -> str:
-    """Fire timer ``timer_id`` if it is pending and due at ``clock()``; returns an Outcome."""
+def fire(engine: Engine, ticket_id: int, clock: Clock, token: str | None = None) -> list[str]:
+    """Fire the ticket's steps due at ``clock()`` (only if its timer still is at ``token``,
+    when given); returns the steps fired, soonest first — empty when nothing was due, the
+    token is stale, or the ticket has no timer."""
     with _serialise(engine):
-        return _fire(engine, timer_id, clock)
+        return _fire(engine, ticket_id, clock, token)
 
 
-def _fire(engine: Engine, timer_id: int, clock: Clock) -> str:
+def _fire(engine: Engine, ticket_id: int, clock: Clock, token: str | None) -> list[str]:
+    timers = TicketTimer.__table__
     with session_scope(engine) as session:
-        ticket_id = session.exec(
-            select(TicketTimer.ticket_id).where(TicketTimer.id == timer_id)).first()
-        if ticket_id is None:
-            return Outcome.MISSING
-        ticket = session.exec(select(Ticket).where(Ticket.id == ticket_id).with_for_update()).one()
-        timer = session.exec(
-            select(TicketTimer).where(TicketTimer.id == timer_id).with_for_update()).one()
+        ticket = session.exec(select(Ticket).where(Ticket.id == ticket_id).with_for_update()).first()
+        row = session.exec(  # SQLAlchemy's select: whole rows, not one scalar column
+            sa_select(timers).where(timers.c.ticket_id == ticket_id).with_for_update()).first()
+        if ticket is None or row is None:
+            return []
+        current = sla.Due(row.cycle, row.step, row.due_at) if row.step is not None else None
+        if token is not None and (current is None or current.token != token):
+            log.info("timer job %s of %s is stale", token, ticket.number)
+            return []
         now = clock()
-        if timer.state != TimerState.PENDING:
-            return Outcome.ALREADY
-        if as_utc(timer.due_at) > now:
-            return Outcome.NOT_DUE
-        if timer.cycle != ticket.sla_cycle or timer.step not in sla.desired_steps(ticket):
-            timer.state = TimerState.CANCELLED
-            log.info("timer %s (%s %s) is stale", timer_id, ticket.number, timer.step)
-            return Outcome.STALE
-        run_step(session, ticket, timer.step, now)
-        timer.state = TimerState.FIRED
-        timer.fired_at = now
-        session.add(timer)
-        log.info("fired %s for %s", timer.step, ticket.number)
-        return Outcome.FIRED
+        cfg = sla.load()
+        fired = list(row.fired) if row.cycle == ticket.sla_cycle else []
+        done: list[str] = []
+        while (due := sla.next_due(ticket, fired, cfg)) is not None and as_utc(due.due_at) <= now:
+            run_step(session, ticket, due.step, now)
+            fired.append(due.step)
+            done.append(due.step)
+            log.info("fired %s for %s", due.step, ticket.number)
+        moved = (due.token if due else None) != (current.token if current else None)
+        if done or moved:  # ``run_step`` may have re-planned (auto_close): this write is last
+            session.exec(timers.update().where(timers.c.ticket_id == ticket_id).values(
+                cycle=ticket.sla_cycle, step=due.step if due else None,
+                due_at=due.due_at if due else None, fired=fired,
+                fired_at=now if done else row.fired_at,
+                enqueued_at=None if moved else row.enqueued_at))
+        return done
 
 
 def due_timer_ids(engine: Engine, now: datetime, limit: int = 500) -> list[int]:
-    """Ids of pending timers due at ``now`` (aware UTC), oldest due first."""
+    """Ids of the tickets whose timer is due at ``now`` (aware UTC), oldest due first."""
     with Session(engine) as session:
         return list(session.exec(
-            select(TicketTimer.id).where(TicketTimer.state == TimerState.PENDING,
-                                         TicketTimer.due_at <= now)
-            .order_by(TicketTimer.due_at, TicketTimer.id).limit(limit)))
+            select(TicketTimer.ticket_id).where(TicketTimer.due_at <= now)
+            .order_by(TicketTimer.due_at, TicketTimer.ticket_id).limit(limit)))
 
 
 def run_step(session: Session, ticket: Ticket, step: str, now: datetime) -> None:

@@ -279,31 +279,30 @@ class DepartmentMember(SQLModel, table=True):
     worker_id: int = Field(foreign_key="gridworker.id", index=True)
 
 
-class TimerState:
-    PENDING = "pending"
-    FIRED = "fired"
-    CANCELLED = "cancelled"
-
-
 class TicketTimer(SQLModel, table=True):
-    """One planned SLA/escalation step of a ticket (the database is the timers' truth).
+    """The SLA timer of one ticket: its NEXT due step (the database is the timers' truth).
 
-    Written in the same transaction as the ticket change that plans it; the worker enqueues
-    an arq job ``fire_timer`` with ``_job_id="timer:<id>"`` and fires it once: the row is
-    locked and moved pending → fired together with its 督办 event and pushes. Replanning
-    moves the ticket's pending rows to cancelled. ``step`` is "<clock>:<name>", e.g.
-    "response:warn", "response:L1", "resolve:remind2", "rating:autoclose".
+    One row per ticket, written by ``storage.sla.plan`` in the same transaction as each
+    ticket change (one upsert). ``step`` is "<clock>:<name>" — "response:warn",
+    "response:L1", "resolve:remind2", "rating:autoclose" — due at ``due_at`` (aware UTC);
+    both are None when nothing is to come (paused, closed, every step fired). ``fired``
+    lists the steps already fired in ``cycle`` (the ticket's ``sla_cycle``; a reopen starts
+    a new list). The worker queues an arq job ``fire_timer`` whose id names ticket, cycle,
+    step and due time (``storage.sla.job_id``); ``handlers.escalation.fire`` locks the row,
+    fires the step once, appends it to ``fired`` and moves the row to the next step.
     """
 
-    id: int | None = Field(default=None, primary_key=True)
-    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    ticket_id: int = Field(foreign_key="ticket.id", primary_key=True,
+                           sa_column_kwargs={"autoincrement": False})
     cycle: int = 0
-    step: str
-    due_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False, index=True))
-    state: str = Field(default=TimerState.PENDING, index=True)
+    step: str | None = None
+    due_at: datetime | None = _ts(index=True)
+    fired: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    """Steps fired in ``cycle``, in firing order, e.g. ["response:warn", "response:L1"]."""
     enqueued_at: datetime | None = _ts()
-    """When a deferred arq job was last queued for it (None: not yet)."""
+    """When a deferred arq job was queued for the current step (None: not yet)."""
     fired_at: datetime | None = _ts()
+    """When the last step fired."""
     created_at: datetime = _created()
 
 

@@ -7,31 +7,41 @@ policy's calendar; ``response_due_at`` and ``resolve_due_at`` are aware UTC. Whi
 ticket is ``waiting_resident`` both clocks pause (``paused_at``); on the resident's answer
 the due times move on by the working time that was left (``resume``).
 
-Timers. ``plan(session, ticket, now)`` runs in the same transaction as every ticket change:
-it cancels the ticket's pending timers and inserts one row per step still to come in this
-cycle — "response:warn" (at ``warn_at`` of the target), "response:L1".."L3" (the ladder,
+Timers. A ticket has ONE ``TicketTimer`` row: its next due step. The steps of a cycle are
+"response:warn" (at ``warn_at`` of the target), "response:L1".."L3" (the ladder,
 ``after_breach_minutes`` past the due time), "response:remind1".. (bounded reminders), the
-same for "resolve:", and "rating:autoclose" for a resolved ticket. A step that already fired
-in the cycle is never planned again. The worker (``bot/jobs_sla.py``) queues each pending
-timer as an arq job deferred to its due time and fires it once (``handlers/escalation.py``).
+same for "resolve:", and "rating:autoclose" for a resolved ticket (``desired_steps``). A
+step that fired in the cycle (listed in the row's ``fired``) is never due again.
+``plan(session, ticket, now)`` runs in the same transaction as every ticket change and is
+ONE statement, with no read: an upsert (``INSERT … ON CONFLICT (ticket_id) DO UPDATE``,
+PostgreSQL and SQLite) whose values Python computes from the ticket's clocks — the desired
+steps soonest first — and whose update picks, in SQL, the first of them not yet in the
+row's ``fired`` (a new cycle starts an empty list). The worker (``bot/jobs_sla.py``) queues
+the row's step as an arq job deferred to its due time, with an id naming ticket, cycle,
+step and due time (``job_id``); ``handlers.escalation.fire`` fires it once under the row
+lock and moves the row on, so a re-planned or advanced row gets a fresh job and a stale
+job finds nothing to do.
 
 Errors: ``load`` raises ValueError naming the bad entry of the TOML file.
 """
 
 from __future__ import annotations
 
+import json
 import tomllib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import update
-from sqlmodel import Session, select
+from sqlalchemy import Column, Text, case, cast, literal, null
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session
 
 from storage.calendar import Calendar, parse_calendar
-from storage.models import Ticket, TicketStatus, TicketTimer, TimerState
+from storage.models import Ticket, TicketStatus, TicketTimer
 from storage.times import as_utc
 
 S = TicketStatus
@@ -255,48 +265,92 @@ def desired_steps(ticket: Ticket, cfg: SlaConfig | None = None) -> dict[str, dat
     return steps
 
 
-def fired_steps(session: Session, ticket: Ticket) -> set[str]:
-    """Steps that fired for ``ticket`` in its current cycle."""
-    return set(session.exec(
-        select(TicketTimer.step).where(TicketTimer.ticket_id == ticket.id,
-                                       TicketTimer.cycle == ticket.sla_cycle,
-                                       TicketTimer.state == TimerState.FIRED)
-    ))
+@dataclass(frozen=True)
+class Due:
+    """One step of a ticket's timer: ``step`` due at ``due_at`` (aware UTC) in ``cycle``."""
+
+    cycle: int
+    step: str
+    due_at: datetime
+
+    @property
+    def token(self) -> str:
+        """"<cycle>:<step>:<due µs since the epoch>", e.g. "0:response:warn:1795398480000000";
+        names this exact step occurrence (the arq job carries it; ``fire`` compares it)."""
+        return f"{self.cycle}:{self.step}:{(as_utc(self.due_at) - EPOCH) // timedelta(microseconds=1)}"
 
 
-def cancel_pending(session: Session, ticket_id: int) -> None:
-    """Cancel the ticket's pending timers (their queued jobs become no-ops)."""
-    session.exec(update(TicketTimer)
-                 .where(TicketTimer.ticket_id == ticket_id, TicketTimer.state == TimerState.PENDING)
-                 .values(state=TimerState.CANCELLED))
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def plan(session: Session, ticket: Ticket, now: datetime,
-         cfg: SlaConfig | None = None) -> list[TicketTimer]:
-    """Replace the ticket's pending timers by the steps still to come (see module doc).
+def ordered(steps: dict[str, datetime]) -> list[tuple[str, datetime]]:
+    """``desired_steps`` soonest first (ties by name): the order in which steps fire."""
+    return sorted(steps.items(), key=lambda kv: (kv[1], kv[0]))
 
-    Call after each status or clock change, in the same transaction. Returns the new rows.
+
+def next_due(ticket: Ticket, fired: list[str] | set[str],
+             cfg: SlaConfig | None = None) -> Due | None:
+    """The ticket's next step not in ``fired`` (steps fired in its current cycle), or None."""
+    for step, due in ordered(desired_steps(ticket, cfg)):
+        if step not in fired:
+            return Due(ticket.sla_cycle, step, due)
+    return None
+
+
+def plan(session: Session, ticket: Ticket, now: datetime, cfg: SlaConfig | None = None) -> None:
+    """Point the ticket's timer row at its next step still to come (see module doc).
+
+    Call after each status or clock change, in the same transaction. One statement: the
+    upsert below, whether the row exists or not. The queued job of the step it replaces
+    finds its token changed and does nothing; ``enqueued_at`` goes back to None so the
+    sweep queues the new step.
     """
-    session.flush()
-    cancel_pending(session, ticket.id)
-    done = fired_steps(session, ticket)
-    rows = [TicketTimer(ticket_id=ticket.id, cycle=ticket.sla_cycle, step=step, due_at=due,
-                        created_at=now)
-            for step, due in sorted(desired_steps(ticket, cfg).items(), key=lambda kv: kv[1])
-            if step not in done]
-    session.add_all(rows)
-    session.flush()
-    return rows
+    session.flush()  # the ticket row first (its lock, then the timer's: as ``fire`` does)
+    table = TicketTimer.__table__
+    steps = ordered(desired_steps(ticket, cfg))
+    first_step, first_due = steps[0] if steps else (None, None)
+    insert = _dialect_insert(session)
+    stmt = insert(table).values(ticket_id=ticket.id, cycle=ticket.sla_cycle, step=first_step,
+                                due_at=first_due, fired=[], enqueued_at=None, created_at=now)
+    new = stmt.excluded
+    same_cycle = table.c.cycle == new.cycle
+    fired_text = cast(table.c.fired, Text)
+
+    def first_unfired(column: Column, pick: int) -> Any:
+        """CASE: a new cycle takes the first step; the same cycle the first not yet fired
+        (``fired`` holds JSON strings, so '"<step>"' matches the whole name only)."""
+        if not steps:
+            return getattr(new, column.name)
+        return case((~same_cycle, getattr(new, column.name)),
+                    *[(~fired_text.contains(json.dumps(entry[0]), autoescape=True),
+                       literal(entry[pick], column.type)) for entry in steps],
+                    else_=null())
+
+    stmt = stmt.on_conflict_do_update(index_elements=[table.c.ticket_id], set_={
+        "cycle": new.cycle,
+        "step": first_unfired(table.c.step, 0),
+        "due_at": first_unfired(table.c.due_at, 1),
+        "fired": case((same_cycle, table.c.fired), else_=new.fired),
+        "enqueued_at": null(),
+    })
+    session.exec(stmt)
 
 
-def pending(session: Session, ticket_id: int) -> list[TicketTimer]:
-    """The ticket's pending timers, soonest first."""
-    return list(session.exec(
-        select(TicketTimer).where(TicketTimer.ticket_id == ticket_id,
-                                  TicketTimer.state == TimerState.PENDING)
-        .order_by(TicketTimer.due_at, TicketTimer.id)))
+def _dialect_insert(session: Session):
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        return pg_insert
+    if name == "sqlite":
+        return sqlite_insert
+    raise NotImplementedError(f"sla.plan: no upsert for {name}")
 
 
-def job_id(timer_id: int) -> str:
-    """The arq job id of a timer: "timer:<id>" (one queued job per timer)."""
-    return f"timer:{timer_id}"
+def timer_of(session: Session, ticket_id: int) -> TicketTimer | None:
+    """The ticket's timer row (None before its first plan)."""
+    return session.get(TicketTimer, ticket_id)
+
+
+def job_id(ticket_id: int, due: Due) -> str:
+    """The arq job id of one step of a ticket's timer: "timer:<ticket id>:<token>" — a
+    re-planned or advanced row gets a new id, so arq never mistakes it for the old job."""
+    return f"timer:{ticket_id}:{due.token}"

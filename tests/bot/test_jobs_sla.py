@@ -23,10 +23,9 @@ from storage.models import (
     Street,
     TicketEvent,
     TicketTimer,
-    TimerState,
 )
 from storage.redis import arq_pool, is_memory
-from storage.sla import job_id
+from storage.sla import Due, job_id
 from storage.times import SHANGHAI, FrozenClock, as_utc
 
 
@@ -88,8 +87,7 @@ async def run_workers(redis_url: str, engine, clock, count: int = 2) -> None:
 
 def counts(engine) -> tuple[int, int, int]:
     with Session(engine) as s:
-        fired = s.exec(select(func.count()).select_from(TicketTimer)
-                       .where(TicketTimer.state == TimerState.FIRED)).one()
+        fired = sum(len(steps) for steps in s.exec(select(TicketTimer.fired)))
         events = s.exec(select(func.count()).select_from(TicketEvent)
                         .where(TicketEvent.kind == "supervise")).one()
         pushes = s.exec(select(func.count()).select_from(Outbox)
@@ -100,17 +98,20 @@ def counts(engine) -> tuple[int, int, int]:
 def test_two_workers_never_fire_a_timer_twice(clean_db, redis, redis_url):
     seed(clean_db, tickets=5)
     clock = FrozenClock(at("2026-11-23 12:30"))  # warn, L1, L2, remind1, remind2 are due
-    with Session(clean_db) as s:
-        due = list(s.exec(select(TicketTimer.id).where(TicketTimer.due_at <= clock())))
-    assert len(due) == 25
+    with Session(clean_db) as s:  # one timer row per ticket, at its next step (the warning)
+        due = [(t.ticket_id, Due(t.cycle, t.step, as_utc(t.due_at)))
+               for t in s.exec(select(TicketTimer).where(TicketTimer.due_at <= clock()))]
+    assert len(due) == 5 and {d.step for _, d in due} == {"response:warn"}
 
     async def enqueue_and_run() -> None:
         pool = await arq_pool(redis_url)
-        for timer_id in due:  # queued twice by two sweepers: arq keeps one job per id
-            assert await pool.enqueue_job("fire_timer", timer_id, _job_id=job_id(timer_id))
-            assert await pool.enqueue_job("fire_timer", timer_id, _job_id=job_id(timer_id)) is None
+        for ticket_id, d in due:  # queued twice by two sweepers: arq keeps one job per id
+            assert await pool.enqueue_job("fire_timer", ticket_id, d.token,
+                                          _job_id=job_id(ticket_id, d))
+            assert await pool.enqueue_job("fire_timer", ticket_id, d.token,
+                                          _job_id=job_id(ticket_id, d)) is None
             # and a replay under another id races the first on purpose
-            await pool.enqueue_job("fire_timer", timer_id, _job_id=f"replay:{timer_id}")
+            await pool.enqueue_job("fire_timer", ticket_id, d.token, _job_id=f"replay:{ticket_id}")
         await pool.enqueue_job("sweep_timers", _job_id="sweep:a")
         await pool.enqueue_job("sweep_timers", _job_id="sweep:b")
         await pool.aclose()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from storage.models import TicketTimer, TimerState
+from storage.models import TicketTimer
+from storage.sla import Due
+from storage.times import as_utc
 
 from .test_sla_world import World, wall, world_fixture  # noqa: F401
 
@@ -64,10 +66,8 @@ def test_accepting_stops_the_response_ladder(world: World):
     assert world.sweep() == []
     t = world.ticket(t.number)
     assert t.response_met is True and t.first_response_at is not None
-    with Session(world.engine) as s:
-        steps = {x.step for x in s.exec(select(TicketTimer).where(
-            TicketTimer.ticket_id == t.id, TicketTimer.state == TimerState.PENDING))}
-    assert steps and all(x.startswith("resolve:") for x in steps)
+    # one timer row per ticket: it now points at the resolution clock's first step
+    assert next_step(world, t).step.startswith("resolve:")
 
 
 def test_urgent_ticket_runs_round_the_clock(world: World):
@@ -83,21 +83,41 @@ def test_urgent_ticket_runs_round_the_clock(world: World):
     assert world.pushes()[0][0] == "oL1"
 
 
-def test_a_timer_fires_once_and_a_stale_one_not_at_all(world: World):
-    from handlers.escalation import Outcome, fire
+def test_a_timer_step_fires_once_and_a_stale_job_not_at_all(world: World):
+    from handlers.escalation import fire
 
     t = world.report("oR1")
-    with Session(world.engine) as s:
-        warn = s.exec(select(TicketTimer).where(TicketTimer.ticket_id == t.id,
-                                                TicketTimer.step == "response:warn")).one()
-    assert fire(world.engine, warn.id, world.clock) == Outcome.NOT_DUE
+    warn = next_step(world, t)  # a job carries the token of the step it was queued for
+    assert warn.step == "response:warn"
+    assert fire(world.engine, t.id, world.clock, warn.token) == []  # not due yet
     world.go("2026-11-23 09:48")
-    assert fire(world.engine, warn.id, world.clock) == Outcome.FIRED
-    assert fire(world.engine, warn.id, world.clock) == Outcome.ALREADY
+    assert fire(world.engine, t.id, world.clock, warn.token) == ["response:warn"]
+    assert fire(world.engine, t.id, world.clock, warn.token) == []  # the row moved on
+    l1 = next_step(world, t)
+    assert l1.step == "response:L1" and l1.token != warn.token
     world.say("oW1", f"接单 {t.number}")
-    with Session(world.engine) as s:
-        l1 = s.exec(select(TicketTimer).where(TicketTimer.ticket_id == t.id,
-                                              TicketTimer.step == "response:L1")).one()
     world.go("2026-11-23 10:00")
-    assert fire(world.engine, l1.id, world.clock) == Outcome.ALREADY  # cancelled on 接单
-    assert fire(world.engine, 10**9, world.clock) == Outcome.MISSING
+    assert fire(world.engine, t.id, world.clock, l1.token) == []  # re-planned on 接单
+    assert fire(world.engine, t.id, world.clock) == []  # and nothing else is due
+    assert next_step(world, t).step == "resolve:warn"
+    assert fire(world.engine, 10**9, world.clock) == []  # no such ticket
+
+
+def test_a_change_that_keeps_the_next_step_keeps_its_token(world: World):
+    t = world.report("oR1")
+    world.go("2026-11-23 09:48")
+    assert world.sweep() == ["response:warn"]
+    before = next_step(world, t)
+    world.go("2026-11-23 09:50")
+    assert before.step == "response:L1"
+    assert world.say("oW1", f"转派 {t.number} G02 不属本网格").startswith("已转派")
+    # the hand-over re-plans (one upsert, no read): the warning, first of the desired
+    # steps, fired in this cycle, so the row stays at L1 with the same token (its job holds)
+    assert next_step(world, t) == before
+
+
+def next_step(w: World, ticket) -> Due:
+    """The ticket's timer row as the step its job is queued for."""
+    with Session(w.engine) as s:
+        row = s.get(TicketTimer, ticket.id)
+        return Due(row.cycle, row.step, as_utc(row.due_at))

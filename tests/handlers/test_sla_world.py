@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 from bot.inbox import Inbox
 from bot.settings import Settings
 from bot.simulator import WeChatSimulator
-from handlers.escalation import Outcome, due_timer_ids, fire
+from handlers.escalation import due_timer_ids, fire
 from intents.classify import Classifier
 from storage import tickets
 from storage.calendar import Calendar
@@ -141,12 +141,13 @@ class World:
     def go(self, when: str) -> None:
         self.clock.now = at(when)
 
-    def sweep(self) -> list[int]:
-        """Fire every due timer as the worker's sweep does; returns the fired timer ids."""
-        fired = []
-        for timer_id in due_timer_ids(self.engine, self.clock()):
-            if fire(self.engine, timer_id, self.clock) == Outcome.FIRED:
-                fired.append(timer_id)
+    def sweep(self) -> list[str]:
+        """Fire every due timer as the worker's sweep does; returns the steps fired (a
+        ticket has one timer row that may fire several due steps at once, so steps are
+        counted, not rows)."""
+        fired: list[str] = []
+        for ticket_id in due_timer_ids(self.engine, self.clock()):
+            fired += fire(self.engine, ticket_id, self.clock)
         return fired
 
 
