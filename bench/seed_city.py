@@ -315,8 +315,9 @@ FROM generate_series(1, {z.inbound}) i"""),
 
 
 def _timer_sql(conn) -> str:
-    """SLA timers in the shape of the migrated table: one row per ticket whose next step is
-    due 4 h before its resolution deadline while it is open. One timer row per ticket (the
+    """SLA timers in the shape of the migrated table, as a running worker leaves them: an open
+    ticket's next step is due within 48 h (one in 33 is due now: the sweep's work), those due
+    within the hour are queued (nine in ten). One timer row per ticket (the
     ``fired`` list), or — the older shape, one row per step with a ``state`` — a pending row
     per open ticket and a fired one per finished ticket. Columns are read from the table, so
     a reshaped TicketTimer fails here by name instead of being seeded wrongly."""
@@ -328,13 +329,13 @@ def _timer_sql(conn) -> str:
         "id": None, "ticket_id": "id", "cycle": "sla_cycle",
         "step": "CASE WHEN open THEN 'resolve:warn' ELSE 'resolve:L1' END" if per_step
                 else "CASE WHEN open THEN 'resolve:warn' END",
-        "due_at": "CASE WHEN open THEN resolve_due_at - interval '4 hours'"
-                  + (" ELSE resolve_due_at END" if per_step else " END"),
+        "due_at": "CASE WHEN open THEN next_due" + (" ELSE resolve_due_at END" if per_step
+                                                     else " END"),
         "state": "CASE WHEN open THEN 'pending' ELSE 'fired' END",
         "fired": "CASE WHEN open THEN '[\"response:warn\"]' ELSE"
                  " '[\"response:warn\", \"resolve:warn\"]' END::json",
-        "enqueued_at": "CASE WHEN NOT open OR resolve_due_at - interval '4 hours'"
-                       " <= now() + interval '1 hour' THEN now() END",
+        "enqueued_at": "CASE WHEN open AND next_due <= now() + interval '1 hour'"
+                       " AND id % 10 <> 0 THEN now() END",
         "fired_at": "CASE WHEN NOT open THEN resolve_due_at END", "created_at": "created_at",
     }
     unknown = [c for c, nullable in cols.items() if c not in known and not nullable]
@@ -342,9 +343,11 @@ def _timer_sql(conn) -> str:
         raise SystemExit(f"tickettimer has columns this script does not seed: {unknown}")
     names = [c for c in cols if known.get(c)]
     return (f"INSERT INTO tickettimer ({', '.join(names)}) SELECT {', '.join(known[c] for c in names)}"
+            " FROM (SELECT *, CASE WHEN id % 33 = 0 THEN now() - random() * interval '1 minute'"
+            " ELSE now() + random() * interval '48 hours' END AS next_due"
             " FROM (SELECT *, status IN ('submitted','assigned','accepted','in_progress',"
             "'waiting_resident','reopened') AS open FROM ticket"
-            " WHERE status NOT IN ('cancelled')) t")
+            " WHERE status NOT IN ('cancelled')) t0) t")
 
 
 def seed(engine: Engine, z: Sizes) -> None:
