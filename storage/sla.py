@@ -265,6 +265,9 @@ def desired_steps(ticket: Ticket, cfg: SlaConfig | None = None) -> dict[str, dat
     return steps
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 @dataclass(frozen=True)
 class Due:
     """One step of a ticket's timer: ``step`` due at ``due_at`` (aware UTC) in ``cycle``."""
@@ -278,9 +281,6 @@ class Due:
         """"<cycle>:<step>:<due µs since the epoch>", e.g. "0:response:warn:1795398480000000";
         names this exact step occurrence (the arq job carries it; ``fire`` compares it)."""
         return f"{self.cycle}:{self.step}:{(as_utc(self.due_at) - EPOCH) // timedelta(microseconds=1)}"
-
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def ordered(steps: dict[str, datetime]) -> list[tuple[str, datetime]]:
@@ -343,11 +343,6 @@ def _dialect_insert(session: Session):
     if name == "sqlite":
         return sqlite_insert
     raise NotImplementedError(f"sla.plan: no upsert for {name}")
-
-
-def timer_of(session: Session, ticket_id: int) -> TicketTimer | None:
-    """The ticket's timer row (None before its first plan)."""
-    return session.get(TicketTimer, ticket_id)
 
 
 def job_id(ticket_id: int, due: Due) -> str:
