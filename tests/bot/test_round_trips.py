@@ -72,7 +72,7 @@ def test_a_progress_query_is_three_statements_whatever_the_number_of_tickets(cou
 def test_a_report_by_a_known_resident_is_lean(counted):
     counted("rt-r", "3号楼2单元501，暖气不热")  # known from now on (no duplicate offer)
     statements = counted("rt-r", "3号楼2单元501，楼道灯坏了")
-    # resident; burst and duplicate checks; message; number; ticket; push; timeline; SLA
-    # timers (3); reply. Buildings, grids and staff come from the org cache.
-    assert len(statements) <= 12, "\n".join(statements)
+    # resident; burst and duplicate checks; message; number; ticket; push; timeline; the SLA
+    # timer (one upsert); reply. Buildings, grids and staff come from the org cache.
+    assert len(statements) <= 10, "\n".join(statements)
     assert not [s for s in statements if "FROM building" in s or "FROM gridworker" in s]
