@@ -15,6 +15,7 @@ Set GRIDBOT_TEST_BACKEND=sqlite to run on SQLite + memory:// instead.
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -175,3 +176,17 @@ def redis(redis_url: str, flush_redis) -> redis_lib.Redis:
 
     flush_redis()
     return sync_client(redis_url)
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """CLI commands run in-process configure logging (bot.logs.configure: a stderr handler on
+    the root logger); put the root logger back after each test so a handler bound to one
+    test's captured stderr never writes into the next test's output."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in root.handlers[:]:
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
