@@ -151,7 +151,7 @@ def extract_address(text: str) -> dict[str, Any]:
 _MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)[\s-]?(\d{4})[\s-]?(\d{4})(?!\d)", re.ASCII)
 _LANDLINE = re.compile(r"(?<!\d)(0\d{2,3})[\s-]?(\d{7,8})(?!\d)|(?<![\d-])(\d{8})(?![\d-])",
                        re.ASCII)
-TICKET_RE = re.compile(r"gd\s*(\d{8})\s*-\s*(\d{4})", re.IGNORECASE | re.ASCII)
+TICKET_RE = re.compile(r"gd\s*(\d{8})\s*-\s*(\d{4,6})(?!\d)", re.IGNORECASE | re.ASCII)
 
 
 @_capped
@@ -168,7 +168,8 @@ def extract_phone(text: str) -> str | None:
 
 @_capped
 def extract_ticket_no(text: str) -> str | None:
-    """Ticket number ``GD<yyyymmdd>-<nnnn>`` in any case → upper case, e.g. GD20261122-0001."""
+    """Ticket number ``GD<yyyymmdd>-<nnnn>`` in any case → upper case, e.g. GD20261122-0001
+    (four digits at least: a city's busy day goes on to GD20261122-10000)."""
     m = TICKET_RE.search(text)
     return f"GD{m.group(1)}-{m.group(2)}" if m else None
 
