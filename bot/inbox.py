@@ -30,6 +30,7 @@ from datetime import datetime
 from typing import Any
 
 import xmltodict
+from psycopg.errors import QueryCanceled
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -67,8 +68,13 @@ class Replay(Exception):
 
 
 def database_unavailable(exc: BaseException) -> bool:
-    """True for errors that mean "the database cannot be reached or is stuck" (connection
-    refused or lost, pool or statement timeout), as opposed to a bug or a constraint."""
+    """True for errors that mean "the database cannot be reached" (connection refused or
+    lost, no pooled connection in time, a lock wait timed out), as opposed to a bug or a
+    constraint. A statement cancelled by ``statement_timeout`` is the statement's own fault:
+    not "unavailable" — spooling it would only time out again and hold up the spool behind
+    it — so that message is kept for staff instead."""
+    if isinstance(getattr(exc, "orig", None), QueryCanceled):
+        return False
     if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
         return True
     return isinstance(exc, DBAPIError) and exc.connection_invalidated

@@ -165,3 +165,27 @@ def test_frozen_postgres_is_answered_within_the_deadline_and_replied_once(make_c
     (push,) = [p for p in chat.pushes("fault-r6") if p.event == "queued_reply"]
     assert chat.tickets()[1].number in push.text
     assert _count(chat.engine, Ticket) == 2
+
+
+def test_a_statement_timeout_is_not_an_outage(pg_proxy):
+    """A query cancelled by statement_timeout would time out again from the spool; a
+    refused connection is an outage worth spooling for."""
+    from sqlalchemy import text
+
+    from bot.inbox import database_unavailable
+    from storage.db import make_engine
+
+    proxy, url = pg_proxy
+    engine = make_engine(url, connect_timeout_s=1, statement_timeout_ms=50)
+    try:
+        with pytest.raises(Exception) as slow, engine.connect() as conn:
+            conn.execute(text("SELECT pg_sleep(1)"))
+        assert not database_unavailable(slow.value)
+        proxy.cut()
+        engine.dispose()
+        with pytest.raises(Exception) as down, engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        assert database_unavailable(down.value)
+    finally:
+        proxy.restore()
+        engine.dispose()
