@@ -99,6 +99,7 @@ import httpx  # noqa: E402
 import psycopg  # noqa: E402
 import redis as redis_lib  # noqa: E402
 
+from bot.sandbox import free_port  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.simulator import Delivery, WeChatSimulator  # noqa: E402
 
@@ -336,13 +337,6 @@ def serve(kind: str, port: int, overrides: dict) -> None:
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
                             backlog=2048, timeout_keep_alive=60)
     uvicorn.Server(config).run(sockets=[sock])
-
-
-def free_port() -> int:
-    """A loopback TCP port that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager

@@ -18,11 +18,11 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from bot import webhook
+from bot.database import service_engine
 from bot.inbox import Inbox
 from bot.queue import JobQueue
 from bot.settings import Settings
 from intents.classify import Classifier
-from storage.db import make_engine
 from storage.redis import arq_pool, sync_client
 from storage.times import Clock, utcnow
 
@@ -53,9 +53,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.database_url, connect_timeout_s=settings.db_connect_timeout_s,
-                             statement_timeout_ms=settings.db_statement_timeout_ms,
-                             pgbouncer=settings.db_pgbouncer)
+        engine = service_engine(settings)
         redis = sync_client(settings.redis_url, settings.redis_timeout_s)
         pool = await arq_pool(settings.redis_url, settings.redis_timeout_s)
         app.state.settings = settings

@@ -41,12 +41,12 @@ from arq.worker import Worker, func
 from sqlalchemy import Engine, inspect
 
 from bot import jobs_services, jobs_sla
+from bot.database import service_engine
 from bot.logs import scrub
 from bot.preflight import ConfigError, explain
 from bot.push import Pusher
 from bot.relay import relay_due, relay_one
 from bot.settings import Settings
-from storage.db import make_engine
 from storage.redis import arq_pool, is_memory, sync_client
 from storage.times import Clock, utcnow
 
@@ -114,10 +114,7 @@ def build_context(settings: Settings, clock: Clock = utcnow, engine: Any = None)
     """
     return {
         "settings": settings,
-        "engine": engine or make_engine(settings.database_url,
-                                        connect_timeout_s=settings.db_connect_timeout_s,
-                                        statement_timeout_ms=settings.db_statement_timeout_ms,
-                                        pgbouncer=settings.db_pgbouncer),
+        "engine": engine or service_engine(settings),
         "pusher": Pusher(settings, sync_client(settings.redis_url, settings.redis_timeout_s)),
         "clock": clock,
     }

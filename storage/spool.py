@@ -15,7 +15,6 @@ because ``InboundMessage.dedup_key`` is unique, so several processes may drain a
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -72,16 +71,6 @@ class Spool:
         except OSError:
             log.exception("spool: could not keep %s anywhere", entry.key)
             return None
-
-    def pending(self) -> int:
-        """Entries waiting in the stream and in this host's files (best effort)."""
-        count = 0
-        with contextlib.suppress(RedisError):
-            count += int(self.redis.xlen(STREAM))
-        for path in self._files():
-            with open(path, encoding="utf-8") as f:
-                count += sum(1 for line in f if line.strip())
-        return count
 
     def drain(self, handle: Callable[[Spooled], None], limit: int = 500) -> int:
         """Pass up to ``limit`` waiting entries to ``handle`` in arrival order, removing each

@@ -15,15 +15,18 @@ Set GRIDBOT_TEST_BACKEND=sqlite to run on SQLite + memory:// instead.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import time
+import traceback
 import uuid
 from collections.abc import Iterator
 
 import psycopg
 import pytest
 import redis as redis_lib
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlmodel import Session, SQLModel
 
 from storage.db import create_schema, make_engine
@@ -190,3 +193,39 @@ def _restore_logging() -> Iterator[None]:
         if handler not in handlers:
             root.removeHandler(handler)
     root.setLevel(level)
+
+
+def wait_for_redis(port: int, timeout_s: float = 10.0) -> None:
+    """Return once a Redis (or sentinel) on 127.0.0.1:``port`` answers PING; raises
+    RuntimeError after ``timeout_s`` seconds."""
+    client = redis_lib.Redis(port=port, socket_connect_timeout=0.2)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(redis_lib.RedisError):
+            if client.ping():
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing answers PING on port {port}")
+
+
+@contextlib.contextmanager
+def counting(engine: Engine) -> Iterator[list[str]]:
+    """The SQL statements ``engine`` sends inside the block, one round trip each (SQLAlchemy's
+    ``before_cursor_execute``). With RT_TRACE=1 each carries where it came from and its
+    parameters."""
+    statements: list[str] = []
+    trace = bool(os.environ.get("RT_TRACE"))
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        if trace:
+            frames = [f for f in traceback.extract_stack() if ".venv" not in f.filename
+                      and any(f"/{p}/" in f.filename for p in ("bot", "handlers", "storage"))]
+            statement += " <- " + " < ".join(f"{f.filename.split('/')[-1]}:{f.lineno}:{f.name}"
+                                             for f in frames[-3:][::-1]) + str(parameters)[:150]
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", before)

@@ -7,38 +7,12 @@ pre-ping on checkout (3 more round trips per message).
 
 from __future__ import annotations
 
-import contextlib
-import os
-import traceback
-
 import pytest
-from sqlalchemy import event
 
-from tests.conftest import BACKEND
+from tests.conftest import BACKEND, counting
 
-TRACE = bool(os.environ.get("RT_TRACE"))
 pytestmark = pytest.mark.skipif(BACKEND == "sqlite", reason="budgets are for PostgreSQL, the "
                                 "production database (SQLite numbers tickets with an upsert)")
-
-
-@contextlib.contextmanager
-def counting(engine):
-    statements: list[str] = []
-
-    def before(conn, cursor, statement, parameters, context, executemany):
-        line = statement.split("\n", 1)[0][:60]
-        if TRACE:  # RT_TRACE=1: where each statement comes from, and its parameters
-            frames = [f for f in traceback.extract_stack() if ".venv" not in f.filename
-                      and any(f"/{p}/" in f.filename for p in ("bot", "handlers", "storage"))]
-            line += " <- " + " < ".join(f"{f.filename.split('/')[-1]}:{f.lineno}:{f.name}"
-                                        for f in frames[-3:][::-1]) + str(parameters)[:150]
-        statements.append(line)
-
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
 
 
 @pytest.fixture

@@ -22,12 +22,12 @@ import httpx
 import pytest
 from sqlmodel import Session, func, select
 
+from bot.sandbox import free_port
 from bot.settings import DEMO_APP_ID, DEV_TOKEN
 from bot.simulator import Delivery, WeChatSimulator
 from storage.models import InboundMessage
 from tests.chat import AES_KEY
 from tests.conftest import BACKEND
-from tests.faults.conftest import free_port
 
 GRIDBOT = Path(sys.executable).with_name("gridbot")
 MAX_CONNECTIONS = 200

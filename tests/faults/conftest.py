@@ -16,18 +16,14 @@ import socket
 import subprocess
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis as redis_lib
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from bot.sandbox import free_port
+from tests.conftest import wait_for_redis
 
 
 class RedisServer:
@@ -45,14 +41,7 @@ class RedisServer:
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--dir", self.dir],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis_lib.Redis(port=self.port, socket_connect_timeout=0.2)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with contextlib.suppress(redis_lib.RedisError):
-                if client.ping():
-                    return
-            time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
+        wait_for_redis(self.port)
 
     def kill(self) -> None:
         if self.proc is not None:

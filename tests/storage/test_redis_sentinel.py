@@ -5,18 +5,16 @@ sentinel the test starts on free ports)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import shutil
-import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 import redis as redis_lib
 
+from bot.sandbox import free_port
 from storage.redis import arq_pool, async_client, sentinel_parts, sync_client
-from tests.conftest import BACKEND
+from tests.conftest import BACKEND, wait_for_redis
 
 
 def test_sentinel_urls_name_sentinels_service_and_master():
@@ -29,27 +27,10 @@ def test_sentinel_urls_name_sentinels_service_and_master():
         sentinel_parts("redis+sentinel://10.0.0.1:26379")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait(port: int) -> None:
-    client = redis_lib.Redis(port=port, socket_connect_timeout=0.2)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with contextlib.suppress(redis_lib.RedisError):
-            if client.ping():
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing answers on port {port}")
-
-
 @pytest.mark.skipif(BACKEND == "sqlite" or not shutil.which("redis-server"),
                     reason="needs redis-server")
 def test_clients_find_the_master_through_the_sentinel(tmp_path: Path):
-    master_port, sentinel_port = _free_port(), _free_port()
+    master_port, sentinel_port = free_port(), free_port()
     config = tmp_path / "sentinel.conf"
     config.write_text(f"port {sentinel_port}\nbind 127.0.0.1\n"
                       f"sentinel monitor gridbot 127.0.0.1 {master_port} 1\n")
@@ -57,10 +38,10 @@ def test_clients_find_the_master_through_the_sentinel(tmp_path: Path):
                                "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     try:
-        _wait(master_port)
+        wait_for_redis(master_port)
         procs.append(subprocess.Popen(["redis-server", str(config), "--sentinel"],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        _wait(sentinel_port)
+        wait_for_redis(sentinel_port)
         url = f"redis+sentinel://127.0.0.1:{sentinel_port}/gridbot/2"
         sync_client(url).set("gridbot-test:k", "v")
         assert redis_lib.Redis(port=master_port, db=2).get("gridbot-test:k") == b"v"

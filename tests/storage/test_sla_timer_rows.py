@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-import contextlib
 from datetime import datetime
 
 import pytest
-from sqlalchemy import event
 from sqlmodel import Session, func, select
 
 from handlers import lifecycle
@@ -17,20 +15,7 @@ from storage import sla
 from storage.models import GridWorker, Resident, Ticket, TicketTimer
 from storage.times import FrozenClock, as_utc
 from tests.bot.test_jobs_sla import at, seed
-
-
-@contextlib.contextmanager
-def counting(engine):
-    statements: list[str] = []
-
-    def before(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
+from tests.conftest import counting
 
 
 @pytest.fixture
