@@ -208,10 +208,7 @@ def test_worker_killed_mid_relay_doubles_nothing_and_loses_nothing(
     killed_at = time.monotonic()
     in_flight = {r for r, s in statuses(clean_db, ids).items() if s == OutboxStatus.SENDING}
 
-    # The second worker's own claims outlast WeChat's 4 s answers (lease 30 s): with the
-    # first worker's 3 s lease its slow sends would be in doubt for a moment before their
-    # outcome lands, and the snapshot below could catch them there.
-    second = start_worker(own_redis.url, push_lease_s=30)
+    second = start_worker(own_redis.url)
     wait_until(lambda: not {OutboxStatus.PENDING, OutboxStatus.SENDING}
                & set(statuses(clean_db, ids).values()), 60, "every push settled", second)
     wait_until(lambda: time.monotonic() - killed_at > 5, 10, "WeChat's slow answers")  # 4 s
