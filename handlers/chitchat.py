@@ -1,10 +1,11 @@
-"""Help, greetings, and what we could not place (kept for staff)."""
+"""Help, greetings, chit-chat, thanks, and what we could not place (kept for staff)."""
 
 from __future__ import annotations
 
 from handlers import handles
 from handlers.messages import msg
 from handlers.turn import Turn
+from storage import tickets
 
 
 @handles("help")
@@ -16,6 +17,21 @@ def help_(turn: Turn) -> str:
 def greeting(turn: Turn) -> str:
     """Greetings, and a yes/no with no open question, get a friendly opener."""
     return msg("greeting")
+
+
+@handles("chitchat")
+def chitchat(turn: Turn) -> str:
+    """「你会唱歌吗」「帮我写作业」: a friendly answer saying what the bot is for; never a ticket."""
+    return msg("chitchat.reply")
+
+
+@handles("thanks")
+def thanks(turn: Turn) -> str:
+    """「谢谢」: 「不客气」 — and a reminder to rate when a resolved ticket waits for it."""
+    waiting = tickets.awaiting_rating(turn.session, turn.resident.id) if turn.resident else None
+    if waiting is not None:
+        return msg("chitchat.thanks_rate", no=waiting.number)
+    return msg("chitchat.thanks")
 
 
 @handles("other")

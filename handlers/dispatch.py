@@ -13,7 +13,7 @@ from handlers.messages import msg
 from handlers.turn import Turn
 
 MODULES = ("report", "progress", "rating", "cancel", "chitchat", "lend_tool", "care_signup",
-           "worker", "lend_station")
+           "worker", "lend_station", "urge", "referral")
 """Handler modules whose decorators fill the registries."""
 for _name in MODULES:
     importlib.import_module(f"handlers.{_name}")

@@ -1,0 +1,128 @@
+"""Short references to tickets: the numbered list last shown to a person, and 「1」 or the
+last digits of a ticket number (「0007」) resolved against it.
+
+A list is remembered in the person's dialogue state under ``"shown"`` as the ticket ids in
+the order shown, ``{"shown": {"ids": [12, 9], "numbers": ["GD…-0012", "GD…-0009"]}}``, and
+lapses with the dialogue (``Settings.dialogue_ttl_s``). 「2」 means the second ticket *as it
+was shown*: the id is stored, not the position in a list computed afresh, so a list that
+changed since (a ticket resolved, transferred, a new one arrived) never makes 「2」 act on
+another ticket. Whether the person may still act on that ticket is the caller's check.
+
+A reference token is 1–3 digits (a list position) or 4–6 digits (the tail of a ticket
+number, "GD20261122-0007" ← 「0007」「007」 is a position, 「0007」 a tail). A full ticket
+number is read with ``intents.slots.TICKET_RE`` (one pattern in the project).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from handlers.messages import msg
+from handlers.turn import Turn
+from intents.slots import TICKET_RE, extract_ticket_no
+from storage.models import Ticket
+
+SHOWN = "shown"
+"""Dialogue-state key of the list last shown."""
+POSITION_MAX_DIGITS = 3
+"""「1」…「999」 are list positions; 4–6 digits are the tail of a ticket number."""
+
+_REF = re.compile(r"(?:第\s*)?(\d{1,6})(?!\d)\s*(?:[件个号条])?(?![\d])", re.ASCII)
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A parsed reference: a full ``number``, a list ``position`` (1-based), or a number
+    ``tail`` (4–6 digits); exactly one is set. ``rest`` is the text after it."""
+
+    number: str | None = None
+    position: int | None = None
+    tail: str | None = None
+    rest: str = ""
+
+
+def parse(text: str) -> Ref | None:
+    """The reference at the start of ``text`` (leading spaces and 「第」 allowed), or None.
+
+    「GD20261122-0007 已修好」→ Ref(number="GD20261122-0007", rest="已修好");
+    「2 已修好」→ Ref(position=2, rest="已修好"); 「0007」→ Ref(tail="0007").
+    """
+    text = text.strip().replace("－", "-")
+    full = TICKET_RE.match(text)
+    if full is not None:
+        return Ref(number=extract_ticket_no(full.group(0)), rest=text[full.end():].strip())
+    short = _REF.match(text)
+    if short is None:
+        return None
+    digits, rest = short.group(1), text[short.end():].strip()
+    if len(digits) <= POSITION_MAX_DIGITS:
+        position = int(digits)
+        return Ref(position=position, rest=rest) if position >= 1 else None
+    return Ref(tail=digits, rest=rest)
+
+
+def find_ref(text: str) -> Ref | None:
+    """A reference anywhere in a resident's short message (「撤销1」「撤销第2个」「取消0007」):
+    a full ticket number first, else the only run of 1–6 digits; None when there are none
+    or several runs (ambiguous)."""
+    full = TICKET_RE.search(text)
+    if full is not None:
+        return Ref(number=extract_ticket_no(full.group(0)))
+    runs = re.findall(r"\d+", text, re.ASCII)
+    if len(runs) != 1 or len(runs[0]) > 6:
+        return None
+    return parse(runs[0])
+
+
+def remember(turn: Turn, tickets: Iterable[Ticket]) -> None:
+    """Keep ``tickets`` (in the order shown) as the person's last list; photos and a
+    location waiting in the dialogue stay."""
+    shown = list(tickets)
+    turn.ask({**turn.attachments(), SHOWN: {"ids": [t.id for t in shown],
+                                            "numbers": [t.number for t in shown]}})
+
+
+def shown(turn: Turn) -> list[tuple[int, str]]:
+    """(id, number) of the last list shown to the person, in order; [] when none."""
+    got = (turn.state or {}).get(SHOWN) or {}
+    return list(zip(got.get("ids", []), got.get("numbers", []), strict=False))
+
+
+def lookup(turn: Turn, ref: Ref, candidates: Iterable[Ticket], list_hint: str
+           ) -> tuple[str | None, str | None]:
+    """(ticket number, None) for what ``ref`` means, or (None, the reply to send instead).
+
+    A position is looked up in the last list shown (``list_hint``: what shows one, e.g.
+    「我的任务」). A tail matches the numbers of the last list shown, then of
+    ``candidates`` (the person's current tickets); several matches are listed, none gives
+    ``ticket_not_found``. The caller loads the ticket and checks it may act on it.
+    """
+    if ref.number is not None:
+        return ref.number, None
+    listed = shown(turn)
+    if ref.position is not None:
+        if not listed:
+            return None, msg("shortref.no_list", hint=list_hint)
+        if ref.position > len(listed):
+            return None, msg("shortref.out_of_range", n=ref.position, count=len(listed),
+                             hint=list_hint)
+        return listed[ref.position - 1][1], None
+    tail = ref.tail or ""
+    for pool in ([n for _, n in listed], [t.number for t in candidates]):
+        hits = list(dict.fromkeys(n for n in pool if n.rpartition("-")[2].endswith(tail)))
+        if len(hits) == 1:
+            return hits[0], None
+        if hits:
+            return None, msg("shortref.ambiguous", tail=tail, numbers="、".join(hits))
+    return None, msg("ticket_not_found", no=tail)
+
+
+def line(n: int, ticket: Ticket, excerpt_chars: int = 12) -> dict[str, str]:
+    """Fields of a list line: ``n`` (position), ``about`` (category + a short excerpt of
+    the description, at most ``excerpt_chars`` characters, 「…」 when cut)."""
+    text = " ".join((ticket.description or "").split())
+    excerpt = text if len(text) <= excerpt_chars else text[:excerpt_chars] + "…"
+    category = ticket.category or msg(f"kind.{ticket.kind}")
+    return {"n": str(n), "about": f"{category}「{excerpt}」" if excerpt else category}

@@ -1,0 +1,134 @@
+"""催办: a resident chasing an earlier report (「报修好几天了怎么还没人来」).
+
+The follow-up attaches to the resident's open ticket — the one it names (number, list
+position 「1」, number tail 「0007」), the only open one, or the one picked from a numbered
+list when there are several — and never opens a second ticket. The reply tells the ticket's
+state and the time it is due; a 催办 event goes on the timeline and the people working it
+get one nudge push, at most one per ticket per ``NUDGE_EVERY_S``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from handlers import continues, handles, shortref
+from handlers.lifecycle import actor, describe, handlers_of, tell_staff
+from handlers.messages import msg
+from handlers.turn import Turn
+from storage import NotFound, tickets
+from storage.models import Ticket, TicketEvent, TicketStatus
+from storage.times import as_utc, show
+
+URGE = "urge"
+"""TicketEvent.kind of a resident's 催办 that nudged the people working the ticket."""
+URGE_HELD = "urge_held"
+"""TicketEvent.kind of a 催办 within ``NUDGE_EVERY_S`` of the last nudge (no push)."""
+NUDGE_EVENT = "ticket_urged"
+"""Outbox.event of the nudge pushed to the people working the ticket."""
+NUDGE_EVERY_S = 4 * 3600
+"""At most one nudge per ticket in this many seconds: the SLA warnings and the 督办 ladder
+already chase an overdue ticket, so a resident asking every few minutes should be heard (every
+催办 is on the timeline) without flooding the worker — one nudge per half working day."""
+OPEN_LOOKED_AT = 20
+"""How many of the resident's latest tickets are searched for open ones."""
+
+
+@handles("urge")
+def urge(turn: Turn) -> str:
+    """Attach the follow-up to the resident's open ticket, or ask which, or offer to report."""
+    open_ones = [t for t in tickets.of_resident(turn.session, turn.resident.id, OPEN_LOOKED_AT)
+                 if t.status in TicketStatus.OPEN]
+    ref = _named(turn)
+    if ref is not None:
+        number, refusal = shortref.lookup(turn, ref, open_ones, msg("urge.list_hint"))
+        if refusal is not None:
+            return refusal
+        return _urge_number(turn, number)
+    if not open_ones:
+        return msg("urge.none")
+    if len(open_ones) == 1:
+        return urge_ticket(turn, _locked(turn.session, open_ones[0].id), turn.text)
+    lines = [msg("urge.which")]
+    lines += [msg("urge.which_line", no=t.number, status=msg(f"status.{t.status}"),
+                  **shortref.line(n, t)) for n, t in enumerate(open_ones, start=1)]
+    shortref.remember(turn, open_ones)
+    turn.ask({**turn.next_state, "flow": "urge", "text": turn.text})
+    return "\n".join(lines)
+
+
+@continues("urge")
+def pick(turn: Turn) -> str | None:
+    """The answer to 「是哪一件？」: a position or number tail; None for anything else."""
+    ref = shortref.parse(turn.text)
+    if ref is None or ref.rest:
+        return None
+    number, refusal = shortref.lookup(turn, ref, [], msg("urge.list_hint"))
+    if refusal is not None:
+        return refusal
+    text = (turn.state or {}).get("text") or turn.text
+    turn.finish()
+    return _urge_number(turn, number, text)
+
+
+def _named(turn: Turn) -> shortref.Ref | None:
+    number = turn.understanding.slots.get("ticket_no") if turn.understanding else None
+    return shortref.Ref(number=number) if number else None
+
+
+def _urge_number(turn: Turn, number: str, text: str | None = None) -> str:
+    try:
+        ticket = tickets.by_number(turn.session, number, for_update=True)
+    except NotFound:
+        return msg("ticket_not_found", no=number)
+    if ticket.resident_id != turn.resident.id:
+        return msg("ticket_not_yours", no=ticket.number)
+    if ticket.status not in TicketStatus.OPEN:
+        return msg("urge.not_open", no=ticket.number, status=msg(f"status.{ticket.status}"))
+    return urge_ticket(turn, ticket, text or turn.text)
+
+
+def _locked(session: Session, ticket_id: int) -> Ticket:
+    return session.exec(select(Ticket).where(Ticket.id == ticket_id).with_for_update()).one()
+
+
+def urge_ticket(turn: Turn, ticket: Ticket, text: str) -> str:
+    """Record the 催办 on ``ticket`` (locked, open), nudge its handlers when no nudge went
+    out in the last ``NUDGE_EVERY_S`` seconds, and answer with its state and due time."""
+    session, now = turn.session, turn.now
+    nudged = False
+    if not _nudged_since(session, ticket, now - timedelta(seconds=NUDGE_EVERY_S)):
+        nudged = tell_staff(session, handlers_of(session, ticket), ticket, NUDGE_EVENT,
+                            msg("urge.push", **describe(session, ticket))) > 0
+    tickets.record(session, ticket, URGE if nudged else URGE_HELD, actor(turn.resident), now,
+                   text)
+    responded = ticket.accepted_at is not None or ticket.status == TicketStatus.IN_PROGRESS
+    due = ticket.resolve_due_at if responded else ticket.response_due_at
+    when_key = "urge.due_resolve" if responded else "urge.due_response"
+    parts = [msg("urge.state", no=ticket.number, status=msg(f"status.{ticket.status}"),
+                 category=ticket.category or msg(f"kind.{ticket.kind}"))]
+    if ticket.status == TicketStatus.WAITING_RESIDENT:
+        parts.append(msg("urge.waiting_you"))
+    elif due is not None:
+        overdue = as_utc(due) <= now
+        parts.append(msg("urge.overdue" if overdue else when_key, when=promised(due, now)))
+    parts.append(msg("urge.nudged" if nudged else "urge.nudged_already"))
+    return "".join(parts)
+
+
+def _nudged_since(session: Session, ticket: Ticket, since: datetime) -> bool:
+    return session.exec(
+        select(TicketEvent.id).where(TicketEvent.ticket_id == ticket.id,
+                                     TicketEvent.kind == URGE, col(TicketEvent.at) >= since)
+        .limit(1)).first() is not None
+
+
+def promised(due: datetime, now: datetime) -> str:
+    """The due time as residents read it: ``handlers.promise.when`` once it exists, else
+    the stored time in Shanghai."""
+    try:
+        from handlers.promise import when
+    except ImportError:
+        return show(due)
+    return when(due, now)
