@@ -4,7 +4,7 @@ load generator that is not the bottleneck (wrk).
 Usage::
 
     python bench/webhook.py [--quick] [--duration S] [--connections 1,16,64] [--processes 1,2]
-                            [--modes plain,safe] [--client wrk|python] [--no-half]
+                            [--modes plain,safe] [--client wrk|python] [--no-half] [--floor]
                             [--database-url URL] [--redis-url URL]
 
 What one run does, all on loopback:
@@ -26,7 +26,10 @@ What one run does, all on loopback:
    with SO_REUSEPORT (the kernel spreads connections; access log off): *bare* — a FastAPI
    ``POST /wechat`` doing what gridbot does before its own work (signature and timestamp
    check, decryption in safe mode, ``wechatpy.parse_message`` through ``bot.protocol``) and
-   answering ``success`` — then *gridbot* (``bot.app.create_app``, no embedded worker).
+   answering ``success`` — then, with ``--floor``, *floor* (the bare work plus one Redis
+   round trip and one committed PostgreSQL INSERT: the least any design that keeps a message
+   durable before replying must do) — then *gridbot* (``bot.app.create_app``, no embedded
+   worker).
 4. Load. Just before each load point, the requests are built with ``bot.simulator`` (so their
    timestamps are inside the webhook's unchanged 300 s window when sent; the build age is
    printed) into one file per connection: a mix of 50 % reports with an address, 20 % 查询,
@@ -293,6 +296,55 @@ def bare_app(settings: Settings):
     return app
 
 
+FLOOR_TABLE = "bench_floor"
+
+
+def floor_app(settings: Settings):
+    """The floor of any design that keeps a message durable before its passive reply (the
+    design's decision 1): the bare endpoint's work, then one Redis round trip (a retry claim,
+    ``SET NX EX``) and one committed PostgreSQL INSERT of the message through the same
+    engine, driver and threadpool as gridbot — no classification, routing or ticket. Its
+    req/s bounds what gridbot could reach on this machine however lean its own work became."""
+    from fastapi import FastAPI, Request, Response
+    from fastapi.concurrency import run_in_threadpool
+    from sqlalchemy import text
+
+    from bot.database import service_engine
+    from bot.protocol import Protocol, ProtocolError
+    from storage.redis import sync_client
+
+    protocol = Protocol(settings)
+    engine = service_engine(settings)
+    redis = sync_client(settings.redis_url)
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE TABLE IF NOT EXISTS {FLOOR_TABLE} (id bigserial PRIMARY KEY, "
+                          "msg_id text UNIQUE, body text)"))
+    insert = text(f"INSERT INTO {FLOOR_TABLE} (msg_id, body) VALUES (:m, :b) "
+                  "ON CONFLICT (msg_id) DO NOTHING")
+    app = FastAPI(title="floor")
+
+    def keep(msg_id: str, body: str) -> None:
+        redis.set(f"gridbot:bench:floor:{msg_id}", 1, nx=True, ex=60)
+        with engine.begin() as conn:
+            conn.execute(insert, {"m": msg_id, "b": body})
+
+    @app.post("/wechat")
+    async def wechat(request: Request) -> Response:
+        try:
+            message = protocol.open(dict(request.query_params), await request.body())
+        except ProtocolError:
+            return Response("refused", status_code=403)
+        msg_id = f"{getattr(message, 'id', None)}:{secrets.token_hex(4)}"
+        await run_in_threadpool(keep, msg_id, getattr(message, "content", "") or "")
+        return Response("success", media_type="text/plain")
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
 def sandbox_app(settings: Settings):
     """The WeChat API sandbox alone, at /sandbox."""
     from fastapi import FastAPI
@@ -328,6 +380,8 @@ def serve(kind: str, port: int, overrides: dict) -> None:
         app = create_app(settings)
     elif kind == "sandbox":
         app = sandbox_app(settings)
+    elif kind == "floor":
+        app = floor_app(settings)
     else:
         app = bare_app(settings)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -696,6 +750,8 @@ class Pushes:
     sent: int = 0
     sandbox_received: int = 0
     drained_in_s: float = 0.0
+    not_sent: dict[str, str] = field(default_factory=dict)
+    """Status → "count: a last_error" of the worker pushes not sent (a mismatch's reason)."""
     latency_ms: dict[str, tuple[float, float, int]] = field(default_factory=dict)
     """Load point label → (p50, p99, rows) of outbox created_at → sent_at."""
 
@@ -739,6 +795,11 @@ def drain_and_count(storage: Storage, sandbox_url: str, ranges: dict[str, tuple[
                 "HAVING count(*) = 1) AS one").scalar()
             pushes.sent = q("SELECT count(*) FROM outbox WHERE ticket_id > :lo AND ticket_id <= :hi "
                             "AND audience = 'worker' AND status = 'sent'").scalar()
+            for status, count, error in q(
+                    "SELECT status, count(*), max(last_error) FROM outbox WHERE ticket_id > :lo "
+                    "AND ticket_id <= :hi AND audience = 'worker' AND status <> 'sent' "
+                    "GROUP BY status"):
+                pushes.not_sent[status] = f"{count}: {error or '-'}"
             for label, (a, b) in ranges.items():
                 ms = [row[0] for row in conn.execute(text(
                     "SELECT extract(epoch FROM sent_at - created_at) * 1000 FROM outbox "
@@ -792,7 +853,7 @@ class BenchReport:
             else:
                 figures = f"{p.rps:>9.1f}{p.p50:>9.1f}{p.p99:>9.1f}{p.p999:>10.1f}"
             ratio = ""
-            if p.app == "gridbot" and key in bare and not p.refused and not bare[key].refused:
+            if p.app != "bare" and key in bare and not p.refused and not bare[key].refused:
                 b = bare[key]
                 ratio = (f"req/s x{p.rps / b.rps:.3f}, p99 x{p.p99 / b.p99:.1f}"
                          if b.rps and b.p99 else "")
@@ -825,6 +886,8 @@ class BenchReport:
                          f"{p.sandbox_received} received by the sandbox; drained "
                          f"{p.drained_in_s:.0f} s after the last load -> "
                          f"{'OK' if p.ok else 'MISMATCH'}")
+            for status, what in p.not_sent.items():
+                lines.append(f"  not sent, {status}: {what}")
             for label, (p50, p99, n) in p.latency_ms.items():
                 lines.append(f"  ticket → worker push {label}: p50 {p50:.0f} ms, p99 {p99:.0f} ms "
                              f"({n} pushes)")
@@ -850,6 +913,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--processes", type=ints, default=[1, 2])
     parser.add_argument("--modes", default="plain,safe", help="plain and/or safe (comma-separated)")
     parser.add_argument("--no-half", action="store_true", help="skip the half-load point")
+    parser.add_argument("--floor", action="store_true",
+                        help="also run the floor endpoint (bare + one Redis and one committed "
+                             "PostgreSQL write) beside bare and gridbot")
     parser.add_argument("--client", choices=("wrk", "python"), default=None,
                         help="load generator (default: wrk when installed)")
     parser.add_argument("--residents", type=int, default=RESIDENTS)
@@ -860,7 +926,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--pg-admin-url", default=PG_ADMIN_URL,
                         help="admin database for creating the private one (default %(default)s)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--serve", choices=("gridbot", "bare", "sandbox", "worker"),
+    parser.add_argument("--serve", choices=("gridbot", "bare", "floor", "sandbox", "worker"),
                         help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--settings-json", default="{}", help=argparse.SUPPRESS)
@@ -930,7 +996,7 @@ def _run_block(args, mode: str, procs: int, overrides: dict, simulator: WeChatSi
                ranges: dict[str, tuple[int, int]]) -> None:
     """Every load point of both apps on ``procs`` processes in one mode."""
     bare_rps: dict[str, float] = {}
-    for app in ("bare", "gridbot"):
+    for app in ("bare", "floor", "gridbot") if args.floor else ("bare", "gridbot"):
         log_path = Path(tmp) / f"{app}-{mode}-{procs}.log"
         with servers(app, procs, overrides, log_path) as url:
             points = [(c, str(c) + " conn", 0.0) for c in args.connections]
@@ -948,7 +1014,7 @@ def _run_block(args, mode: str, procs: int, overrides: dict, simulator: WeChatSi
                 point = LoadPoint(app, label, c, target_rps=target)
                 point.load_before = load_before
                 _warm_up(url, simulator)
-                if app == "bare":  # a repeating list
+                if app in ("bare", "floor"):  # a repeating list
                     per_conn = max(20, 2000 // c)
                 else:  # never repeats: sized for more than the bare endpoint's rate
                     expected = target * 1.2 if target else bare_rps.get(label, args.max_rate) * 1.3
@@ -956,7 +1022,7 @@ def _run_block(args, mode: str, procs: int, overrides: dict, simulator: WeChatSi
                 built = time.monotonic()
                 lists = build_lists(simulator, c, per_conn, args.residents, rng, tag=args.tag)
                 interval_ms = c / target * 1000 if target else 0.0
-                repeat = app == "bare"
+                repeat = app in ("bare", "floor")
                 before_id = max_ticket_id(storage.database_url) if app == "gridbot" else 0
                 directory = Path(tmp) / f"{app}-{mode}-{procs}-{c}-{len(report.points)}"
                 directory.mkdir()
@@ -972,7 +1038,7 @@ def _run_block(args, mode: str, procs: int, overrides: dict, simulator: WeChatSi
                     full[c] = point.rps
                 if app == "bare":
                     bare_rps[label] = point.rps
-                else:
+                elif app == "gridbot":
                     checks = Checks(first_ticket_id=before_id)
                     checks.resent = resend_unanswered(url, lists, point, simulator)
                     check_point(lists, point, simulator, checks)
