@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlmodel import Session, or_, select
 
+from handlers import conflict
 from handlers.lifecycle import (
     actor,
     community_id_of,
@@ -26,7 +27,6 @@ from handlers.lifecycle import (
 )
 from handlers.messages import msg
 from storage import Conflict, NotFound, sla
-from storage import org as org_repo
 from storage import tickets as repo
 from storage.models import Department, Grid, GridWorker, Ticket, TicketStatus
 
@@ -69,7 +69,7 @@ def transfer(session: Session, ticket: Ticket, worker: GridWorker, target: Grid 
     sla.resume(ticket, now)
     label = target.name
     if isinstance(target, Grid):
-        new_worker = org_repo.grid_worker_of(session, target.id)
+        new_worker = conflict.assignee_in_grid(session, ticket, target.id)
         ticket.grid_id = target.id
         ticket.department_id = None
         ticket.assignee_id = new_worker.id if new_worker else None

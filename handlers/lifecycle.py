@@ -16,14 +16,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, and_, col, or_, select
 
+from handlers import conflict
 from handlers.messages import msg
 from storage import Conflict, sla
 from storage import org as org_repo
 from storage import tickets as repo
 from storage.models import (
     DepartmentMember,
+    Grid,
     GridWorker,
     Priority,
     Resident,
@@ -106,7 +108,8 @@ def open_ticket(session: Session, resident: Resident, report: NewTicket, now: da
         source_msg_id=report.source_msg_id, created_at=now,
     )
     sla.start_clocks(ticket, now)
-    worker = org_repo.grid_worker_of(session, ticket.grid_id) if ticket.grid_id else None
+    pick = conflict.assignee(session, ticket)  # 回避: never the person complained about
+    worker = pick.worker
     if worker is not None:  # inserted already assigned: one INSERT, no UPDATE
         ticket.assignee_id = worker.id
         ticket.first_owner_id = worker.id
@@ -115,6 +118,7 @@ def open_ticket(session: Session, resident: Resident, report: NewTicket, now: da
     session.add(ticket)
     session.flush()
     repo.record(session, ticket, S.SUBMITTED, actor(resident), now, report.description)
+    conflict.record(session, ticket, pick, now)
     if worker is not None:
         repo.record(session, ticket, S.ASSIGNED, "system", now, worker.name)
     fields = describe(session, ticket)
@@ -191,10 +195,12 @@ def handlers_of(session: Session, ticket: Ticket) -> list[GridWorker]:
 
 def tell_staff(session: Session, people: list[GridWorker], ticket: Ticket, event: str,
                text: str, skip: GridWorker | None = None) -> int:
-    """Push ``text`` to each distinct person (not ``skip``); returns how many were told."""
+    """Push ``text`` to each distinct person (not ``skip``, nor anyone recused from the
+    ticket: ``handlers.conflict``); returns how many were told."""
     seen: set[int] = {skip.id} if skip is not None else set()
+    recused = conflict.recused_ids(session, ticket)
     for person in people:
-        if person.id in seen:
+        if person.id in seen or person.id in recused:
             continue
         seen.add(person.id)
         add_push(session, openid=person.openid, audience="worker", event=event, text=text,
@@ -213,7 +219,9 @@ def tell_owner(session: Session, ticket: Ticket, event: str, text: str,
 def can_handle(session: Session, worker: GridWorker, ticket: Ticket) -> bool:
     """Who may act on a ticket: its assignee; its 首问责任人; a member of the department it
     was transferred to; a leader/admin of its community; or — for an unassigned ticket —
-    any worker of its grid."""
+    any worker of its grid. Never someone recused from it (``handlers.conflict``)."""
+    if worker.id in conflict.recused_ids(session, ticket):
+        return False
     if worker.id in (ticket.assignee_id, ticket.first_owner_id):
         return True
     if ticket.department_id is not None and ticket.department_id in departments_of(session, worker):
@@ -387,18 +395,42 @@ def cancel(session: Session, ticket: Ticket, resident: Resident, now: datetime) 
 
 
 def open_tickets_of(session: Session, worker: GridWorker) -> list[Ticket]:
-    """The worker's queue: assigned to them, transferred to their departments, and the
-    unassigned tickets of their grid, in ``storage.tickets.QUEUE_ORDER``."""
+    """The worker's queue, in ``storage.tickets.QUEUE_ORDER``: assigned to them, transferred
+    to their departments, the unassigned tickets of their grid; for a grid leader also the
+    grid's tickets escalated to them (督办 level ≥ 1); for community staff the community's
+    tickets escalated to it (上报 or level ≥ 2) and those no one was assigned. Tickets the
+    worker is recused from (``handlers.conflict``) are left out."""
     mine = repo.assigned_to(session, worker.id)
     seen = {t.id for t in mine}
     extra = repo.of_department(session, departments_of(session, worker))
     if worker.grid_id is not None:
-        extra += [t for t in repo.grid_queue(session, worker.grid_id) if t.assignee_id is None]
+        leader = worker.role == Role.GRID_LEADER
+        extra += [t for t in repo.grid_queue(session, worker.grid_id)
+                  if t.assignee_id is None or (leader and t.escalation_level >= 1)]
+    if worker.role == Role.COMMUNITY_ADMIN:
+        extra += _community_queue(session, worker.community_id)
     for t in extra:
         if t.id not in seen:
             seen.add(t.id)
             mine.append(t)
-    return sorted(mine, key=queue_key)
+    recused = conflict.recused_from(session, worker, [t.id for t in mine])
+    return sorted((t for t in mine if t.id not in recused), key=queue_key)
+
+
+COMMUNITY_LEVEL = 2
+"""Escalation level at which a ticket is the community's (上报, or the 督办 ladder's L2)."""
+
+
+def _community_queue(session: Session, community_id: int | None) -> list[Ticket]:
+    """Open tickets of the community (all when None) escalated to it or left unassigned."""
+    query = (select(Ticket).join(Grid, Grid.id == Ticket.grid_id)
+             .where(repo.is_open(),
+                    or_(Ticket.escalation_level >= COMMUNITY_LEVEL,
+                        and_(col(Ticket.assignee_id).is_(None),
+                             col(Ticket.department_id).is_(None)))))
+    if community_id is not None:
+        query = query.where(Grid.community_id == community_id)
+    return list(session.exec(query.order_by(*repo.QUEUE_ORDER)))
 
 
 _FAR = datetime.max.replace(tzinfo=UTC)
