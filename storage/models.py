@@ -117,6 +117,27 @@ class Building(SQLModel, table=True):
     grid_id: int = Field(foreign_key="grid.id", index=True)
     number: int
     name: str
+    latitude: float | None = None
+    """WGS-84 degrees, when the import gives them (a shared WeChat location finds the
+    nearest building or place)."""
+    longitude: float | None = None
+
+
+class Place(SQLModel, table=True):
+    """A named public place of a community (东门, 广场, 小区主路, 地下车库 …) and the grid that
+    covers it; a problem reported there is routed to that grid, not to the reporter's home.
+    ``aliases`` are other names residents use (东大门, 中心广场 …)."""
+
+    __table_args__ = (UniqueConstraint("community_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    grid_id: int = Field(foreign_key="grid.id", index=True)
+    name: str
+    aliases: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    latitude: float | None = None
+    """WGS-84 degrees, or None."""
+    longitude: float | None = None
 
 
 class GridWorker(SQLModel, table=True):
@@ -191,9 +212,17 @@ class Ticket(SQLModel, table=True):
     category: str | None = None
     description: str
     location: str | None = None
+    """Where the problem is, as text for staff (a shared WeChat location's label and
+    coordinates, or the resident's own words when no building or place matched)."""
     building_id: int | None = Field(default=None, foreign_key="building.id")
+    """The building where the problem is (not necessarily the reporter's home)."""
     unit: int | None = None
     room: str | None = None
+    place_id: int | None = Field(default=None, foreign_key="place.id")
+    """The public place where the problem is (东门, 广场 …), when not a building."""
+    latitude: float | None = None
+    """A shared WeChat location (WGS-84 degrees), when the resident sent one."""
+    longitude: float | None = None
     priority: int = Priority.NORMAL
     urgent: bool = False
     status: str = Field(default=TicketStatus.SUBMITTED, index=True)
