@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
-from handlers import care_signup, handles, lend_tool
+from handlers import care_signup, handles, lend_tool, shortref
 from handlers.lifecycle import cancel as cancel_ticket
+from handlers.lifecycle import describe
 from handlers.messages import msg
 from handlers.turn import Turn
 from storage import Conflict, NotFound, tickets
 from storage.models import TicketStatus
+from storage.times import show
 
 
 @handles("cancel")
@@ -18,14 +20,25 @@ def cancel(turn: Turn) -> str:
     if number is None:
         if (service := _service_cancel(turn)) is not None:
             return service
-        if turn.state:
+        open_ones = [t for t in tickets.of_resident(turn.session, turn.resident.id,
+                                                    shortref.RESIDENT_LOOKED_AT)
+                     if t.status in TicketStatus.OPEN]
+        if (ref := shortref.find_ref(turn.text)) is not None:  # 「撤销 1」「撤销 0007」
+            number, refusal = shortref.lookup(turn, ref, open_ones, msg("progress_list_hint"))
+            if refusal is not None:
+                return refusal
+    if number is None:
+        if set(turn.state or {}) - {shortref.SHOWN}:  # a dialogue, not just a list shown
             turn.finish()
             return msg("dialogue_cancelled")
-        open_ones = [t.number for t in tickets.of_resident(turn.session, turn.resident.id, 20)
-                     if t.status in TicketStatus.OPEN]
         if not open_ones:
             return msg("cancel_nothing")
-        return msg("cancel_need_number", numbers="、".join(open_ones))
+        lines = [msg("cancel_need_number")]
+        lines += [msg("progress_line", time=show(t.created_at, turn.settings.timezone),
+                      **shortref.line(n, t), **describe(turn.session, t))
+                  for n, t in enumerate(open_ones, start=1)]
+        shortref.remember(turn, open_ones)
+        return "\n".join(lines)
     try:
         ticket = tickets.by_number(turn.session, number, for_update=True)
     except NotFound:

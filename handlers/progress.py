@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers import handles
+from handlers import handles, shortref
 from handlers.lifecycle import describe
 from handlers.messages import msg
 from handlers.turn import Turn
@@ -16,6 +16,11 @@ def progress(turn: Turn) -> str:
     resident = turn.resident
     number = turn.understanding.slots.get("ticket_no") if turn.understanding else None
     tz = turn.settings.timezone
+    if not number and (ref := shortref.find_ref(turn.text)) is not None:  # 「查询 1」「查询 0007」
+        number, refusal = shortref.lookup(turn, ref, tickets.of_resident(
+            turn.session, resident.id, shortref.RESIDENT_LOOKED_AT), msg("progress_list_hint"))
+        if refusal is not None:
+            return refusal
     if number:
         try:
             ticket = tickets.by_number(turn.session, number)
@@ -33,9 +38,12 @@ def progress(turn: Turn) -> str:
     if not mine:
         return msg("progress_none")
     lines = [msg("progress_header")]
-    for t in mine:
+    for n, t in enumerate(mine, start=1):
         f = describe(turn.session, t)
-        lines.append(msg("progress_line", time=show(t.created_at, tz), **f))
+        lines.append(msg("progress_line", time=show(t.created_at, tz), **shortref.line(n, t),
+                         **f))
+    lines.append(msg("progress_footer"))  # 「查询 2」「撤销 1」 refer to this list
+    shortref.remember(turn, mine)
     return "\n".join(lines)
 
 

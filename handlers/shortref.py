@@ -26,10 +26,17 @@ from storage.models import Ticket
 
 SHOWN = "shown"
 """Dialogue-state key of the list last shown."""
+RESIDENT_LOOKED_AT = 20
+"""How many of a resident's latest tickets a number tail (「0007」) is matched against."""
 POSITION_MAX_DIGITS = 3
 """「1」…「999」 are list positions; 4–6 digits are the tail of a ticket number."""
 
-_REF = re.compile(r"(?:第\s*)?(\d{1,6})(?!\d)\s*(?:[件个号条])?(?![\d])", re.ASCII)
+_CLAUSE = re.compile(r"[，,。.；;！!？?\s]+")
+_ADDRESS_ONLY = re.compile(r"^[\d一二三四五六七八九十零〇两#＃A-Za-z\-－号楼栋幢座单元门洞室房户层]+$")
+"""A clause that is only an address (「3号楼2单元501」): left out of list excerpts, which
+show what the ticket is about."""
+_REF = re.compile(r"(?:第\s*)?(?<!\d)(\d{1,6})(?:\s*[件个条])?(?=\s|$)", re.ASCII)
+"""A position or number tail standing alone: 「2 已修好」 yes, 「2楼灯已修好」 no (a note)."""
 
 
 @dataclass(frozen=True)
@@ -63,17 +70,17 @@ def parse(text: str) -> Ref | None:
     return Ref(tail=digits, rest=rest)
 
 
-def find_ref(text: str) -> Ref | None:
-    """A reference anywhere in a resident's short message (「撤销1」「撤销第2个」「取消0007」):
-    a full ticket number first, else the only run of 1–6 digits; None when there are none
-    or several runs (ambiguous)."""
+def find_ref(text: str, verb_chars: int = 4) -> Ref | None:
+    """A reference in a short command like 「撤销 1」「撤销第2个」「查询 0007」: a full ticket
+    number anywhere, else one run of 1–6 digits with at most ``verb_chars`` other characters
+    around it (so 「查询一下3号楼的报修」 holds no reference); None otherwise."""
     full = TICKET_RE.search(text)
     if full is not None:
         return Ref(number=extract_ticket_no(full.group(0)))
-    runs = re.findall(r"\d+", text, re.ASCII)
-    if len(runs) != 1 or len(runs[0]) > 6:
+    if len(re.findall(r"\d+", text, re.ASCII)) != 1 or (short := _REF.search(text)) is None:
         return None
-    return parse(runs[0])
+    words = text[:short.start()] + text[short.end():]
+    return parse(short.group(0)) if len(words.strip()) <= verb_chars else None
 
 
 def remember(turn: Turn, tickets: Iterable[Ticket]) -> None:
@@ -122,7 +129,8 @@ def lookup(turn: Turn, ref: Ref, candidates: Iterable[Ticket], list_hint: str
 def line(n: int, ticket: Ticket, excerpt_chars: int = 12) -> dict[str, str]:
     """Fields of a list line: ``n`` (position), ``about`` (category + a short excerpt of
     the description, at most ``excerpt_chars`` characters, 「…」 when cut)."""
-    text = " ".join((ticket.description or "").split())
+    clauses = _CLAUSE.split(ticket.description or "")
+    text = "，".join(c.strip() for c in clauses if c.strip() and not _ADDRESS_ONLY.match(c.strip()))
     excerpt = text if len(text) <= excerpt_chars else text[:excerpt_chars] + "…"
     category = ticket.category or msg(f"kind.{ticket.kind}")
     return {"n": str(n), "about": f"{category}「{excerpt}」" if excerpt else category}

@@ -31,14 +31,13 @@ NUDGE_EVERY_S = 4 * 3600
 """At most one nudge per ticket in this many seconds: the SLA warnings and the 督办 ladder
 already chase an overdue ticket, so a resident asking every few minutes should be heard (every
 催办 is on the timeline) without flooding the worker — one nudge per half working day."""
-OPEN_LOOKED_AT = 20
-"""How many of the resident's latest tickets are searched for open ones."""
 
 
 @handles("urge")
 def urge(turn: Turn) -> str:
     """Attach the follow-up to the resident's open ticket, or ask which, or offer to report."""
-    open_ones = [t for t in tickets.of_resident(turn.session, turn.resident.id, OPEN_LOOKED_AT)
+    open_ones = [t for t in tickets.of_resident(turn.session, turn.resident.id,
+                                                shortref.RESIDENT_LOOKED_AT)
                  if t.status in TicketStatus.OPEN]
     ref = _named(turn)
     if ref is not None:
@@ -73,8 +72,9 @@ def pick(turn: Turn) -> str | None:
 
 
 def _named(turn: Turn) -> shortref.Ref | None:
+    """The ticket the message names: the ``ticket_no`` slot, or 「催办 1」「催一下0007」."""
     number = turn.understanding.slots.get("ticket_no") if turn.understanding else None
-    return shortref.Ref(number=number) if number else None
+    return shortref.Ref(number=number) if number else shortref.find_ref(turn.text)
 
 
 def _urge_number(turn: Turn, number: str, text: str | None = None) -> str:

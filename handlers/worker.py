@@ -2,6 +2,10 @@
 办结 <工单号> <说明>, 询问 <工单号> <问题>, 恢复 <工单号>, 上报 <工单号> <原因>,
 转派 <工单号> <网格或部门> [原因], 驳回 <工单号> <原因及去处>.
 
+<工单号> may be short (``handlers.shortref``): the position in the list last shown
+(「接单 1」「办结 2 已修好」, numbered by 我的任务 or a bare 「接单」, which lists what waits to
+be taken) or the last digits of the number (「接单 0007」).
+
 Every bad input gets a clear reply: no number (``worker.need_number``), unknown ticket
 (``ticket_not_found``), not theirs (``worker.not_allowed``), wrong state (``worker.bad_state``),
 missing text (``worker.need_*``), unknown grid or department (``worker.unknown_target``).
@@ -12,19 +16,18 @@ at the start of a message, so other modules add staff commands without touching 
 
 from __future__ import annotations
 
-import re
-
-from handlers import WORKER_COMMANDS, worker_command
+from handlers import WORKER_COMMANDS, shortref, worker_command
 from handlers.handover import call_in, find_target, reject, transfer
 from handlers.lifecycle import accept, can_handle, describe, open_tickets_of, resolve, start
 from handlers.messages import msg
 from handlers.questions import answer, ask, await_answer
 from handlers.turn import Turn
 from storage import Conflict, NotFound, tickets
-from storage.models import Resident, Ticket
+from storage.models import Resident, Ticket, TicketStatus
 from storage.times import as_utc, show
 
-TICKET_NO = re.compile(r"^(?P<no>[A-Za-z]{2}\d{8}-\d{1,6})\s*(?P<rest>.*)$", re.S)
+TAKEABLE = (TicketStatus.SUBMITTED, TicketStatus.ASSIGNED, TicketStatus.REOPENED)
+"""Statuses a bare 「接单」 lists: waiting for someone to take them."""
 
 
 def parse(text: str) -> tuple[str, str] | None:
@@ -42,12 +45,17 @@ def handle(turn: Turn, command: tuple[str, str]) -> str:
     return WORKER_COMMANDS[verb](turn, verb, argument)
 
 
-def split_number(verb: str, argument: str) -> tuple[str, str] | str:
-    """(ticket number, rest) from a command's argument, or the reply asking for the number."""
-    match = TICKET_NO.match(argument)
-    if match is None:
+def split_number(turn: Turn, verb: str, argument: str) -> tuple[str, str] | str:
+    """(ticket number, rest) from a command's argument — a full number, a list position or
+    a number's tail (``handlers.shortref``) — or the reply asking for it."""
+    ref = shortref.parse(argument)
+    if ref is None:
         return msg("worker.need_number", command=verb)
-    return match["no"].upper(), match["rest"].strip()
+    queue = open_tickets_of(turn.session, turn.worker) if ref.tail else []
+    number, refusal = shortref.lookup(turn, ref, queue, msg("worker.list_hint"))
+    if refusal is not None:
+        return refusal
+    return number, ref.rest
 
 
 def load_ticket(turn: Turn, number: str) -> Ticket | str:
@@ -63,6 +71,11 @@ def load_ticket(turn: Turn, number: str) -> Ticket | str:
 
 @worker_command("接单")
 def accept_command(turn: Turn, verb: str, argument: str) -> str:
+    """「接单 1」 takes a ticket; a bare 「接单」 lists (numbered) those waiting to be taken."""
+    if not argument:
+        return _show(turn, [t for t in open_tickets_of(turn.session, turn.worker)
+                            if t.status in TAKEABLE], "worker.takeable_header",
+                     "worker.takeable_empty")
     got = _ticket_and_text(turn, verb, argument, None)
     if isinstance(got, str):
         return got
@@ -97,17 +110,25 @@ def bad_state(ticket: Ticket, action: str) -> str:
 def queue_command(turn: Turn, verb: str, argument: str) -> str:
     """The worker's open tickets (assigned, their departments', unassigned of their grid),
     by priority, then resolution due time."""
-    mine = open_tickets_of(turn.session, turn.worker)
-    if not mine:
-        return msg("worker.queue_empty")
-    lines = [msg("worker.queue_header", count=len(mine))]
-    for t in mine:
+    return _show(turn, open_tickets_of(turn.session, turn.worker), "worker.queue_header",
+                 "worker.queue_empty")
+
+
+def _show(turn: Turn, shown: list[Ticket], header: str, empty: str) -> str:
+    """A numbered list of ``shown``, remembered so 「接单 1」 means its first line."""
+    if not shown:
+        return msg(empty)
+    lines = [msg(header, count=len(shown))]
+    for n, t in enumerate(shown, start=1):
         urgent = msg("push.urgent_flag") if t.urgent else ""
         overdue = msg("worker.overdue_flag") if t.resolve_due_at and (
             as_utc(t.resolve_due_at) <= turn.now) else ""
-        lines.append(msg("worker.queue_line", urgent=urgent, **describe(turn.session, t))
+        lines.append(msg("worker.queue_line", urgent=urgent, **shortref.line(n, t),
+                         **describe(turn.session, t))
                      + msg("worker.queue_due", due=show(t.resolve_due_at, turn.settings.timezone),
                            overdue=overdue))
+    lines.append(msg("worker.queue_footer"))
+    shortref.remember(turn, shown)
     return "\n".join(lines)
 
 
@@ -116,7 +137,7 @@ def _ticket_and_text(turn: Turn, verb: str, argument: str, need: str | None):
 
     ``need`` is the catalogue key asking for a missing text (None: text optional).
     """
-    parsed = split_number(verb, argument)
+    parsed = split_number(turn, verb, argument)
     if isinstance(parsed, str):
         return parsed
     number, text = parsed

@@ -13,7 +13,8 @@ from .test_sla_world import World, world_fixture  # noqa: F401
 def test_each_bad_input_gets_a_clear_reply(world: World):
     t = world.report("oR1")
     no = t.number
-    assert world.say("oW1", "接单") == "请带上工单号，如「接单 GD20261122-0001」。"
+    assert world.say("oW1", "办结") == "请带上工单号，如「办结 GD20261122-0001」。"
+    assert world.say("oW1", "接单 0008") == "没有找到工单0008，请核对工单号。"
     assert world.say("oW1", "接单 GD20990101-0001") == "没有找到工单GD20990101-0001，请核对工单号。"
     assert world.say("oW2", f"接单 {no}") == f"工单{no}不在您的网格或不是派给您的，不能操作。"
     assert world.say("oW1", f"转派 {no} G09").startswith("没有找到网格或部门「G09」")
@@ -83,7 +84,7 @@ def test_queue_is_ordered_by_priority_then_due_time(world: World):
     elder = world.report("oR3", "暖气不热了")
     assert elder.priority == 1
     reply = world.say("oW1", "我的任务")
-    order = [line.split()[0] for line in reply.splitlines()[1:]]
+    order = [line.split()[1] for line in reply.splitlines()[1:-1]]  # "1. GD… …", footer
     assert order == [elder.number, lift.number, slow.number]
     assert "限" in reply
 
