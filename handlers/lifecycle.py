@@ -329,8 +329,7 @@ def rate(session: Session, ticket: Ticket, resident: Resident, score: int, now: 
     assignee = org_repo.staff(session, ticket.assignee_id) if ticket.assignee_id else None
     if assignee is not None:
         add_push(session, openid=assignee.openid, audience="worker", event="ticket_rated",
-                 text=msg("push.ticket_rated", no=ticket.number, score=score,
-                          comment=comment or ""),
+                 text=msg("push.ticket_rated", no=ticket.number, score=score),
                  ticket_id=ticket.id)
     if unhappy and ticket.reopened_count < cfg.max_reopens:
         reopen(session, ticket, resident, now, f"{score}分：{comment or ''}".rstrip("："))

@@ -78,7 +78,10 @@ def test_unsatisfied_rating_is_recorded_and_kept_for_staff(chat):
     chat.say("r7", "5号楼1单元101 水管漏水")
     no = chat.tickets()[0].number
     chat.say("worker-g2", f"办结 {no} 已关阀门")
-    assert chat.say("r7", "不满意").startswith("很抱歉没让您满意（1分）")
+    assert chat.say("r7", "不满意") == msg("rating.ask_reason", score=1, no=no)
+    assert chat.tickets()[0].rating is None  # not before the resident says what was wrong
+    assert chat.say("r7", "还在滴水，阀门一开就漏") == msg("followup.rating_reopened",
+                                                          score=1, no=no)
     assert chat.tickets()[0].rating == 1
 
 

@@ -23,7 +23,8 @@ def test_issue_two_flow_still_closes_on_a_good_rating(world: World):
 def test_unhappy_rating_reopens_and_alerts_the_grid_leader(world: World):
     no = resolved(world)
     world.go("2026-11-23 11:00")
-    assert world.say("oR1", "不满意").startswith(f"很抱歉没让您满意（1分），工单{no}已重新办理")
+    assert "哪里不满意" in world.say("oR1", "不满意")
+    assert world.say("oR1", "灯还是一闪一闪的").startswith(f"很抱歉没让您满意（1分），工单{no}已重新办理")
     t = world.ticket(no)
     assert (t.status, t.reopened_count, t.sla_cycle) == ("reopened", 1, 1)
     assert t.resolve_due_at > t.resolved_at  # a fresh clock from the reopening
@@ -46,7 +47,7 @@ def test_no_rating_in_three_days_closes_as_default_satisfied_then_unhappy_reopen
     assert world.events(no)[-1].note == "超时未评价，默认满意"
     assert "已按「满意」结束" in world.pushes("oR1")[0][1]
     world.go("2026-11-30 10:00")  # within the 7-day reopen window
-    assert "已重新办理" in world.say("oR1", "很不满意")
+    assert "已重新办理" in world.say("oR1", "很不满意，还是老样子没变化")  # reason said at once
     assert world.ticket(no).status == "reopened"
 
 
@@ -54,8 +55,10 @@ def test_reopens_are_bounded(world: World):
     no = resolved(world)
     for _ in range(2):
         world.say("oR1", "不满意")
+        world.say("oR1", "还是不行")
         world.say("oW1", f"办结 {no} 再次处理")
-    assert world.say("oR1", "不满意").startswith("很抱歉没让您满意（1分）")
+    world.say("oR1", "不满意")
+    assert world.say("oR1", "还是不行").startswith("很抱歉没让您满意（1分）")
     t = world.ticket(no)
     assert (t.status, t.reopened_count) == ("closed", 2)
     assert any(o == "oA1" and "【不满意】" in x for o, x in world.pushes())
