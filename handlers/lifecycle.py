@@ -24,6 +24,7 @@ from storage import Conflict, sla
 from storage import org as org_repo
 from storage import tickets as repo
 from storage.models import (
+    Department,
     DepartmentMember,
     Grid,
     GridWorker,
@@ -74,9 +75,23 @@ def describe(session: Session, ticket: Ticket) -> dict[str, str]:
         "kind": msg(f"kind.{ticket.kind}"),
         "category": ticket.category or "其他",
         "address": address,
-        "status": msg(f"status.{ticket.status}"),
+        "status": status_text(session, ticket),
         "text": ticket.description,
     }
+
+
+def status_text(session: Session, ticket: Ticket) -> str:
+    """The status as people read it, hand-overs included: 「已转交物业公司，待接单」 after a
+    转派 to a department, and 「（社区已介入）」 added while an open ticket is escalated to
+    the community (上报, or the 督办 ladder's level 2 and up)."""
+    text = msg(f"status.{ticket.status}")
+    if ticket.department_id is not None and ticket.status == S.ASSIGNED:
+        department = session.get(Department, ticket.department_id)
+        text = msg("handover.status_department", department=department.name if department
+                   else "-")
+    if ticket.escalation_level >= COMMUNITY_LEVEL and ticket.status in S.OPEN:
+        text += msg("handover.status_escalated")
+    return text
 
 
 def _template(fields: dict[str, str], now: datetime, remark: str = "") -> dict[str, str]:

@@ -18,7 +18,15 @@ from __future__ import annotations
 
 from handlers import WORKER_COMMANDS, shortref, worker_command
 from handlers.handover import call_in, find_target, reject, transfer
-from handlers.lifecycle import accept, can_handle, describe, open_tickets_of, resolve, start
+from handlers.lifecycle import (
+    accept,
+    can_handle,
+    describe,
+    open_tickets_of,
+    resolve,
+    start,
+    status_text,
+)
 from handlers.messages import msg
 from handlers.questions import answer, ask, await_answer
 from handlers.turn import Turn
@@ -206,7 +214,8 @@ def call_in_command(turn: Turn, verb: str, argument: str) -> str:
         told = call_in(turn.session, ticket, turn.worker, reason, turn.now)
     except Conflict:
         return bad_state(ticket, verb)
-    return msg("worker.called_in", no=ticket.number, count=told)
+    return msg("worker.called_in", no=ticket.number, count=told,
+               status=status_text(turn.session, ticket))
 
 
 @worker_command("转派")
@@ -225,7 +234,8 @@ def transfer_command(turn: Turn, verb: str, argument: str) -> str:
         label = transfer(turn.session, ticket, turn.worker, target, reason.strip(), turn.now)
     except Conflict:
         return bad_state(ticket, verb)
-    return msg("worker.transferred", no=ticket.number, target=label)
+    return msg("worker.transferred", no=ticket.number, target=label,
+               status=status_text(turn.session, ticket))
 
 
 @worker_command("驳回")

@@ -41,8 +41,7 @@ def test_someone_elses_staff_is_no_conflict(chat):
 def test_transfer_never_hands_it_back_to_the_worker(chat):
     chat.say("r4", "3号楼2单元501 投诉网格员王芳推诿，一直不给办")
     no = chat.tickets()[0].number
-    assert chat.say("leader-g1", f"转派 {no} 物业公司 先请物业核实") == msg(
-        "worker.transferred", no=no, target="物业公司")
+    assert chat.say("leader-g1", f"转派 {no} 物业公司 先请物业核实").startswith("已转派")
     assert chat.say("dept-wy", f"转派 {no} G01 属网格事务")
     ticket = chat.tickets()[0]
     assert ticket.assignee_id is not None and chat.pushes("worker-g1") == []

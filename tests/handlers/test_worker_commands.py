@@ -32,7 +32,8 @@ def test_each_bad_input_gets_a_clear_reply(world: World):
 def test_transfer_to_another_grid_hands_over(world: World):
     t = world.report("oR1")
     world.pushes()
-    assert world.say("oW1", f"转派 {t.number} 第二网格 实际在6号楼") == f"已转派：{t.number} → 第二网格。"
+    assert world.say("oW1", f"转派 {t.number} 第二网格 实际在6号楼") == \
+        f"已转派：{t.number} → 第二网格，当前状态：已派单，待网格员接单。"
     t2 = world.ticket(t.number)
     assert t2.status == "assigned" and t2.assignee_id == t2.first_owner_id != t.assignee_id
     pushed = dict(world.pushes())
@@ -48,7 +49,8 @@ def test_transfer_to_a_department_keeps_the_first_owner_informed(world: World):
     t = world.report("oR1")
     world.say("oW1", f"接单 {t.number}")
     world.pushes()
-    assert world.say("oW1", f"转派 {t.number} 物业公司 需更换线路") == f"已转派：{t.number} → 物业公司。"
+    assert world.say("oW1", f"转派 {t.number} 物业公司 需更换线路") == \
+        f"已转派：{t.number} → 物业公司，当前状态：已转交物业公司，待接单。"  # the new state
     pushed = world.pushes()
     assert any(o == "oD1" and "需更换线路" in x for o, x in pushed)
     assert "您的待办（1件" in world.say("oD1", "我的任务")
@@ -61,7 +63,9 @@ def test_transfer_to_a_department_keeps_the_first_owner_informed(world: World):
 def test_call_in_and_reject(world: World):
     t = world.report("oR1")
     world.pushes()
-    assert world.say("oW1", f"上报 {t.number} 涉及整栋楼线路") == f"已上报社区：{t.number}（已通知2人）。"
+    assert world.say("oW1", f"上报 {t.number} 涉及整栋楼线路") == \
+        f"已上报社区：{t.number}（已通知2人），当前状态：已派单，待网格员接单（社区已介入）。"
+    assert t.number in world.say("oA1", "我的任务")  # community staff see what was escalated
     assert {o for o, _ in world.pushes()} == {"oL1", "oA1"}
     assert world.ticket(t.number).escalation_level == 2
     assert world.say("oA1", f"驳回 {t.number} 属于供电公司产权，请拨打95598") == \
