@@ -62,3 +62,18 @@ def test_reopens_are_bounded(world: World):
     t = world.ticket(no)
     assert (t.status, t.reopened_count) == ("closed", 2)
     assert any(o == "oA1" and "【不满意】" in x for o, x in world.pushes())
+
+
+def test_the_reason_goes_on_the_timeline_and_the_worker_push_keeps_no_raw_text(world: World):
+    no = resolved(world)
+    assert "哪里不满意" in world.say("oR1", "1分")
+    assert world.ticket(no).status == "resolved"  # asked, not yet reopened
+    world.say("oR1", "灯装歪了，还是一闪一闪")
+    reasons = [e.note for e in world.events(no) if e.kind == "unhappy_reason"]
+    assert reasons == ["灯装歪了，还是一闪一闪"] and world.ticket(no).status == "reopened"
+    other = world.report("oR2", "2号楼1单元301，电梯坏了").number
+    world.say("oW1", f"办结 {other} 已修好")
+    world.pushes()
+    world.say("oR2", "5分，师傅人很好")
+    rated = [x for o, x in world.pushes() if o == "oW1" and other in x]
+    assert rated == [f"工单{other}居民评价：5分。"]
