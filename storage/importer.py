@@ -8,10 +8,12 @@ YAML (one community per file)::
     grids:
       - code: G01
         name: 第一网格
-        buildings: [1, 2, 3, "4-6"]  # numbers or ranges
+        buildings: [1, 2, 3, "4-6"]  # numbers or ranges; {number: 7, lat: 41.80, lng: 123.43}
         workers:
           - {name: 王芳, openid: oWorker1, phone: "13800000001"}            # role defaults to grid_worker
           - {name: 李强, openid: oLeader1, role: grid_leader}
+    places:                          # optional: public places, each covered by one grid
+      - {name: 东门, grid: G01, aliases: [东大门], lat: 41.801, lng: 123.432}  # lat/lng optional
     staff:                           # community-level staff (no grid)
       - {name: 赵敏, openid: oAdmin1, role: community_admin}
     departments:                     # optional: 网格吹哨、部门报到 (转派 targets, 督办 level 3)
@@ -29,7 +31,10 @@ An optional ``department`` column makes the row's person a member of that depart
 (created when new); such rows may leave ``grid_code`` empty.
 
 Importing is idempotent: rows are matched by name (street, community), code (grid), number
-(building) and OpenID (staff) and updated. Raises ImportFormatError naming the line.
+(building), name within the community (place) and OpenID (staff) and updated. A place's
+``grid`` must be a grid code of the same community (in the file or imported before).
+Coordinates are WGS-84 degrees (what a WeChat location message carries).
+Raises ImportFormatError naming the line.
 
 Files are operator input, checked before they cost anything: at most ``MAX_FILE_BYTES``
 (read no further), UTF-8 (else the line and byte offset of the first bad byte), YAML with no
@@ -56,6 +61,7 @@ from storage.models import (
     DepartmentMember,
     Grid,
     GridWorker,
+    Place,
     Role,
     Street,
 )
@@ -80,15 +86,19 @@ class ImportReport:
     buildings: int = 0
     workers: int = 0
     departments: int = 0
+    places: int = 0
     notes: list[str] = field(default_factory=list)
 
 
 def parse_buildings(spec: Any, where: str) -> list[int]:
-    """[1, "3-5", "7;8"] or "1-4;7" → [1, 3, 4, 5, 7, 8], each 1..BUILDING_MAX.
+    """[1, "3-5", "7;8"] or "1-4;7" → [1, 3, 4, 5, 7, 8], each 1..BUILDING_MAX; an item
+    ``{number: 7, lat: …, lng: …}`` counts as its number (``building_coordinates``).
     Raises ImportFormatError."""
     items = spec if isinstance(spec, list) else str(spec).replace("；", ";").split(";")
     numbers: list[int] = []
     for item in items:
+        if isinstance(item, dict):
+            item = item.get("number", "")
         text = str(item).strip().removesuffix("号楼").removesuffix("栋")
         if not text:
             continue
@@ -104,6 +114,26 @@ def parse_buildings(spec: Any, where: str) -> list[int]:
             raise ImportFormatError(f"{where}: bad building number or range {_quote(item)} "
                                     f"(numbers 1..{BUILDING_MAX})") from None
     return numbers
+
+
+def building_coordinates(spec: Any, where: str) -> dict[int, tuple[float, float]]:
+    """{number: (lat, lng)} of the ``{number, lat, lng}`` items of a grid's buildings.
+    Raises ImportFormatError."""
+    items = spec if isinstance(spec, list) else []
+    return {int(parse_buildings([item], where)[0]): _coordinates(item, where)
+            for item in items if isinstance(item, dict)}
+
+
+def _coordinates(spec: dict, where: str) -> tuple[float, float]:
+    """(lat, lng) of a mapping with lat and lng in WGS-84 degrees. Raises ImportFormatError."""
+    try:
+        lat, lng = float(spec["lat"]), float(spec["lng"])
+    except (KeyError, TypeError, ValueError):
+        raise ImportFormatError(f"{where}: lat and lng must be numbers (degrees), not "
+                                f"{_quote(spec.get('lat'))}, {_quote(spec.get('lng'))}") from None
+    if not (-90 <= lat <= 90 and -180 <= lng <= 180):
+        raise ImportFormatError(f"{where}: lat {lat}, lng {lng} is not on Earth")
+    return lat, lng
 
 
 def import_file(session: Session, path: Path) -> ImportReport:
@@ -196,6 +226,36 @@ class _Loader:
         self.s.flush()
         return row
 
+    def place(self, where: str, community: Community, spec: Any) -> Place:
+        if not isinstance(spec, dict) or not spec.get("name") or not spec.get("grid"):
+            raise ImportFormatError(f"{where}: a place needs a name and a grid (code), "
+                                    f"not {_quote(spec)}")
+        grids = {g.code: g for g in self.s.exec(
+            select(Grid).where(Grid.community_id == community.id).order_by(Grid.code))}
+        grid = grids.get(str(spec["grid"]))
+        if grid is None:
+            raise ImportFormatError(
+                f"{where}: unknown grid {_quote(spec['grid'])} for place {_quote(spec['name'])} "
+                f"(grids of {community.name}: {', '.join(grids) or 'none'})")
+        aliases = spec.get("aliases") or []
+        if not isinstance(aliases, list):
+            aliases = str(aliases).replace("，", ",").split(",")
+        name = str(spec["name"]).strip()
+        row = self.s.exec(select(Place).where(Place.community_id == community.id,
+                                              Place.name == name)).first()
+        if row is None:
+            row = Place(community_id=community.id, grid_id=grid.id, name=name)
+            self.s.add(row)
+            self.report.places += 1
+        row.grid_id = grid.id
+        row.aliases = list(dict.fromkeys(a for a in (str(x).strip() for x in aliases)
+                                         if a and a != name))
+        has_coordinates = spec.get("lat") is not None or spec.get("lng") is not None
+        row.latitude, row.longitude = (_coordinates(spec, where) if has_coordinates
+                                       else (None, None))
+        self.s.flush()
+        return row
+
     def worker(self, where: str, community: Community, grid: Grid | None, spec: dict) -> GridWorker:
         if not isinstance(spec, dict):
             raise ImportFormatError(f"{where}: expected {{name, openid}}, not {_quote(spec)}")
@@ -282,8 +342,13 @@ def _import_yaml(session: Session, text: str, name: str) -> ImportReport:
         grid = load.grid(community, str(g["code"]), str(g.get("name") or ""))
         for number in parse_buildings(g.get("buildings") or [], where):
             load.building(community, grid, number)
+        for number, (lat, lng) in building_coordinates(g.get("buildings"), where).items():
+            row = load.building(community, grid, number)
+            row.latitude, row.longitude = lat, lng
         for j, w in enumerate(g.get("workers") or [], start=1):
             load.worker(f"{where}.workers[{j}]", community, grid, w)
+    for j, p in enumerate(doc.get("places") or [], start=1):
+        load.place(f"{name} places[{j}]", community, p)
     for j, w in enumerate(doc.get("staff") or [], start=1):
         load.worker(f"{name} staff[{j}]", community, None, w)
     for i, d in enumerate(doc.get("departments") or [], start=1):

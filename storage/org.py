@@ -1,7 +1,8 @@
 """The organisation and the people in it: lookups used on every message.
 
-街道 → 社区 → 网格 → 楼栋 → 户; a resident's building decides the grid, and the grid's
-active grid worker (网格员) is the assignee of its tickets (首问负责).
+街道 → 社区 → 网格 → 楼栋 → 户, plus public places (东门, 广场 …) each covered by a grid; the
+building or place of a problem decides the grid, and the grid's active grid worker (网格员)
+is the assignee of its tickets (首问负责).
 
 Organisation lookups (buildings, grids, communities, staff) are served from the session's
 ``storage.orgcache.OrgCache`` when one is attached (the web processes), with no SQL, and
@@ -19,7 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, SQLModel, select
 
 from storage import NotFound, orgcache
-from storage.models import Building, Community, Grid, GridWorker, Resident, Role
+from storage.models import Building, Community, Grid, GridWorker, Place, Resident, Role
 
 
 def _cached(session: Session, key: tuple, load: Callable[[Session], Any]) -> Any:
@@ -103,6 +104,47 @@ def building_by_number(
     return _cached(session, ("building_no", community_id, number), lambda s: s.exec(
         select(Building).where(Building.community_id == community_id, Building.number == number)
     ).first())
+
+
+def place(session: Session, place_id: int) -> Place | None:
+    """Public place ``place_id`` (东门, 广场 …), or None."""
+    return _cached(session, ("place", place_id), lambda s: s.get(Place, place_id))
+
+
+def places(session: Session, community_id: int | None = None) -> tuple[Place, ...]:
+    """The public places of the community (default: the account's), by id. Read-only
+    (detached when served from the org cache): use ``place()`` for one to attach."""
+    if community_id is None:
+        community = default_community(session)
+        if community is None:
+            return ()
+        community_id = community.id
+    return _cached(session, ("places", community_id), lambda s: tuple(s.exec(
+        select(Place).where(Place.community_id == community_id).order_by(Place.id))))
+
+
+def located(session: Session, community_id: int | None = None
+            ) -> tuple[tuple[str, int, float, float], ...]:
+    """("building"|"place", id, lat, lng) of every building and place of the community
+    (default: the account's) whose coordinates were imported (WGS-84 degrees)."""
+    if community_id is None:
+        community = default_community(session)
+        if community is None:
+            return ()
+        community_id = community.id
+
+    def load(s: Session) -> tuple[tuple[str, int, float, float], ...]:
+        rows = [("building", b.id, b.latitude, b.longitude) for b in s.exec(
+            select(Building).where(Building.community_id == community_id,
+                                   Building.latitude.is_not(None),
+                                   Building.longitude.is_not(None)).order_by(Building.id))]
+        rows += [("place", p.id, p.latitude, p.longitude) for p in s.exec(
+            select(Place).where(Place.community_id == community_id,
+                                Place.latitude.is_not(None),
+                                Place.longitude.is_not(None)).order_by(Place.id))]
+        return tuple(rows)
+
+    return _cached(session, ("located", community_id), load)
 
 
 def grid_worker_of(session: Session, grid_id: int) -> GridWorker | None:

@@ -1,4 +1,5 @@
-"""A per-process cache of the organisation: buildings, grids, communities and staff.
+"""A per-process cache of the organisation: buildings, public places, grids, communities
+and staff.
 
 Every report resolves building → grid → grid worker, and every message asks "is this OpenID
 staff?". These rows change only when staff import a file, so each web process keeps them:
