@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from bot.cli_ops import ops_app
 from storage import NotFound
 from storage.models import Building, Community, Grid, Resident, Street
-from storage.notices import audience, deliveries, send
+from storage.notices import BadBuildingList, audience, deliveries, parse_buildings, ranges, send
 from storage.outbox import mark_sent
 from storage.times import utcnow
 
@@ -51,12 +51,49 @@ def test_audiences(town):
         audience(town)
 
 
+@pytest.mark.parametrize(("spec", "numbers"), [
+    ("1,3-5", [1, 3, 4, 5]), ("1，3-5", [1, 3, 4, 5]), ("3至5号楼、1栋", [1, 3, 4, 5]),
+    ("2; 7 9~10", [2, 7, 9, 10]), ("1 - 3,2", [1, 2, 3]), ("12", [12])])
+def test_building_lists_as_staff_type_them(spec, numbers):
+    assert parse_buildings(spec) == numbers
+    assert parse_buildings(ranges(numbers)) == numbers
+
+
+@pytest.mark.parametrize(("spec", "item"), [
+    ("1,x", "x"), ("5-3", "5-3"), ("0", "0"), ("1-99999", "1-99999"), ("3号楼A", "3号楼A"),
+    (" ，", "")])
+def test_a_bad_building_list_names_the_item(spec, item):
+    with pytest.raises(BadBuildingList) as caught:
+        parse_buildings(spec)
+    assert caught.value.item == item
+
+
+def test_audience_needs_the_community_when_there_are_several(town):
+    other = Community(name="和谐社区", street_id=town.exec(select(Street)).first().id)
+    town.add(other)
+    town.flush()
+    town.add(Grid(community_id=other.id, code="G11", name="第一网格"))  # same name
+    town.commit()
+    with pytest.raises(ValueError, match="several communities"):
+        audience(town, grid="第一网格")
+    with pytest.raises(ValueError, match="several communities"):
+        audience(town, buildings=[1])
+    assert len(audience(town, community="幸福新社区", grid="第一网格")[1]) == 4
+    assert audience(town, community="和谐社区", grid="第一网格") == ("网格:G11", [])
+    with pytest.raises(NotFound):
+        audience(town, community="和谐社区", buildings=[1])
+
+
+def test_unknown_notice_is_not_found(town):
+    with pytest.raises(NotFound):
+        deliveries(town, 999)
+
+
 def test_send_counts_deliveries(town):
     scope, people = audience(town, grid="G01")
     notice = send(town, "停水通知", "明天9:00-12:00停水", people, scope, utcnow(), "赵敏")
     town.commit()
     assert deliveries(town, notice.id) == {"pending": 4, "sent": 0, "dead": 0, "total": 4}
-    from sqlmodel import select
 
     from storage.models import NoticeDelivery, Outbox
     first = town.exec(select(Outbox).join(NoticeDelivery, NoticeDelivery.outbox_id == Outbox.id)
@@ -72,8 +109,8 @@ def test_notice_cli(town, postgres_url, monkeypatch):
     runner = CliRunner()
     ok = runner.invoke(ops_app, ["notice", "停电通知", "周六8点检修", "--buildings", "1-2"])
     assert ok.exit_code == 0, ok.output
-    assert "楼栋:1,2的4位居民" in ok.output and "待发送4" in ok.output
-    again = runner.invoke(ops_app, ["notice", "x", "y", "--status", "1"])
-    assert "共4" in again.output
+    assert "楼栋:1-2的4位居民" in ok.output and "待发送4" in ok.output
+    again = runner.invoke(ops_app, ["notice", "--status", "1"])
+    assert again.exit_code == 0 and "共4" in again.output
     bad = runner.invoke(ops_app, ["notice", "停电通知", "周六", "--grid", "G09"])
     assert bad.exit_code == 1 and "找不到" in bad.output
