@@ -67,7 +67,7 @@ class _Commands(TyperGroup):
 
 
 app = typer.Typer(help="gridbot — the WeChat bot of a grid-managed community.", no_args_is_help=True,
-                  cls=_Commands)
+                  cls=_Commands, rich_markup_mode="markdown")
 db_app = typer.Typer(help="Database schema (alembic migrations).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(intents_app, name="intents")
@@ -75,8 +75,7 @@ app.add_typer(station_app, name="station")
 app.add_typer(care_app, name="care")
 app.add_typer(outbox_app, name="outbox")
 app.command("chat")(chat)
-app.command("stats")(cli_ops.stats)
-app.command("notice")(cli_ops.notice)
+app.registered_commands += cli_ops.ops_app.registered_commands  # stats, notice (with their help)
 
 
 def _logging(settings: Settings | None = None) -> None:

@@ -3,7 +3,8 @@
 A ticket counts in the period when it was created in [start, end) (aware UTC). For each
 scope (every community, and every grid within it) ``compute`` gives:
 
-- ``tickets``, ``by_kind`` {kind: n}, ``by_category`` {category: n} ("其他" for none);
+- ``tickets``, ``by_kind`` {kind: n}, ``by_category`` {category: n} ("其他" for none),
+  ``by_status`` {status: n} (status now, codes of ``TicketStatus``);
 - ``response_median_min`` / ``response_p90_min``: minutes from creation to the first
   response (wall-clock time), over tickets that had one; ``resolve_median_min`` /
   ``resolve_p90_min``: minutes from creation to 办结, over resolved tickets. Percentiles are
@@ -16,7 +17,8 @@ scope (every community, and every grid within it) ``compute`` gives:
   yet responded, or resolution) before ``now`` — a waiting_resident ticket counts at its
   paused moment.
 
-Cancelled tickets count in ``tickets`` and ``by_*`` only.
+Cancelled tickets count in ``tickets`` and ``by_*`` only. Minutes and percentages are
+rounded to one decimal. ``period`` turns local days into the [start, end) of ``compute``.
 """
 
 from __future__ import annotations
@@ -25,16 +27,34 @@ import math
 import statistics
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from itertools import groupby
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
 from storage.models import Community, Grid, Ticket, TicketStatus
-from storage.times import as_utc
+from storage.times import as_utc, local
 
 S = TicketStatus
 SATISFIED_FROM = 4
+DEFAULT_DAYS = 30
+"""The default period: the last 30 local days, today included."""
+
+
+def period(first: date | None, last: date | None, now: datetime, tz: str,
+           days: int = DEFAULT_DAYS) -> tuple[datetime, datetime]:
+    """[first 00:00, last + 1 day 00:00) in time zone ``tz`` (e.g. "Asia/Shanghai"), as aware
+    datetimes. ``last`` defaults to today *in ``tz``* at ``now`` (aware), never the host's
+    date; ``first`` to ``days`` - 1 days before ``last``.
+    Raises ValueError when ``first`` is after ``last``; ZoneInfoNotFoundError for a bad ``tz``."""
+    last = last or local(now, tz).date()
+    first = first or last - timedelta(days=days - 1)
+    if first > last:
+        raise ValueError(f"the first day {first} is after the last day {last}")
+    zone = ZoneInfo(tz)
+    return (datetime.combine(first, datetime.min.time(), zone),
+            datetime.combine(last + timedelta(days=1), datetime.min.time(), zone))
 
 
 @dataclass
@@ -47,6 +67,7 @@ class ScopeStats:
     tickets: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)
     by_category: dict[str, int] = field(default_factory=dict)
+    by_status: dict[str, int] = field(default_factory=dict)
     response_median_min: float | None = None
     response_p90_min: float | None = None
     resolve_median_min: float | None = None
@@ -61,9 +82,9 @@ class ScopeStats:
     overdue: int = 0
 
     def row(self) -> dict[str, object]:
-        """A flat dict for CSV: by_kind/by_category become "k:n;k:n" strings."""
+        """A flat dict for CSV: by_kind/by_category/by_status become "k:n;k:n" strings."""
         d = asdict(self)
-        for key in ("by_kind", "by_category"):
+        for key in ("by_kind", "by_category", "by_status"):
             d[key] = ";".join(f"{k}:{v}" for k, v in sorted(d[key].items()))
         return d
 
@@ -105,11 +126,12 @@ def summarise(stats: ScopeStats, tickets: list, now: datetime) -> ScopeStats:
         stats.by_kind[t.kind] = stats.by_kind.get(t.kind, 0) + 1
         cat = t.category or "其他"
         stats.by_category[cat] = stats.by_category.get(cat, 0) + 1
+        stats.by_status[t.status] = stats.by_status.get(t.status, 0) + 1
     response = [m for t in tickets if (m := _minutes(t.created_at, t.first_response_at)) is not None]
     resolve = [m for t in tickets if (m := _minutes(t.created_at, t.resolved_at)) is not None]
-    stats.response_median_min = statistics.median(response) if response else None
+    stats.response_median_min = round(statistics.median(response), 1) if response else None
     stats.response_p90_min = nearest_rank(response, 90)
-    stats.resolve_median_min = statistics.median(resolve) if resolve else None
+    stats.resolve_median_min = round(statistics.median(resolve), 1) if resolve else None
     stats.resolve_p90_min = nearest_rank(resolve, 90)
     r_met = [t.response_met for t in tickets if t.response_met is not None]
     s_met = [t.resolve_met for t in tickets if t.resolve_met is not None]

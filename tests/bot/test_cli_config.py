@@ -127,6 +127,6 @@ def test_errors_that_are_not_configuration_keep_their_traceback(monkeypatch):
     def broken(*_args, **_kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(bot.cli_ops, "_period", broken)
+    monkeypatch.setattr(bot.cli_ops, "clock", broken)
     result = run(["stats"])
     assert result.exit_code == 1 and isinstance(result.exception, RuntimeError)

@@ -110,7 +110,11 @@ def test_stats_cli_prints_csv_and_text(fixture_db, postgres_url, monkeypatch):
     assert [(r["scope"], r["tickets"], r["response_met_pct"]) for r in rows] == [
         ("community", "7", "80.0"), ("grid", "5", "66.7"), ("grid", "2", "100.0")]
     assert rows[1]["by_category"] == "其他:1;噪音:1;楼道灯:2;漏水:1"
+    assert rows[1]["by_status"] == "assigned:1;cancelled:1;closed:3"
     text = runner.invoke(ops_app, ["stats", "--from", "2026-11-01", "--to", "2026-11-30"])
-    assert "幸福新社区: 工单7件" in text.output and "满意率75.0%" in text.output
+    assert "幸福新社区：工单 7 件，在办 2 件，超时 1 件" in text.output
+    assert "类型：报修 5、投诉 2" in text.output
+    assert "响应用时：中位 20分钟，P90 1.5小时；办结用时：中位 6.7小时，P90 24小时" in text.output
+    assert "满意率 75%（评价 3 件，均分 3.7分，默认满意 1 件）" in text.output
     bad = runner.invoke(ops_app, ["stats", "--from", "2026-13-01"])
     assert bad.exit_code != 0 and "YYYY-MM-DD" in bad.output
