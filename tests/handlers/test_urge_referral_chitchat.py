@@ -78,8 +78,10 @@ def test_referral_names_the_office_keeps_the_message_and_opens_nothing(chat):
     assert "不动产登记中心" in reply and "12345" in reply
     reply = chat.say("r5", "我的社保什么时候能到账")
     assert "社保" in reply
+    # a matter with no office in handlers/referral.toml: the city hotline
+    assert chat.say("r5", "这个政策什么时候出台") == msg("referral.hotline", hotline="12345")
     assert chat.tickets() == []
-    assert len(_kept_for_staff(chat)) == 2
+    assert len(_kept_for_staff(chat)) == 3
 
 
 def test_chitchat_is_answered_friendly_and_never_a_ticket(chat):
