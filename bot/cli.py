@@ -8,7 +8,9 @@
     gridbot db upgrade                       apply schema migrations
     gridbot review                           messages kept for staff
     gridbot stats [--from --to --csv]        tickets, response/resolution times, SLA, satisfaction
-    gridbot notice TITLE BODY --grid …       push a notice (停水停电通知) to residents
+    gridbot notice TITLE BODY --grid …       push a notice (停水停电通知) to residents;
+                                             --status N shows its delivery counts
+    gridbot resident level REF LEVEL         a resident's care level (红橙黄蓝绿 or none)
     gridbot intents classify|eval            the understanding of messages
     gridbot outbox list|retry                pushes that are dead or in doubt; re-send them
     gridbot station …  / gridbot care …      lending stations; after-school care programmes
@@ -36,6 +38,7 @@ from bot import cli_ops
 from bot.cli_chat import chat
 from bot.cli_intents import app as intents_app
 from bot.cli_outbox import outbox_app
+from bot.cli_residents import resident_app
 from bot.cli_services import care_app, station_app
 from bot.lazy import lazy_module
 
@@ -74,6 +77,7 @@ app.add_typer(intents_app, name="intents")
 app.add_typer(station_app, name="station")
 app.add_typer(care_app, name="care")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(resident_app, name="resident")
 app.command("chat")(chat)
 app.registered_commands += cli_ops.ops_app.registered_commands  # stats, notice (with their help)
 
