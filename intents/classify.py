@@ -60,7 +60,7 @@ _PUNCT = r"\s" + re.escape(_EDGE_CHARS)
 # Optional parts carry their trailing space: 「\s*X?\s*$」 would backtrack quadratically.
 _RATING_NUMBER = re.compile(r"^(?:给|打)?\s*([1-5一二三四五])\s*(?:(?:分|星|颗星)\s*)?$")
 _RATING_NUMBER_IN = re.compile(r"(?<![\d十])([1-5一二三四五])\s*(?:分(?!钟|钱)|星|颗星)")
-_HAS_NUMBER = re.compile(r"[0-9零〇一二两三四五六七八九十]")
+_HAS_NUMBER = re.compile(r"[0-9零〇一二两三四五六七八九十]|[a-z](?:[栋座幢#]|号楼)")  # or A栋
 _PHONE_DIGITS = re.compile(r"(?<!\d)(?:1[3-9]\d[\s-]?\d{4}[\s-]?\d{4}|0\d{2,3}[\s-]?\d{7,8})(?!\d)")
 _MAX_EXACT_CHARS = 12  # longer messages are never a string of whole-message forms
 _PIECES = re.compile(rf"[{_PUNCT}]+")

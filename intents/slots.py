@@ -96,21 +96,6 @@ def cn_to_int(token: str) -> int | None:
     return total + current
 
 
-# ---------------------------------------------------------------- address
-_DASH = r"[-－—–~～_/]"
-_ADDR_DASH = re.compile(rf"(?<!\d)(\d{{1,3}}){_DASH}(\d{{1,2}}){_DASH}(\d{{3,4}})(?!\d)", re.ASCII)
-_BUILDING = re.compile(rf"({_num(4)}){_SP}(?:号楼|号院楼|栋楼|栋|幢|座"
-                       rf"|号(?={_SP}\d{{1,2}}{_SP}单元)|楼(?={_SP}{_num(2)}{_SP}单元))", re.ASCII)
-_UNIT = re.compile(rf"({_num(2)}){_SP}(?:单元|门洞|门栋)", re.ASCII)
-_ROOM_AFTER_UNIT = re.compile(rf"(?:单元|门洞){_SP}(?:的{_SP})?"
-                              rf"(\d{{3,4}}|\d{{1,2}}{_SP}楼{_SP}\d{{1,2}})(?!\d)", re.ASCII)
-_ROOM = re.compile(rf"(?<![\d.])(\d{{3,4}}){_SP}(?:室|号房|房间|房|户)", re.ASCII)
-_ROOM_AFTER_BUILDING = re.compile(rf"(?:号楼|栋|幢){_SP}(\d{{3,4}})(?!\d)"
-                                  rf"(?!{_SP}(?:单元|号楼|栋|元|块))", re.ASCII)
-BUILDING_MAX = 9999
-UNIT_MAX = 99
-
-
 def _first_number(pattern: re.Pattern[str], text: str, high: int) -> int | None:
     """Value of the first match of ``pattern`` whose group 1 is a number in 1..``high``."""
     for m in pattern.finditer(text):
@@ -119,32 +104,348 @@ def _first_number(pattern: re.Pattern[str], text: str, high: int) -> int | None:
     return None
 
 
+# ---------------------------------------------------------------- address
+# A tokenizer and a small grammar over its tokens (not patterns shaped like examples):
+#
+#   address   := compact | [estate] buildings [chain] | unit [chain] | room-with-suffix
+#   buildings := label {sep label} bsuffix {sep label {sep label} bsuffix}
+#   label     := LETTER [1–3 digits] | 1–4 digits [LETTER] | Chinese numeral
+#   bsuffix   := 号楼 | 栋 | 幢 | 座 | # | #楼 | 号栋 …; 号 only before a unit or a room,
+#                楼 only before a unit (「5楼」 is a floor)
+#   chain     := [unit | unit DASH room] [floor] [room]
+#   unit      := number 单元 | 门洞 | 门栋 (after a building also 门 | 梯)
+#   room      := 3–4 digits | 3–4 Chinese digits (六零一) | floor + 1–2 digits (3楼2 → 302),
+#                then 室 | 房 | 号 | 户 … or nothing, but never a counter (年 月 天 元 岁 点 …)
+#   compact   := label DASH unit DASH room                         (3-2-501, A-2-501)
+#
+# A number is an address part only when an address word follows it, so years, dates, times,
+# money, ages, durations and phone numbers are none; a number right after 月 (「11月3号楼」)
+# or after a determiner (「这两栋楼」「每栋」) is no label either.
+_ADDR_TOKEN = re.compile(
+    r"(?P<num>[0-9]+)|(?P<cn>[零〇一二两俩三四五六七八九十百]+)|(?P<let>[A-Za-z]+)|(?P<sp>\s+)"
+    r"|(?P<w>号院楼|号楼|号栋|号幢|号座|栋楼|幢楼|座楼|#楼|#栋|号房|房间|单元|门洞|门栋|.)",
+    re.ASCII | re.DOTALL)
+_STRONG_SUFFIXES = frozenset({"号楼", "号院楼", "号栋", "号幢", "号座", "栋", "幢", "#", "#楼", "#栋"})
+_COUNT_SUFFIXES = frozenset({"栋楼", "幢楼", "座楼", "座"})
+"""Building words that are also measure words: 「两座楼」「一栋楼都停电」 count buildings
+when the number is written in Chinese, 「2栋楼下」「B座」 name one."""
+_UNIT_SUFFIXES = frozenset({"单元", "门洞", "门栋"})
+_CHAIN_UNIT_SUFFIXES = frozenset({"门", "梯"})
+_ROOM_SUFFIXES = frozenset({"室", "房", "号房", "房间", "户"})
+_FLOOR_WORDS = frozenset({"楼", "层"})
+_NOT_A_ROOM_BEFORE = frozenset("年月日天周点时分秒元块毛角岁斤米层楼次个人位件台辆只克度%."
+                               ":：栋幢座#门梯") | _STRONG_SUFFIXES | _COUNT_SUFFIXES | \
+    _UNIT_SUFFIXES | frozenset({"号栋", "单元"})
+"""Words after a number that make it a count, a date, a price … or another part, not a room."""
+_NOT_A_LABEL_AFTER = frozenset("月.:：这那每整几共")
+_LIST_SEPARATORS = frozenset("、和与跟及或/")
+_RANGE_SEPARATORS = frozenset("-－—–~～到至")
+_DASHES = frozenset("-－—–~～_/")
+_FILLERS = frozenset({"的", ",", "，"})
+_MAX_LIST = 12
+"""Most labels in one list or range of buildings (「7-8-9栋」); bounds the work per token."""
+_MAX_RANGE = 30
+"""A range 「3到8号楼」 is expanded when it spans at most this many buildings."""
+ESTATE_SUFFIXES = ("小区", "花园", "家园", "嘉园", "新村", "新城", "公寓", "山庄", "社区", "苑",
+                   "府", "庭", "湾", "城")
+"""Endings of estate (小区) names: 阳光小区, 幸福家园, 锦绣苑, 万达城."""
+_ESTATE_STOPS = frozenset("我你他她它们咱住在是的了这那个该本从到去、，,。 ")
+"""Characters that end an estate name read backwards (「我住在阳光小区」 → 阳光小区)."""
+_ESTATE_NAME_MAX = 6
+BUILDING_MAX = 9999
+UNIT_MAX = 99
+
+
+def _tokens(text: str) -> list[tuple[str, str, int]]:
+    """(kind, text, start) of each token: kinds num, cn, let, sp and w (a word or a char)."""
+    return [(m.lastgroup or "w", m.group(), m.start()) for m in _ADDR_TOKEN.finditer(text)]
+
+
+class _Reader:
+    """The grammar of the block comment above, over the tokens of one text; every method
+    takes a token index and returns what it read and the index after it, or None."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.toks = _tokens(text)
+        self._labels: dict[int, tuple[str, int | None, int] | None] = {}
+
+    def kind(self, i: int) -> str | None:
+        return self.toks[i][0] if 0 <= i < len(self.toks) else None
+
+    def word(self, i: int) -> str | None:
+        """The token's text when it is a word (or a single other character)."""
+        return self.toks[i][1] if 0 <= i < len(self.toks) and self.toks[i][0] == "w" else None
+
+    def space(self, i: int) -> int:
+        return i + 1 if self.kind(i) == "sp" else i
+
+    def filler(self, i: int) -> int:
+        """Skip a space, 的 or a comma between the parts of one address (at most three)."""
+        for _ in range(3):
+            if self.kind(i) == "sp" or self.word(i) in _FILLERS:
+                i += 1
+        return i
+
+    def number(self, i: int, high: int) -> tuple[int, int] | None:
+        """A number 1..high written in digits or in Chinese (not 两/俩, which count)."""
+        kind = self.kind(i)
+        if kind == "num" or (kind == "cn" and self.toks[i][1] not in ("两", "俩")):
+            value = _in(_cn_number(self.toks[i][1]), 1, high)
+            if value is not None:
+                return value, i + 1
+        return None
+
+    def label(self, i: int) -> tuple[str, int | None, int] | None:
+        """(canonical label, its number or None, next) of a building label at ``i``."""
+        if i not in self._labels:
+            self._labels[i] = self._label(i)
+        return self._labels[i]
+
+    def _label(self, i: int) -> tuple[str, int | None, int] | None:
+        if not 0 <= i < len(self.toks) or self.word(i - 1) in _NOT_A_LABEL_AFTER:
+            return None
+        kind, text, _ = self.toks[i]
+        if kind == "let" and len(text) == 1:
+            if self.kind(i + 1) == "num" and len(self.toks[i + 1][1]) <= 3 and (
+                    n := int(self.toks[i + 1][1])):
+                return f"{text.upper()}{n}", None, i + 2
+            return text.upper(), None, i + 1
+        if kind == "num" and len(text) > 4:
+            return None
+        found = self.number(i, BUILDING_MAX)
+        if found is None:
+            return None
+        value, j = found
+        if kind == "num" and self.kind(j) == "let" and len(self.toks[j][1]) == 1:
+            return f"{value}{self.toks[j][1].upper()}", None, j + 1
+        return str(value), value, j
+
+    def labels(self, i: int) -> tuple[list[str], int, int] | None:
+        """(labels, index of the last, next) of 「7」「7-8-9」「7、8」「3到5」 at ``i``."""
+        first = self.label(i)
+        if first is None:
+            return None
+        label, value, j = first
+        found, last = [label], i
+        while len(found) < _MAX_LIST:
+            sep = self.word(j)
+            if sep not in _LIST_SEPARATORS and sep not in _RANGE_SEPARATORS:
+                break
+            nxt = self.label(self.space(j + 1))
+            if nxt is None or (self.kind(i) == "let") != (self.kind(self.space(j + 1)) == "let"):
+                break
+            if sep in _RANGE_SEPARATORS and value is not None and nxt[1] is not None and (
+                    0 < nxt[1] - value <= _MAX_RANGE):
+                found += [str(n) for n in range(value + 1, nxt[1])]
+            found.append(nxt[0])
+            last = self.space(j + 1)
+            label, value, j = nxt
+        return found, last, j
+
+    def building(self, i: int, budget: int = _MAX_LIST) -> tuple[dict[str, Any], int] | None:
+        """Building(s) and the rest of the address from a label at ``i``; ``budget`` bounds
+        the labels read (「1号楼和2号楼和…」 costs at most _MAX_LIST labels)."""
+        parsed = self.labels(i)
+        if parsed is None:
+            return None
+        labels, _, j = parsed
+        letter = self.kind(i) == "let"
+        k = j if letter else self.space(j)
+        suffix = self.word(k)
+        if suffix in _STRONG_SUFFIXES and not (letter and suffix == "#") or (
+                suffix in _COUNT_SUFFIXES and self.toks[i][1] != "一"):
+            out, end = self.chain(k + 1, after_building=True)
+        elif suffix in ("号", "楼") and len(labels) == 1:
+            out, end = self.chain(k + 1, after_building=True)
+            if "unit" not in out and (suffix == "楼" or "room" not in out):
+                return None
+        else:
+            return None
+        sep = self.word(end)
+        budget -= len(labels)
+        if not out and budget > 0 and (sep in _LIST_SEPARATORS or sep in _RANGE_SEPARATORS):
+            # 「7号楼和8号楼之间」「1号楼到3号楼」: more buildings may follow
+            more = self.building(self.space(end + 1), budget)
+            if more is not None:
+                following = more[0].get("buildings", [more[0]["building"]])
+                if sep in _RANGE_SEPARATORS and labels[-1].isdigit() and following[0].isdigit() \
+                        and 0 < int(following[0]) - int(labels[-1]) <= _MAX_RANGE:
+                    labels += [str(n) for n in range(int(labels[-1]) + 1, int(following[0]))]
+                labels += following
+                out = {key: v for key, v in more[0].items() if key not in ("building", "buildings")}
+                end = more[1]
+        labels = list(dict.fromkeys(labels))
+        out = {"building": labels[0], **out}
+        if len(labels) > 1:
+            out["buildings"] = labels
+        return out, end
+
+    def unit(self, i: int, after_building: bool) -> tuple[int, int] | None:
+        found = self.number(i, UNIT_MAX)
+        if found is not None and self.kind(i) == "num" and len(self.toks[i][1]) > 2:
+            found = None
+        if found is None:
+            return None
+        value, j = found
+        j = self.space(j)
+        word = self.word(j)
+        if word in _UNIT_SUFFIXES or (after_building and word in _CHAIN_UNIT_SUFFIXES):
+            return value, j + 1
+        return None
+
+    def room(self, i: int, in_chain: bool) -> tuple[str, int] | None:
+        """A room number; bare (「5号楼402」) only ``in_chain``, else with 室/房/户."""
+        if self.word(i - 1) in _NOT_A_LABEL_AFTER:
+            return None
+        kind = self.kind(i)
+        if kind not in ("num", "cn"):
+            return None
+        text = self.toks[i][1]
+        room: str | None = None
+        j = i + 1
+        if in_chain and self.word(j) in _FLOOR_WORDS and (floor := self.number(i, 99)):
+            # 「3楼02」「3楼2」 → 302; 「12层1203」 → 1203
+            after = j + 1
+            short = self.kind(after) == "num" and len(self.toks[after][1]) <= 2 or (
+                self.kind(after) == "cn" and len(self.toks[after][1]) <= 2)
+            if short and (n := self.number(after, 99)) is not None:
+                room, j = f"{floor[0]}{n[0]:02d}", after + 1
+            elif self.kind(after) in ("num", "cn"):
+                i, j, kind, text = after, after + 1, self.kind(after) or "", self.toks[after][1]
+        if room is None:
+            if kind == "num":
+                room = text if 3 <= len(text) <= 4 and int(text) else None
+            elif not ("十" in text or "百" in text) and 3 <= len(text) <= 4:
+                room = str(_cn_number(text))  # 六零一 → 601
+            elif (value := _in(cn_to_int(text), 100, 9999)) is not None:
+                room = str(value)
+        if room is None or not re.fullmatch(r"[0-9]{3,4}", room):
+            return None
+        nxt = self.word(j)
+        if nxt in _ROOM_SUFFIXES or (in_chain and nxt == "号"):
+            return room, j + 1
+        if not in_chain or nxt in _NOT_A_ROOM_BEFORE or self.kind(j) in ("let", "num") or (
+                nxt in _DASHES and self.kind(j + 1) == "num"):
+            return None
+        return room, j
+
+    def chain(self, i: int, after_building: bool) -> tuple[dict[str, Any], int]:
+        """Unit, floor and room after a building (or after a unit)."""
+        out: dict[str, Any] = {}
+        j = self.filler(i)
+        unit = self.unit(j, after_building)
+        if unit is not None:
+            out["unit"], i = unit
+            j = self.filler(i)
+        elif after_building and (pair := self.unit_room(j)) is not None:
+            out["unit"], out["room"], i = pair
+            return out, i
+        room = self.room(j, in_chain=True)
+        if room is not None:
+            out["room"], i = room
+        return out, i
+
+    def unit_room(self, i: int) -> tuple[int, str, int] | None:
+        """「2-501」 after a building: unit, dash, room."""
+        if self.kind(i) != "num" or len(self.toks[i][1]) > 2 or self.word(i + 1) not in _DASHES:
+            return None
+        unit = _in(int(self.toks[i][1]), 1, UNIT_MAX)
+        room = self.room(i + 2, in_chain=True) if unit is not None else None
+        if unit is None or room is None or self.kind(i + 2) != "num":
+            return None
+        return unit, room[0], room[1]
+
+    def compact(self, i: int) -> dict[str, Any] | None:
+        """「3-2-501」: building, unit and room joined by dashes (not a date 11-22-2026)."""
+        if self.word(i - 1) in _DASHES or self.kind(i) not in ("num", "let"):
+            return None
+        if self.kind(i) == "num" and len(self.toks[i][1]) > 3:
+            return None
+        label = self.label(i)
+        if label is None or self.word(label[2]) not in _DASHES:
+            return None
+        pair = self.unit_room(label[2] + 1)
+        if pair is None:
+            return None
+        unit, room, _ = pair
+        if label[1] is not None and label[1] <= 12 and unit <= 31 and 1900 <= int(room) <= 2099:
+            return None
+        return {"building": label[0], "unit": unit, "room": room}
+
+    def estate(self, i: int) -> str | None:
+        """The estate name written right before token ``i`` (「阳光小区3号楼」 → 阳光小区)."""
+        before = self.text[max(0, self.toks[i][2] - 24):self.toks[i][2]].rstrip()
+        before = before.removesuffix("的").rstrip()
+        for suffix in ESTATE_SUFFIXES:
+            if before.endswith(suffix):
+                head = before[:-len(suffix)]
+                n = 0
+                while n < len(head) and head[-1 - n] not in _ESTATE_STOPS and \
+                        "\u4e00" <= head[-1 - n] <= "\u9fff":
+                    n += 1
+                if 0 < n <= _ESTATE_NAME_MAX and (n > 1 or len(suffix) > 1):
+                    return head[len(head) - n:] + suffix
+                return None
+        return None
+
+
+def _cn_number(token: str) -> int | None:
+    """Value of a digit or Chinese-numeral token; 「一二零三」 (no 十/百) reads digit by digit."""
+    if token.isascii():
+        return int(token) if token.isdigit() and len(token) <= _MAX_NUMBER_CHARS else None
+    if len(token) > 1 and "十" not in token and "百" not in token:
+        if len(token) > _MAX_NUMBER_CHARS:
+            return None
+        return int("".join(str(_CN_DIGITS[ch]) for ch in token))
+    return cn_to_int(token)
+
+
 @_capped
 def extract_address(text: str) -> dict[str, Any]:
-    """Building, unit and room from free text, in the forms residents write.
+    """Estate, building(s), unit and room from free text, in the forms residents write.
 
-    「5号楼3单元402」「5-3-402」「5栋3单元402室」「五号楼」「5栋」「3单元501」「402室」 →
-    ``{"building": 5, "unit": 3, "room": "402"}`` (only the parts present). ``building``
-    and ``unit`` are ints (1..BUILDING_MAX, 1..UNIT_MAX: 「99999号楼」 is no building),
-    ``room`` a string of 3–4 ASCII digits. Never raises; ``{}`` when nothing found.
+    ``{"building": "5", "unit": 3, "room": "402"}`` from 「5号楼3单元402」「5-3-402」「五栋3门402」
+    「5#楼3单元402室」; only the parts present, ``{}`` when none. Shapes:
+
+    - ``building``: str, the canonical label — "5" for 5号楼/五栋/5#楼/5幢 (digits without
+      leading zeros, 1..BUILDING_MAX), "A" for A栋/A座, "C5" for C5栋 (upper case); look it
+      up with ``storage.org.find_building``.
+    - ``buildings``: list[str], only when several are named (「7-8-9栋」「7、8号楼之间」「3到5号楼」
+      → ["7", "8", "9"], ["7", "8"], ["3", "4", "5"]); ``building`` is then the first.
+    - ``unit``: int 1..UNIT_MAX (单元, 门洞, or 门/梯 after a building).
+    - ``room``: str of 3–4 ASCII digits (「六零一」 → "601", 「3楼2」 after a unit → "302").
+    - ``estate``: str, the estate (小区) named right before the building (「阳光小区3号楼」).
+
+    Years, dates, times, money, ages, durations, floors and phone numbers are never address
+    parts (「住了18年」「11月3号」「12点」「50元」「80岁」「我家住5楼」). Normalises full-width
+    characters itself (the bot calls it on raw replies). Never raises.
     """
     text = " ".join(unicodedata.normalize("NFKC", text).split())[:MAX_TEXT_CHARS]
-    out: dict[str, Any] = {}
-    for m in _ADDR_DASH.finditer(text):
-        if int(m.group(1)) >= 1 and int(m.group(2)) >= 1:
-            return {"building": int(m.group(1)), "unit": int(m.group(2)), "room": m.group(3)}
-    if (value := _first_number(_BUILDING, text, BUILDING_MAX)) is not None:
-        out["building"] = value
-    if (value := _first_number(_UNIT, text, UNIT_MAX)) is not None:
-        out["unit"] = value
-    m = _ROOM_AFTER_UNIT.search(text) if "unit" in out else None
-    if m is None:
-        m = _ROOM.search(text) or _ROOM_AFTER_BUILDING.search(text)
-    if m:
-        out["room"] = re.sub(r"\D", "", m.group(1)) if "楼" not in m.group(1) else \
-            "".join(f"{int(p):02d}" if i else p for i, p in enumerate(re.findall(r"\d+",
-                                                                                m.group(1))))
-    return out
+    reader = _Reader(text)
+    skip_to = 0
+    for i in range(len(reader.toks)):
+        if i < skip_to or reader.kind(i) not in ("num", "cn", "let"):
+            continue
+        if (compact := reader.compact(i)) is not None:
+            return compact
+        if (found := reader.building(i)) is not None:
+            out = found[0]
+            if (estate := reader.estate(i)) is not None:
+                out["estate"] = estate
+            return out
+        # A list that is no building (「1、2、3点」) is none from its inner labels either.
+        skip_to = listed[1] if (listed := reader.labels(i)) is not None else i
+    for i in range(len(reader.toks)):
+        unit = reader.unit(i, after_building=False)
+        if unit is not None:
+            out, _ = reader.chain(unit[1], after_building=False)
+            return {"unit": unit[0], **out}
+    for i in range(len(reader.toks)):
+        room = reader.room(i, in_chain=False)
+        if room is not None:
+            return {"room": room[0]}
+    return {}
 
 
 # ---------------------------------------------------------------- phone, ticket

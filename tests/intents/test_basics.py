@@ -34,7 +34,7 @@ def test_plain_messages(clf: Classifier, text: str, intent: str, category: str |
 def test_address_with_repair(clf: Classifier) -> None:
     u = clf.classify("3号楼2单元501，楼道灯坏了")
     assert (u.intent, u.category) == ("repair", "楼道灯")
-    assert u.slots == {"building": 3, "unit": 2, "room": "501"}
+    assert u.slots == {"building": "3", "unit": 2, "room": "501"}
 
 
 def test_rating_slot(clf: Classifier) -> None:

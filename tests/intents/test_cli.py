@@ -18,7 +18,7 @@ def test_classify_prints_intent_category_confidence_slots_urgent() -> None:
     assert "intent:       repair" in result.output
     assert "category:     楼道灯" in result.output
     assert "confidence:" in result.output
-    assert '"building": 3' in result.output
+    assert '"building": "3"' in result.output
     assert "urgent:       no" in result.output
 
 

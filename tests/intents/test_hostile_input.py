@@ -169,10 +169,10 @@ def test_every_pattern_is_linear_on_100k_characters(name: str, pattern: re.Patte
         ("9" * 5000 + "号楼", {}),
         ("99999号楼", {}),
         ("10000号楼3单元", {"unit": 3}),
-        ("9999号楼", {"building": 9999}),
+        ("9999号楼", {"building": "9999"}),
         ("0号楼2单元", {"unit": 2}),
-        ("5号楼100单元", {"building": 5}),
-        ("5号楼0单元", {"building": 5}),
+        ("5号楼100单元", {"building": "5"}),
+        ("5号楼0单元", {"building": "5"}),
         ("0-0-402", {}),
         ("电话139123456785号楼", {}),
         ("12345室", {}),
@@ -212,7 +212,7 @@ def test_absurd_numbers_are_rejected_cleanly(extract: Callable[[str], Any], text
 
 
 def test_extractors_read_only_the_first_max_text_chars() -> None:
-    assert extract_address(" " * (MAX_TEXT_CHARS - 4) + "5号楼") == {"building": 5}
+    assert extract_address(" " * (MAX_TEXT_CHARS - 4) + "5号楼") == {"building": "5"}
     assert extract_address(" " * MAX_TEXT_CHARS + "5号楼") == {}
 
 
@@ -224,10 +224,11 @@ _PIECES = ["0", "1", "5", "9", "12", "402", "9999", "10000", "一", "二", "十"
            "梯子", "四点半", "借", "修", "漏水", "不是", "😀", "[捂脸]", "５", "樓", "㍻", "﷽",
            "，", "。", "!", "啊"]
 _MESSAGES = st.one_of(st.text(), st.lists(st.sampled_from(_PIECES), max_size=40).map("".join))
-_RANGES = {"building": (1, 9999), "unit": (1, 99), "quantity": (1, 999), "days": (1, 366),
+_RANGES = {"unit": (1, 99), "quantity": (1, 999), "days": (1, 366),
            "grade": (1, 9), "age": (1, 99), "rating": (1, 5)}
 _FORMS = {"room": r"[0-9]{3,4}", "phone": r"1[3-9][0-9]{9}|0[0-9]{2,3}-[0-9]{7,8}|[0-9]{8}",
-          "ticket_no": r"GD[0-9]{8}-[0-9]{4}", "child_name": r"[\u4e00-\u9fff]{2,4}"}
+          "ticket_no": r"GD[0-9]{8}-[0-9]{4}", "child_name": r"[\u4e00-\u9fff]{2,4}",
+          "building": r"[1-9][0-9]{0,3}[A-Z]?|[A-Z](?:[1-9][0-9]{0,2})?", "estate": r"\w{2,12}"}
 
 
 def _check_slots(slots: dict[str, Any], clf: Classifier) -> None:
@@ -238,6 +239,8 @@ def _check_slots(slots: dict[str, Any], clf: Classifier) -> None:
             assert type(value) is int and low <= value <= high, (key, value)
         elif key in _FORMS:
             assert isinstance(value, str) and re.fullmatch(_FORMS[key], value), (key, value)
+        elif key == "buildings":
+            assert len(value) > 1 and all(re.fullmatch(_FORMS["building"], b) for b in value)
         elif key == "when":
             assert isinstance(value, str) and 0 < len(value) <= MAX_WHEN_CHARS, value
         elif key == "date":

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from intents.classify import Classifier
 from intents.slots import cn_to_int, extract_address, extract_phone, extract_when
@@ -15,23 +17,137 @@ SUNDAY = date(2026, 11, 22)
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("5号楼3单元402", {"building": 5, "unit": 3, "room": "402"}),
-        ("5-3-402", {"building": 5, "unit": 3, "room": "402"}),
-        ("5栋3单元402室", {"building": 5, "unit": 3, "room": "402"}),
-        ("五号楼", {"building": 5}),
-        ("5栋", {"building": 5}),
-        ("3号楼2单元501", {"building": 3, "unit": 2, "room": "501"}),
-        ("十二号楼一单元", {"building": 12, "unit": 1}),
-        ("我住7栋2单元1101", {"building": 7, "unit": 2, "room": "1101"}),
-        ("3单元501", {"unit": 3, "room": "501"}),
-        ("402室", {"room": "402"}),
-        ("５号楼３单元４０２", {"building": 5, "unit": 3, "room": "402"}),
-        ("楼道灯坏了", {}),
+        # building suffixes: 号楼 栋 幢 座 # #楼 号栋; digits, Chinese numerals, letters
+        ("5号楼3单元402", {"building": "5", "unit": 3, "room": "402"}),
+        ("5栋3单元402室", {"building": "5", "unit": 3, "room": "402"}),
+        ("五号楼", {"building": "5"}),
+        ("5栋", {"building": "5"}),
+        ("8幢1单元302", {"building": "8", "unit": 1, "room": "302"}),
+        ("3#楼402", {"building": "3", "room": "402"}),
+        ("6#2单元101", {"building": "6", "unit": 2, "room": "101"}),
+        ("一号栋", {"building": "1"}),
+        ("十二号楼一单元", {"building": "12", "unit": 1}),
+        ("十二号楼三单元六零一", {"building": "12", "unit": 3, "room": "601"}),
+        ("二十一栋二单元一二零三", {"building": "21", "unit": 2, "room": "1203"}),
+        ("A栋", {"building": "A"}),
+        ("a座", {"building": "A"}),  # the classifier lower-cases its text
+        ("C5栋", {"building": "C5"}),
+        ("B座1203", {"building": "B", "room": "1203"}),
+        ("D幢2单元", {"building": "D", "unit": 2}),
+        ("12A栋303", {"building": "12A", "room": "303"}),
+        ("A座10楼1001", {"building": "A", "room": "1001"}),
+        # 号 and 楼 name a building only before a unit or a room
+        ("3号2单元", {"building": "3", "unit": 2}),
+        ("3号502", {"building": "3", "room": "502"}),
+        ("3楼2单元501", {"building": "3", "unit": 2, "room": "501"}),
         ("我家住5楼", {}),  # a floor, not a building
+        ("2号线地铁口", {}),
+        # unit: 单元 门洞 anywhere, 门 梯 after a building; room: 室 房 号 户, or bare
+        ("3栋2门501", {"building": "3", "unit": 2, "room": "501"}),
+        ("9号楼1梯1102", {"building": "9", "unit": 1, "room": "1102"}),
+        ("3单元501", {"unit": 3, "room": "501"}),
+        ("二单元三楼二", {"unit": 2, "room": "302"}),
+        ("402室", {"room": "402"}),
+        ("六零一室", {"room": "601"}),
+        ("3栋502号", {"building": "3", "room": "502"}),
+        ("3号楼 2 单元 501 房", {"building": "3", "unit": 2, "room": "501"}),
+        ("3号楼的402", {"building": "3", "room": "402"}),
+        ("5号楼12层1203", {"building": "5", "room": "1203"}),
+        ("我住7栋2单元1101", {"building": "7", "unit": 2, "room": "1101"}),
+        ("５号楼３单元４０２", {"building": "5", "unit": 3, "room": "402"}),
+        # compact forms
+        ("5-3-402", {"building": "5", "unit": 3, "room": "402"}),
+        ("3-2-501室", {"building": "3", "unit": 2, "room": "501"}),
+        ("A-2-501", {"building": "A", "unit": 2, "room": "501"}),
+        ("3栋2-501", {"building": "3", "unit": 2, "room": "501"}),
+        ("10号楼1-302漏水", {"building": "10", "unit": 1, "room": "302"}),
+        # several buildings: the first, and all of them in order
+        ("7-8-9栋", {"building": "7", "buildings": ["7", "8", "9"]}),
+        ("7、8号楼之间的路灯", {"building": "7", "buildings": ["7", "8"]}),
+        ("7号楼和8号楼之间", {"building": "7", "buildings": ["7", "8"]}),
+        ("3到5号楼都停水了", {"building": "3", "buildings": ["3", "4", "5"]}),
+        ("1号楼至3号楼", {"building": "1", "buildings": ["1", "2", "3"]}),
+        ("A、B座中间", {"building": "A", "buildings": ["A", "B"]}),
+        # the estate right before the building
+        ("阳光小区3号楼", {"estate": "阳光小区", "building": "3"}),
+        ("我住在幸福家园的5栋2单元", {"estate": "幸福家园", "building": "5", "unit": 2}),
+        ("和平小区B座1203", {"estate": "和平小区", "building": "B", "room": "1203"}),
+        ("锦绣苑12幢", {"estate": "锦绣苑", "building": "12"}),
+        ("本小区3号楼", {"building": "3"}),
+        ("我们小区3号楼", {"building": "3"}),
+        # counts of buildings are no building
+        ("两栋楼之间", {}),
+        ("一栋楼都停电了", {}),
+        ("这三栋楼", {}),
+        ("2栋楼下", {"building": "2"}),
+        ("五栋楼道灯坏了", {"building": "5"}),
+        # years, dates, times, money, ages, durations, phones are never address parts
+        ("5号楼2018年搬来的", {"building": "5"}),
+        ("2018年买的房", {}),
+        ("11月3号那天", {}),
+        ("3号那天", {}),
+        ("住了18年", {}),
+        ("等了3天", {}),
+        ("12点来", {}),
+        ("50元", {}),
+        ("80岁老人住6栋", {"building": "6"}),
+        ("3号楼1000元", {"building": "3"}),
+        ("电话13812345678", {}),
+        ("2026-11-22", {}),
+        ("11-22-2026", {}),
+        ("楼道灯坏了", {}),
+        ("学C#编程", {}),
     ],
 )
 def test_extract_address(text: str, expected: dict) -> None:
     assert extract_address(text) == expected
+
+
+_YEAR = st.integers(1950, 2099).map(str)
+_MONTH = st.integers(1, 12)
+_DAY_OF_MONTH = st.integers(1, 31)
+_DATES = st.one_of(
+    st.builds(lambda y, m, d, sep: f"{y}{sep}{m:02d}{sep}{d:02d}", _YEAR, _MONTH,
+              _DAY_OF_MONTH, st.sampled_from(["-", "/", "."])),
+    st.builds(lambda m, d, sep: f"{m}{sep}{d}{sep}2026", _MONTH, _DAY_OF_MONTH,
+              st.sampled_from(["-", "/"])),
+    st.builds(lambda y, m, d, end: f"{y}年{m}月{d}{end}", _YEAR, _MONTH, _DAY_OF_MONTH,
+              st.sampled_from(["日", "号", "号那天", "号楼下"])),
+    st.builds(lambda m, d, end: f"{m}月{d}{end}", _MONTH, _DAY_OF_MONTH,
+              st.sampled_from(["日", "号", "号楼", "号上午", "号楼下"])),
+    st.builds(lambda m, d: f"{_cn(m)}月{_cn(d)}号", _MONTH, _DAY_OF_MONTH),
+    st.builds(lambda y: f"{y}年", _YEAR),
+    st.builds(lambda d: f"{d}号那天", _DAY_OF_MONTH),
+)
+_COUNTS = st.builds(lambda n, word: f"{n}{word}", st.integers(1, 9999),
+                    st.sampled_from(["年", "天", "点", "点半", "元", "块钱", "岁", "个月", "次",
+                                     "分钟", "楼", "层", "人", "%", "斤", "米"]))
+_PHONES = st.one_of(st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True),
+                    st.from_regex(r"0[1-9][0-9]{1,2}-[2-8][0-9]{6,7}", fullmatch=True))
+_WORDS = st.sampled_from(["", "我", "住了", "等了", "从", "到", "电话", "今年", "报修", "，", " ",
+                          "楼道灯坏了", "漏水", "那天", "之前", "以后"])
+
+
+def _cn(n: int) -> str:
+    digits = "零一二三四五六七八九"
+    return (("" if n < 20 else digits[n // 10]) + "十" if n >= 10 else "") + (
+        digits[n % 10] if n % 10 else "")
+
+
+@settings(max_examples=400, deadline=None)
+@given(before=_WORDS, thing=st.one_of(_DATES, _COUNTS, _PHONES), after=_WORDS)
+def test_dates_years_counts_and_phones_are_no_address(before: str, thing: str,
+                                                      after: str) -> None:
+    assert extract_address(before + thing + after) == {}
+
+
+@settings(max_examples=200, deadline=None)
+@given(thing=st.one_of(_DATES, _COUNTS, _PHONES), word=_WORDS)
+def test_a_date_beside_an_address_does_not_change_it(thing: str, word: str) -> None:
+    assert extract_address(f"{thing}{word}，6号楼2单元301") == {
+        "building": "6", "unit": 2, "room": "301"}
+    assert extract_address(f"6号楼2单元301，{word}{thing}") == {
+        "building": "6", "unit": 2, "room": "301"}
 
 
 @pytest.mark.parametrize(
