@@ -160,9 +160,24 @@ def parse(raw: dict[str, Any]) -> SlaConfig:
     )
 
 
+_policy_file = POLICY_FILE
+
+
+def use_file(path: Path | None) -> None:
+    """Make ``load()`` read ``path`` (GRIDBOT_SLA_FILE; called where settings are built:
+    ``bot.preflight.load_settings``, ``bot.app.create_app``); None: the packaged POLICY_FILE."""
+    global _policy_file
+    _policy_file = path or POLICY_FILE
+
+
+def load(path: Path | None = None) -> SlaConfig:
+    """The validated policies of ``path``, by default the file chosen by ``use_file``
+    (cached per file). Raises ValueError, OSError."""
+    return _read(Path(path or _policy_file))
+
+
 @cache
-def load(path: Path = POLICY_FILE) -> SlaConfig:
-    """The validated policies of ``path`` (cached). Raises ValueError, OSError."""
+def _read(path: Path) -> SlaConfig:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
