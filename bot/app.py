@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from bot import webhook
 from bot.database import service_engine
 from bot.inbox import Inbox
+from bot.preflight import use_sla_file
 from bot.queue import JobQueue
 from bot.settings import Settings
 from intents.classify import Classifier
@@ -50,6 +51,7 @@ def create_app(
     `gridbot serve --workers N` (uvicorn) and gunicorn's UvicornWorker call in each process,
     ``bot.app:create_app`` with ``factory=True``, so each builds its own engine and clients."""
     settings = settings or Settings()
+    use_sla_file(settings)  # GRIDBOT_SLA_FILE: ConfigError at start-up, not at the first ticket
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -57,10 +57,10 @@ care_app = typer.Typer(help="Care programmes 四点半课堂/托管: sessions, r
 @contextmanager
 def _session() -> Iterator[tuple[Session, Settings]]:
     """One committed transaction on the configured database; storage errors end the command."""
-    from bot.settings import Settings
+    from bot.preflight import load_settings
     from storage.db import make_engine, session_scope
 
-    settings = Settings()
+    settings = load_settings()
     engine = make_engine(settings.database_url)
     try:
         with session_scope(engine) as session:

@@ -5,7 +5,10 @@ A misconfiguration becomes one ``ConfigError`` whose message is one line naming 
 exits with code 2 (``bot.cli``), instead of a traceback.
 
     load_settings(**overrides)   Settings, or ConfigError for an invalid/unsafe configuration
-                                 (pydantic ValidationError, pydantic-settings SettingsError)
+                                 (pydantic ValidationError, pydantic-settings SettingsError,
+                                 an unreadable or invalid GRIDBOT_SLA_FILE)
+    use_sla_file(settings)       GRIDBOT_SLA_FILE checked and made the policy file of this
+                                 process (``storage.sla.use_file``)
     check_services(settings, …)  the database is reachable (and has the schema), Redis answers
     check_workers(settings, n)   n web processes can share the database and Redis (not the
                                  embedded SQLite + memory://)
@@ -22,6 +25,7 @@ Database and Redis URLs are shown without their passwords.
 from __future__ import annotations
 
 import re
+import sys
 
 import redis
 import sqlalchemy.exc
@@ -40,11 +44,38 @@ class ConfigError(Exception):
 
 
 def load_settings(**overrides: object) -> Settings:
-    """``Settings(**overrides)`` read from the environment. Raises ConfigError."""
+    """``Settings(**overrides)`` read from the environment, with its SLA policy file in use
+    (``use_sla_file``). Raises ConfigError."""
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except (ValidationError, SettingsError) as exc:
         raise _settings_error(exc) from None
+    use_sla_file(settings)
+    return settings
+
+
+def use_sla_file(settings: Settings) -> None:
+    """Check the policy file GRIDBOT_SLA_FILE names (readable, valid TOML, valid policies) and
+    make every ``storage.sla.load()`` of this process read it; unset: the packaged
+    handlers/sla.toml. Raises ConfigError naming GRIDBOT_SLA_FILE and the fix."""
+    path = settings.sla_file
+    if path is None:
+        if (sla := sys.modules.get("storage.sla")) is not None:  # not loaded: nothing to undo
+            sla.use_file(None)
+        return
+    from storage import sla
+
+    unset = "or unset GRIDBOT_SLA_FILE to use the packaged handlers/sla.toml"
+    try:
+        sla.load(path)
+    except OSError as exc:
+        raise ConfigError(f"GRIDBOT_SLA_FILE: cannot read {path} ({exc.strerror or exc}): "
+                          f"correct the path {unset}") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"GRIDBOT_SLA_FILE: {path} is not a valid policy file "
+                          f"({_first_line(exc)}): correct it (handlers/sla.toml shows the format) "
+                          f"{unset}") from None
+    sla.use_file(path)
 
 
 def check_services(

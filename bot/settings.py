@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -123,11 +124,15 @@ class Settings(BaseSettings):
     ticket_prefix: str = "GD"
     gas_emergency_phone: str = "96777"
     """Local gas emergency line quoted in urgent replies (with 119/120/110)."""
+    sla_file: Path | None = None
+    """The service-level policy file (format of the packaged handlers/sla.toml), so a
+    community keeps its own targets outside the package. Unset: handlers/sla.toml.
+    Checked by ``bot.preflight.load_settings`` (a bad file stops every command)."""
     sandbox: bool = False
     """Mount the stand-in for WeChat's API at /sandbox (for `gridbot serve --demo`)."""
 
     @field_validator("wechat_aes_key", "wechat_aes_key_previous", "wecom_secret", "wecom_corp_id",
-                     "stats_database_url", mode="before")
+                     "stats_database_url", "sla_file", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         """``GRIDBOT_WECHAT_AES_KEY=`` (an empty variable) means "not set"."""

@@ -67,6 +67,26 @@ def test_bad_template_ids_json_names_the_variable(args):
                     ' e.g. {"ticket_status": "TM0001"}')
 
 
+BAD_SLA_FILES = {
+    "missing": (None, "cannot read"),
+    "not TOML": ("[default\nresponse_minutes = 60\n", "is not a valid policy file"),
+    "bad policy": ('[[policy]]\nname = "x"\nkind = "repair"\ncalendar = "nowhere"\n',
+                   "is not a valid policy file"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_SLA_FILES)
+@pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a[:2]))
+def test_a_bad_sla_file_names_the_setting(args, case, tmp_path: Path):
+    text, says = BAD_SLA_FILES[case]
+    path = tmp_path / "sla.toml"
+    if text is not None:
+        path.write_text(text, encoding="utf-8")
+    line = one_line(run(args, sla_file=str(path)))
+    assert line.startswith("gridbot: GRIDBOT_SLA_FILE: ") and str(path) in line and says in line
+    assert "unset GRIDBOT_SLA_FILE" in line
+
+
 @real_servers
 @pytest.mark.parametrize("args", [["review"], ["db", "upgrade"], ["serve", "--port", "1"]], ids=str)
 def test_a_database_that_does_not_exist(args):
