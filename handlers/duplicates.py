@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from handlers import continues
 from handlers.lifecycle import actor, describe, handlers_of, tell_staff
 from handlers.messages import msg
+from handlers.promise import inline
 from handlers.turn import Turn
 from storage import NotFound, sla
 from storage import tickets as repo
@@ -37,7 +38,8 @@ def offer(turn: Turn, pending: dict[str, Any]) -> str | None:
     if ticket is None or ticket.resident_id == resident.id:
         return None
     turn.ask({"flow": FLOW, "no": ticket.number, "pending": pending})
-    return msg("followup.duplicate_offer", **describe(turn.session, ticket))
+    return msg("followup.duplicate_offer", due=inline(ticket, turn.now, contact=False),
+               **describe(turn.session, ticket))
 
 
 @continues(FLOW)
@@ -66,9 +68,9 @@ def answer_offer(turn: Turn) -> str | None:
             turn.session.add(TicketFollower(ticket_id=ticket.id, resident_id=turn.resident.id,
                                             note=state["pending"].get("text"), created_at=turn.now))
     except IntegrityError:
-        return msg("followup.duplicate_joined", no=ticket.number)
+        return msg("followup.duplicate_joined", no=ticket.number, due=inline(ticket, turn.now, contact=False))
     repo.record(turn.session, ticket, "joined", actor(turn.resident), turn.now,
                 state["pending"].get("text"))
     tell_staff(turn.session, handlers_of(turn.session, ticket), ticket, "ticket_joined",
                msg("push.ticket_joined", no=ticket.number, text=state["pending"].get("text", "")))
-    return msg("followup.duplicate_joined", no=ticket.number)
+    return msg("followup.duplicate_joined", no=ticket.number, due=inline(ticket, turn.now, contact=False))

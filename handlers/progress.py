@@ -5,6 +5,7 @@ from __future__ import annotations
 from handlers import handles, shortref
 from handlers.lifecycle import describe
 from handlers.messages import msg
+from handlers.promise import inline
 from handlers.turn import Turn
 from storage import NotFound, tickets
 from storage.times import show
@@ -33,13 +34,16 @@ def progress(turn: Turn) -> str:
             for e in tickets.timeline(turn.session, ticket)
             if f"event.{e.kind}" in _EVENT_KEYS
         )
-        return msg("progress_detail", steps=steps, **describe(turn.session, ticket))
+        fields = describe(turn.session, ticket)
+        fields["status"] += inline(ticket, turn.now)  # 「，预计明天上午9:30前联系您」
+        return msg("progress_detail", steps=steps, **fields)
     mine = tickets.of_resident(turn.session, resident.id)
     if not mine:
         return msg("progress_none")
     lines = [msg("progress_header")]
     for n, t in enumerate(mine, start=1):
         f = describe(turn.session, t)
+        f["status"] += inline(t, turn.now)
         lines.append(msg("progress_line", time=show(t.created_at, tz), **shortref.line(n, t),
                          **f))
     lines.append(msg("progress_footer"))  # 「查询 2」「撤销 1」 refer to this list

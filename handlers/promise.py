@@ -7,6 +7,10 @@ the current one). Times are shown in Asia/Shanghai and rounded UP to the minute,
 promise is never earlier than the deadline it stands for; a deadline at exactly midnight is
 the end of the day before (「今天晚上12:00前」). Every word comes from the ``[promise]``
 table of the message catalogue.
+
+``for_ticket`` turns a ticket's stored SLA deadlines (``response_due_at`` until the first
+response, then ``resolve_due_at``) into the sentence every reply uses:
+「预计明天上午9:30前联系您，明天上午10:00前处理好」.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from handlers.messages import msg
+from storage.models import Ticket, TicketStatus
 from storage.times import SHANGHAI, as_utc
 
 PERIODS = ((0, "dawn"), (6, "morning"), (12, "noon"), (13, "afternoon"), (18, "evening"))
@@ -66,3 +71,35 @@ def _clock(hour: int, minute: int) -> str:
     shown = hour if hour <= 12 else hour - 12
     return msg("promise.clock", period=msg(f"promise.period_{period}"), hour=shown,
                minute=f"{minute:02d}")
+
+
+def for_ticket(ticket: Ticket, now: datetime, contact: bool = True) -> str:
+    """What the resident is promised about ``ticket`` now, without final punctuation:
+    「预计{response}联系您，{resolve}处理好」 before the first response (only the first half
+    when both fall due together), 「预计{resolve}处理好」 after it, 「已超过约定时间（…），
+    社区正在督办」 past a deadline, and "" when there is nothing to promise (closed,
+    cancelled, resolved, or paused waiting for the resident). ``contact=False`` (for a
+    resident who is not the reporter, e.g. one who joins the ticket) promises the
+    resolution only.
+    """
+    if ticket.status not in TicketStatus.OPEN or ticket.status == TicketStatus.WAITING_RESIDENT:
+        return ""
+    response = ticket.response_due_at if ticket.responded_at is None and contact else None
+    resolve = ticket.resolve_due_at
+    for due in (response, resolve):
+        if due is not None and as_utc(due) <= as_utc(now):
+            return msg("promise.late", moment=moment(due, now))
+    if response is not None and resolve is not None and as_utc(resolve) > as_utc(response):
+        return msg("promise.respond_and_resolve", response=when(response, now),
+                   resolve=when(resolve, now))
+    if response is not None:
+        return msg("promise.respond", response=when(response, now))
+    if resolve is not None:
+        return msg("promise.resolve", resolve=when(resolve, now))
+    return ""
+
+
+def inline(ticket: Ticket, now: datetime, contact: bool = True) -> str:
+    """``for_ticket`` as a clause to append to a status (「，预计明天上午9:30前联系您」), or ""."""
+    promise = for_ticket(ticket, now, contact)
+    return msg("promise.inline", promise=promise) if promise else ""

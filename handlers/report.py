@@ -12,6 +12,7 @@ from typing import Any
 from handlers import continues, duplicates, handles
 from handlers.lifecycle import NewTicket, actor, describe, open_ticket
 from handlers.messages import msg
+from handlers.promise import for_ticket
 from handlers.turn import Turn
 from intents.slots import extract_address
 from storage import org, tickets
@@ -133,9 +134,10 @@ def open_pending(turn: Turn, pending: dict[str, Any]) -> str:
     worker = org.staff(turn.session, ticket.assignee_id) if ticket.assignee_id else None
     if worker is not None:
         grid = org.get_grid(turn.session, ticket.grid_id)
-        reply = msg("ticket_opened", grid=grid.name, worker=worker.name, **fields)
+        reply = msg("ticket_opened", grid=grid.name, worker=worker.name,
+                    promise=for_ticket(ticket, turn.now), **fields)
     else:
-        reply = msg("ticket_opened_unassigned", **fields)
+        reply = msg("ticket_opened_unassigned", promise=for_ticket(ticket, turn.now), **fields)
     if ticket.urgent:
         reply = msg("urgent_notice", gas_phone=turn.settings.gas_emergency_phone) + "\n" + reply
     return reply

@@ -3,8 +3,9 @@
 The follow-up attaches to the resident's open ticket — the one it names (number, list
 position 「1」, number tail 「0007」), the only open one, or the one picked from a numbered
 list when there are several — and never opens a second ticket. The reply tells the ticket's
-state and the time it is due; a 催办 event goes on the timeline and the people working it
-get one nudge push, at most one per ticket per ``NUDGE_EVERY_S``.
+state and the time it is due (``handlers.promise.for_ticket``); a 催办 event goes on the
+timeline and the people working it get one nudge push, at most one per ticket per
+``NUDGE_EVERY_S``.
 """
 
 from __future__ import annotations
@@ -13,13 +14,12 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from handlers import continues, handles, shortref
-from handlers.lifecycle import actor, describe, handlers_of, tell_staff
+from handlers import continues, handles, promise, shortref
+from handlers.lifecycle import actor, describe, handlers_of, status_text, tell_staff
 from handlers.messages import msg
 from handlers.turn import Turn
 from storage import NotFound, tickets
 from storage.models import Ticket, TicketEvent, TicketStatus
-from storage.times import as_utc, show
 
 URGE = "urge"
 """TicketEvent.kind of a resident's 催办 that nudged the people working the ticket."""
@@ -50,7 +50,7 @@ def urge(turn: Turn) -> str:
     if len(open_ones) == 1:
         return urge_ticket(turn, _locked(turn.session, open_ones[0].id), turn.text)
     lines = [msg("urge.which")]
-    lines += [msg("urge.which_line", no=t.number, status=msg(f"status.{t.status}"),
+    lines += [msg("urge.which_line", no=t.number, status=status_text(turn.session, t),
                   **shortref.line(n, t)) for n, t in enumerate(open_ones, start=1)]
     shortref.remember(turn, open_ones)
     turn.ask({**turn.next_state, "flow": "urge", "text": turn.text})
@@ -103,16 +103,12 @@ def urge_ticket(turn: Turn, ticket: Ticket, text: str) -> str:
                             msg("urge.push", **describe(session, ticket))) > 0
     tickets.record(session, ticket, URGE if nudged else URGE_HELD, actor(turn.resident), now,
                    text)
-    responded = ticket.accepted_at is not None or ticket.status == TicketStatus.IN_PROGRESS
-    due = ticket.resolve_due_at if responded else ticket.response_due_at
-    when_key = "urge.due_resolve" if responded else "urge.due_response"
-    parts = [msg("urge.state", no=ticket.number, status=msg(f"status.{ticket.status}"),
+    parts = [msg("urge.state", no=ticket.number, status=status_text(session, ticket),
                  category=ticket.category or msg(f"kind.{ticket.kind}"))]
     if ticket.status == TicketStatus.WAITING_RESIDENT:
         parts.append(msg("urge.waiting_you"))
-    elif due is not None:
-        overdue = as_utc(due) <= now
-        parts.append(msg("urge.overdue" if overdue else when_key, when=promised(due, now)))
+    elif promised := promise.for_ticket(ticket, now):
+        parts.append(msg("urge.promise", promise=promised))
     parts.append(msg("urge.nudged" if nudged else "urge.nudged_already"))
     return "".join(parts)
 
@@ -122,13 +118,3 @@ def _nudged_since(session: Session, ticket: Ticket, since: datetime) -> bool:
         select(TicketEvent.id).where(TicketEvent.ticket_id == ticket.id,
                                      TicketEvent.kind == URGE, col(TicketEvent.at) >= since)
         .limit(1)).first() is not None
-
-
-def promised(due: datetime, now: datetime) -> str:
-    """The due time as residents read it: ``handlers.promise.when`` once it exists, else
-    the stored time in Shanghai."""
-    try:
-        from handlers.promise import when
-    except ImportError:
-        return show(due)
-    return when(due, now)

@@ -2,10 +2,15 @@
 timers (``TicketTimer`` rows) that drive warnings, 督办 escalation and rating follow-up.
 
 Clocks. A ticket has a response clock (stops at the first response: 接单, 询问, 到场, 办结,
-驳回) and a resolution clock (stops at 办结 or 驳回). Both count working seconds of the
-policy's calendar; ``response_due_at`` and ``resolve_due_at`` are aware UTC. While the
-ticket is ``waiting_resident`` both clocks pause (``paused_at``); on the resident's answer
-the due times move on by the working time that was left (``resume``).
+驳回) and a resolution clock (stops at 办结 or 驳回). Each counts seconds of its OWN calendar
+(the policy's ``response_calendar`` and ``resolve_calendar``: by default office hours for the
+response, round the clock for the resolution, so 「1小时响应、24小时处置」 read as residents
+read them); ``response_due_at`` and ``resolve_due_at`` are aware UTC, and the resolution is
+never due before the response (a report on Friday evening is not "resolved" by Saturday when
+it is first answered on Monday). While the ticket is ``waiting_resident`` both clocks pause
+(``paused_at``); on the resident's answer each due time moves on by the time that was left
+on its own calendar (``resume``). Warnings, the 督办 ladder and reminders of a clock are
+counted on that clock's calendar too.
 
 Timers. A ticket has ONE ``TicketTimer`` row: its next due step. The steps of a cycle are
 "response:warn" (at ``warn_at`` of the target), "response:L1".."L3" (the ladder,
@@ -50,15 +55,33 @@ MATCH_KEYS = ("kind", "category", "urgent", "priority")
 LADDER_TARGETS = ("grid_leader", "community_admin", "department")
 
 
+CLOCKS = ("response", "resolve")
+"""The two clocks of a ticket; ``<clock>_minutes`` and ``<clock>_calendar`` in sla.toml."""
+
+
 @dataclass(frozen=True)
 class Policy:
-    """Targets for one kind of ticket: seconds of working time on ``calendar``."""
+    """Targets for one kind of ticket: ``response_s`` seconds on ``response_calendar`` to the
+    first response, ``resolve_s`` seconds on ``resolve_calendar`` to the resolution."""
 
     name: str
-    calendar: Calendar
+    response_calendar: Calendar
+    resolve_calendar: Calendar
     response_s: int
     resolve_s: int
     department: str = ""
+
+    def calendar_of(self, clock: str) -> Calendar:
+        """The calendar of ``clock`` ("response" or "resolve"). Raises ValueError."""
+        if clock not in CLOCKS:
+            raise ValueError(f"unknown SLA clock {clock!r}")
+        return self.response_calendar if clock == "response" else self.resolve_calendar
+
+    def target_s(self, clock: str) -> int:
+        """The target of ``clock`` in seconds of its calendar. Raises ValueError."""
+        if clock not in CLOCKS:
+            raise ValueError(f"unknown SLA clock {clock!r}")
+        return self.response_s if clock == "response" else self.resolve_s
 
 
 @dataclass(frozen=True)
@@ -116,18 +139,30 @@ def parse(raw: dict[str, Any]) -> SlaConfig:
     calendars.setdefault("24x7", Calendar(name="24x7", always=True))
     base = raw.get("default", {})
 
-    def policy(name: str, spec: dict[str, Any]) -> Policy:
-        merged = {**{"calendar": "office", "response_minutes": 60, "resolve_minutes": 1440},
-                  **base, **spec}
-        cal = merged["calendar"]
+    def calendar(name: str, spec: dict[str, Any], clock: str) -> Calendar:
+        """The calendar of ``clock``: the policy's own ``<clock>_calendar``, else its
+        ``calendar``, else [default]'s ``<clock>_calendar``, else [default]'s ``calendar``."""
+        key = f"{clock}_calendar"
+        for source, entry in ((spec, key), (spec, "calendar"), (base, key), (base, "calendar")):
+            if entry in source:
+                cal = source[entry]
+                break
+        else:
+            cal = "office"
         if cal not in calendars:
-            raise ValueError(f"sla policy {name!r}: unknown calendar {cal!r}")
+            raise ValueError(f"sla policy {name!r}: unknown calendar {cal!r} ({entry})")
+        return calendars[cal]
+
+    def policy(name: str, spec: dict[str, Any]) -> Policy:
+        merged = {**{"response_minutes": 60, "resolve_minutes": 1440}, **base, **spec}
         response, resolve = merged["response_minutes"], merged["resolve_minutes"]
         if not (isinstance(response, int | float) and isinstance(resolve, int | float)
                 and response > 0 and resolve > 0):
             raise ValueError(f"sla policy {name!r}: targets must be positive minutes")
-        return Policy(name=name, calendar=calendars[cal], response_s=int(response * 60),
-                      resolve_s=int(resolve * 60), department=str(merged.get("department") or ""))
+        return Policy(name=name, response_calendar=calendar(name, spec, "response"),
+                      resolve_calendar=calendar(name, spec, "resolve"),
+                      response_s=int(response * 60), resolve_s=int(resolve * 60),
+                      department=str(merged.get("department") or ""))
 
     rules = []
     for i, spec in enumerate(raw.get("policy", []), start=1):
@@ -188,12 +223,14 @@ def _read(path: Path) -> SlaConfig:
 # -- clocks ------------------------------------------------------------------------------------
 
 def start_clocks(ticket: Ticket, now: datetime, cfg: SlaConfig | None = None) -> Policy:
-    """Match the policy and set both due times from ``now`` (a new ticket or a reopen)."""
+    """Match the policy and set both due times from ``now`` (a new ticket or a reopen), each
+    on its own calendar; the resolution is never due before the response."""
     cfg = cfg or load()
     policy = cfg.policy_for(ticket)
     ticket.sla_policy = policy.name
-    ticket.response_due_at = policy.calendar.add(now, policy.response_s)
-    ticket.resolve_due_at = policy.calendar.add(now, policy.resolve_s)
+    ticket.response_due_at = policy.response_calendar.add(now, policy.response_s)
+    ticket.resolve_due_at = max(policy.resolve_calendar.add(now, policy.resolve_s),
+                                ticket.response_due_at)
     ticket.responded_at = None
     ticket.paused_at = None
     return policy
@@ -229,20 +266,27 @@ def pause(ticket: Ticket, now: datetime) -> None:
 
 
 def resume(ticket: Ticket, now: datetime, cfg: SlaConfig | None = None) -> float:
-    """Restart the clocks: each due time still ahead at the pause moves on by the paused
-    working time. Returns the paused working seconds (0 when not paused)."""
+    """Restart the clocks: each due time still ahead at the pause moves on by the time the
+    pause took on that clock's calendar (the resolution again no earlier than a running
+    response). Returns the paused seconds on the resolution calendar, which are added to
+    ``paused_s`` (0 when not paused)."""
     if ticket.paused_at is None:
         return 0.0
-    cal = (cfg or load()).policy_named(ticket.sla_policy).calendar
+    policy = (cfg or load()).policy_named(ticket.sla_policy)
     paused_at = as_utc(ticket.paused_at)
-    for name in ("response_due_at", "resolve_due_at"):
+    for clock in CLOCKS:
+        name = f"{clock}_due_at"
         due = getattr(ticket, name)
         if due is None or as_utc(due) <= paused_at:
             continue
-        if name == "response_due_at" and ticket.responded_at is not None:
+        if clock == "response" and ticket.responded_at is not None:
             continue
+        cal = policy.calendar_of(clock)
         setattr(ticket, name, cal.add(now, cal.between(paused_at, as_utc(due))))
-    paused = cal.between(paused_at, now)
+    if (ticket.responded_at is None and ticket.response_due_at is not None
+            and ticket.resolve_due_at is not None):
+        ticket.resolve_due_at = max(as_utc(ticket.resolve_due_at), as_utc(ticket.response_due_at))
+    paused = policy.resolve_calendar.between(paused_at, now)
     ticket.paused_s += int(paused)
     ticket.paused_at = None
     return paused
@@ -256,20 +300,20 @@ RUNNING = (S.SUBMITTED, S.ASSIGNED, S.ACCEPTED, S.IN_PROGRESS, S.REOPENED)
 
 def desired_steps(ticket: Ticket, cfg: SlaConfig | None = None) -> dict[str, datetime]:
     """Step name → due instant (aware UTC) of every step the ticket should still get,
-    ignoring which ones already fired."""
+    ignoring which ones already fired. Each clock's steps are counted on its own calendar;
+    a resolution due together with a running response waits for it (``_held_by_response``)."""
     cfg = cfg or load()
     policy = cfg.policy_named(ticket.sla_policy)
-    cal = policy.calendar
     steps: dict[str, datetime] = {}
     if ticket.status in RUNNING and ticket.paused_at is None:
         anchor = as_utc(ticket.reopened_at or ticket.created_at)
-        clocks = [("resolve", ticket.resolve_due_at, policy.resolve_s)]
-        if ticket.responded_at is None:
-            clocks.insert(0, ("response", ticket.response_due_at, policy.response_s))
-        for clock, due, target_s in clocks:
-            if due is None:
+        clocks = [c for c in CLOCKS if c == "resolve" or ticket.responded_at is None]
+        for clock in clocks:
+            due = getattr(ticket, f"{clock}_due_at")
+            if due is None or (clock == "resolve" and _held_by_response(ticket)):
                 continue
             due = as_utc(due)
+            cal, target_s = policy.calendar_of(clock), policy.target_s(clock)
             steps[f"{clock}:warn"] = cal.back(due, (1 - cfg.warn_at) * target_s, anchor)
             for step in cfg.steps:
                 steps[f"{clock}:L{step.level}"] = cal.add(due, step.after_breach_s)
@@ -278,6 +322,15 @@ def desired_steps(ticket: Ticket, cfg: SlaConfig | None = None) -> dict[str, dat
     if ticket.status == S.RESOLVED and ticket.resolved_at is not None:
         steps["rating:autoclose"] = as_utc(ticket.resolved_at) + timedelta(seconds=cfg.auto_close_s)
     return steps
+
+
+def _held_by_response(ticket: Ticket) -> bool:
+    """True while the response clock runs and the resolution is due no later than the
+    response (``start_clocks`` raised it to the response due: a report made while the
+    office is closed). The response clock's ladder covers that deadline; the resolution
+    clock's own steps start with the first response."""
+    return (ticket.responded_at is None and ticket.response_due_at is not None
+            and as_utc(ticket.resolve_due_at) <= as_utc(ticket.response_due_at))
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

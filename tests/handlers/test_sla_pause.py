@@ -1,18 +1,17 @@
 """waiting_resident: the worker asks, the clock pauses, the resident's answer is relayed and
-the due times move on by the paused working time."""
+each due time moves on by the paused time on its own calendar (the default resolution clock
+runs round the clock: 24 calendar hours)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from storage.times import as_utc
 
-from .test_sla_world import World, office, wall, world_fixture  # noqa: F401
+from .test_sla_world import World, at, wall, world_fixture  # noqa: F401
 
 
 def test_a_paused_ticket_keeps_its_clock(world: World):
     t = world.report("oR1")  # Monday 2026-11-23 09:00
-    assert wall(t.resolve_due_at) == "2026-11-26 10:30"  # 1440 working minutes
+    assert wall(t.resolve_due_at) == "2026-11-24 09:00"  # 24 calendar hours
     world.go("2026-11-23 09:10")
     world.say("oW1", f"接单 {t.number}")
     world.go("2026-11-23 09:20")
@@ -31,16 +30,16 @@ def test_a_paused_ticket_keeps_its_clock(world: World):
     assert who == "oW1" and "下午三点以后" in text
     t2 = world.ticket(t.number)
     assert t2.status == "in_progress" and t2.paused_at is None
-    paused = office().between(world.clock() - timedelta(days=4, hours=0, minutes=40), world.clock())
-    assert t2.paused_s == paused == 1840 * 60
-    assert as_utc(t2.resolve_due_at) == office().add(t.resolve_due_at, paused)
-    assert wall(t2.resolve_due_at) == "2026-12-02 11:10"
+    paused = world.clock() - at("2026-11-23 09:20")
+    assert t2.paused_s == paused.total_seconds() == (4 * 24 * 60 + 40) * 60
+    assert as_utc(t2.resolve_due_at) == as_utc(t.resolve_due_at) + paused
+    assert wall(t2.resolve_due_at) == "2026-11-28 09:40"  # 23 h 40 min were left
     assert [e.kind for e in world.events(t.number)][-3:] == ["waiting_resident", "answer", "in_progress"]
 
-    world.go("2026-12-02 11:09")
+    world.go("2026-11-28 09:39")
     world.sweep()
     assert all("办结时限超时" not in e.note for e in world.events(t.number, "supervise"))
-    world.go("2026-12-02 11:10")
+    world.go("2026-11-28 09:40")
     world.sweep()
     assert "办结时限超时，1级督办至网格长：李强" in [e.note for e in world.events(t.number, "supervise")]
 

@@ -166,9 +166,13 @@ def office() -> Calendar:
 def test_policy_file_loads_and_matches_by_category_urgency_and_priority():
     cfg = load()
     assert cfg.default.response_s == 3600 and cfg.default.resolve_s == 24 * 3600
+    # 1小时响应 in office hours, 24小时处置 in calendar hours
+    assert cfg.default.response_calendar.name == "office"
+    assert cfg.default.resolve_calendar.always
     urgent = Ticket(number="x", kind="repair", category="漏水", description="", urgent=True)
     assert cfg.policy_for(urgent).name == "紧急险情"
-    assert cfg.policy_for(urgent).calendar.always
+    assert cfg.policy_for(urgent).response_calendar.always
+    assert cfg.policy_for(urgent).resolve_calendar.always
     lift = Ticket(number="x", kind="repair", category="电梯", description="")
     assert (cfg.policy_for(lift).response_s, cfg.policy_for(lift).department) == (1800, "物业公司")
     vulnerable = Ticket(number="x", kind="complaint", category="噪音", description="", priority=1)

@@ -6,7 +6,8 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from handlers.messages import msg
-from handlers.urge import NUDGE_EVERY_S, promised
+from handlers.promise import for_ticket
+from handlers.urge import NUDGE_EVERY_S
 from storage.models import InboundMessage, TicketEvent
 
 
@@ -29,7 +30,8 @@ def test_urge_attaches_to_the_open_ticket_and_nudges_once(chat, clock):
     ticket = chat.tickets()[0]
     assert len(chat.tickets()) == 1  # never a second ticket
     assert ticket.number in reply and msg(f"status.{ticket.status}") in reply
-    assert promised(ticket.response_due_at, clock()) in reply  # its real deadline
+    assert for_ticket(ticket, clock()) in reply  # its real deadline (on a Sunday: Monday 9:30)
+    assert "明天上午9:30前联系您" in reply
     assert reply.endswith(msg("urge.nudged"))
     nudges = [p for p in chat.pushes("worker-g1") if p.event == "ticket_urged"]
     assert len(nudges) == 1 and ticket.number in nudges[0].text
@@ -51,7 +53,8 @@ def test_urge_after_acceptance_promises_the_resolution_time(chat, clock):
     chat.say("worker-g1", f"接单 {no}")
     reply = chat.say("r2", "报修好几天了怎么还没人来")
     ticket = chat.tickets()[0]
-    assert msg("urge.due_resolve", when=promised(ticket.resolve_due_at, clock())) in reply
+    assert msg("urge.promise", promise=for_ticket(ticket, clock())) in reply
+    assert "联系您" not in reply and "处理好" in reply  # responded: the resolution is promised
 
 
 def test_urge_with_several_open_tickets_asks_which(chat):

@@ -98,7 +98,8 @@ def test_duplicate_report_is_offered_to_join_the_open_ticket(world: World):
     world.pushes()
     offer = world.say("oR2", "3号楼1单元101 楼道灯坏了")
     assert f"您楼栋已有同类工单{first.number}" in offer
-    assert world.say("oR2", "1") == f"已加入工单{first.number}，有进展会通知您。"
+    # the joiner is promised the resolution (24 calendar hours), not a call
+    assert world.say("oR2", "1") == f"已加入工单{first.number}，预计明天上午9:00前处理好，有进展会通知您。"
     assert world.latest().number == first.number  # nothing new opened
     world.say("oW1", f"办结 {first.number} 已更换灯泡")
     assert {o for o, _ in world.pushes()} >= {"oR1", "oR2"}
