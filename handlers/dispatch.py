@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from wechatpy.messages import BaseMessage
 
-from handlers import FLOWS, HANDLERS, continues, events, media, worker
+from handlers import FLOWS, HANDLERS, continues, events, home, media, worker
 from handlers.messages import msg
 from handlers.turn import Turn
 
@@ -62,6 +62,8 @@ def handle_text(turn: Turn) -> str:
         turn.finish()
     if turn.worker is not None and u.intent in ("help", "greeting", "other", "confirm", "deny"):
         return msg("worker.help")
+    if (reply := home.statement(turn)) is not None:  # 「我家住…」「地址改为…」: asks to confirm
+        return reply
     if u.confidence < turn.classifier.threshold:
         choices = [i for i in (u.intent, *(a for a, _ in u.alternatives)) if i in CLARIFIABLE]
         choices = list(dict.fromkeys(choices))[:3]

@@ -33,7 +33,9 @@ def offer(turn: Turn, pending: dict[str, Any]) -> str | None:
     with the dialogue state set; None when there is no duplicate."""
     resident = turn.resident
     since = turn.now - timedelta(seconds=sla.load().duplicate_window_s)
-    ticket = repo.open_duplicate(turn.session, resident.building_id, pending["kind"],
+    where = pending.get("where")  # where the problem is (handlers.location); absent: home
+    building_id = where.get("building_id") if where is not None else resident.building_id
+    ticket = repo.open_duplicate(turn.session, building_id, pending["kind"],
                                  pending.get("category"), since)
     if ticket is None or ticket.resident_id == resident.id:
         return None

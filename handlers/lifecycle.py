@@ -46,7 +46,12 @@ S = TicketStatus
 
 @dataclass(frozen=True)
 class NewTicket:
-    """What a resident reported. ``kind`` is "complaint" or "repair"."""
+    """What a resident reported. ``kind`` is "complaint" or "repair".
+
+    Where the problem is (``handlers.location.ticket_fields``): a building (+unit/room), a
+    public place, and/or a shared WeChat location (WGS-84 degrees, ``location`` its label
+    as text). None of them: the resident's home.
+    """
 
     kind: str
     category: str | None
@@ -54,6 +59,12 @@ class NewTicket:
     urgent: bool = False
     location: str | None = None
     source_msg_id: int | None = None
+    building_id: int | None = None
+    unit: int | None = None
+    room: str | None = None
+    place_id: int | None = None
+    latitude: float | None = None
+    longitude: float | None = None
 
 
 def actor(who: Resident | GridWorker | None) -> str:
@@ -68,8 +79,9 @@ def actor(who: Resident | GridWorker | None) -> str:
 def describe(session: Session, ticket: Ticket) -> dict[str, str]:
     """Fields people see: no, kind, category, address, status (Chinese)."""
     building = org_repo.building(session, ticket.building_id) if ticket.building_id else None
-    address = org_repo.format_address(building.name, ticket.unit, ticket.room) if building else (
-        ticket.location or "未填写")
+    place = org_repo.place(session, ticket.place_id) if ticket.place_id else None
+    address = (org_repo.format_address(building.name, ticket.unit, ticket.room) if building
+               else place.name if place else ticket.location or "未填写")
     return {
         "no": ticket.number,
         "kind": msg(f"kind.{ticket.kind}"),
@@ -102,13 +114,20 @@ def _template(fields: dict[str, str], now: datetime, remark: str = "") -> dict[s
 
 def open_ticket(session: Session, resident: Resident, report: NewTicket, now: datetime,
                 prefix: str = "GD") -> Ticket:
-    """Create the ticket in the grid of the resident's building and push it to its worker.
+    """Create the ticket in the grid covering where the problem is (the report's building or
+    place; else the resident's home building, also for a shared location that matched no
+    known building or place) and push it to its worker.
 
-    The resident must have a building. Urgent reports get Priority.URGENT; residents with a
-    ``VULNERABLE_LEVELS`` care level get Priority.HIGH. The SLA policy is matched, both due
-    times set and the timers planned.
+    With no grid found the ticket stays submitted for community staff. Urgent reports get
+    Priority.URGENT; residents with a ``VULNERABLE_LEVELS`` care level get Priority.HIGH.
+    The SLA policy is matched, both due times set and the timers planned.
     """
-    building = org_repo.building(session, resident.building_id) if resident.building_id else None
+    own = report.building_id is not None or report.place_id is not None
+    at_home = not own and report.latitude is None  # nothing but the home address
+    building_id = report.building_id if own else resident.building_id
+    building = org_repo.building(session, building_id) if building_id else None
+    place = org_repo.place(session, report.place_id) if report.place_id else None
+    grid_id = place.grid_id if place else building.grid_id if building else None
     priority = Priority.NORMAL
     if resident.vulnerability in VULNERABLE_LEVELS:
         priority = Priority.HIGH
@@ -117,9 +136,11 @@ def open_ticket(session: Session, resident: Resident, report: NewTicket, now: da
     ticket = Ticket(
         number=repo.next_number(session, prefix, now),
         kind=report.kind, category=report.category, description=report.description,
-        location=report.location, building_id=resident.building_id, unit=resident.unit,
-        room=resident.room, priority=priority, urgent=report.urgent,
-        grid_id=building.grid_id if building else None, resident_id=resident.id,
+        location=report.location, building_id=building_id if own or at_home else None,
+        unit=report.unit if own else resident.unit if at_home else None,
+        room=report.room if own else resident.room if at_home else None,
+        place_id=report.place_id, latitude=report.latitude, longitude=report.longitude,
+        priority=priority, urgent=report.urgent, grid_id=grid_id, resident_id=resident.id,
         source_msg_id=report.source_msg_id, created_at=now,
     )
     sla.start_clocks(ticket, now)

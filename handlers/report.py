@@ -1,7 +1,14 @@
-"""Complaints (投诉) and repairs (报修): collect the address once, then open a ticket.
+"""Complaints (投诉) and repairs (报修): find where the problem is, then open a ticket there.
 
-A resident whose address is unknown is asked 「几号楼几单元几室」 once; the answer is
-remembered on the resident, and the building decides the grid.
+Where (``handlers.location``): a building or public place the message names; else a location
+the resident shared just before; else their home — except for a public category (停车,
+公共设施 … in handlers/location.toml) with no word of home, which asks 「问题在哪里？」 once
+(answer: a building, a place, or 「我家」). The building or place decides the grid.
+
+The home address is the resident's own statement, never a by-product of a report: a resident
+with no home yet is asked 「几号楼几单元几室」 once (or names a household address in the
+report) and that is saved; one who has a home and says 「我家住…」 is asked to confirm the
+change (``handlers.home``).
 """
 
 from __future__ import annotations
@@ -9,7 +16,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from handlers import continues, duplicates, handles
+from handlers import continues, duplicates, handles, home, location
 from handlers.lifecycle import NewTicket, actor, describe, open_ticket
 from handlers.messages import msg
 from handlers.promise import for_ticket
@@ -20,36 +27,71 @@ from storage.models import Ticket
 
 FLOW = "report"
 MAX_ADDRESS_TRIES = 2
+MAX_WHERE_TRIES = 2
+"""Answers to 「问题在哪里？」 that name no known place before the words are kept as text."""
+PLACES_SHOWN = 6
 NEW_TOPIC = ("repair", "complaint", "tool_lending", "care_signup", "status_query")
 
 
 @handles("complaint", "repair")
 def report(turn: Turn) -> str:
-    """Open a ticket, or ask for the address first."""
+    """Open a ticket where the problem is, or ask where (or, with no home yet, the address)."""
     u = turn.understanding
     assert u is not None and turn.resident is not None
     pending = {
         "kind": u.intent, "category": u.category, "text": turn.text, "urgent": u.urgent,
         **turn.attachments(),
     }
+    resident = turn.resident
+    found = location.locate(turn.session, turn.text)
     prefix = ""
-    if "building" in u.slots:
-        problem = _save_address(turn, u.slots)
+    claim = found.claim
+    if claim is not None and resident.building_id is None:
+        problem = home.offer(turn, claim.address)  # saved: the resident told us where they live
         if problem:
             turn.ask({"flow": FLOW, "awaiting": "address", "pending": pending, "tries": 0})
             return problem
-        prefix = msg("address_saved", address=org.address_of(turn.session, turn.resident)) + "\n"
-    if turn.resident.building_id is None:
+        prefix = msg("address_saved", address=org.address_of(turn.session, resident)) + "\n"
+        claim = None
+    if found.unknown_building is not None:
+        awaiting = "where" if resident.building_id is not None else "address"
+        turn.ask({"flow": FLOW, "awaiting": awaiting, "pending": pending, "tries": 0})
+        return msg("unknown_building", building=found.unknown_building)
+    where = found.where
+    if where is None and isinstance(pending.get("location"), dict):
+        where = pending.pop("location")  # shared just before the words: that is the place
+    public = location.is_public(u.category) and not found.at_home
+    if where is None and claim is not None and not public:  # 「我家住6号楼…，楼道灯坏了」
+        building = location.find_building(turn.session, claim.address["building"])
+        if building is not None:
+            where = {"building_id": building.id, "unit": claim.address.get("unit"),
+                     "room": claim.address.get("room")}
+    if where is None and public:
+        turn.ask({"flow": FLOW, "awaiting": "where", "pending": pending, "tries": 0})
+        return prefix + _ask_where(turn)
+    if where is None and resident.building_id is None:
         turn.ask({"flow": FLOW, "awaiting": "address", "pending": pending, "tries": 0})
         return msg("ask_address")
-    return prefix + _open(turn, pending)
+    if (where and "building_id" in where and resident.building_id is None and not public
+            and (where.get("unit") or where.get("room"))):
+        home.save(turn, where["building_id"], where)  # a household address: theirs
+        prefix = msg("address_saved", address=org.address_of(turn.session, resident)) + "\n"
+    if where is not None:
+        pending["where"] = where
+    reply = prefix + _open(turn, pending)
+    if claim is not None and turn.next_state is None:  # opened: now the home change, if any
+        question = home.offer(turn, claim.address, quiet_if_same=True)
+        reply += "\n" + question if question else ""
+    return reply
 
 
 @continues(FLOW)
 def continue_report(turn: Turn) -> str | None:
-    """Handle the answer to 「您住几号楼几单元几室？」; None when the resident changed topic
-    (a confident new request that carries no address)."""
+    """Handle the answer to 「您住几号楼几单元几室？」 or 「问题在哪里？」; None when the
+    resident changed topic (a confident new request that names no address or place)."""
     state = turn.state or {}
+    if state.get("awaiting") == "where":
+        return _answer_where(turn, state)
     u = turn.understanding
     address = extract_address(turn.text)
     if u is not None and "building" not in address and u.intent in NEW_TOPIC and (
@@ -70,16 +112,55 @@ def continue_report(turn: Turn) -> str | None:
     return msg("ask_address_again")
 
 
+def _ask_where(turn: Turn, key: str = "location.ask_where") -> str:
+    names = [p.name for p in org.places(turn.session)][:PLACES_SHOWN]
+    return msg(key, places="、".join(names) or "东门、广场")
+
+
+def _answer_where(turn: Turn, state: dict[str, Any]) -> str | None:
+    """A building, a place or 「我家」 opens the ticket there; a new request is handled
+    afresh (None); anything else is asked once more, then kept as the ticket's location
+    text for staff (routed to the home grid)."""
+    pending = state["pending"]
+    found = location.locate(turn.session, turn.text)
+    u = turn.understanding
+    if (found.where is None and found.unknown_building is None and not found.at_home
+            and u is not None and u.intent in NEW_TOPIC
+            and u.confidence >= turn.classifier.threshold):
+        return None
+    if found.unknown_building is not None:
+        turn.ask(state)
+        return msg("unknown_building", building=found.unknown_building)
+    if found.where is not None:
+        pending["where"] = found.where
+    elif found.at_home and turn.resident.building_id is None:
+        turn.ask({**state, "awaiting": "address", "tries": 0})
+        return msg("ask_address")
+    elif not found.at_home:
+        tries = int(state.get("tries", 0)) + 1
+        if tries < MAX_WHERE_TRIES:
+            turn.ask({**state, "tries": tries})
+            return _ask_where(turn, "location.ask_where_again")
+        pending["where_text"] = turn.text
+        turn.needs_staff = True
+    turn.finish()
+    return _open(turn, pending)
+
+
+def open_after_where(turn: Turn, pending: dict[str, Any], where: dict[str, Any]) -> str:
+    """「问题在哪里？」 answered with ``where`` (e.g. a shared location): open the report."""
+    pending["where"] = where
+    turn.finish()
+    return _open(turn, pending)
+
+
 def _save_address(turn: Turn, slots: dict[str, Any]) -> str | None:
-    """Remember the address on the resident; the problem text when the building is unknown."""
-    building = org.building_by_number(turn.session, int(slots["building"]))
+    """Save the answer to 「您住几号楼…」 as the resident's home; the problem text when the
+    building is unknown."""
+    building = location.find_building(turn.session, slots["building"])
     if building is None:
         return msg("unknown_building", building=slots["building"])
-    resident = turn.resident
-    resident.building_id = building.id
-    resident.unit = slots.get("unit")
-    resident.room = slots.get("room")
-    turn.session.add(resident)
+    home.save(turn, building.id, slots)
     return None
 
 
@@ -118,13 +199,20 @@ def _add_to(turn: Turn, ticket: Ticket, pending: dict[str, Any]) -> str:
 
 
 def open_pending(turn: Turn, pending: dict[str, Any]) -> str:
-    """Open the ticket of ``pending`` and return the reply that names it."""
+    """Open the ticket of ``pending`` and return the reply that names it.
+
+    ``pending``: "kind", "category", "text", "urgent", optional "photos" (URLs), "location"
+    (a location shared with it, ``handlers.location.shared``), "where" (where the problem
+    is, ``handlers.location``; absent: the resident's home) and "where_text" (the resident's
+    own words when no place matched)."""
     if turn.understanding and "phone" in turn.understanding.slots and turn.resident.phone is None:
         turn.resident.phone = turn.understanding.slots["phone"]
+    fields = location.ticket_fields(turn.session, pending.get("where"), pending.get("location"))
+    if pending.get("where_text") and "location" not in fields:
+        fields["location"] = pending["where_text"]
     report = NewTicket(
         kind=pending["kind"], category=pending.get("category"), description=pending["text"],
-        urgent=bool(pending.get("urgent")), location=pending.get("location"),
-        source_msg_id=turn.inbound_id(),
+        urgent=bool(pending.get("urgent")), source_msg_id=turn.inbound_id(), **fields,
     )
     ticket = open_ticket(turn.session, turn.resident, report, turn.now, turn.settings.ticket_prefix)
     for url in pending.get("photos", []):

@@ -134,9 +134,10 @@ def test_photo_before_the_words_is_attached_to_the_ticket(chat):
         photos = s.exec(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id,
                                                   TicketEvent.kind == "photo")).all()
     assert [p.note for p in photos] == ["http://img.example/1.jpg"]
-    # a photo right after the report goes onto that ticket
-    assert chat.send(chat.sim.image("r14", "http://img.example/2.jpg")) == msg(
-        "photo_attached", no=ticket.number)
+    # a photo after the report goes onto that ticket only when picked from the list
+    assert "回复1加到工单" + ticket.number in chat.send(
+        chat.sim.image("r14", "http://img.example/2.jpg"))
+    assert chat.say("r14", "1") == msg("photo_attached", no=ticket.number)
 
 
 def test_location_is_kept_then_attached(chat):
