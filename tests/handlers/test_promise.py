@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from handlers.promise import moment, when
+from handlers.promise import for_ticket, inline, moment, when
+from storage.models import Ticket, TicketStatus
 from storage.times import SHANGHAI
 
 
@@ -70,3 +71,29 @@ def test_rounds_up_so_the_promise_holds():
 
 def test_moment_has_no_before():
     assert moment(sh(2026, 11, 23, 9, 30), SUNDAY) == "明天上午9:30"
+
+
+def _ticket(**fields) -> Ticket:
+    base = {"number": "GD1", "kind": "repair", "category": "漏水", "description": "",
+            "status": TicketStatus.ASSIGNED, "response_due_at": sh(2026, 11, 23, 9, 30),
+            "resolve_due_at": sh(2026, 11, 23, 10, 0)}
+    return Ticket(**{**base, **fields})
+
+
+def test_for_ticket_follows_the_clocks():
+    assert for_ticket(_ticket(), SUNDAY) == "预计明天上午9:30前联系您，明天上午10:00前处理好"
+    responded = _ticket(responded_at=SUNDAY, status=TicketStatus.ACCEPTED)
+    assert for_ticket(responded, SUNDAY) == "预计明天上午10:00前处理好"
+    assert for_ticket(_ticket(), SUNDAY, contact=False) == "预计明天上午10:00前处理好"
+    together = _ticket(resolve_due_at=sh(2026, 11, 23, 9, 30))  # raised to the response due
+    assert for_ticket(together, SUNDAY) == "预计明天上午9:30前联系您"
+    late = sh(2026, 11, 23, 9, 45)
+    assert for_ticket(_ticket(), late) == "已超过约定时间（今天上午9:30），社区正在督办"
+    assert inline(_ticket(), SUNDAY).startswith("，预计明天")
+
+
+@pytest.mark.parametrize("status", [TicketStatus.WAITING_RESIDENT, TicketStatus.RESOLVED,
+                                    TicketStatus.CLOSED, TicketStatus.CANCELLED])
+def test_nothing_is_promised_while_paused_or_after_the_work(status):
+    assert for_ticket(_ticket(status=status), SUNDAY) == ""
+    assert inline(_ticket(status=status), SUNDAY) == ""

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -105,23 +106,24 @@ after_breach_minutes = 60
 
 
 @pytest.fixture
-def split_policy(monkeypatch):
-    """A policy whose response runs round the clock and whose resolution counts office
-    hours: the opposite of the default, so each clock must use its own calendar."""
-    import tomllib
+def split_policy(tmp_path: Path):
+    """A policy file (GRIDBOT_SLA_FILE) whose response runs round the clock and whose
+    resolution counts office hours: the opposite of the default, so each clock must use
+    its own calendar."""
+    path = tmp_path / "split-sla.toml"
+    path.write_text(SPLIT, encoding="utf-8")
+    yield path
+    sla.use_file(None)  # later tests in this process read the packaged file again
 
-    cfg = sla.parse(tomllib.loads(SPLIT))
-    monkeypatch.setattr(sla, "load", lambda path=None: cfg)
-    return cfg
 
-
-def test_separate_calendars_time_each_clock_on_its_own(chat, clock, split_policy):
+def test_separate_calendars_time_each_clock_on_its_own(make_chat, clock, split_policy):
+    chat = make_chat(sla_file=split_policy)
     reply = chat.say("r8", "3号楼2单元501 楼道灯坏了")
     t, = chat.tickets()
     assert wall(t.response_due_at) == "2026-11-22 11:00"  # 60 minutes round the clock
     assert wall(t.resolve_due_at) == "2026-11-23 10:30"  # 120 office minutes from Monday 08:30
     assert "预计今天上午11:00前联系您，明天上午10:30前处理好。" in reply
-    steps = sla.desired_steps(t, split_policy)
+    steps = sla.desired_steps(t)
     assert wall(steps["response:warn"]) == "2026-11-22 10:30"  # half of 60 minutes, Sunday
     assert wall(steps["resolve:warn"]) == "2026-11-23 09:30"  # half of 120 office minutes
     assert wall(steps["response:L1"]) == "2026-11-22 12:00"  # an hour later, Sunday

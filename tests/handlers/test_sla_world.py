@@ -203,3 +203,38 @@ def test_bad_policy_files_are_refused_with_the_entry_named():
         parse({"calendars": {"office": {"hours": [["8点", "17:00"]]}}})
     with pytest.raises(ValueError, match="'to'"):
         parse({"calendars": {"office": {}}, "escalation": {"steps": [{"level": 1, "to": "boss"}]}})
+
+
+def test_each_target_takes_its_own_calendar_key_then_calendar_then_the_default():
+    from storage.sla import parse
+
+    cfg = parse({
+        "default": {"response_calendar": "office", "resolve_calendar": "24x7"},
+        "policy": [
+            {"name": "all-round", "urgent": True, "calendar": "24x7"},
+            {"name": "office-fix", "kind": "repair", "calendar": "24x7",
+             "resolve_calendar": "office"},
+            {"name": "inherits", "kind": "complaint"},
+        ],
+        "calendars": {"office": {}},
+    })
+    names = {p.name: (p.response_calendar.name, p.resolve_calendar.name)
+             for _, p in cfg.rules}
+    assert names == {"all-round": ("24x7", "24x7"), "office-fix": ("24x7", "office"),
+                     "inherits": ("office", "24x7")}
+    assert (cfg.default.response_calendar.name, cfg.default.resolve_calendar.name) == (
+        "office", "24x7")
+    with pytest.raises(ValueError, match="unknown calendar 'nope' \\(resolve_calendar\\)"):
+        parse({"default": {"resolve_calendar": "nope"}, "calendars": {"office": {}}})
+
+
+def test_resolution_is_never_due_before_the_response():
+    from storage.sla import start_clocks
+
+    friday = Ticket(number="x", kind="repair", category="楼道灯", description="")
+    start_clocks(friday, at("2026-11-27 18:00"))  # office closed: answered on Monday
+    assert wall(friday.response_due_at) == wall(friday.resolve_due_at) == "2026-11-30 09:30"
+    monday = Ticket(number="y", kind="repair", category="楼道灯", description="")
+    start_clocks(monday, at("2026-11-23 09:00"))
+    assert (wall(monday.response_due_at), wall(monday.resolve_due_at)) == (
+        "2026-11-23 10:00", "2026-11-24 09:00")
