@@ -25,8 +25,14 @@ Decisions (see ``lexicon.toml`` for the data they act on):
 - One-character keywords (修, 堵, 借, 狗 …) count only where jieba cuts them as a word;
   longer keywords match anywhere, the longest at each position first. ``[neutral]`` words
   stop a keyword inside them (单元门口 is no broken 单元门).
-- ``[[combos]]`` add weight when cues co-occur (报的 … 了吗 → status_query; 借 + a tool).
-- ``[yields]``: a complaint about the 物业 inside a repair request is the repair.
+- ``[[combos]]`` add weight when cues co-occur (报的 … 了吗 → status_query; 借 + a tool); a
+  combo may ``suppress`` intents whose words it explains: 物业/开发商/房东 cutting water or
+  power on purpose (故意, 以欠费为由) is a complaint about 物业服务, not a repair; an earlier
+  report plus time passing (报修三天了还没人来) is 催办 (``urge``), not a new report.
+- ``[yields]``: a complaint about the 物业 inside a repair request is the repair; politeness
+  (您好, 打扰了, 谢谢, 辛苦了 → ``greeting`` / ``thanks``) yields to any intent with clear
+  evidence (``yield_min_score``), so it decides only messages that are nothing else; the
+  进度 or delay of an administrative matter (房产证, 社保, 补贴) is ``referral``.
 - Urgent cues (燃气泄漏, 着火, 被困, 触电) score their repair category and set ``urgent``
   only when that intent wins (「着火了都跑不出去」 about a cluttered hallway is not a fire).
 - Confidence = strength × (½ + ½ × margin): strength = 1 − e^(−best/3) grows with the
@@ -34,6 +40,7 @@ Decisions (see ``lexicon.toml`` for the data they act on):
   lexicon's threshold the bot asks, offering ``alternatives``.
 - Whole-message forms (是, 好的, 不用了, 5, 满意) come from ``[exact]`` and the rating
   table; bare digits are ratings — the clarifying dialogue reads 「回复1或2」 itself.
-- Labelled data: ``data/dev.tsv`` (tuned on) and ``data/test.tsv`` (held out, never tuned
-  on); ``gridbot intents eval FILE`` reports both.
+- Labelled data: ``data/dev.tsv`` (tuned on), ``data/test.tsv`` (short chat, held out) and
+  ``data/heldout.tsv`` (long real-style messages, written before tuning, never tuned on);
+  ``gridbot intents eval FILE`` reports each.
 """

@@ -9,8 +9,10 @@ Pipeline per message (all tables built once in ``Classifier.load``):
    segments them as a word of their own (in a window of ±4 characters), so 门口 is not
    a 门 and 借口 not a 借;
 4. negation: a keyword right after a cue (不是投诉, 电梯没坏) is dropped;
-5. precedence: evidence that ``[yields]`` to another intent (a complaint about the 物业
-   inside a repair request) is dropped when that intent has evidence;
+5. precedence: a ``[[combos]]`` entry may ``suppress`` intents whose words it explains
+   (物业 cutting the water on purpose: the 停水 words are no repair); evidence that
+   ``[yields]`` to another intent is dropped when that intent has evidence (a complaint
+   about the 物业 inside a repair request; a polite 谢谢 or 您好 inside any real request);
 6. scores → best intent, its best category, a margin-based confidence, alternatives;
 7. slots, and danger cues flag ``urgent``.
 """
@@ -59,14 +61,14 @@ _END_CHARS = _EDGE_CHARS + "啊呀吧呢哦噢啦哇嘛"
 _PUNCT = r"\s" + re.escape(_EDGE_CHARS)
 # Optional parts carry their trailing space: 「\s*X?\s*$」 would backtrack quadratically.
 _RATING_NUMBER = re.compile(r"^(?:给|打)?\s*([1-5一二三四五])\s*(?:(?:分|星|颗星)\s*)?$")
-_RATING_NUMBER_IN = re.compile(r"(?<![\d十])([1-5一二三四五])\s*(?:分(?!钟|钱)|星|颗星)")
+_RATING_NUMBER_IN = re.compile(r"(?<![\d十])([1-5一二三四五])\s*(?:分(?!钟|钱|不|也|没|都)|星|颗星)")
 _HAS_NUMBER = re.compile(r"[0-9零〇一二两三四五六七八九十]|[a-z](?:[栋座幢#]|号楼)")  # or A栋
 _PHONE_DIGITS = re.compile(r"(?<!\d)(?:1[3-9]\d[\s-]?\d{4}[\s-]?\d{4}|0\d{2,3}[\s-]?\d{7,8})(?!\d)")
 _MAX_EXACT_CHARS = 12  # longer messages are never a string of whole-message forms
 _PIECES = re.compile(rf"[{_PUNCT}]+")
 # A message that is only a score: 5, 5分, 五星, 给4分, 打5星.
 _RATING_ALONE = re.compile(r"^(?:给|打)?\s*[1-5一二三四五]\s*(?:分|星|颗星)?$")
-_RATING_MARK = re.compile(r"(?<![\d十])[1-5一二三四五]\s*(?:分(?!钟|钱)|星|颗星)|满分|零分")
+_RATING_MARK = re.compile(r"(?<![\d十])[1-5一二三四五]\s*(?:分(?!钟|钱|不|也|没|都)|星|颗星)|满分|零分")
 # Strength of evidence: a score of `_SCALE` gives strength 1 - 1/e ≈ 0.63.
 _SCALE = 3.0
 
@@ -249,12 +251,14 @@ class Classifier:
             if entry.urgent:
                 urgent_intents.add(entry.intent)
 
+        suppressed: set[str] = set()
         for combo, patterns in self._combos:
             for pattern in patterns:
                 if pattern.search(scan_text) is None:
                     break
             else:
                 evidence.append(f"+{combo.intent}/{combo.category or ''}@{combo.line}")
+                suppressed.update(combo.suppress)
                 scores[combo.intent] = scores.get(combo.intent, 0.0) + combo.weight
                 if combo.category is not None:
                     key = (combo.intent, combo.category)
@@ -270,9 +274,17 @@ class Classifier:
         elif _RATING_MARK.search(core):
             scores["rating"] = scores.get("rating", 0.0) + lex.rating_pattern_weight
 
+        for intent in suppressed:
+            if scores.pop(intent, None) is not None:
+                evidence.append(f"-{intent}")
         for (intent, cat), winners in lex.yields.items():
+            if cat is None:
+                if intent in scores and any(scores.get(w, 0.0) >= lex.yield_min_score
+                                            for w in winners):
+                    del scores[intent]
+                continue
             weight = cat_scores.get((intent, cat))
-            if weight and any(scores.get(w, 0.0) > 0 for w in winners):
+            if weight and any(scores.get(w, 0.0) >= lex.yield_min_score for w in winners):
                 scores[intent] -= weight
                 cat_scores[(intent, cat)] = 0.0
                 if scores[intent] <= 1e-9:

@@ -8,7 +8,8 @@ file and the line, so the bot refuses to start with a half-understood lexicon.
 
 File layout (all sections but ``[intents]`` optional)::
 
-    [settings]   threshold, exact_weight, urgent_weight, tool_weight
+    [settings]   threshold, exact_weight, urgent_weight, tool_weight, yield_min_score (a
+                 whole intent yields only to an intent scoring at least this much) …
     [negation]   cues = [...], fillers = "要想…", max_gap = 2, questions = ["有没有", …]
     [typos]      "楼到灯" = "楼道灯"            wrong form → right form
     [labels]     repair = "报修"                how the bot names an intent when it asks
@@ -17,10 +18,13 @@ File layout (all sections but ``[intents]`` optional)::
     [intents.<intent>.categories."<category>"]  "楼道灯" = 3
     [neutral]    words = ["门口", "今天", …]    words that only stop a keyword inside them
                                                 from counting (门口 is no 门, 今天天气 no 天天)
-    [[combos]]   intent, category?, weight, groups = [[…], […]]: weight added when every
-                 group has a cue in the message ("@tools" stands for every tool alias)
+    [[combos]]   intent, category?, weight, groups = [[…], […]], suppress?: weight added when
+                 every group has a cue in the message ("@tools" stands for every tool alias);
+                 the intents in ``suppress`` then lose all their evidence (物业 cutting the
+                 water on purpose: the 停水 words describe the complaint, not a repair)
     [urgent]     "燃气泄漏" = "repair/燃气"     cue → intent/category, flagged urgent
-    [yields]     "complaint/物业服务" = ["repair"]  evidence dropped when those intents score
+    [yields]     "complaint/物业服务" = ["repair"]  evidence dropped when those intents score;
+                 a bare intent ("thanks" = [...]) drops all of that intent's evidence
     [slots.tools]     "梯子" = ["梯子", "人字梯"]   canonical tool → aliases
     [slots.programs]  "四点半课堂" = ["四点半", …]  canonical programme → aliases
     [slots.ratings]   "很满意" = 5                  phrase → rating 1..5
@@ -52,6 +56,10 @@ INTENTS: tuple[str, ...] = (
     "greeting",
     "confirm",
     "deny",
+    "urge",
+    "referral",
+    "chitchat",
+    "thanks",
     "other",
 )
 CATEGORY_INTENTS = ("complaint", "repair")
@@ -63,8 +71,9 @@ _TOP_KEYS = {
     "neutral", "combos",
 }
 _SETTINGS_KEYS = {"threshold", "exact_weight", "urgent_weight", "tool_weight",
-                  "program_weight", "rating_phrase_weight", "rating_pattern_weight"}
-_COMBO_KEYS = {"intent", "category", "weight", "groups"}
+                  "program_weight", "rating_phrase_weight", "rating_pattern_weight",
+                  "yield_min_score"}
+_COMBO_KEYS = {"intent", "category", "weight", "groups", "suppress"}
 _MAX_WEIGHT = 20.0
 
 
@@ -88,7 +97,8 @@ class Entry:
 class Combo:
     """Weight for ``intent`` (and ``category``) when every group has a cue in the message.
 
-    ``groups`` are tuples of substrings; the tool aliases replace ``"@tools"``.
+    ``groups`` are tuples of substrings; the tool aliases replace ``"@tools"``. When the
+    combo fires, every intent in ``suppress`` loses its evidence.
     """
 
     intent: str
@@ -96,6 +106,7 @@ class Combo:
     weight: float
     groups: tuple[tuple[str, ...], ...]
     line: int = 0
+    suppress: tuple[str, ...] = ()
 
 
 @dataclass
@@ -113,11 +124,13 @@ class Lexicon:
     negation_questions: tuple[str, ...]
     typos: dict[str, str]
     labels: dict[str, str]
-    yields: dict[tuple[str, str], tuple[str, ...]]
+    yields: dict[tuple[str, str | None], tuple[str, ...]]
+    """(intent, category) → winners; category None: the whole intent yields."""
     tools: dict[str, str]
     programs: dict[str, str]
     ratings: dict[str, int]
     categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    yield_min_score: float = 2.5
     combos: tuple[Combo, ...] = ()
     rating_pattern_weight: float = 4.0
 
@@ -260,9 +273,13 @@ class _Builder:
             intent, cat = self.check_target(target, ("urgent",), cue, known)
             self.add_entry(cue, Entry(cue, intent, cat, urgent_weight, True), ("urgent",))
 
-        yields: dict[tuple[str, str], tuple[str, ...]] = {}
+        yields: dict[tuple[str, str | None], tuple[str, ...]] = {}
         for src, winners in self.table("yields").items():
-            intent, cat = self.check_target(src, ("yields",), src, known)
+            if "/" in src:
+                intent, cat = self.check_target(src, ("yields",), src, known)
+            else:
+                self.check_intent(src, ("yields",), src)
+                intent, cat = src, None
             if not isinstance(winners, list) or not winners:
                 raise self.fail(("yields",), src, "yields value must be a non-empty list")
             for w in winners:
@@ -349,6 +366,7 @@ class _Builder:
             categories={i: tuple(c) for i, c in categories.items()},
             combos=combos,
             rating_pattern_weight=float(settings.get("rating_pattern_weight", 4.0)),
+            yield_min_score=float(settings.get("yield_min_score", 2.5)),
         )
 
     def combos(self, known: set[tuple[str, str]], tools: dict[str, str]) -> tuple[Combo, ...]:
@@ -395,7 +413,13 @@ class _Builder:
                         self.check_normal(cue, ())
                         cues.append(cue)
                 built.append(tuple(cues))
-            out.append(Combo(intent, category, float(weight), tuple(built), line or 0))
+            suppress = combo.get("suppress", [])
+            if not isinstance(suppress, list) or not all(s in INTENTS for s in suppress):
+                raise bad(f"suppress must be a list of intents, got {suppress!r}")
+            if intent in suppress:
+                raise bad(f"a combo cannot suppress its own intent {intent!r}")
+            out.append(Combo(intent, category, float(weight), tuple(built), line or 0,
+                             tuple(suppress)))
         return tuple(out)
 
     def check_intent(self, intent: str, table: tuple[str, ...], needle: str) -> None:

@@ -52,7 +52,7 @@ def test_eval_prints_table_confusion_mistakes_and_speed(tmp_path: Path) -> None:
     for heading in ("prec", "recall", "f1", "accuracy:", "macro-F1:", "confusion",
                     "worst mistakes", "messages/s:"):
         assert heading in out
-    assert "confirm → greeting" in out
+    assert "confirm → thanks" in out
     assert "accuracy:      0.8000" in out
 
 
@@ -64,7 +64,7 @@ def test_eval_json_has_the_required_keys(tmp_path: Path) -> None:
     assert data["accuracy"] == 0.8
     assert data["per_intent"]["repair"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0,
                                             "support": 1}
-    assert data["confusion"]["confirm"]["greeting"] == 1
+    assert data["confusion"]["confirm"]["thanks"] == 1
     assert data["worst_mistakes"][0]["text"] == "谢谢"
 
 

@@ -53,6 +53,7 @@ def test_shipped_lexicon_is_valid_and_covers_every_intent() -> None:
         ("threshold = 0.45", "threshold = 1.5", "threshold = 1.5", "between 0 and 1"),
         ("threshold = 0.45", "treshold = 0.45", "treshold", "unknown setting"),
         ('"满意" = 5\n', '"满意" = 6\n', '"满意" = 6', "1..5"),
+        ('"thanks" = ["complaint"', '"thank" = ["complaint"', '"thank" = [', "unknown intent"),
     ],
 )
 def test_invalid_entry_names_file_and_line(
@@ -68,6 +69,22 @@ def test_invalid_entry_names_file_and_line(
     assert err.line == expected or f"line {expected}" in str(err)
     assert message in str(err)
     assert str(err).startswith(f"{path}:{err.line}: ")
+
+
+@pytest.mark.parametrize(("suppress", "message"), [
+    ('suppress = ["repairs"]', "suppress must be a list of intents"),
+    ('suppress = ["complaint"]', "cannot suppress its own intent"),
+])
+def test_a_combo_suppressing_a_bad_intent_names_its_header(tmp_path: Path, suppress: str,
+                                                           message: str) -> None:
+    old = 'category = "物业服务"\nweight = 6\nsuppress = ["repair"]'
+    path = _edited(tmp_path, old, old.replace('suppress = ["repair"]', suppress))
+    with pytest.raises(LexiconError) as info:
+        load_lexicon(path)
+    assert message in str(info.value)
+    header = _line_of(path, suppress) - 4
+    assert path.read_text(encoding="utf-8").splitlines()[header - 1] == "[[combos]]"
+    assert info.value.line == header
 
 
 def test_same_key_twice_in_one_table_is_a_syntax_error_on_its_line(tmp_path: Path) -> None:
