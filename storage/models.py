@@ -259,7 +259,8 @@ class Ticket(SQLModel, table=True):
     paused_at: datetime | None = _ts()
     """Start of the current waiting_resident pause, else None."""
     paused_s: int = 0
-    """Business seconds spent paused in all, added to the due times."""
+    """Seconds spent paused in all, counted on the resolution clock's calendar (each due
+    time moved on by the pause on its own calendar)."""
     response_met: bool | None = None
     """First response within response_due_at (first cycle); None while running."""
     resolve_met: bool | None = None
