@@ -69,16 +69,18 @@ class _Commands(TyperGroup):
             raise typer.Exit(2) from None
 
 
-app = typer.Typer(help="gridbot — the WeChat bot of a grid-managed community.", no_args_is_help=True,
+app = typer.Typer(help="gridbot —— 网格化社区的微信公众号机器人。设置来自 GRIDBOT_ 开头的环境变量；"
+                       "员工手册见 docs/staff-manual.md。", no_args_is_help=True,
                   cls=_Commands, rich_markup_mode="markdown")
-db_app = typer.Typer(help="Database schema (alembic migrations).", no_args_is_help=True)
+db_app = typer.Typer(help="数据库结构（迁移）。", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(intents_app, name="intents")
 app.add_typer(station_app, name="station")
 app.add_typer(care_app, name="care")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(resident_app, name="resident")
-app.command("chat")(chat)
+app.command("chat", help=(
+    "在终端里以居民或网格员的身份和运行中的 gridbot 对话，就像微信那样；输入 /help 查看对话内命令。"))(chat)
 app.registered_commands += cli_ops.ops_app.registered_commands  # stats, notice (with their help)
 
 
@@ -87,16 +89,15 @@ def _logging(settings: Settings | None = None) -> None:
     logs.configure(settings, logging.INFO)
 
 
-@app.command()
+@app.command(help="启动服务：在 /wechat 接收微信消息（Redis 为 memory:// 时 worker 也在同一进程里运行）。")
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-    demo: Annotated[bool, typer.Option(help="Seed the demo community and serve the WeChat "
-                                            "API sandbox (no internet or account needed).")] = False,
-    migrate: Annotated[bool, typer.Option(help="Apply migrations before starting.")] = True,
-    workers: Annotated[int, typer.Option(min=1, help="Web processes sharing the port (uvicorn "
-                                                     "workers); more than 1 needs PostgreSQL and "
-                                                     "Redis.")] = 1,
+    host: Annotated[str, typer.Option(help="监听的网络地址。")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP 端口。")] = 8000,
+    demo: Annotated[bool, typer.Option(help="导入演示社区并启用微信接口沙盒"
+                                            "（不需要联网和公众号）。")] = False,
+    migrate: Annotated[bool, typer.Option(help="启动前先升级数据库结构。")] = True,
+    workers: Annotated[int, typer.Option(min=1, help="共用端口的 Web 进程数；大于 1 时需要 "
+                                                     "PostgreSQL 和 Redis。")] = 1,
 ) -> None:
     """Serve the webhook at /wechat (with the embedded worker when Redis is memory://).
 
@@ -141,9 +142,9 @@ def serve(
                 log_level="info", log_config=log_config)
 
 
-@app.command()
+@app.command(help="运行 worker 进程：经微信发送推送，执行超时提醒、督办等定时任务。")
 def worker(
-    burst: Annotated[bool, typer.Option(help="Run queued jobs, then exit.")] = False,
+    burst: Annotated[bool, typer.Option(help="把排队的任务做完就退出。")] = False,
 ) -> None:
     """Run the worker: relay pushes through WeChat and run timed jobs."""
     import asyncio
@@ -163,8 +164,10 @@ def worker(
     asyncio.run(worker_mod.run(settings))
 
 
-@app.command("import")
-def import_(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)]) -> None:
+@app.command("import", help="从 YAML 或 CSV 文件导入社区的街道、网格、楼栋和工作人员。新数据库请先运行 "
+                            "gridbot db upgrade。")
+def import_(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True,
+                                                 metavar="文件", help="YAML 或 CSV 文件。")]) -> None:
     """Load a community's streets, grids, buildings and staff from YAML or CSV.
 
     Run `gridbot db upgrade` first on a new database.
@@ -201,8 +204,9 @@ def _announce_org_change(settings: Settings) -> None:
                    f"{settings.org_cache_ttl_s:.0f} s (GRIDBOT_ORG_CACHE_TTL_S)", err=True)
 
 
-@db_app.command("upgrade")
-def db_upgrade(revision: str = "head") -> None:
+@db_app.command("upgrade", help="把数据库结构升级到指定版本（默认最新）。")
+def db_upgrade(revision: Annotated[str, typer.Argument(
+        metavar="版本", help="迁移版本号，默认 head（最新）。")] = "head") -> None:
     """Apply migrations up to REVISION (default: the newest)."""
     from storage import migrate as migrations
 
@@ -212,8 +216,8 @@ def db_upgrade(revision: str = "head") -> None:
     typer.echo("database is up to date")
 
 
-@app.command()
-def review(limit: int = 20) -> None:
+@app.command(help="列出留给工作人员看的最新消息（机器人没看懂的，或处理出错的）。")
+def review(limit: Annotated[int, typer.Option(min=1, help="最多列出几条。")] = 20) -> None:
     """List the latest messages kept for staff (not understood, or failed)."""
     from sqlmodel import Session, col, select
 

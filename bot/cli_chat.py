@@ -218,9 +218,10 @@ def _is_number(text: str) -> bool:
 
 
 def chat(
-    url: Annotated[str, typer.Option(help="The gridbot server 服务器地址.")] = "http://127.0.0.1:8000",
-    openid: Annotated[str, typer.Option(help="Who you are 身份 (OpenID).")] = "resident-demo",
-    poll_s: Annotated[float, typer.Option(help="Seconds between idle inbox polls.")] = 1.0,
+    url: Annotated[str, typer.Option(help="gridbot 服务器地址。")] = "http://127.0.0.1:8000",
+    openid: Annotated[str, typer.Option(help="你以谁的身份说话（OpenID），"
+                                                  "如 worker-g1 为网格员。")] = "resident-demo",
+    poll_s: Annotated[float, typer.Option(help="空闲时每隔几秒查看一次推送。")] = 1.0,
 ) -> None:
     """Chat with a running gridbot as a resident or a grid worker, as WeChat would.
 

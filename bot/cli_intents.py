@@ -17,11 +17,11 @@ if TYPE_CHECKING:  # imported where used: jieba loads only for the commands that
     from intents.classify import Classifier
     from intents.evaluate import Report
 
-app = typer.Typer(help="Understand resident messages: classify one, or evaluate on a TSV file.",
+app = typer.Typer(help="消息理解：看机器人怎样理解一条消息，或用标注文件评估准确率。",
                   no_args_is_help=True)
 
-LexiconOpt = Annotated[Path | None, typer.Option("--lexicon", help="lexicon.toml to use.")]
-UserdictOpt = Annotated[Path | None, typer.Option("--userdict", help="jieba user dictionary.")]
+LexiconOpt = Annotated[Path | None, typer.Option("--lexicon", help="使用这个 lexicon.toml 关键词表。")]
+UserdictOpt = Annotated[Path | None, typer.Option("--userdict", help="使用这个 jieba 用户词典。")]
 
 
 def _load(lexicon: Path | None, userdict: Path | None) -> Classifier:
@@ -35,12 +35,12 @@ def _load(lexicon: Path | None, userdict: Path | None) -> Classifier:
         raise typer.Exit(2) from exc
 
 
-@app.command()
+@app.command(help="显示机器人对一条消息的理解：意图、类别、置信度、提取的信息（楼号、电话等）和是否紧急。")
 def classify(
-    text: Annotated[str, typer.Argument(help="The message, as the resident wrote it.")],
-    today: Annotated[str | None, typer.Option(help="ISO date that 明天/周六 are relative to.")]
+    text: Annotated[str, typer.Argument(help="消息原文（居民怎么写就怎么输入）。")],
+    today: Annotated[str | None, typer.Option(help="“明天、周六”等以哪天为准，YYYY-MM-DD。")]
     = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="输出一个 JSON 对象。")] = False,
     lexicon: LexiconOpt = None,
     userdict: UserdictOpt = None,
 ) -> None:
@@ -66,12 +66,13 @@ def classify(
     typer.echo(f"evidence:     {' '.join(u.evidence) or '-'}")
 
 
-@app.command("eval")
+@app.command("eval", help="用标注文件评估：各意图的精确率、召回率、F1，宏平均 F1，准确率，混淆矩阵，"
+                           "错得最多的例子和每秒处理条数。")
 def eval_(
-    file: Annotated[Path, typer.Argument(help="TSV: text<TAB>intent[<TAB>category].",
+    file: Annotated[Path, typer.Argument(help="TSV 文件，每行：消息、制表符、意图（可再加制表符和类别）。",
                                          exists=True, dir_okay=False, readable=True)],
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    mistakes: Annotated[int, typer.Option(help="How many worst mistakes to show.")] = 15,
+    as_json: Annotated[bool, typer.Option("--json", help="输出一个 JSON 对象。")] = False,
+    mistakes: Annotated[int, typer.Option(help="显示几个错得最多的例子。")] = 15,
     lexicon: LexiconOpt = None,
     userdict: UserdictOpt = None,
 ) -> None:

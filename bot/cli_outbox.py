@@ -21,7 +21,7 @@ import typer
 if TYPE_CHECKING:  # storage loads only when a command runs (`gridbot --help` stays fast)
     from storage.models import Outbox
 
-outbox_app = typer.Typer(help="Pushes not delivered: list them, send them again.",
+outbox_app = typer.Typer(help="推送队列：查看没有送达的推送，重新发送。",
                          no_args_is_help=True)
 
 TEXT_CHARS = 40
@@ -48,12 +48,15 @@ def _line(row: Outbox) -> str:
     return line + (f" error={row.last_error}" if row.last_error else "")
 
 
-@outbox_app.command("list")
+@outbox_app.command("list", help=(
+    "列出没有（确认）送达的推送，最新的在前。状态：dead 发送失败，unknown 存疑（可能已送达，"
+    "重发前先向收件人确认），pending 待发送，sending 发送中，sent 已发送。"))
 def list_(
     status: Annotated[list[str] | None, typer.Option(
-        help="Only this status (repeatable): dead, unknown, pending, sending, sent. "
-             "Default: all but sent.")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many, newest first.")] = 50,
+        metavar="状态", show_default=False,
+        help="只看这个状态（可重复给出）：dead、unknown、pending、sending、sent；"
+             "默认除 sent 以外的全部。")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="最多列出几条（最新的在前）。")] = 50,
 ) -> None:
     """List pushes that are not (known to be) delivered, newest first."""
     from sqlmodel import Session
@@ -75,11 +78,12 @@ def list_(
         typer.echo(_line(row))
 
 
-@outbox_app.command("retry")
+@outbox_app.command("retry", help=(
+    "重新发送推送（失败、存疑或待发送的）；worker 几秒内发出。有指定的推送没能重排时退出码为 1。"))
 def retry(
-    ids: Annotated[list[int] | None, typer.Argument(help="Outbox ids (from `gridbot outbox list`).",
-                                                     show_default=False)] = None,
-    all_dead: Annotated[bool, typer.Option("--all-dead", help="Every dead push.")] = False,
+    ids: Annotated[list[int] | None, typer.Argument(
+        metavar="推送号", help="推送编号（见 gridbot outbox list），可写多个。", show_default=False)] = None,
+    all_dead: Annotated[bool, typer.Option("--all-dead", help="全部发送失败的推送。")] = False,
 ) -> None:
     """Queue pushes again (dead, unknown or pending); the worker sends them within seconds.
 

@@ -48,9 +48,9 @@ if TYPE_CHECKING:
 care = lazy_module("storage.care")
 lending = lazy_module("storage.lending")
 
-station_app = typer.Typer(help="Lending stations 便民服务驿站: items, stock, loans.",
+station_app = typer.Typer(help="便民服务驿站：物品、库存、借还。",
                           no_args_is_help=True)
-care_app = typer.Typer(help="Care programmes 四点半课堂/托管: sessions, rosters, attendance, notices.",
+care_app = typer.Typer(help="托管服务（四点半课堂、假期托管）：班次、名单、考勤、通知、报名。",
                        no_args_is_help=True)
 
 
@@ -73,14 +73,14 @@ def _session() -> Iterator[tuple[Session, Settings]]:
 
 
 # ------------------------------------------------------------------ stations
-@station_app.command("add")
+@station_app.command("add", help="新增驿站，或修改已有驿站的所给字段。")
 def station_add(
-    name: Annotated[str, typer.Argument(help="Station name 驿站名称.")],
-    address: Annotated[str | None, typer.Option(help="Where it is 地址.")] = None,
-    hours: Annotated[str | None, typer.Option(help="Opening hours 开放时间, e.g. 每天 8:30–17:30.")] = None,
-    phone: Annotated[str | None, typer.Option(help="Phone 电话.")] = None,
-    max_open: Annotated[int | None, typer.Option(help="Units one resident may hold/borrow at once.")] = None,
-    hold_hours: Annotated[int | None, typer.Option(help="Hours a reservation waits for pick-up.")] = None,
+    name: Annotated[str, typer.Argument(help="驿站名称。")],
+    address: Annotated[str | None, typer.Option(help="地址。")] = None,
+    hours: Annotated[str | None, typer.Option(help="开放时间，如 每天 8:30–17:30。")] = None,
+    phone: Annotated[str | None, typer.Option(help="联系电话。")] = None,
+    max_open: Annotated[int | None, typer.Option(help="每位居民同时最多预约或借用的件数。")] = None,
+    hold_hours: Annotated[int | None, typer.Option(help="预约后保留多少小时等居民来取。")] = None,
 ) -> None:
     """Add a station, or update the fields given."""
     with _session() as (session, _):
@@ -90,7 +90,7 @@ def station_add(
         typer.echo(f"驿站 #{station.id} {station.name} 已保存")
 
 
-@station_app.command("list")
+@station_app.command("list", help="列出驿站及其物品（可借/总数）。")
 def station_list() -> None:
     """Stations with their items (free/total)."""
     with _session() as (session, _):
@@ -113,17 +113,17 @@ def _item_line(item: lending.LendItem) -> str:
             + (f"  {item.photo_url}" if item.photo_url else ""))
 
 
-@station_app.command("item")
+@station_app.command("item", help="给驿站新增可借物品，或修改物品的所给字段。")
 def station_item(
-    station: Annotated[str, typer.Argument(help="Station name or id.")],
-    name: Annotated[str, typer.Argument(help="Item name 物品, e.g. 梯子 (as residents say it).")],
-    count: Annotated[int | None, typer.Option(help="Units in service.")] = None,
-    loan_days: Annotated[int | None, typer.Option(help="Loan period in days 借期.")] = None,
-    max_per_loan: Annotated[int | None, typer.Option(help="Units one resident may take at once.")] = None,
-    deposit: Annotated[int | None, typer.Option(help="Deposit in yuan 押金 (0 = none).")] = None,
-    needs_id: Annotated[bool | None, typer.Option("--id/--no-id", help="ID card needed 需身份证.")] = None,
-    condition: Annotated[str | None, typer.Option(help="Condition 状况, e.g. 良好.")] = None,
-    photo: Annotated[str | None, typer.Option(help="Photo URL.")] = None,
+    station: Annotated[str, typer.Argument(help="驿站名称或编号。")],
+    name: Annotated[str, typer.Argument(help="物品名称，用居民常说的叫法，如 梯子。")],
+    count: Annotated[int | None, typer.Option(help="可用件数。")] = None,
+    loan_days: Annotated[int | None, typer.Option(help="借期（天）。")] = None,
+    max_per_loan: Annotated[int | None, typer.Option(help="每次最多借几件。")] = None,
+    deposit: Annotated[int | None, typer.Option(help="押金（元，0 为不收）。")] = None,
+    needs_id: Annotated[bool | None, typer.Option("--id/--no-id", help="借用时是否需要身份证。")] = None,
+    condition: Annotated[str | None, typer.Option(help="物品状况，如 良好。")] = None,
+    photo: Annotated[str | None, typer.Option(help="物品照片的网址。")] = None,
 ) -> None:
     """Add an item to a station, or update it."""
     with _session() as (session, settings):
@@ -136,11 +136,11 @@ def station_item(
         typer.echo(_item_line(item))
 
 
-@station_app.command("stock")
+@station_app.command("stock", help="设定某物品现有可用件数；新增的件数先给排队的居民。")
 def station_stock(
-    station: Annotated[str, typer.Argument(help="Station name or id.")],
-    name: Annotated[str, typer.Argument(help="Item name.")],
-    count: Annotated[int, typer.Argument(help="Units in service now.")],
+    station: Annotated[str, typer.Argument(help="驿站名称或编号。")],
+    name: Annotated[str, typer.Argument(help="物品名称。")],
+    count: Annotated[int, typer.Argument(help="现在可用的件数。")],
 ) -> None:
     """Set how many units of an item are in service; new units serve the queue first."""
     with _session() as (session, settings):
@@ -160,10 +160,11 @@ def _tell_lending_offers(session: Session, released: lending.Released, settings:
         typer.echo(f"已通知 {len(released.offers)} 位排队居民领取")
 
 
-@station_app.command("loans")
+@station_app.command("loans", help="列出预约和借出记录，逾期的在前"
+                     "（单号、物品、状态、归还或取件期限、电话）。")
 def station_loans(
-    station: Annotated[str | None, typer.Option(help="Only this station (name or id).")] = None,
-    overdue: Annotated[bool, typer.Option(help="Only overdue loans.")] = False,
+    station: Annotated[str | None, typer.Option(help="只看这个驿站（名称或编号）。")] = None,
+    overdue: Annotated[bool, typer.Option(help="只看逾期未还的。")] = False,
 ) -> None:
     """Holds and loans, overdue first (单号, item, status, due or pick-up deadline, phone)."""
     from storage.models import Resident
@@ -193,17 +194,17 @@ def station_loans(
 
 
 # ------------------------------------------------------------------ care
-@care_app.command("programme")
+@care_app.command("programme", help="新增托管项目，或修改已有项目的所给字段。")
 def care_programme(
-    name: Annotated[str, typer.Argument(help="Programme name, e.g. 四点半课堂.")],
-    kind: Annotated[str | None, typer.Option(help="四点半课堂 or 假期托管 (what residents ask for).")] = None,
-    grades: Annotated[str | None, typer.Option(help="Grade range, e.g. 1-6.")] = None,
-    ages: Annotated[str | None, typer.Option(help="Age range, e.g. 6-12 (optional).")] = None,
-    location: Annotated[str | None, typer.Option(help="Where 地点.")] = None,
-    fee: Annotated[int | None, typer.Option(help="Fee in yuan (0 = free).")] = None,
+    name: Annotated[str, typer.Argument(help="项目名称，如 四点半课堂。")],
+    kind: Annotated[str | None, typer.Option(help="类型：四点半课堂 或 假期托管。")] = None,
+    grades: Annotated[str | None, typer.Option(help="年级范围，如 1-6。")] = None,
+    ages: Annotated[str | None, typer.Option(help="年龄范围，如 6-12（可不填）。")] = None,
+    location: Annotated[str | None, typer.Option(help="地点。")] = None,
+    fee: Annotated[int | None, typer.Option(help="费用（元，0 为免费）。")] = None,
     offer_hours: Annotated[int | None, typer.Option(
-        help="Hours a freed place waits for the next family.")] = None,
-    description: Annotated[str | None, typer.Option(help="Short description.")] = None,
+        help="空出的名额等下一个排队家庭确认的小时数。")] = None,
+    description: Annotated[str | None, typer.Option(help="简介。")] = None,
 ) -> None:
     """Add a programme, or update the fields given."""
     from storage.services_import import parse_range
@@ -218,18 +219,18 @@ def care_programme(
         typer.echo(f"项目 #{prog.id} {prog.name} 已保存")
 
 
-@care_app.command("session")
+@care_app.command("session", help="给托管项目新增班次（学期），或修改班次；增加的名额先给排队的家庭。")
 def care_session(
-    programme: Annotated[str, typer.Argument(help="Programme name or id.")],
-    name: Annotated[str, typer.Argument(help="Session/term name, e.g. 2026秋季学期.")],
-    weekdays: Annotated[str | None, typer.Option(help="1 = Monday: 1-5, 1,3,5 or 周一至周五.")] = None,
-    time: Annotated[str | None, typer.Option(help="Local times, e.g. 16:30-18:00.")] = None,
-    capacity: Annotated[int | None, typer.Option(help="Places.")] = None,
-    start: Annotated[str | None, typer.Option(help="First day YYYY-MM-DD.")] = None,
-    end: Annotated[str | None, typer.Option(help="Last day YYYY-MM-DD.")] = None,
-    opens: Annotated[str | None, typer.Option(help="Sign-up opens, local 'YYYY-MM-DD HH:MM'.")] = None,
-    closes: Annotated[str | None, typer.Option(help="Sign-up closes, local 'YYYY-MM-DD HH:MM'.")] = None,
-    location: Annotated[str | None, typer.Option(help="Where, if not the programme's place.")] = None,
+    programme: Annotated[str, typer.Argument(help="项目名称或编号。")],
+    name: Annotated[str, typer.Argument(help="班次名称，如 2026秋季学期。")],
+    weekdays: Annotated[str | None, typer.Option(help="上课日，1 为周一：1-5、1,3,5 或 周一至周五。")] = None,
+    time: Annotated[str | None, typer.Option(help="上课时间（北京时间），如 16:30-18:00。")] = None,
+    capacity: Annotated[int | None, typer.Option(help="名额。")] = None,
+    start: Annotated[str | None, typer.Option(help="第一天，YYYY-MM-DD。")] = None,
+    end: Annotated[str | None, typer.Option(help="最后一天，YYYY-MM-DD。")] = None,
+    opens: Annotated[str | None, typer.Option(help="开始报名时间（北京时间），'YYYY-MM-DD HH:MM'。")] = None,
+    closes: Annotated[str | None, typer.Option(help="截止报名时间（北京时间），'YYYY-MM-DD HH:MM'。")] = None,
+    location: Annotated[str | None, typer.Option(help="上课地点（与项目地点不同时填写）。")] = None,
 ) -> None:
     """Add a session of a programme, or update it (more places serve the queue first)."""
     from storage.services_import import parse_local_moment
@@ -256,7 +257,7 @@ def care_session(
         typer.echo(f"班级 #{row.id} {prog.name}（{row.name}）已保存：{row.taken}/{row.capacity}")
 
 
-@care_app.command("list")
+@care_app.command("list", help="列出托管项目及其班次：上课安排、已报名额、排队、报名时间。")
 def care_list() -> None:
     """Programmes and their sessions: schedule, places taken, queue, sign-up window."""
     with _session() as (session, settings):
@@ -275,11 +276,11 @@ def care_list() -> None:
 ROSTER_COLUMNS = ("编号", "状态", "孩子", "年级", "年龄", "家长电话", "备注", "第一次课", "报名时间")
 
 
-@care_app.command("roster")
+@care_app.command("roster", help="班次的在读名单（CSV 为带 BOM 的 UTF-8，可直接用 Excel 打开）。")
 def care_roster(
-    session_id: Annotated[int, typer.Argument(help="Session id (see `gridbot care list`).")],
-    csv_file: Annotated[Path | None, typer.Option("--csv", help="Write the roster to this CSV file.")] = None,
-    waiting: Annotated[bool, typer.Option(help="Also list offered and waiting families.")] = False,
+    session_id: Annotated[int, typer.Argument(help="班次编号（见 gridbot care list）。")],
+    csv_file: Annotated[Path | None, typer.Option("--csv", help="把名单写入这个 CSV 文件。")] = None,
+    waiting: Annotated[bool, typer.Option(help="同时列出已通知补位和排队中的家庭。")] = False,
 ) -> None:
     """The enrolled children of a session (CSV: UTF-8 with BOM, opens in Excel)."""
     statuses = care.EnrollmentStatus.ACTIVE if waiting else (care.EnrollmentStatus.ENROLLED,)
@@ -304,13 +305,13 @@ def care_roster(
         writer.writerows(records)
 
 
-@care_app.command("attend")
+@care_app.command("attend", help="记录某一上课日的考勤。")
 def care_attend(
-    session_id: Annotated[int, typer.Argument(help="Session id.")],
-    children: Annotated[list[str], typer.Argument(help="Child names or enrollment numbers.")],
-    on: Annotated[str | None, typer.Option("--date", help="Class day YYYY-MM-DD (default today).")] = None,
-    absent: Annotated[bool, typer.Option(help="Mark absent instead of present.")] = False,
-    note: Annotated[str | None, typer.Option(help="Note, e.g. 病假.")] = None,
+    session_id: Annotated[int, typer.Argument(help="班次编号。")],
+    children: Annotated[list[str], typer.Argument(help="孩子姓名或报名单号，可写多个。")],
+    on: Annotated[str | None, typer.Option("--date", help="上课日 YYYY-MM-DD（默认今天）。")] = None,
+    absent: Annotated[bool, typer.Option(help="记为缺勤（默认记为出勤）。")] = False,
+    note: Annotated[str | None, typer.Option(help="备注，如 病假。")] = None,
 ) -> None:
     """Mark attendance of enrolled children on one class day."""
     with _session() as (session, settings):
@@ -327,10 +328,10 @@ def care_attend(
                    f"未记 {len(enrolled) - len(marks)} 人")
 
 
-@care_app.command("notice")
+@care_app.command("notice", help="给班次的所有在读家庭推送通知，如 停课通知。")
 def care_notice(
-    session_id: Annotated[int, typer.Argument(help="Session id.")],
-    text: Annotated[str, typer.Argument(help="The notice, e.g. 明天停课一天。")],
+    session_id: Annotated[int, typer.Argument(help="班次编号。")],
+    text: Annotated[str, typer.Argument(help="通知内容，如 明天停课一天。")],
 ) -> None:
     """Push a notice to every enrolled family of the session (e.g. 停课通知)."""
     from handlers.care_notify import send_notice
@@ -341,14 +342,14 @@ def care_notice(
         typer.echo(f"已发送给 {sent} 个家庭")
 
 
-@care_app.command("enroll")
+@care_app.command("enroll", help="在服务台替家庭报名（规则与微信报名相同；满员时排队）。")
 def care_enroll(
-    session_id: Annotated[int, typer.Argument(help="Session id.")],
-    name: Annotated[str, typer.Argument(help="Child's name.")],
-    phone: Annotated[str, typer.Option(help="Guardian's phone.")],
-    grade: Annotated[int | None, typer.Option(help="Grade 1–9 (7 = 初一).")] = None,
-    age: Annotated[int | None, typer.Option(help="Age in years, when no grade.")] = None,
-    notes: Annotated[str | None, typer.Option(help="Allergies, who picks up …")] = None,
+    session_id: Annotated[int, typer.Argument(help="班次编号。")],
+    name: Annotated[str, typer.Argument(help="孩子姓名。")],
+    phone: Annotated[str, typer.Option(help="家长电话。")],
+    grade: Annotated[int | None, typer.Option(help="年级 1–9（7 为初一）。")] = None,
+    age: Annotated[int | None, typer.Option(help="年龄（没有年级时填写）。")] = None,
+    notes: Annotated[str | None, typer.Option(help="备注：过敏、谁来接等。")] = None,
 ) -> None:
     """Enroll a child at the desk (same rules as in chat; queued when full)."""
     with _session() as (session, settings):
@@ -360,8 +361,8 @@ def care_enroll(
         typer.echo(f"{enrollment.number} {enrollment.child_name} {status}")
 
 
-@care_app.command("cancel")
-def care_cancel(number: Annotated[str, typer.Argument(help="Enrollment number BM…")]) -> None:
+@care_app.command("cancel", help="替家庭取消报名；空出的名额通知下一个排队的家庭。")
+def care_cancel(number: Annotated[str, typer.Argument(help="报名单号 BM…。")]) -> None:
     """Withdraw an enrollment for a family; a freed place is offered to the next one."""
     from handlers.care_notify import tell_offers
 
