@@ -7,7 +7,8 @@ absent keys, never None values.
 
 Slot types and ranges (a number outside its range is no slot at all, never an error):
 
-    building  int 1..9999         unit      int 1..99          room   str of 3–4 digits
+    building  str label: "5" (1..9999), "A", "C5", "12A"         buildings  list[str], ≥ 2
+    estate    str (阳光小区)       unit      int 1..99          room   str of 3–4 digits
     phone     str, 11-digit mobile, "0dd(d)-ddddddd(d)" or 8 digits
     ticket_no str "GD<yyyymmdd>-<nnnn>"                        when   str ≤ MAX_WHEN_CHARS
     date      ISO str              quantity  int 1..999         days   int 1..366
@@ -18,7 +19,9 @@ Hostile input: every pattern runs in time linear in the text, and every extracto
 only the first ``MAX_TEXT_CHARS`` characters. Numbers are tokens of bounded length — ``_num``
 never matches inside a longer run of digits, so 「999…9号楼」 is rejected at its first digit
 instead of being re-scanned from every position — and no two unbounded repetitions of the
-same characters follow each other (「\s*X?\s*」 is written 「\s*(?:X\s*)?」).
+same characters follow each other (「\s*X?\s*」 is written 「\s*(?:X\s*)?」). Addresses are
+read by a tokenizer (one linear pattern) and a grammar whose every step looks a bounded
+number of tokens ahead.
 """
 
 from __future__ import annotations
@@ -127,21 +130,21 @@ _ADDR_TOKEN = re.compile(
     re.ASCII | re.DOTALL)
 _STRONG_SUFFIXES = frozenset({"号楼", "号院楼", "号栋", "号幢", "号座", "栋", "幢", "#", "#楼", "#栋"})
 _COUNT_SUFFIXES = frozenset({"栋楼", "幢楼", "座楼", "座"})
-"""Building words that are also measure words: 「两座楼」「一栋楼都停电」 count buildings
-when the number is written in Chinese, 「2栋楼下」「B座」 name one."""
+"""Building words that are also measure words: after 一 or 两 they count buildings (「一栋楼都
+停电」「两座楼之间」), after any other label they name one (「2栋楼下」「五栋楼道」「B座」)."""
 _UNIT_SUFFIXES = frozenset({"单元", "门洞", "门栋"})
 _CHAIN_UNIT_SUFFIXES = frozenset({"门", "梯"})
 _ROOM_SUFFIXES = frozenset({"室", "房", "号房", "房间", "户"})
 _FLOOR_WORDS = frozenset({"楼", "层"})
 _NOT_A_ROOM_BEFORE = frozenset("年月日天周点时分秒元块毛角岁斤米层楼次个人位件台辆只克度%."
                                ":：栋幢座#门梯") | _STRONG_SUFFIXES | _COUNT_SUFFIXES | \
-    _UNIT_SUFFIXES | frozenset({"号栋", "单元"})
+    _UNIT_SUFFIXES
 """Words after a number that make it a count, a date, a price … or another part, not a room."""
 _NOT_A_LABEL_AFTER = frozenset("月.:：这那每整几共")
 _LIST_SEPARATORS = frozenset("、和与跟及或/")
 _RANGE_SEPARATORS = frozenset("-－—–~～到至")
 _DASHES = frozenset("-－—–~～_/")
-_FILLERS = frozenset({"的", ",", "，"})
+_FILLERS = frozenset({"的", ",", "，", "-", "—", "–"})
 _MAX_LIST = 12
 """Most labels in one list or range of buildings (「7-8-9栋」); bounds the work per token."""
 _MAX_RANGE = 30
@@ -181,7 +184,8 @@ class _Reader:
         return i + 1 if self.kind(i) == "sp" else i
 
     def filler(self, i: int) -> int:
-        """Skip a space, 的 or a comma between the parts of one address (at most three)."""
+        """Skip a space, 的, a comma or a dash between the parts of one address (at most
+        three: 「5栋-402」「3号楼，2单元」)."""
         for _ in range(3):
             if self.kind(i) == "sp" or self.word(i) in _FILLERS:
                 i += 1
@@ -282,6 +286,7 @@ class _Reader:
         return out, end
 
     def unit(self, i: int, after_building: bool) -> tuple[int, int] | None:
+        """A unit 1..UNIT_MAX: 「2单元」「二门洞」, and after a building also 「2门」「2梯」."""
         found = self.number(i, UNIT_MAX)
         if found is not None and self.kind(i) == "num" and len(self.toks[i][1]) > 2:
             found = None
@@ -320,7 +325,7 @@ class _Reader:
                 room = str(_cn_number(text))  # 六零一 → 601
             elif (value := _in(cn_to_int(text), 100, 9999)) is not None:
                 room = str(value)
-        if room is None or not re.fullmatch(r"[0-9]{3,4}", room):
+        if room is None or not (room.isascii() and room.isdigit() and 3 <= len(room) <= 4):
             return None
         nxt = self.word(j)
         if nxt in _ROOM_SUFFIXES or (in_chain and nxt == "号"):
