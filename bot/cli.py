@@ -79,7 +79,7 @@ app.add_typer(station_app, name="station")
 app.add_typer(care_app, name="care")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(resident_app, name="resident")
-app.command("chat", help=(
+app.command("chat", short_help="在终端里模拟微信对话（居民或网格员）。", help=(
     "在终端里以居民或网格员的身份和运行中的 gridbot 对话，就像微信那样；输入 /help 查看对话内命令。"))(chat)
 app.registered_commands += cli_ops.ops_app.registered_commands  # stats, notice (with their help)
 
@@ -164,8 +164,9 @@ def worker(
     asyncio.run(worker_mod.run(settings))
 
 
-@app.command("import", help="从 YAML 或 CSV 文件导入社区的街道、网格、楼栋和工作人员。新数据库请先运行 "
-                            "gridbot db upgrade。")
+@app.command("import", short_help="导入社区的网格、楼栋和工作人员。",
+             help="从 YAML 或 CSV 文件导入社区的街道、网格、楼栋和工作人员。新数据库请先运行 "
+                  "gridbot db upgrade。")
 def import_(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True,
                                                  metavar="文件", help="YAML 或 CSV 文件。")]) -> None:
     """Load a community's streets, grids, buildings and staff from YAML or CSV.

@@ -71,7 +71,7 @@ def _counts_by(counts: dict[str, int], table: str) -> str:
     return "、".join(f"{labels.get(f'{table}.{k}', k) if table else k} {n}" for k, n in items) or "无"
 
 
-@ops_app.command("stats", help=(
+@ops_app.command("stats", short_help="工单统计：数量、用时、按时率、满意率。", help=(
         "统计工单：每个社区及其网格的工单数（按类型、类别、状态），响应和办结用时（中位数、"
         "P90），按时响应率、按时办结率，满意率，在办和超时件数。不给日期时统计最近30天"
         "（按 GRIDBOT_TIMEZONE 时区的日期，默认北京时间）。设置了 GRIDBOT_STATS_DATABASE_URL"
@@ -151,7 +151,7 @@ def _scope_text(r) -> str:
 NOTICE_EXAMPLE = 'gridbot notice 停水通知 "明天9:00-12:00停水" --grid G01'
 
 
-@ops_app.command("notice", help=(
+@ops_app.command("notice", short_help="给居民发通知；--status 查看送达情况。", help=(
         "给居民发通知（停水停电、活动等），经推送队列由 worker 发出，并显示送达情况。"
         "发送范围三选一：--community 整个社区，--grid 一个网格，--buildings 若干楼栋（"
         "可同时用 --community 指明哪个社区）。"
