@@ -47,6 +47,7 @@ class Rules:
     public_categories: frozenset[str]
     nearest_max_m: float
     neutral: tuple[str, ...]
+    owned: re.Pattern[str]
     home_words: tuple[str, ...]
     home_cue: re.Pattern[str]
     variants: dict[str, tuple[str, ...]]
@@ -60,6 +61,7 @@ def rules() -> Rules:
         public_categories=frozenset(raw["public_categories"]),
         nearest_max_m=float(raw["nearest_max_m"]),
         neutral=tuple(sorted(raw["neutral"], key=len, reverse=True)),
+        owned=re.compile("(?:" + "|".join(map(re.escape, raw["owners"])) + r")\s*$"),
         home_words=tuple(raw["home_words"]),
         home_cue=re.compile("|".join(f"(?:{c})" for c in raw["home_cues"])),
         variants={k: tuple(v) for k, v in raw.get("variants", {}).items()},
@@ -116,7 +118,8 @@ def _forms(name: str) -> list[str]:
 def find_place(session: Session, text: str, community_id: int | None = None) -> Place | None:
     """The public place the text names (by name, alias or a variant of either), the longest
     match winning (健身广场 over 广场; of equal ones the first: 东大门口 is 东大门, not
-    大门口), after ``neutral`` words are removed; or None."""
+    大门口), after ``neutral`` words are removed; a place word right after an owner
+    (我家门口, 楼下门口) is not the estate's. None when no place is named."""
     text = _norm(text)
     for word in rules().neutral:
         text = text.replace(word, " ")
@@ -124,21 +127,24 @@ def find_place(session: Session, text: str, community_id: int | None = None) -> 
     for place in org.places(session, community_id):
         for name in (place.name, *place.aliases):
             for form in _forms(_norm(name)):
-                start = text.find(form) if form else -1
+                start = _free_at(text, form)
                 if start >= 0 and (best is None or (len(form), -start) > best[:2]):
                     best = (len(form), -start, place.id)
     return org.place(session, best[2]) if best else None
 
 
+def _free_at(text: str, form: str) -> int:
+    """Where ``form`` first occurs in ``text`` not right after an owner (家, 楼, 单元 …: the
+    owner's door, not the estate's); -1 when nowhere."""
+    start = text.find(form) if form else -1
+    while start >= 0 and rules().owned.search(text, 0, start):
+        start = text.find(form, start + 1)
+    return start
+
+
 def find_building(session: Session, label: Any) -> Building | None:
     """The community's building for an address slot (``extract_address(...)["building"]``)."""
-    finder = getattr(org, "find_building", None)  # storage.org.find_building (labels) when present
-    if finder is not None:
-        return finder(session, str(label))
-    try:
-        return org.building_by_number(session, int(label))
-    except ValueError:
-        return None
+    return org.find_building(session, str(label))
 
 
 @dataclass(frozen=True)
