@@ -24,7 +24,8 @@ def cancel(turn: Turn) -> str:
                                                     shortref.RESIDENT_LOOKED_AT)
                      if t.status in TicketStatus.OPEN]
         if (ref := shortref.find_ref(turn.text)) is not None:  # 「撤销 1」「撤销 0007」
-            number, refusal = shortref.lookup(turn, ref, open_ones, msg("progress_list_hint"))
+            number, refusal = shortref.lookup(turn, ref, open_ones, msg("progress_list_hint"),
+                                              shortref.MINE)
             if refusal is not None:
                 return refusal
     if number is None:
@@ -37,7 +38,7 @@ def cancel(turn: Turn) -> str:
         lines += [msg("progress_line", time=show(t.created_at, turn.settings.timezone),
                       **shortref.line(n, t), **describe(turn.session, t))
                   for n, t in enumerate(open_ones, start=1)]
-        shortref.remember(turn, open_ones)
+        shortref.remember(turn, open_ones, shortref.MINE)
         return "\n".join(lines)
     try:
         ticket = tickets.by_number(turn.session, number, for_update=True)

@@ -18,8 +18,9 @@ def progress(turn: Turn) -> str:
     number = turn.understanding.slots.get("ticket_no") if turn.understanding else None
     tz = turn.settings.timezone
     if not number and (ref := shortref.find_ref(turn.text)) is not None:  # 「查询 1」「查询 0007」
-        number, refusal = shortref.lookup(turn, ref, tickets.of_resident(
-            turn.session, resident.id, shortref.RESIDENT_LOOKED_AT), msg("progress_list_hint"))
+        recent = tickets.of_resident(turn.session, resident.id, shortref.RESIDENT_LOOKED_AT)
+        number, refusal = shortref.lookup(turn, ref, recent, msg("progress_list_hint"),
+                                          shortref.MINE)
         if refusal is not None:
             return refusal
     if number:
@@ -47,7 +48,7 @@ def progress(turn: Turn) -> str:
         lines.append(msg("progress_line", time=show(t.created_at, tz), **shortref.line(n, t),
                          **f))
     lines.append(msg("progress_footer"))  # 「查询 2」「撤销 1」 refer to this list
-    shortref.remember(turn, mine)
+    shortref.remember(turn, mine, shortref.MINE)
     return "\n".join(lines)
 
 

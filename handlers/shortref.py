@@ -2,8 +2,10 @@
 last digits of a ticket number (「0007」) resolved against it.
 
 A list is remembered in the person's dialogue state under ``"shown"`` as the ticket ids in
-the order shown, ``{"shown": {"ids": [12, 9], "numbers": ["GD…-0012", "GD…-0009"]}}``, and
-lapses with the dialogue (``Settings.dialogue_ttl_s``). 「2」 means the second ticket *as it
+the order shown and what list it was (``QUEUE``: a worker's; ``MINE``: a resident's own),
+``{"shown": {"of": "queue", "ids": [12, 9], "numbers": ["GD…-0012", "GD…-0009"]}}``, and
+lapses with the dialogue (``Settings.dialogue_ttl_s``). A staff command never reads a
+resident's list, nor a resident's command a worker's. 「2」 means the second ticket *as it
 was shown*: the id is stored, not the position in a list computed afresh, so a list that
 changed since (a ticket resolved, transferred, a new one arrived) never makes 「2」 act on
 another ticket. Whether the person may still act on that ticket is the caller's check.
@@ -26,6 +28,10 @@ from storage.models import Ticket
 
 SHOWN = "shown"
 """Dialogue-state key of the list last shown."""
+QUEUE = "queue"
+"""A worker's list (我的任务, a bare 接单)."""
+MINE = "mine"
+"""A resident's list of their own tickets (查询, 撤销, 催办)."""
 RESIDENT_LOOKED_AT = 20
 """How many of a resident's latest tickets a number tail (「0007」) is matched against."""
 POSITION_MAX_DIGITS = 3
@@ -83,32 +89,35 @@ def find_ref(text: str, verb_chars: int = 4) -> Ref | None:
     return parse(short.group(0)) if len(words.strip()) <= verb_chars else None
 
 
-def remember(turn: Turn, tickets: Iterable[Ticket]) -> None:
-    """Keep ``tickets`` (in the order shown) as the person's last list; photos and a
-    location waiting in the dialogue stay."""
+def remember(turn: Turn, tickets: Iterable[Ticket], of: str) -> None:
+    """Keep ``tickets`` (in the order shown) as the person's last list of kind ``of``
+    (``QUEUE`` or ``MINE``); photos and a location waiting in the dialogue stay."""
     shown = list(tickets)
-    turn.ask({**turn.attachments(), SHOWN: {"ids": [t.id for t in shown],
+    turn.ask({**turn.attachments(), SHOWN: {"of": of, "ids": [t.id for t in shown],
                                             "numbers": [t.number for t in shown]}})
 
 
-def shown(turn: Turn) -> list[tuple[int, str]]:
-    """(id, number) of the last list shown to the person, in order; [] when none."""
+def shown(turn: Turn, of: str) -> list[tuple[int, str]]:
+    """(id, number) of the last list of kind ``of`` shown to the person, in order; [] when
+    none (or the last list was of another kind)."""
     got = (turn.state or {}).get(SHOWN) or {}
+    if got.get("of") != of:
+        return []
     return list(zip(got.get("ids", []), got.get("numbers", []), strict=False))
 
 
-def lookup(turn: Turn, ref: Ref, candidates: Iterable[Ticket], list_hint: str
+def lookup(turn: Turn, ref: Ref, candidates: Iterable[Ticket], list_hint: str, of: str
            ) -> tuple[str | None, str | None]:
     """(ticket number, None) for what ``ref`` means, or (None, the reply to send instead).
 
-    A position is looked up in the last list shown (``list_hint``: what shows one, e.g.
-    「我的任务」). A tail matches the numbers of the last list shown, then of
+    A position is looked up in the last list of kind ``of`` shown (``list_hint``: what
+    shows one, e.g. 「我的任务」). A tail matches the numbers of the last list shown, then of
     ``candidates`` (the person's current tickets); several matches are listed, none gives
     ``ticket_not_found``. The caller loads the ticket and checks it may act on it.
     """
     if ref.number is not None:
         return ref.number, None
-    listed = shown(turn)
+    listed = shown(turn, of)
     if ref.position is not None:
         if not listed:
             return None, msg("shortref.no_list", hint=list_hint)

@@ -41,7 +41,8 @@ def urge(turn: Turn) -> str:
                  if t.status in TicketStatus.OPEN]
     ref = _named(turn)
     if ref is not None:
-        number, refusal = shortref.lookup(turn, ref, open_ones, msg("urge.list_hint"))
+        number, refusal = shortref.lookup(turn, ref, open_ones, msg("urge.list_hint"),
+                                          shortref.MINE)
         if refusal is not None:
             return refusal
         return _urge_number(turn, number)
@@ -52,7 +53,7 @@ def urge(turn: Turn) -> str:
     lines = [msg("urge.which")]
     lines += [msg("urge.which_line", no=t.number, status=status_text(turn.session, t),
                   **shortref.line(n, t)) for n, t in enumerate(open_ones, start=1)]
-    shortref.remember(turn, open_ones)
+    shortref.remember(turn, open_ones, shortref.MINE)
     turn.ask({**turn.next_state, "flow": "urge", "text": turn.text})
     return "\n".join(lines)
 
@@ -63,7 +64,7 @@ def pick(turn: Turn) -> str | None:
     ref = shortref.parse(turn.text)
     if ref is None or ref.rest:
         return None
-    number, refusal = shortref.lookup(turn, ref, [], msg("urge.list_hint"))
+    number, refusal = shortref.lookup(turn, ref, [], msg("urge.list_hint"), shortref.MINE)
     if refusal is not None:
         return refusal
     text = (turn.state or {}).get("text") or turn.text

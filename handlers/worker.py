@@ -60,7 +60,8 @@ def split_number(turn: Turn, verb: str, argument: str) -> tuple[str, str] | str:
     if ref is None:
         return msg("worker.need_number", command=verb)
     queue = open_tickets_of(turn.session, turn.worker) if ref.tail else []
-    number, refusal = shortref.lookup(turn, ref, queue, msg("worker.list_hint"))
+    number, refusal = shortref.lookup(turn, ref, queue, msg("worker.list_hint"),
+                                      shortref.QUEUE)
     if refusal is not None:
         return refusal
     return number, ref.rest
@@ -136,7 +137,7 @@ def _show(turn: Turn, shown: list[Ticket], header: str, empty: str) -> str:
                      + msg("worker.queue_due", due=show(t.resolve_due_at, turn.settings.timezone),
                            overdue=overdue))
     lines.append(msg("worker.queue_footer"))
-    shortref.remember(turn, shown)
+    shortref.remember(turn, shown, shortref.QUEUE)
     return "\n".join(lines)
 
 

@@ -88,3 +88,11 @@ def test_bare_cancel_lists_the_open_tickets_numbered(chat):
     which = chat.say("r5", "撤销")
     assert which.startswith(msg("cancel_need_number")) and lamp in _line(which, 2)
     assert chat.say("r5", "撤销 2") == msg("cancel_done", no=lamp)
+
+
+def test_a_workers_list_is_never_read_as_a_residents(chat):
+    _two_tickets(chat)
+    chat.say("worker-g1", "我的任务")
+    assert chat.say("worker-g1", "撤销 1") == msg("shortref.no_list",
+                                                  hint=msg("progress_list_hint"))
+    assert {t.status for t in chat.tickets()} == {"assigned"}
