@@ -10,14 +10,15 @@ was shown*: the id is stored, not the position in a list computed afresh, so a l
 changed since (a ticket resolved, transferred, a new one arrived) never makes 「2」 act on
 another ticket. Whether the person may still act on that ticket is the caller's check.
 
-A reference token is 1–3 digits (a list position) or 4–6 digits (the tail of a ticket
-number, "GD20261122-0007" ← 「0007」「007」 is a position, 「0007」 a tail). A full ticket
-number is read with ``intents.slots.TICKET_RE`` (one pattern in the project).
+A reference token is 1–3 digits (a list position: 「7」「007」) or 4–6 digits (the tail of
+a ticket number: 「0007」 → "GD20261122-0007"). Full-width digits and spaces count (NFKC).
+A full ticket number is read with ``intents.slots.TICKET_RE`` (one pattern in the project).
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -62,7 +63,7 @@ def parse(text: str) -> Ref | None:
     「GD20261122-0007 已修好」→ Ref(number="GD20261122-0007", rest="已修好");
     「2 已修好」→ Ref(position=2, rest="已修好"); 「0007」→ Ref(tail="0007").
     """
-    text = text.strip().replace("－", "-")
+    text = unicodedata.normalize("NFKC", text).strip()
     full = TICKET_RE.match(text)
     if full is not None:
         return Ref(number=extract_ticket_no(full.group(0)), rest=text[full.end():].strip())
@@ -80,6 +81,7 @@ def find_ref(text: str, verb_chars: int = 4) -> Ref | None:
     """A reference in a short command like 「撤销 1」「撤销第2个」「查询 0007」: a full ticket
     number anywhere, else one run of 1–6 digits with at most ``verb_chars`` other characters
     around it (so 「查询一下3号楼的报修」 holds no reference); None otherwise."""
+    text = unicodedata.normalize("NFKC", text)
     full = TICKET_RE.search(text)
     if full is not None:
         return Ref(number=extract_ticket_no(full.group(0)))
