@@ -36,13 +36,15 @@ _ABOVE = {Role.GRID_WORKER: Role.GRID_LEADER}
 
 @dataclass(frozen=True)
 class Words:
-    """The word lists of ``conflict.toml``: role words per Role, conduct, complaint verbs
-    (with the largest gap ``near`` in characters before a role word), other employers."""
+    """The word lists of ``conflict.toml``: role words per Role, conduct (counted within
+    ``window`` characters of a role word), complaint verbs (at most ``near`` characters
+    before a role word), other employers."""
 
     roles: dict[str, tuple[str, ...]]
     conduct: tuple[str, ...]
     complain: tuple[str, ...]
     near: int
+    window: int
     others: tuple[str, ...]
 
 
@@ -52,7 +54,8 @@ def words(path: Path = WORDS_FILE) -> Words:
     raw = tomllib.loads(path.read_text(encoding="utf-8"))
     return Words(roles={role: tuple(ws) for role, ws in raw["roles"].items()},
                  conduct=tuple(raw["conduct"]), complain=tuple(raw["complain"]),
-                 near=int(raw["near"]), others=tuple(raw["others"]))
+                 near=int(raw["near"]), window=int(raw["window"]),
+                 others=tuple(raw["others"]))
 
 
 @dataclass(frozen=True)
@@ -118,17 +121,34 @@ def complained_about(session: Session, text: str, grid_id: int) -> list[GridWork
 
 
 def _about_role(text: str, role_words: tuple[str, ...], w: Words) -> bool:
-    """A role word that is not someone else's staff, with conduct words in the text or a
-    complaint verb at most ``w.near`` characters before it."""
-    conduct = any(c in text for c in w.conduct)
+    """A role word that is not someone else's staff (「物业工作人员」), with a complaint verb
+    at most ``w.near`` characters before it, or a conduct word within ``w.window``
+    characters of it and no one else's staff in between (「网格员说物业态度差」 is not
+    about the grid worker)."""
     for word in role_words:
         start = text.find(word)
         while start >= 0:
-            before = text[max(0, start - w.near):start]
-            ours = not any(before.endswith(o) or before.endswith(o + "的") for o in w.others)
-            if ours and (conduct or any(v in before for v in w.complain)):
+            end = start + len(word)
+            near = text[max(0, start - w.near):start]
+            ours = not any(near.endswith(o) or near.endswith(o + "的") for o in w.others)
+            if ours and (any(v in near for v in w.complain)
+                         or _conduct_near(text[end:end + w.window], w)
+                         or _conduct_near(text[max(0, start - w.window):start][::-1], w,
+                                          backwards=True)):
                 return True
-            start = text.find(word, start + 1)
+            start = text.find(word, end)
+    return False
+
+
+def _conduct_near(side: str, w: Words, backwards: bool = False) -> bool:
+    """A conduct word in ``side`` (read outwards from the role word; reversed text when
+    ``backwards``) with no other employer's word between it and the role word."""
+    for conduct in w.conduct:
+        at = side.find(conduct[::-1] if backwards else conduct)
+        if at >= 0:
+            between = side[:at][::-1] if backwards else side[:at]
+            if not any(o in between for o in w.others):
+                return True
     return False
 
 
