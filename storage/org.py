@@ -93,20 +93,6 @@ def default_community(session: Session) -> Community | None:
                    lambda s: s.exec(select(Community).order_by(Community.id)).first())
 
 
-def building_by_number(
-    session: Session, number: int, community_id: int | None = None
-) -> Building | None:
-    """Building ``number`` ("3号楼" → 3) of the community (default: the account's)."""
-    if community_id is None:
-        community = default_community(session)
-        if community is None:
-            return None
-        community_id = community.id
-    return _cached(session, ("building_no", community_id, number), lambda s: s.exec(
-        select(Building).where(Building.community_id == community_id, Building.number == number)
-    ).first())
-
-
 def find_building(session: Session, label: str, community_id: int | None = None
                   ) -> Building | None:
     """The building residents call ``label`` in the community (default: the account's), or
@@ -125,7 +111,10 @@ def find_building(session: Session, label: str, community_id: int | None = None
             return None
         community_id = community.id
     if label.isdigit() and len(label) <= 9:
-        found = building_by_number(session, int(label), community_id)
+        number = int(label)
+        found = _cached(session, ("building_no", community_id, number), lambda s: s.exec(
+            select(Building).where(Building.community_id == community_id,
+                                   Building.number == number)).first())
         if found is not None:
             return found
     building_id = _cached(session, ("building_labels", community_id),
