@@ -38,6 +38,8 @@ from storage.models import Building, Place, Resident
 RULES_FILE = Path(__file__).with_name("location.toml")
 EARTH_RADIUS_M = 6_371_000.0
 _CLAUSE_END = re.compile(r"[，,。；;！!？?\n]")
+_ADDRESS_RUN = r"[0-9a-z\-－#号楼栋幢座单元室户层\s]*"
+"""An address between an owner and a place word: 我家3-2-1702门口 is still 我家门口."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,8 @@ def rules() -> Rules:
         public_categories=frozenset(raw["public_categories"]),
         nearest_max_m=float(raw["nearest_max_m"]),
         neutral=tuple(sorted(raw["neutral"], key=len, reverse=True)),
-        owned=re.compile("(?:" + "|".join(map(re.escape, raw["owners"])) + r")\s*$"),
+        owned=re.compile("(?:" + "|".join(map(re.escape, raw["owners"])) + ")" + _ADDRESS_RUN
+                         + r"\s*$"),
         home_words=tuple(raw["home_words"]),
         home_cue=re.compile("|".join(f"(?:{c})" for c in raw["home_cues"])),
         variants={k: tuple(v) for k, v in raw.get("variants", {}).items()},
@@ -134,8 +137,8 @@ def find_place(session: Session, text: str, community_id: int | None = None) -> 
 
 
 def _free_at(text: str, form: str) -> int:
-    """Where ``form`` first occurs in ``text`` not right after an owner (家, 楼, 单元 …: the
-    owner's door, not the estate's); -1 when nowhere."""
+    """Where ``form`` first occurs in ``text`` not right after an owner (家, 楼, 单元 …, maybe
+    with an address between: the owner's door, not the estate's); -1 when nowhere."""
     start = text.find(form) if form else -1
     while start >= 0 and rules().owned.search(text, 0, start):
         start = text.find(form, start + 1)

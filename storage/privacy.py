@@ -43,7 +43,8 @@ outbox.openid              "anon:<id>" on pushes to them; pending and     event,
 outbox.text/data/last_err  scrubbed: pushes to them, about their tickets,
                            announcing their join of another ticket
 ticket.description         scrubbed (also resolution, rating_comment)     number, kind, category,
-ticket.location/unit/room  NULL                                           building, grid, status,
+ticket.location/unit/room  NULL (and a shared location's latitude,       building, place, grid,
+                           longitude)                                     status,
                                                                           priority, urgent, times,
                                                                           SLA fields, rating
 ticketevent.note           scrubbed on their tickets and their own steps  kind, actor, at
@@ -262,7 +263,7 @@ def _forget_tickets(session: Session, who: _Who) -> int:
     changed = _rewrite(session, Ticket, Ticket.resident_id == who.id, texts,
                        lambda r: {k: who.clean(r[k]) for k in texts})
     _bulk(session, update(Ticket.__table__).where(Ticket.resident_id == who.id)
-          .values(location=None, unit=None, room=None))
+          .values(location=None, unit=None, room=None, latitude=None, longitude=None))
     changed += _rewrite(
         session, TicketEvent,
         or_(TicketEvent.ticket_id.in_(own_tickets), TicketEvent.actor == who.actor),
