@@ -227,7 +227,7 @@ def continue_lending(turn: Turn) -> str | None:
     turn.ask({**state, "tries": tries})
     if state.get("awaiting") == "confirm":
         return msg("lending.ask_confirm_again")
-    plain = u is None or u.intent not in ("confirm", "greeting", "help")
+    plain = u is None or u.intent not in ("confirm", "greeting", "help", "thanks", "chitchat")
     unknown = _unknown_name("借" + text) if len(text) <= 8 and plain else None
     if unknown:
         return msg("lending.unknown_item", name=unknown, items=_catalogue_lines(turn))
