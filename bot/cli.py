@@ -234,7 +234,7 @@ def review(limit: Annotated[int, typer.Option(min=1, help="最多列出几条。
             .order_by(col(InboundMessage.received_at).desc()).limit(limit)
         ).all()
     if not rows:
-        typer.echo("nothing to review")
+        typer.echo("没有留给工作人员的消息")
     for row in rows:
         reason = f" error={row.error}" if row.error else ""
         typer.echo(f"{show(row.received_at)} {row.openid} [{row.msg_type}/{row.intent}] "

@@ -133,9 +133,11 @@ def stats(
 def _scope_text(r) -> str:
     """The lines of one scope (a ``storage.stats.ScopeStats``), grids indented."""
     indent = "" if r.scope == "community" else "  "
+    head = f"{indent}{r.name}：工单 {r.tickets} 件，在办 {r.open} 件，超时 {r.overdue} 件"
+    if not r.tickets:
+        return head
     score = "-" if r.avg_score is None else f"{_number(r.avg_score)}分"
     lines = [
-        f"{r.name}：工单 {r.tickets} 件，在办 {r.open} 件，超时 {r.overdue} 件",
         f"  类型：{_counts_by(r.by_kind, 'kind')}",
         f"  类别：{_counts_by(r.by_category, '')}",
         f"  状态：{_counts_by(r.by_status, 'status')}",
@@ -145,7 +147,7 @@ def _scope_text(r) -> str:
         f"满意率 {_pct(r.satisfied_pct)}（评价 {r.rated} 件，均分 {score}，"
         f"默认满意 {r.default_satisfied} 件）",
     ]
-    return "\n".join(indent + line for line in lines)
+    return "\n".join([head, *(indent + line for line in lines)])
 
 
 NOTICE_EXAMPLE = 'gridbot notice 停水通知 "明天9:00-12:00停水" --grid G01'

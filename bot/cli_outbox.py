@@ -73,7 +73,7 @@ def list_(
     with Session(_engine()) as session:
         rows = list_rows(session, status or None, limit)
     if not rows:
-        typer.echo("no pushes")
+        typer.echo("没有符合条件的推送")
     for row in rows:
         typer.echo(_line(row))
 
@@ -101,9 +101,9 @@ def retry(
                                 by="gridbot outbox retry")
         session.commit()
     for row in done:
-        typer.echo(f"#{row.id} queued again ({row.audience}:{row.openid} [{row.event}])")
+        typer.echo(f"#{row.id} 已重新排队（{row.audience}:{row.openid} [{row.event}]）")
     for outbox_id, why in sorted(skipped.items()):
-        typer.echo(f"#{outbox_id} not queued: {why}", err=True)
-    typer.echo(f"{len(done)} queued again, {len(skipped)} not")
+        typer.echo(f"#{outbox_id} 未重新排队：{why}", err=True)
+    typer.echo(f"重新排队 {len(done)} 条，未排队 {len(skipped)} 条")
     if skipped:
         raise typer.Exit(1)

@@ -60,15 +60,15 @@ def test_retry_requeues_named_and_all_dead_pushes(env):
     dead1, dead2, unknown, sending = rows(env, "dead", "dead", "unknown", "sending")
     result = CliRunner().invoke(app, ["outbox", "retry", str(unknown)])
     assert result.exit_code == 0, result.output
-    assert f"#{unknown} queued again" in result.output
+    assert f"#{unknown} 已重新排队" in result.output
     row = status_of(env, unknown)
     assert (row.status, row.attempts) == ("pending", 0)
     assert "after 2 attempts, was unknown: custom: unknown reason" in row.last_error
 
     result = CliRunner().invoke(app, ["outbox", "retry", "--all-dead", str(sending)])
     assert result.exit_code == 1  # the in-flight one was refused
-    assert "2 queued again, 1 not" in result.output
-    assert f"#{sending} not queued: sending: in flight" in result.output
+    assert "重新排队 2 条，未排队 1 条" in result.output
+    assert f"#{sending} 未重新排队：sending: in flight" in result.output
     assert [status_of(env, i).status for i in (dead1, dead2, sending)] == [
         "pending", "pending", "sending"]
 
