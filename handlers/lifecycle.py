@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, and_, col, or_, select
 
-from handlers import conflict
+from handlers import conflict, promise
 from handlers.messages import msg
 from storage import Conflict, sla
 from storage import org as org_repo
@@ -308,7 +308,7 @@ def accept(session: Session, ticket: Ticket, worker: GridWorker, now: datetime) 
     sla.plan(session, ticket, now)
     tell_resident(session, ticket, "ticket_accepted",
                   msg("push.ticket_accepted", no=ticket.number, worker=worker.name,
-                      phone=worker.phone or "-"), now)
+                      phone=worker.phone or "-", due=promise.inline(ticket, now)), now)
     tell_owner(session, ticket, "ticket_accepted_owner",
                msg("push.owner_update", no=ticket.number, who=worker.name,
                    what=msg("event.accepted")), skip=worker)

@@ -69,6 +69,8 @@ def test_status_query_shows_the_real_deadline_then_the_resolution_then_late(chat
 
     clock.now = at("2026-11-23 09:00")
     chat.say("worker-g1", f"接单 {t.number}")
+    accepted = chat.pushes("r5")[-1]
+    assert accepted.event == "ticket_accepted" and "正在处理，预计今天上午10:00前处理好。" in accepted.text
     detail = chat.say("r5", f"查询 {t.number}")
     assert f"状态：{msg('status.accepted')}，预计今天上午10:00前处理好" in detail
 
