@@ -119,9 +119,13 @@ _DATES = st.one_of(
     st.builds(lambda y: f"{y}年", _YEAR),
     st.builds(lambda d: f"{d}号那天", _DAY_OF_MONTH),
 )
-_COUNTS = st.builds(lambda n, word: f"{n}{word}", st.integers(1, 9999),
-                    st.sampled_from(["年", "天", "点", "点半", "元", "块钱", "岁", "个月", "次",
-                                     "分钟", "楼", "层", "人", "%", "斤", "米"]))
+_COUNT_WORDS = st.sampled_from(["年", "天", "点", "点半", "元", "块钱", "岁", "个月", "次",
+                                "分钟", "楼", "层", "人", "%", "斤", "米"])
+_COUNTS = st.one_of(
+    st.builds(lambda n, word: f"{n}{word}", st.integers(1, 9999), _COUNT_WORDS),
+    st.builds(lambda n, word: f"{_cn(n)}{word}", st.integers(1, 31), _COUNT_WORDS),
+    st.builds(lambda n, word: f"{n}{word}", st.sampled_from(["两", "几", "这三", "每"]),
+              st.sampled_from(["栋楼", "座楼", "栋"])))
 _PHONES = st.one_of(st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True),
                     st.from_regex(r"0[1-9][0-9]{1,2}-[2-8][0-9]{6,7}", fullmatch=True))
 _WORDS = st.sampled_from(["", "我", "住了", "等了", "从", "到", "电话", "今年", "报修", "，", " ",
