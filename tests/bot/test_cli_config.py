@@ -26,6 +26,8 @@ COMMANDS = [
     ["stats"],
     ["notice", "停水通知", "明天停水", "--grid", "G01"],
     ["station", "list"],
+    ["notice", "--status", "1"],
+    ["resident", "level", "oR1", "红"],
 ]
 AES_42 = AES_KEY[:-1]
 real_servers = pytest.mark.skipif(BACKEND == "sqlite", reason="needs the real PostgreSQL")
