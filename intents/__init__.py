@@ -10,6 +10,7 @@ Modules, in the order a message flows through them::
     segment.py     private jieba.Tokenizer + userdict.txt (never the global jieba.dt)
     phrases.py     first-character index for fast longest-match phrase scanning
     classify.py    scoring → ``Understanding`` (intent, category, confidence, slots, urgent)
+    emergency.py   emergency.toml → ``Detector``: live emergencies, their kinds and numbers
     slots.py       building/unit/room, phone, time/date, quantity, days, child, rating, ticket
     evaluate.py    precision/recall/F1, confusion, mistakes, speed on a labelled TSV
 
@@ -33,8 +34,10 @@ Decisions (see ``lexicon.toml`` for the data they act on):
   (您好, 打扰了, 谢谢, 辛苦了 → ``greeting`` / ``thanks``) yields to any intent with clear
   evidence (``yield_min_score``), so it decides only messages that are nothing else; the
   进度 or delay of an administrative matter (房产证, 社保, 补贴) is ``referral``.
-- Urgent cues (燃气泄漏, 着火, 被困, 触电) score their repair category and set ``urgent``
-  only when that intent wins (「着火了都跑不出去」 about a cluttered hallway is not a fire).
+- Danger is decided by the emergency layer (``emergency.py`` + ``emergency.toml``: kinds,
+  triggers from word classes, negation/past/hypothetical cues, numbers to dial), which sets
+  ``Understanding.emergency`` and ``urgent`` (「着火了都跑不出去」 about a cluttered hallway
+  and 「上次着火的事」 are not emergencies). Danger words still score their repair category.
 - Confidence = strength × (½ + ½ × margin): strength = 1 − e^(−best/3) grows with the
   evidence, margin = (best − second) / best falls when two intents compete; below the
   lexicon's threshold the bot asks, offering ``alternatives``.

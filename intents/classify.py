@@ -14,7 +14,8 @@ Pipeline per message (all tables built once in ``Classifier.load``):
    ``[yields]`` to another intent is dropped when that intent has evidence (a complaint
    about the 物业 inside a repair request; a polite 谢谢 or 您好 inside any real request);
 6. scores → best intent, its best category, a margin-based confidence, alternatives;
-7. slots, and danger cues flag ``urgent``.
+7. slots, and the emergency layer (``intents.emergency``, data in ``emergency.toml``) sets
+   ``emergency`` and ``urgent``: the one source of truth for danger.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from intents.emergency import Detector, Emergency, load_detector
 from intents.lexicon import (
     DEFAULT_LEXICON,
     DEFAULT_USERDICT,
@@ -88,7 +90,9 @@ class Understanding:
     (「楼道灯」「噪音」) or None; ``confidence`` in [0, 1] — below ``Classifier.threshold`` the
     bot should ask, offering ``alternatives`` (``(intent, share)`` pairs, best first, the
     shares of the total evidence). ``slots`` holds only what was found (see ``intents.slots``).
-    ``urgent`` marks danger (燃气泄漏, 着火, 被困电梯, 触电). ``normalized`` is the text
+    ``emergency`` is the live emergency the emergency layer found (kinds, numbers to dial) and
+    ``urgent`` is True exactly when there is one (燃气泄漏, 着火, 被困电梯, 触电, 老人摔倒起不来 —
+    never 没有着火 or 上次着火的事). ``normalized`` is the text
     the rules saw, ``evidence`` the keywords that counted (for explanations and debugging).
     """
 
@@ -100,6 +104,7 @@ class Understanding:
     alternatives: tuple[tuple[str, float], ...] = ()
     normalized: str = ""
     evidence: tuple[str, ...] = field(default=(), compare=False)
+    emergency: Emergency | None = None
 
 
 class _Phrase:
@@ -121,14 +126,16 @@ class Classifier:
     ``threshold`` comes from the lexicon; ``load_time_s`` is the time ``load`` took;
     ``max_chars`` is how many characters of a message ``classify`` reads (the rest is cut;
     default ``intents.slots.MAX_TEXT_CHARS``: defence in depth, the bot cuts messages at
-    ``settings.max_text_chars`` before).
+    ``settings.max_text_chars`` before). ``emergency`` is the emergency detector (None: no
+    message is ever an emergency; ``load`` always builds one).
     """
 
     def __init__(self, lexicon: Lexicon, segmenter: Segmenter,
-                 max_chars: int = MAX_TEXT_CHARS) -> None:
+                 max_chars: int = MAX_TEXT_CHARS, emergency: Detector | None = None) -> None:
         self.lexicon = lexicon
         self.segmenter = segmenter
         self.max_chars = max_chars
+        self.emergency = emergency
         self.threshold = lexicon.threshold
         self.labels = dict(lexicon.labels)
         self.load_time_s = 0.0
@@ -158,17 +165,19 @@ class Classifier:
 
     @classmethod
     def load(cls, lexicon_path: Path | None = None,
-             userdict_path: Path | None = None) -> Classifier:
+             userdict_path: Path | None = None,
+             emergency_path: Path | None = None) -> Classifier:
         """Read lexicon and user dictionary and build a ready classifier.
 
-        Defaults: ``intents/lexicon.toml`` and ``intents/userdict.txt``. Call once per
-        process (jieba's dictionary takes ~0.1–0.7 s); call again to pick up edited files.
-        Raises ``LexiconError`` (file and line) on an invalid lexicon or user dictionary.
+        Defaults: ``intents/lexicon.toml``, ``intents/userdict.txt`` and
+        ``intents/emergency.toml``. Call once per process (jieba's dictionary takes ~0.1–0.7 s);
+        call again to pick up edited files. Raises ``LexiconError`` (file and line) on an
+        invalid lexicon, user dictionary or emergency file.
         """
         started = time.perf_counter()
         lexicon = load_lexicon(lexicon_path or DEFAULT_LEXICON)
         segmenter = Segmenter(userdict_path or DEFAULT_USERDICT)
-        classifier = cls(lexicon, segmenter)
+        classifier = cls(lexicon, segmenter, emergency=load_detector(emergency_path))
         classifier.load_time_s = time.perf_counter() - started
         return classifier
 
@@ -222,7 +231,6 @@ class Classifier:
         scores: dict[str, float] = {}
         cat_scores: dict[tuple[str, str], float] = {}
         evidence: list[str] = []
-        urgent_intents: set[str] = set()
 
         # Ticket numbers are opaque codes: match keywords on the text without them.
         ticket_no = extract_ticket_no(norm)
@@ -248,8 +256,6 @@ class Classifier:
             if entry.category is not None:
                 key = (entry.intent, entry.category)
                 cat_scores[key] = cat_scores.get(key, 0.0) + entry.weight
-            if entry.urgent:
-                urgent_intents.add(entry.intent)
 
         suppressed: set[str] = set()
         for combo, patterns in self._combos:
@@ -312,8 +318,9 @@ class Classifier:
         else:
             found.pop("rating", None)
         slots = self._slots(norm, intent, today, ticket_no, found)
-        return Understanding(intent, category, confidence, slots, intent in urgent_intents,
-                             alternatives, norm, tuple(evidence))
+        danger = self.emergency.detect(norm) if self.emergency is not None else None
+        return Understanding(intent, category, confidence, slots, danger is not None,
+                             alternatives, norm, tuple(evidence), danger)
 
     def _exact(self, text: str, core: str) -> str | None:
         """Intent of a whole-message form: 「好的」, 「好的好的」, 「算了算了」, 「嗯 对」, 「?」."""

@@ -2,13 +2,13 @@
 
 Staff edit ``intents/lexicon.toml``; ``load_lexicon`` turns it into a ``Lexicon``. Every
 mistake a person can make while editing (an unknown intent, a weight that is not a number,
-a keyword listed twice, a keyword in traditional characters that could never match, an
-urgent cue pointing at a category that does not exist …) raises ``LexiconError`` naming the
+a keyword listed twice, a keyword in traditional characters that could never match, a
+yield pointing at a category that does not exist …) raises ``LexiconError`` naming the
 file and the line, so the bot refuses to start with a half-understood lexicon.
 
 File layout (all sections but ``[intents]`` optional)::
 
-    [settings]   threshold, exact_weight, urgent_weight, tool_weight, yield_min_score (a
+    [settings]   threshold, exact_weight, tool_weight, yield_min_score (a
                  whole intent yields only to an intent scoring at least this much) …
     [negation]   cues = [...], fillers = "要想…", max_gap = 2, questions = ["有没有", …]
     [typos]      "楼到灯" = "楼道灯"            wrong form → right form
@@ -22,7 +22,7 @@ File layout (all sections but ``[intents]`` optional)::
                  every group has a cue in the message ("@tools" stands for every tool alias);
                  the intents in ``suppress`` then lose all their evidence (物业 cutting the
                  water on purpose: the 停水 words describe the complaint, not a repair)
-    [urgent]     "燃气泄漏" = "repair/燃气"     cue → intent/category, flagged urgent
+    (danger is not here: intents/emergency.toml and ``intents.emergency`` decide it)
     [yields]     "complaint/物业服务" = ["repair"]  evidence dropped when those intents score;
                  a bare intent ("thanks" = [...]) drops all of that intent's evidence
     [slots.tools]     "梯子" = ["梯子", "人字梯"]   canonical tool → aliases
@@ -67,10 +67,10 @@ DEFAULT_LEXICON = Path(__file__).with_name("lexicon.toml")
 DEFAULT_USERDICT = Path(__file__).with_name("userdict.txt")
 
 _TOP_KEYS = {
-    "settings", "negation", "typos", "labels", "exact", "intents", "urgent", "yields", "slots",
+    "settings", "negation", "typos", "labels", "exact", "intents", "yields", "slots",
     "neutral", "combos",
 }
-_SETTINGS_KEYS = {"threshold", "exact_weight", "urgent_weight", "tool_weight",
+_SETTINGS_KEYS = {"threshold", "exact_weight", "tool_weight",
                   "program_weight", "rating_phrase_weight", "rating_pattern_weight",
                   "yield_min_score"}
 _COMBO_KEYS = {"intent", "category", "weight", "groups", "suppress"}
@@ -81,7 +81,7 @@ _MAX_WEIGHT = 20.0
 class Entry:
     """One keyword of the lexicon: what it is evidence for, and how strongly.
 
-    ``category`` is None for intent-level keywords; ``urgent`` marks danger cues;
+    ``category`` is None for intent-level keywords;
     ``line`` is the line of ``lexicon.toml`` it came from (for explanations).
     """
 
@@ -89,7 +89,6 @@ class Entry:
     intent: str
     category: str | None
     weight: float
-    urgent: bool = False
     line: int = 0
 
 
@@ -237,7 +236,6 @@ class _Builder:
         if not 0.0 < threshold < 1.0:
             raise self.fail(("settings",), "threshold", "threshold must be between 0 and 1")
         exact_weight = float(settings.get("exact_weight", 10.0))
-        urgent_weight = float(settings.get("urgent_weight", 5.0))
         tool_weight = float(settings.get("tool_weight", 2.0))
 
         typos = self.string_map("typos")
@@ -269,10 +267,6 @@ class _Builder:
                                     f"unknown key {key!r} (expected keywords or categories)")
 
         known = {(i, c) for i, cats in categories.items() for c in cats}
-        for cue, target in self.table("urgent").items():
-            intent, cat = self.check_target(target, ("urgent",), cue, known)
-            self.add_entry(cue, Entry(cue, intent, cat, urgent_weight, True), ("urgent",))
-
         yields: dict[tuple[str, str | None], tuple[str, ...]] = {}
         for src, winners in self.table("yields").items():
             if "/" in src:
@@ -486,4 +480,4 @@ class _Builder:
                                f"{first.line} (for {first.intent}"
                                f"{'/' + first.category if first.category else ''})")
         self.entries[word] = Entry(entry.keyword, entry.intent, entry.category, entry.weight,
-                                   entry.urgent, line)
+                                   line)
