@@ -11,14 +11,14 @@ changed since (a ticket resolved, transferred, a new one arrived) never makes �
 another ticket. Whether the person may still act on that ticket is the caller's check.
 
 A reference token is 1–3 digits (a list position: 「7」「007」) or 4–6 digits (the tail of
-a ticket number: 「0007」 → "GD20261122-0007"). Full-width digits and spaces count (NFKC).
+a ticket number: 「0007」 → "GD20261122-0007"). Full-width digits and spaces count; the
+text after a reference (a note, a question) is kept as written.
 A full ticket number is read with ``intents.slots.TICKET_RE`` (one pattern in the project).
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -38,6 +38,8 @@ RESIDENT_LOOKED_AT = 20
 POSITION_MAX_DIGITS = 3
 """「1」…「999」 are list positions; 4–6 digits are the tail of a ticket number."""
 
+_HALF_WIDTH = str.maketrans("０１２３４５６７８９－　ＧＤｇｄ", "0123456789- GDgd")
+"""Full-width digits, dash, space and GD as typed on some phones, one for one."""
 _CLAUSE = re.compile(r"[，,。.；;！!？?\s]+")
 _ADDRESS_ONLY = re.compile(r"^[\d一二三四五六七八九十零〇两#＃A-Za-z\-－号楼栋幢座单元门洞室房户层]+$")
 """A clause that is only an address (「3号楼2单元501」): left out of list excerpts, which
@@ -63,14 +65,15 @@ def parse(text: str) -> Ref | None:
     「GD20261122-0007 已修好」→ Ref(number="GD20261122-0007", rest="已修好");
     「2 已修好」→ Ref(position=2, rest="已修好"); 「0007」→ Ref(tail="0007").
     """
-    text = unicodedata.normalize("NFKC", text).strip()
+    original = text.strip()
+    text = original.translate(_HALF_WIDTH)  # same length: ``rest`` is cut from the original
     full = TICKET_RE.match(text)
     if full is not None:
-        return Ref(number=extract_ticket_no(full.group(0)), rest=text[full.end():].strip())
+        return Ref(number=extract_ticket_no(full.group(0)), rest=original[full.end():].strip())
     short = _REF.match(text)
     if short is None:
         return None
-    digits, rest = short.group(1), text[short.end():].strip()
+    digits, rest = short.group(1), original[short.end():].strip()
     if len(digits) <= POSITION_MAX_DIGITS:
         position = int(digits)
         return Ref(position=position, rest=rest) if position >= 1 else None
@@ -81,7 +84,7 @@ def find_ref(text: str, verb_chars: int = 4) -> Ref | None:
     """A reference in a short command like 「撤销 1」「撤销第2个」「查询 0007」: a full ticket
     number anywhere, else one run of 1–6 digits with at most ``verb_chars`` other characters
     around it (so 「查询一下3号楼的报修」 holds no reference); None otherwise."""
-    text = unicodedata.normalize("NFKC", text)
+    text = text.translate(_HALF_WIDTH)
     full = TICKET_RE.search(text)
     if full is not None:
         return Ref(number=extract_ticket_no(full.group(0)))

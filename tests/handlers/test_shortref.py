@@ -11,6 +11,7 @@ from handlers.shortref import Ref, find_ref, parse
 @pytest.mark.parametrize(("text", "ref"), [
     ("1", Ref(position=1)),
     ("2 已修好", Ref(position=2, rest="已修好")),
+    ("1 您家几点有人在？", Ref(position=1, rest="您家几点有人在？")),  # kept as written
     ("第3件 换了灯泡", Ref(position=3, rest="换了灯泡")),
     ("１２　已修好", Ref(position=12, rest="已修好")),  # full-width digits and space
     ("007", Ref(position=7)),
