@@ -1,7 +1,8 @@
-"""Duplicate reports: a new report of the same kind and category in the same building,
-while an earlier one is open and younger than ``[duplicates] window_hours``, is offered to
-be joined to it. A resident who joins becomes a ``TicketFollower`` and is told every update
-of that ticket; one who declines gets a ticket of their own.
+"""Duplicate reports: a new report of the same kind and category in the same building (or
+at the same public place, 东门 …), while an earlier one is open and younger than
+``[duplicates] window_hours``, is offered to be joined to it. A resident who joins becomes
+a ``TicketFollower`` and is told every update of that ticket; one who declines gets a
+ticket of their own.
 
 ``offer`` is called by the report flow before a ticket is opened; ``@continues("join")``
 takes the answer (1 = join, 2 = new ticket; anything else is handled afresh).
@@ -36,12 +37,13 @@ def offer(turn: Turn, pending: dict[str, Any]) -> str | None:
     where = pending.get("where")  # where the problem is (handlers.location); absent: home
     building_id = where.get("building_id") if where is not None else resident.building_id
     ticket = repo.open_duplicate(turn.session, building_id, pending["kind"],
-                                 pending.get("category"), since)
+                                 pending.get("category"), since,
+                                 place_id=where.get("place_id") if where is not None else None)
     if ticket is None or ticket.resident_id == resident.id:
         return None
     turn.ask({"flow": FLOW, "no": ticket.number, "pending": pending})
-    return msg("followup.duplicate_offer", due=inline(ticket, turn.now, contact=False),
-               **describe(turn.session, ticket))
+    key = "location.duplicate_offer_place" if ticket.place_id else "followup.duplicate_offer"
+    return msg(key, due=inline(ticket, turn.now, contact=False), **describe(turn.session, ticket))
 
 
 @continues(FLOW)

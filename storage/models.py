@@ -192,7 +192,8 @@ class Ticket(SQLModel, table=True):
     Indexes follow the hot paths (docs/scale.md has their plans at city scale): a resident's
     latest tickets (查询, rating, burst cap), a period's tickets per grid or in all
     (``gridbot stats``), and — partial, over open tickets only, so they stay small however
-    long the history — a grid's queue, a worker's tasks (我的任务) and the duplicate lookup.
+    long the history — a grid's queue, a worker's tasks (我的任务) and the duplicate lookup
+    (per building, and per public place).
     """
 
     __table_args__ = (
@@ -203,6 +204,7 @@ class Ticket(SQLModel, table=True):
         Index("ix_ticket_open_assignee", "assignee_id", **_partial(OPEN_TICKETS_SQL)),
         Index("ix_ticket_open_building", "building_id", "created_at",
               **_partial(OPEN_TICKETS_SQL)),
+        Index("ix_ticket_open_place", "place_id", "created_at", **_partial(OPEN_TICKETS_SQL)),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -167,15 +167,17 @@ def of_department(session: Session, department_ids: list[int]) -> list[Ticket]:
 
 
 def open_duplicate(session: Session, building_id: int | None, kind: str,
-                   category: str | None, since: datetime) -> Ticket | None:
-    """The newest open ticket of the same kind and category in the same building created at
-    or after ``since`` (aware UTC), or None (no building or no category: never a duplicate)."""
-    if building_id is None or category is None:
+                   category: str | None, since: datetime, place_id: int | None = None
+                   ) -> Ticket | None:
+    """The newest open ticket of the same kind and category at the same place — the public
+    place ``place_id`` when given, else the building — created at or after ``since`` (aware
+    UTC), or None (no place, no building or no category: never a duplicate)."""
+    if (building_id is None and place_id is None) or category is None:
         return None
+    at = Ticket.place_id == place_id if place_id is not None else Ticket.building_id == building_id
     return session.exec(
         select(Ticket)
-        .where(Ticket.building_id == building_id, Ticket.kind == kind,
-               Ticket.category == category, is_open(),
+        .where(at, Ticket.kind == kind, Ticket.category == category, is_open(),
                Ticket.created_at >= since)
         .order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc())
     ).first()

@@ -111,6 +111,17 @@ def test_my_own_doorstep_is_home_not_the_estate_gate(chat):
     assert ticket.place_id is None and ticket.building_id == _building(chat, 2).id
 
 
+def test_a_second_report_at_the_same_place_is_offered_to_join(chat):
+    _home(chat, "p5", "1号楼1单元101")
+    _home(chat, "p6", "10号楼1单元101")
+    chat.say("p5", "东门那里井盖坏了")
+    first = chat.tickets()[0]
+    offer = chat.say("p6", "小区东大门的井盖塌了")
+    assert offer.startswith(f"东门已有同类工单{first.number}") and len(chat.tickets()) == 1
+    assert chat.say("p6", "1").startswith(f"已加入工单{first.number}")
+    assert len(chat.tickets()) == 1
+
+
 def test_public_category_without_a_place_asks_where(chat):
     _home(chat, "w1", "2号楼1单元101")
     assert chat.say("w1", "有人乱停车，消防通道都堵了") == msg(
