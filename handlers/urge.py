@@ -67,9 +67,9 @@ def pick(turn: Turn) -> str | None:
     number, refusal = shortref.lookup(turn, ref, [], msg("urge.list_hint"), shortref.MINE)
     if refusal is not None:
         return refusal
-    text = (turn.state or {}).get("text") or turn.text
-    turn.finish()
-    return _urge_number(turn, number, text)
+    state = turn.state or {}
+    turn.ask({k: v for k, v in state.items() if k not in ("flow", "text")})  # the list stays
+    return _urge_number(turn, number, state.get("text") or turn.text)
 
 
 def _named(turn: Turn) -> shortref.Ref | None:

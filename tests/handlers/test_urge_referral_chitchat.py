@@ -69,6 +69,7 @@ def test_urge_with_several_open_tickets_asks_which(chat):
     assert first.number in reply and second.number not in reply
     assert [e.kind for e in _events(chat, first.id)][-1] == "urge"
     assert len(chat.tickets()) == 2
+    assert chat.say("r3", "撤销 1") == msg("cancel_done", no=second.number)  # the list stays
 
 
 def test_urge_with_no_open_ticket_offers_to_report(chat):
