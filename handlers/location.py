@@ -50,6 +50,7 @@ class Rules:
     nearest_max_m: float
     neutral: tuple[str, ...]
     owned: re.Pattern[str]
+    doors: tuple[str, ...]
     home_words: tuple[str, ...]
     home_cue: re.Pattern[str]
     variants: dict[str, tuple[str, ...]]
@@ -68,6 +69,7 @@ def rules() -> Rules:
         home_words=tuple(raw["home_words"]),
         home_cue=re.compile("|".join(f"(?:{c})" for c in raw["home_cues"])),
         variants={k: tuple(v) for k, v in raw.get("variants", {}).items()},
+        doors=tuple(raw["doors"]),
     )
 
 
@@ -137,9 +139,12 @@ def find_place(session: Session, text: str, community_id: int | None = None) -> 
 
 
 def _free_at(text: str, form: str) -> int:
-    """Where ``form`` first occurs in ``text`` not right after an owner (家, 楼, 单元 …, maybe
-    with an address between: the owner's door, not the estate's); -1 when nowhere."""
+    """Where ``form`` first occurs in ``text``; a door word (门口 …) not right after an owner
+    (家, 楼, 单元 …, maybe with an address between: the owner's door, not the estate's);
+    -1 when nowhere."""
     start = text.find(form) if form else -1
+    if not form.endswith(rules().doors):
+        return start
     while start >= 0 and rules().owned.search(text, 0, start):
         start = text.find(form, start + 1)
     return start

@@ -66,7 +66,7 @@ def report(turn: Turn) -> str:
         if building is not None:
             where = {"building_id": building.id, "unit": claim.address.get("unit"),
                      "room": claim.address.get("room")}
-    if where is None and public:
+    if where is None and public and not u.urgent:  # danger is never kept waiting on a question
         turn.ask({"flow": FLOW, "awaiting": "where", "pending": pending, "tries": 0})
         return prefix + _ask_where(turn)
     if where is None and resident.building_id is None:
@@ -226,6 +226,4 @@ def open_pending(turn: Turn, pending: dict[str, Any]) -> str:
                     promise=for_ticket(ticket, turn.now), **fields)
     else:
         reply = msg("ticket_opened_unassigned", promise=for_ticket(ticket, turn.now), **fields)
-    if ticket.urgent:
-        reply = msg("urgent_notice", gas_phone=turn.settings.gas_emergency_phone) + "\n" + reply
-    return reply
+    return reply  # urgent ones: handlers.emergency leads with the numbers to dial

@@ -259,7 +259,7 @@ def test_shared_location_answers_where_and_far_away_stays_text(chat):
     ("小区东门那儿", "东门"), ("东大门口", "东门"), ("东门口的路灯", "东门"), ("东边大门", "东门"),
     ("南门外面", "正门"), ("小区门口", "正门"), ("中心广场上", "广场"), ("健身广场的器材", "健身区"),
     ("地下停车场里", "地下车库"), ("车库入口", "地下车库"), ("我家门口", None), ("单元门口", None),
-    ("楼下门口", None), ("我家3-2-1702门口", None), ("物业办公室门口", None), ("3号楼楼道", None), ("快递柜在大门口", "正门"),
+    ("楼下门口", None), ("我家3-2-1702门口", None), ("物业办公室门口", None), ("3号楼楼道", None), ("快递柜在大门口", "正门"), ("楼下广场有人跳舞", "广场"),
 ])
 def test_places_are_found_as_people_write_them(community, text, place):
     with Session(community) as s:
