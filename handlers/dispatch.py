@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from wechatpy.messages import BaseMessage
 
-from handlers import FLOWS, HANDLERS, continues, events, home, media, worker
+from handlers import FLOWS, HANDLERS, continues, emergency, events, home, media, worker
 from handlers.messages import msg
 from handlers.turn import Turn
 
@@ -50,6 +50,8 @@ def handle_text(turn: Turn) -> str:
         return worker.handle(turn, command)
     u = turn.classifier.classify(turn.text, today=turn.now.date())
     turn.understanding = u
+    if u.emergency is not None and turn.resident is not None:  # 三必到: danger before all else
+        return emergency.respond(turn, u.emergency)
     flow = (turn.state or {}).get("flow")
     if flow in FLOWS:
         if u.intent == "cancel" and "ticket_no" not in u.slots:

@@ -119,7 +119,8 @@ def open_ticket(session: Session, resident: Resident, report: NewTicket, now: da
     known building or place) and push it to its worker.
 
     With no grid found the ticket stays submitted for community staff. Urgent reports get
-    Priority.URGENT; residents with a ``VULNERABLE_LEVELS`` care level get Priority.HIGH.
+    Priority.URGENT and are pushed to the grid's leaders as well; residents with a
+    ``VULNERABLE_LEVELS`` care level get Priority.HIGH.
     The SLA policy is matched, both due times set and the timers planned.
     """
     own = report.building_id is not None or report.place_id is not None
@@ -170,6 +171,11 @@ def open_ticket(session: Session, resident: Resident, report: NewTicket, now: da
             add_push(session, openid=staff.openid, audience="worker", event="task_unassigned",
                      text=msg("push.task_unassigned", **fields),
                      data=_template(fields, now, "请派单"), ticket_id=ticket.id)
+    if ticket.urgent:  # 三必到: the grid leaders hear of every emergency at once, too
+        tell_staff(session, grid_leaders(session, ticket), ticket, "urgent_leader",
+                   msg("emergency.push_leader", phone=resident.phone or "未留",
+                       worker=worker.name if worker else msg("status.submitted"), **fields),
+                   skip=worker)
     sla.plan(session, ticket, now)
     return ticket
 

@@ -140,8 +140,13 @@ class Detector:
         for kind in kinds:
             for anchor in kind.anchors or ():
                 by_anchor.setdefault(anchor, set()).add(kind.name)
-        self._by_anchor = by_anchor
-        self._anchor_re = _words_re(tuple(by_anchor))
+        # The scan reports the longest anchor at each position: it stands for every anchor
+        # that is a prefix of it too (电线杆 also finds the kinds anchored on 电线).
+        self._by_anchor = {a: frozenset().union(*(k for b, k in by_anchor.items()
+                                                  if a.startswith(b)))
+                           for a in by_anchor}
+        words = _words_re(tuple(by_anchor)).pattern
+        self._anchor_re = re.compile(f"(?=({words}))")  # overlapping: 被电线电 hides no 电线
 
     def detect(self, text: str) -> Emergency | None:
         """The emergency in ``text`` (normalised: simplified, half-width, lower case), or None.
@@ -154,7 +159,7 @@ class Detector:
         masked = _blank(text, self._neutral)
         candidates = {k.name for k in self._always}
         for m in self._anchor_re.finditer(masked):
-            candidates.update(self._by_anchor[m.group(0)])
+            candidates.update(self._by_anchor[m.group(1)])
         if not candidates:
             return None
         cues: str | None = None
