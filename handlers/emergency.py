@@ -73,7 +73,7 @@ def respond(turn: Turn, found: Emergency) -> str:
                                      ("where", _placeless(ticket))) if missing]
     if awaiting:
         turn.ask({"flow": FLOW, "ticket_id": ticket.id, "awaiting": awaiting, "tries": 0})
-        lines.append(msg("emergency.ask_" + "_".join(awaiting)))
+        lines.append(_ask(awaiting))
     else:
         turn.finish()
     return "\n".join(lines)
@@ -115,7 +115,7 @@ def continue_emergency(turn: Turn) -> str | None:
     tries = int(state.get("tries", 0)) + (0 if phone or where else 1)
     if awaiting and tries < MAX_TRIES:
         turn.ask({**state, "awaiting": awaiting, "tries": tries})
-        said.append(msg("emergency.ask_" + "_".join(awaiting)))
+        said.append(_ask(awaiting))
     else:
         turn.finish()
     return "\n".join(said)
@@ -165,6 +165,15 @@ def _placeless(ticket: Ticket) -> bool:
 
 
 # -- wording ---------------------------------------------------------------------------------
+
+def _ask(awaiting: list[str]) -> str:
+    """The question for what is still missing ("phone", "where" or both)."""
+    if awaiting == ["phone"]:
+        return msg("emergency.ask_phone")
+    if awaiting == ["where"]:
+        return msg("emergency.ask_where")
+    return msg("emergency.ask_phone_where")
+
 
 def _opened(turn: Turn, ticket: Ticket) -> str:
     """「社区已加急：工单…已派给网格员…并报网格长，预计…」."""
