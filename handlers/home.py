@@ -52,9 +52,9 @@ def offer(turn: Turn, address: dict[str, Any], quiet_if_same: bool = False) -> s
         save(turn, building.id, address)
         return None
     new = org.format_address(building.name, address.get("unit"), address.get("room"))
-    if (building.id, address.get("unit"), address.get("room")) == (
-            resident.building_id, resident.unit, resident.room):
-        return None if quiet_if_same else msg("location.home_same", address=new)
+    if _agrees(address, building.id, resident):
+        return None if quiet_if_same else msg(
+            "location.home_same", address=org.address_of(turn.session, resident))
     turn.ask({"flow": FLOW, "building_id": building.id, "unit": address.get("unit"),
               "room": address.get("room"), "address": new, "tries": 0})
     return msg("location.confirm_home", address=new)
@@ -80,6 +80,13 @@ def answer(turn: Turn) -> str | None:
         return None  # another matter: handled afresh
     turn.ask({**state, "tries": 1})
     return msg("location.confirm_home_again", address=state["address"])
+
+
+def _agrees(address: dict[str, Any], building_id: int, resident: Any) -> bool:
+    """The claim says nothing new: same building, and any unit/room it gives is the same
+    (「我是3号楼的住户」 agrees with a home at 3号楼2单元501)."""
+    return building_id == resident.building_id and all(
+        address.get(part) in (None, getattr(resident, part)) for part in ("unit", "room"))
 
 
 def save(turn: Turn, building_id: int, address: dict[str, Any]) -> None:

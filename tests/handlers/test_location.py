@@ -179,6 +179,14 @@ def test_address_change_declined_or_moved(chat):
     assert _resident(chat, "a2").building_id == _building(chat, 11).id
 
 
+def test_saying_my_own_building_again_changes_nothing(chat):
+    _home(chat, "a4", "3号楼2单元501")
+    assert chat.say("a4", "我家住3号楼") == msg("location.home_same", address="3号楼2单元501")
+    reply = chat.say("a4", "您好，我是3号楼的业主，东门外面有人占道摆摊")
+    assert chat.tickets()[0].place_id == _place(chat, "东门").id
+    assert "确认把住址" not in reply and _resident(chat, "a4").unit == 2
+
+
 def test_report_that_says_where_i_live_opens_then_asks_to_confirm(chat):
     _home(chat, "a3", "3号楼2单元501")
     reply = chat.say("a3", "我家住6号楼1单元101，楼道灯坏了")
@@ -271,6 +279,9 @@ def test_places_are_found_as_people_write_them(community, text, place):
     ("我家住在幸福新社区3号楼2单元501", {"building": "3", "unit": 2, "room": "501"}),
     ("俺家在十号楼一单元", {"building": "10", "unit": 1}),
     ("地址改成5-2-301", {"building": "5", "unit": 2, "room": "301"}),
+    ("您好，我是3号楼2单元的业主，想反映东门占道经营", {"building": "3", "unit": 2}),
+    ("我家是7栋402的", {"building": "7", "room": "402"}),
+    ("我是说5号楼电梯又坏了", None),
     ("住5号楼的人乱扔垃圾", None),
     ("我在5号楼电梯里被困了", None),
 ])
