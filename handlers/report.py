@@ -58,7 +58,7 @@ def report(turn: Turn) -> str:
         turn.ask({"flow": FLOW, "awaiting": awaiting, "pending": pending, "tries": 0})
         return msg("unknown_building", building=found.unknown_building)
     where = found.where
-    if where is None and isinstance(pending.get("location"), dict):
+    if where is None and isinstance(pending.get("location"), dict) and not found.at_home:
         where = pending.pop("location")  # shared just before the words: that is the place
     public = location.is_public(u.category) and not found.at_home
     if where is None and claim is not None and not public:  # 「我家住6号楼…，楼道灯坏了」
@@ -208,7 +208,11 @@ def open_pending(turn: Turn, pending: dict[str, Any]) -> str:
     own words when no place matched)."""
     if turn.understanding and "phone" in turn.understanding.slots and turn.resident.phone is None:
         turn.resident.phone = turn.understanding.slots["phone"]
-    fields = location.ticket_fields(turn.session, pending.get("where"), pending.get("location"))
+    where = pending.get("where")
+    if where is None and turn.resident.building_id is not None:  # at home
+        where = {"building_id": turn.resident.building_id, "unit": turn.resident.unit,
+                 "room": turn.resident.room}
+    fields = location.ticket_fields(turn.session, where, pending.get("location"))
     if pending.get("where_text") and "location" not in fields:
         fields["location"] = pending["where_text"]
     report = NewTicket(

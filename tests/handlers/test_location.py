@@ -252,6 +252,14 @@ def test_shared_location_near_a_known_place_routes_there(chat):
     assert (ticket.latitude, ticket.longitude) == (41.80105, 123.43395)
 
 
+def test_shared_location_then_words_about_home_stays_home(chat):
+    _home(chat, "l3", "3号楼2单元501")
+    chat.send(chat.sim.location("l3", 41.80295, 123.43205, "幸福新社区12号楼"))
+    chat.say("l3", "我家楼道灯坏了")
+    ticket = chat.tickets()[0]
+    assert ticket.building_id == _building(chat, 3).id and ticket.latitude == 41.80295
+
+
 def test_shared_location_answers_where_and_far_away_stays_text(chat):
     _home(chat, "l2", "2号楼1单元101")
     chat.say("l2", "有人在路边乱倒建筑垃圾")
