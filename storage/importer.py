@@ -28,7 +28,9 @@ CSV (UTF-8, header row; one row per grid worker, or a grid with no name/openid):
     和平街道,幸福新社区,G01,第一网格,1-4,王芳,oWorker1,13800000001,grid_worker
 
 An optional ``department`` column makes the row's person a member of that department
-(created when new); such rows may leave ``grid_code`` empty.
+(created when new); such rows may leave ``grid_code`` empty. An optional ``places`` column
+gives public places of the row's grid, ``;``-separated, each a name with optional aliases
+after ``=``, ``/``-separated: ``东门=东大门/东侧门;健身区`` (no coordinates in CSV).
 
 Importing is idempotent: rows are matched by name (street, community), code (grid), number
 (building), name within the community (place) and OpenID (staff) and updated. A place's
@@ -386,6 +388,17 @@ def _csv_rows(text: str, name: str) -> Iterator[tuple[int, dict[str, str | None]
         raise ImportFormatError(f"{name} line {reader.line_num + 1}: not valid CSV ({exc})") from None
 
 
+def _csv_places(cell: str, grid_code: str) -> list[dict[str, Any]]:
+    """「东门=东大门/东侧门;健身区」 → place specs of the grid ``grid_code``."""
+    specs = []
+    for item in cell.replace("；", ";").split(";"):
+        place, _, aliases = item.partition("=")
+        if place.strip():
+            specs.append({"name": place.strip(), "grid": grid_code,
+                          "aliases": [a for a in aliases.split("/") if a.strip()]})
+    return specs
+
+
 def _import_csv(session: Session, text: str, name: str) -> ImportReport:
     rows = _csv_rows(text, name)
     load = _Loader(session)
@@ -401,6 +414,8 @@ def _import_csv(session: Session, text: str, name: str) -> ImportReport:
             grid = load.grid(community, row["grid_code"], row.get("grid_name", ""))
             for number in parse_buildings(row.get("buildings", ""), where):
                 load.building(community, grid, number)
+            for spec in _csv_places(row.get("places", ""), grid.code):
+                load.place(where, community, spec)
         if row.get("name") or row.get("openid"):
             spec = dict(row)
             if row.get("department") and not row.get("role"):

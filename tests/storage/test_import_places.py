@@ -73,6 +73,17 @@ def test_bad_places_name_the_problem(session, tmp_path, place, fragment):
     assert fragment in str(err.value)
 
 
+def test_csv_places_column(session, tmp_path):
+    csv = ("street,community,grid_code,grid_name,buildings,places,name,openid\n"
+           "和平街道,幸福新社区,G05,第五网格,20-21,东门=东大门/东侧门；健身区,李强,oW5\n")
+    report = import_file(session, _write(tmp_path, "c.csv", csv))
+    session.commit()
+    assert report.places == 2
+    places = {p.name: p for p in session.exec(select(Place))}
+    g05 = session.exec(select(Grid).where(Grid.code == "G05")).one()
+    assert places["东门"].aliases == ["东大门", "东侧门"] and places["健身区"].grid_id == g05.id
+
+
 def test_demo_community_has_its_places(session):
     from bot.demo import COMMUNITY_FILE
 
