@@ -187,7 +187,8 @@ def import_(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, re
         typer.echo(f"import failed: {exc}", err=True)
         raise typer.Exit(2) from None
     typer.echo(f"imported {file}: streets {report.streets}, communities {report.communities}, "
-               f"grids {report.grids}, buildings {report.buildings}, staff {report.workers} (new)")
+               f"grids {report.grids}, buildings {report.buildings}, places {report.places}, "
+               f"staff {report.workers} (new)")
     _announce_org_change(settings)
 
 
