@@ -73,7 +73,7 @@ def answer(turn: Turn) -> str | None:
     if intent == "deny":
         turn.finish()
         return msg("location.home_kept",
-                   address=org.address_of(turn.session, turn.resident) or "未填写")
+                   address=org.address_of(turn.session, turn.resident) or msg("location.your_home"))
     u = turn.understanding
     if int(state.get("tries", 0)) >= 1 or (u is not None and u.intent not in ASK_AGAIN
                                           and u.confidence >= turn.classifier.threshold):

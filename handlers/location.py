@@ -31,6 +31,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from handlers.messages import msg
 from intents.slots import extract_address
 from storage import org
 from storage.models import Building, Place, Resident
@@ -38,8 +39,6 @@ from storage.models import Building, Place, Resident
 RULES_FILE = Path(__file__).with_name("location.toml")
 EARTH_RADIUS_M = 6_371_000.0
 _CLAUSE_END = re.compile(r"[，,。；;！!？?\n]")
-_ADDRESS_RUN = r"[0-9a-z\-－#号楼栋幢座单元室户层\s]*"
-"""An address between an owner and a place word: 我家3-2-1702门口 is still 我家门口."""
 
 
 @dataclass(frozen=True)
@@ -64,8 +63,9 @@ def rules() -> Rules:
         public_categories=frozenset(raw["public_categories"]),
         nearest_max_m=float(raw["nearest_max_m"]),
         neutral=tuple(sorted(raw["neutral"], key=len, reverse=True)),
-        owned=re.compile("(?:" + "|".join(map(re.escape, raw["owners"])) + ")" + _ADDRESS_RUN
-                         + r"\s*$"),
+        # an address may stand between an owner and the door: 我家3-2-1702门口
+        owned=re.compile("(?:" + "|".join(map(re.escape, raw["owners"])) + ")"
+                         + "[0-9a-z#\\s" + re.escape("-－" + raw["address_chars"]) + "]*$"),
         home_words=tuple(raw["home_words"]),
         home_cue=re.compile("|".join(f"(?:{c})" for c in raw["home_cues"])),
         variants={k: tuple(v) for k, v in raw.get("variants", {}).items()},
@@ -251,4 +251,4 @@ def label(session: Session, where: dict[str, Any] | None, resident: Resident) ->
         return place.name if place else "?"
     if where and "label" in where:
         return str(where["label"])
-    return org.address_of(session, resident) or "您家"
+    return org.address_of(session, resident) or msg("location.your_home")
