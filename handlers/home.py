@@ -17,10 +17,9 @@ from handlers.turn import Turn
 from storage import org
 
 FLOW = "home"
-NOT_STATEMENTS = ("complaint", "repair")
-"""Intents whose handler reads a home claim itself (``handlers.report``)."""
 ASK_AGAIN = ("other", "greeting", "chitchat", "help")
-"""Answers to the confirm question that get it asked once more (not a new matter)."""
+"""Intents that are no matter of their own: a home claim in such a message is its point, and
+such an answer to the confirm question gets it asked once more."""
 
 
 def statement(turn: Turn) -> str | None:
@@ -29,8 +28,8 @@ def statement(turn: Turn) -> str | None:
     u = turn.understanding
     if turn.resident is None or turn.worker is not None or u is None:
         return None
-    if u.intent in NOT_STATEMENTS and u.confidence >= turn.classifier.threshold:
-        return None
+    if u.intent not in ASK_AGAIN and u.confidence >= turn.classifier.threshold:
+        return None  # a request of its own (查询, 报修 …) that happens to name the home
     claim = home_claim(turn.text)
     if claim is None:
         return None
