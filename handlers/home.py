@@ -8,6 +8,7 @@ is never changes the home (``handlers.location``).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from handlers import continues
@@ -17,6 +18,10 @@ from handlers.turn import Turn
 from storage import org
 
 FLOW = "home"
+REST_MAX_CHARS = 2
+"""A message of another intent is a mere home claim when at most this many characters
+(besides punctuation and spaces) are left beside it (「了」「的」)."""
+_WORDLESS = re.compile(r"[\W_]+")
 ASK_AGAIN = ("other", "greeting", "chitchat", "help")
 """Intents that are no matter of their own: a home claim in such a message is its point, and
 such an answer to the confirm question gets it asked once more."""
@@ -28,11 +33,11 @@ def statement(turn: Turn) -> str | None:
     u = turn.understanding
     if turn.resident is None or turn.worker is not None or u is None:
         return None
-    if u.intent not in ASK_AGAIN and u.confidence >= turn.classifier.threshold:
-        return None  # a request of its own (查询, 报修 …) that happens to name the home
     claim = home_claim(turn.text)
     if claim is None:
         return None
+    if u.intent not in ASK_AGAIN and len(_WORDLESS.sub("", claim.rest)) > REST_MAX_CHARS:
+        return None  # a request of its own (查询, 报修 …) that happens to name the home
     reply = offer(turn, claim.address)
     return reply if reply is not None else msg("address_saved", address=org.address_of(
         turn.session, turn.resident))

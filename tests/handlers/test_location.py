@@ -167,6 +167,14 @@ def test_saying_where_i_live_asks_to_confirm_then_changes_home(chat):
     assert (resident.building_id, resident.unit, resident.room) == (_building(chat, 7).id, 1, "302")
 
 
+def test_a_request_naming_the_home_is_still_that_request(chat):
+    _home(chat, "a5", "3号楼2单元501")
+    chat.say("a5", "楼道灯坏了")
+    no = chat.tickets()[0].number
+    reply = chat.say("a5", "我家住7号楼1单元302，我的报修到哪一步了")
+    assert no in reply and "确认把住址" not in reply
+
+
 def test_address_change_declined_or_moved(chat):
     _home(chat, "a2", "3号楼2单元501")
     assert chat.say("a2", "地址改为8号楼2单元201") == msg("location.confirm_home",
