@@ -21,6 +21,10 @@ for _name in MODULES:
 CLARIFIABLE = ("repair", "complaint", "tool_lending", "care_signup", "status_query")
 """Intents offered as choices when the classifier is unsure."""
 
+NOT_GUESSED = ("urge", "referral", "chitchat")
+"""Intents whose answer would mislead when the classifier is unsure (a rating with a phone
+number read as a referral): below the threshold the message is kept for staff instead."""
+
 
 def handle_message(turn: Turn, message: BaseMessage) -> str:
     """The reply text for ``message`` ("" for nothing). Fills ``turn.text``."""
@@ -75,8 +79,8 @@ def handle_text(turn: Turn) -> str:
             options = "\n".join(msg("clarify_option", n=n, label=msg(f"intent.{c}"))
                                 for n, c in enumerate(choices, start=1))
             return msg("clarify", options="\n" + options + "\n")
-        if u.intent in CLARIFIABLE:
-            # Unsure and nothing to choose between: do not guess a ticket, keep it for staff.
+        if u.intent in CLARIFIABLE + NOT_GUESSED:
+            # Unsure and nothing to choose between: do not guess, keep it for staff.
             return HANDLERS["other"](turn)
     return HANDLERS[u.intent](turn)
 
