@@ -330,6 +330,8 @@ class _Reader:
         nxt = self.word(j)
         if nxt in _ROOM_SUFFIXES or (in_chain and nxt == "号"):
             return room, j + 1
+        if in_chain and nxt == "门" and self.kind(j + 1) not in ("num", "cn"):
+            return room, j  # 「501门口」「501门坏了」: the room's door (a unit 门 is 1–2 digits)
         if not in_chain or nxt in _NOT_A_ROOM_BEFORE or self.kind(j) in ("let", "num") or (
                 nxt in _DASHES and self.kind(j + 1) == "num"):
             return None

@@ -44,6 +44,9 @@ SUNDAY = date(2026, 11, 22)
         ("2号线地铁口", {}),
         # unit: 单元 门洞 anywhere, 门 梯 after a building; room: 室 房 号 户, or bare
         ("3栋2门501", {"building": "3", "unit": 2, "room": "501"}),
+        ("3号楼2单元501门口堆满了纸箱", {"building": "3", "unit": 2, "room": "501"}),
+        ("我家3-2-1702门口", {"building": "3", "unit": 2, "room": "1702"}),
+        ("6栋1单元302门锁坏了", {"building": "6", "unit": 1, "room": "302"}),
         ("9号楼1梯1102", {"building": "9", "unit": 1, "room": "1102"}),
         ("3单元501", {"unit": 3, "room": "501"}),
         ("二单元三楼二", {"unit": 2, "room": "302"}),
