@@ -64,7 +64,7 @@ def _pct(value: float | None) -> str:
 def _counts_by(counts: dict[str, int], table: str) -> str:
     """"报修 5、投诉 2" with labels from the catalogue's [kind]/[status] table (the code when
     the catalogue has none), largest first."""
-    from handlers.messages import catalogue
+    from services.messages import catalogue
 
     labels = catalogue()
     items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))

@@ -41,9 +41,9 @@ from wechatpy.messages import BaseMessage
 from bot.protocol import BadSignature, Protocol
 from bot.settings import Settings
 from handlers.dispatch import handle_message
-from handlers.messages import msg
 from handlers.turn import KEEP, Turn
 from intents.classify import Classifier
+from services.messages import msg
 from storage import dialogue, org, orgcache
 from storage.db import session_scope
 from storage.dedup import RetryGuard, dedup_key

@@ -12,7 +12,7 @@ from datetime import date, datetime, time, timedelta
 
 from sqlmodel import Session, col, select
 
-from handlers.messages import msg
+from services.messages import msg
 from storage import care, reminders
 from storage.care import CareSession, Enrollment, EnrollmentStatus, Freed
 from storage.models import Resident

@@ -20,9 +20,9 @@ from typing import Any
 
 from handlers import care_notify as notify
 from handlers import continues, handles
-from handlers.messages import msg
 from handlers.turn import Turn
 from intents.slots import extract_child, extract_phone
+from services.messages import msg
 from storage import Conflict, NotFound, care
 from storage.care import (
     AlreadyEnrolled,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from handlers import handles
-from handlers.messages import msg
 from handlers.turn import Turn
+from services.messages import msg
 from storage import tickets
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from sqlmodel import Session, col, select
 
-from handlers.messages import msg
+from services.messages import msg
 from storage import org as org_repo
 from storage import tickets as repo
 from storage.models import GridWorker, Role, Ticket, TicketEvent

@@ -9,8 +9,8 @@ from dataclasses import replace
 from wechatpy.messages import BaseMessage
 
 from handlers import FLOWS, HANDLERS, continues, emergency, events, home, media, worker
-from handlers.messages import msg
 from handlers.turn import Turn
+from services.messages import msg
 
 MODULES = ("report", "progress", "rating", "cancel", "chitchat", "lend_tool", "care_signup",
            "worker", "lend_station", "urge", "referral")

@@ -37,7 +37,7 @@ from handlers.lifecycle import (
     handlers_of,
     tell_staff,
 )
-from handlers.messages import msg
+from services.messages import msg
 from storage import sla
 from storage import tickets as repo
 from storage.db import session_scope

@@ -11,9 +11,9 @@ import logging
 from wechatpy.events import BaseEvent
 
 from handlers import HANDLERS
-from handlers.messages import msg
 from handlers.turn import Turn
 from intents.classify import Understanding
+from services.messages import msg
 from storage.privacy import forget_resident
 
 log = logging.getLogger("gridbot.events")

@@ -25,7 +25,7 @@ from handlers.lifecycle import (
     tell_resident,
     tell_staff,
 )
-from handlers.messages import msg
+from services.messages import msg
 from storage import Conflict, NotFound, sla
 from storage import tickets as repo
 from storage.models import Department, Grid, GridWorker, Ticket, TicketStatus

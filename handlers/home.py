@@ -13,8 +13,8 @@ from typing import Any
 
 from handlers import continues
 from handlers.location import find_building, home_claim
-from handlers.messages import msg
 from handlers.turn import Turn
+from services.messages import msg
 from storage import org
 
 FLOW = "home"

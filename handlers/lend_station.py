@@ -14,8 +14,8 @@ import re
 
 from handlers import lending_notify as notify
 from handlers import worker_command
-from handlers.messages import msg
 from handlers.turn import Turn
+from services.messages import msg
 from storage import Conflict, NotFound, lending, org
 from storage.lending import LendItem, Loan, LoanStatus, Station
 from storage.models import Resident, Role

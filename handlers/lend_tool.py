@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 from handlers import continues, handles
 from handlers import lending_notify as notify
-from handlers.messages import msg
 from handlers.turn import Turn
 from intents.slots import cn_to_int
+from services.messages import msg
 from storage import Conflict, NotFound, lending
 from storage.lending import LendItem, LendWait, Loan, LoanStatus, Station
 from storage.times import as_utc

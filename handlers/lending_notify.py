@@ -13,7 +13,7 @@ from datetime import datetime, time, timedelta
 
 from sqlmodel import Session, col, select
 
-from handlers.messages import msg
+from services.messages import msg
 from storage import lending, reminders
 from storage.lending import LendItem, Loan, LoanStatus, Released, Station
 from storage.models import Resident

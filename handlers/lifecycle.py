@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import Session, and_, col, or_, select
 
 from handlers import conflict, promise
-from handlers.messages import msg
+from services.messages import msg
 from storage import Conflict, sla
 from storage import org as org_repo
 from storage import tickets as repo

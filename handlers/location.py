@@ -31,8 +31,8 @@ from typing import Any
 
 from sqlmodel import Session
 
-from handlers.messages import msg
 from intents.slots import extract_address
+from services.messages import msg
 from storage import org
 from storage.models import Building, Place, Resident
 

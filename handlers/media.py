@@ -17,8 +17,8 @@ from wechatpy.messages import ImageMessage, LocationMessage
 from handlers import continues, shortref
 from handlers import location as loc
 from handlers.lifecycle import actor
-from handlers.messages import msg
 from handlers.turn import Turn
+from services.messages import msg
 from storage import tickets
 from storage.models import Ticket, TicketStatus
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from handlers import handles, shortref
 from handlers.lifecycle import describe
-from handlers.messages import msg
 from handlers.promise import inline
 from handlers.turn import Turn
+from services.messages import msg
 from storage import NotFound, tickets
 from storage.times import show
 
@@ -53,7 +53,7 @@ def progress(turn: Turn) -> str:
 
 
 def _event_keys() -> set[str]:
-    from handlers.messages import catalogue
+    from services.messages import catalogue
 
     return {k for k in catalogue() if k.startswith("event.")}
 

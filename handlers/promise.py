@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from handlers.messages import msg
+from services.messages import msg
 from storage.models import Ticket, TicketStatus
 from storage.times import SHANGHAI, as_utc
 

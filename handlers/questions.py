@@ -18,8 +18,8 @@ from sqlmodel import Session
 
 from handlers import continues
 from handlers.lifecycle import actor, handlers_of, tell_owner, tell_resident, tell_staff
-from handlers.messages import msg
 from handlers.turn import Turn
+from services.messages import msg
 from storage import Conflict, NotFound, dialogue, sla
 from storage import tickets as repo
 from storage.models import GridWorker, Resident, Ticket, TicketStatus

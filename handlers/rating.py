@@ -16,8 +16,8 @@ import re
 
 from handlers import continues, handles
 from handlers.lifecycle import actor, rate, reopen_window_start
-from handlers.messages import msg
 from handlers.turn import Turn
+from services.messages import msg
 from storage import sla, tickets
 from storage.models import Ticket, TicketStatus
 

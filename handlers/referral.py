@@ -12,8 +12,8 @@ from functools import cache
 from pathlib import Path
 
 from handlers import handles
-from handlers.messages import msg
 from handlers.turn import Turn
+from services.messages import msg
 
 OFFICES_FILE = Path(__file__).with_name("referral.toml")
 

@@ -22,9 +22,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from handlers.messages import msg
 from handlers.turn import Turn
 from intents.slots import TICKET_RE, extract_ticket_no
+from services.messages import msg
 from storage.models import Ticket
 
 SHOWN = "shown"

@@ -16,8 +16,8 @@ from sqlmodel import Session, col, select
 
 from handlers import continues, handles, promise, shortref
 from handlers.lifecycle import actor, describe, handlers_of, status_text, tell_staff
-from handlers.messages import msg
 from handlers.turn import Turn
+from services.messages import msg
 from storage import NotFound, tickets
 from storage.models import Ticket, TicketEvent, TicketStatus
 

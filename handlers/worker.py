@@ -27,9 +27,9 @@ from handlers.lifecycle import (
     start,
     status_text,
 )
-from handlers.messages import msg
 from handlers.questions import answer, ask, await_answer
 from handlers.turn import Turn
+from services.messages import msg
 from storage import Conflict, NotFound, tickets
 from storage.models import Resident, Ticket, TicketStatus
 from storage.times import as_utc, show

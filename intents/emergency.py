@@ -80,11 +80,12 @@ class Kind:
     numbers: tuple[str, ...]
     ticket_kind: str
     category: str
-    pattern: re.Pattern[str]
+    triggers: tuple[re.Pattern[str], ...]
     resolved: tuple[str, ...]
-    anchors: frozenset[str] | None = None
-    """Prefilter: every match of ``pattern`` contains one of these strings (None: no
-    prefilter, ``pattern`` always runs)."""
+    keys: tuple[frozenset[str] | None, ...] = ()
+    """Prefilter, one entry per trigger: the trigger runs only when the text holds one of
+    these one- or two-character keys, each taken from a literal that every match of the
+    trigger contains (None: no prefilter, the trigger always runs)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,10 +137,16 @@ class Detector:
         self._not_cues = _words_re(cues.not_cues)
         self._exempt = _words_re(cues.negation_exempt)
         self._gap = negation_gap
-        # Prefilter: a kind runs only when the text holds a key (the least common pair of
-        # characters) of one of its anchors: a set test in C that never hides a match.
-        self._grams = {k.name: frozenset(map(_key, k.anchors)) if k.anchors else None
-                       for k in kinds}
+        # Prefilter: a trigger runs only when the text holds one of its keys (an index from
+        # key to triggers, intersected with the text's characters and pairs in C).
+        self._index: dict[str, list[tuple[str, int]]] = {}
+        self._always: dict[str, set[int]] = {}
+        for kind in kinds:
+            for i, keys in enumerate(kind.keys or (None,) * len(kind.triggers)):
+                if keys is None:
+                    self._always.setdefault(kind.name, set()).add(i)
+                for key in keys or ():
+                    self._index.setdefault(key, []).append((kind.name, i))
 
     def detect(self, text: str) -> Emergency | None:
         """The emergency in ``text`` (normalised: simplified, half-width, lower case), or None.
@@ -149,18 +156,24 @@ class Detector:
         """
         if not text:
             return None
+        grams = set(text)
+        grams.update(map(str.__add__, text, text[1:]))
+        live = {name: set(ids) for name, ids in self._always.items()}
+        for key in self._index.keys() & grams:
+            for name, i in self._index[key]:
+                live.setdefault(name, set()).add(i)
+        if not live:
+            return None
         masked = _blank(text, self._neutral)
-        grams = set(masked)
-        grams.update(map(str.__add__, masked, masked[1:]))
         cues: str | None = None
         settled: str | None = None  # the text with 找不到/没回来 … blanked, for `resolved`
         found: list[Kind] = []
         evidence: list[str] = []
         for kind in self.kinds.values():
-            own = self._grams[kind.name]
-            if own is not None and own.isdisjoint(grams):
+            if kind.name not in live:
                 continue
-            if kind.pattern.search(masked) is None:
+            patterns = [kind.triggers[i] for i in sorted(live[kind.name])]
+            if not any(p.search(masked) for p in patterns):
                 continue
             if settled is None:
                 settled = _blank(text, self._exempt)
@@ -171,8 +184,8 @@ class Detector:
             if cues is None:
                 cues = _blank(masked, self._not_cues)
             for sentence_start, sentence in _sentences(masked):
-                hit = self._first_live(kind, sentence, cues[sentence_start:sentence_start
-                                                              + len(sentence)])
+                hit = self._first_live(patterns, sentence,
+                                       cues[sentence_start:sentence_start + len(sentence)])
                 if hit is not None:
                     found.append(kind)
                     evidence.append(hit)
@@ -184,13 +197,13 @@ class Detector:
         return Emergency(lead.name, tuple(k.name for k in found), numbers, lead.ticket_kind,
                          lead.category, tuple(evidence))
 
-    def _first_live(self, kind: Kind, sentence: str, cue_text: str) -> str | None:
-        """The first match of ``kind`` in ``sentence`` that no cue takes back, or None."""
-        for m in kind.pattern.finditer(sentence):
-            if m.end() == m.start():
-                continue
-            if not self._blocked(cue_text, m.start(), m.end()):
-                return m.group(0)
+    def _first_live(self, patterns: list[re.Pattern[str]], sentence: str, cue_text: str
+                    ) -> str | None:
+        """The first match of ``patterns`` in ``sentence`` that no cue takes back, or None."""
+        for pattern in patterns:
+            for m in pattern.finditer(sentence):
+                if m.end() > m.start() and not self._blocked(cue_text, m.start(), m.end()):
+                    return m.group(0)
         return None
 
     def _blocked(self, sentence: str, start: int, end: int) -> bool:
@@ -318,13 +331,13 @@ def _anchors(items: list) -> set[str] | None:
     return best
 
 
-def _anchor_set(pattern: str) -> frozenset[str] | None:
-    """``pattern``'s anchors (see ``Kind.anchors``), or None when none can be told."""
+def _keys(pattern: str) -> frozenset[str] | None:
+    """The prefilter keys of a trigger (see ``Kind.keys``), or None when none can be told."""
     try:
         anchors = _anchors(list(re_parser.parse(pattern)))
     except Exception:  # noqa: BLE001 - a parser detail we cannot use: no prefilter
         return None
-    return frozenset(anchors) if anchors else None
+    return frozenset(map(_key, anchors)) if anchors else None
 
 
 # ------------------------------------------------------------------ loading and validation
@@ -422,10 +435,11 @@ class _Loader:
         triggers = raw.get("triggers")
         if not isinstance(triggers, list) or not triggers:
             raise self.fail(where, f"{where}: triggers must be a non-empty list")
-        pattern = "|".join(f"(?:{self.trigger(t, classes, name)})" for t in triggers)
+        patterns = [self.trigger(t, classes, name) for t in triggers]
         resolved = self.words(raw.get("resolved", []), f"{name}.resolved")
-        return Kind(name, tuple(numbers), ticket_kind, category, re.compile(pattern), resolved,
-                    _anchor_set(pattern))
+        return Kind(name, tuple(numbers), ticket_kind, category,
+                    tuple(re.compile(p) for p in patterns), resolved,
+                    tuple(_keys(p) for p in patterns))
 
     def build(self) -> Detector:
         unknown = set(self.raw) - _TOP_KEYS

@@ -130,7 +130,7 @@ def audience(session: Session, *, community: str | None = None, grid: str | None
 def send(session: Session, title: str, text: str, residents: list[Resident], scope: str,
          now: datetime, sender: str | None = None) -> Notice:
     """Stage the notice's pushes (event "notice"); returns the flushed Notice."""
-    from handlers.messages import msg  # the catalogue holds the wording
+    from services.messages import msg  # the catalogue holds the wording
 
     if not title.strip() or not text.strip():
         raise ValueError("a notice needs a title and a text")

@@ -8,7 +8,7 @@ import threading
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from handlers.messages import msg
+from services.messages import msg
 from storage.models import InboundMessage, Outbox, Resident, Ticket, TicketEvent
 
 

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from handlers.messages import msg
+from services.messages import msg
 from storage.models import InboundMessage, Outbox, Ticket
 from tests.conftest import BACKEND
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlmodel import Session, select
 
-from handlers.messages import msg
+from services.messages import msg
 from storage import care
 from storage.care import CareSession, Enrollment
 from tests.services_support import schat_fixture, services_fixture  # noqa: F401

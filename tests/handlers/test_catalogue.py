@@ -7,8 +7,8 @@ from pathlib import Path
 
 import handlers.dispatch  # noqa: F401  (fills the registries)
 from handlers import HANDLERS
-from handlers.messages import MissingMessage, catalogue, msg
 from intents.classify import INTENTS
+from services.messages import MissingMessage, catalogue, msg
 
 ROOT = Path(__file__).resolve().parents[2]
 LITERAL_KEY = re.compile(r"""\bmsg\(\s*["']([\w.]+)["']""")

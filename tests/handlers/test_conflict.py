@@ -3,7 +3,7 @@ about — not when it is opened, not through a push, a queue or a transfer (over
 
 from __future__ import annotations
 
-from handlers.messages import msg
+from services.messages import msg
 
 
 def _texts(chat, openid: str) -> str:

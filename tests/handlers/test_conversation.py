@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from handlers.messages import msg
+from services.messages import msg
 from storage.models import InboundMessage, Resident, Ticket, TicketEvent
 
 

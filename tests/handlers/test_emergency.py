@@ -7,8 +7,8 @@ import tomllib
 
 from sqlmodel import Session, select
 
-from handlers.messages import catalogue, msg
 from intents.emergency import DEFAULT_EMERGENCY, SYMBOLIC_NUMBERS
+from services.messages import catalogue, msg
 from storage import org
 from storage.models import Resident, TicketEvent
 

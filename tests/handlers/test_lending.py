@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from handlers.messages import msg
+from services.messages import msg
 from storage.lending import LendItem, LendWait, Loan
 from tests.services_support import schat_fixture, services_fixture  # noqa: F401
 

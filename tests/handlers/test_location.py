@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import Session, select
 
 from handlers import location
-from handlers.messages import msg
+from services.messages import msg
 from storage.models import Building, Grid, Place, Resident, Ticket, TicketEvent
 
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from handlers.messages import msg
+from services.messages import msg
 
 FORCED = {"报修好几天了怎么还没人来": "urge", "房产证什么时候能办下来": "referral",
           "你会唱歌吗": "chitchat", "谢谢": "thanks"}

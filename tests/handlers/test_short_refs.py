@@ -4,7 +4,7 @@ list never making a number act on another ticket."""
 
 from __future__ import annotations
 
-from handlers.messages import msg
+from services.messages import msg
 
 
 def _two_tickets(chat) -> tuple[str, str]:

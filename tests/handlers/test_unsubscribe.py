@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from handlers.messages import msg
+from services.messages import msg
 from storage.care import Enrollment
 from storage.lending import Loan
 from storage.models import InboundMessage, Outbox, Resident, Ticket, TicketFollower
