@@ -46,7 +46,8 @@ S = TicketStatus
 
 @dataclass(frozen=True)
 class NewTicket:
-    """What a resident reported. ``kind`` is "complaint" or "repair".
+    """What a resident reported. ``kind`` is "complaint", "repair" or "emergency" (急救, 治安,
+    走失, 求助: ``intents/emergency.toml``).
 
     Where the problem is (``handlers.location.ticket_fields``): a building (+unit/room), a
     public place, and/or a shared WeChat location (WGS-84 degrees, ``location`` its label
