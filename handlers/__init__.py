@@ -10,11 +10,17 @@ Three registries, filled by decorators as wechatpy's ``register_message`` fills
   (the state is then dropped and the message is handled afresh).
 - ``@worker_command("接单")`` → ``WORKER_COMMANDS``: a staff command, called with the turn and
   the command's argument text.
+
+``load_all()`` imports every module of the package (a pkgutil walk), so adding an intent is
+one lexicon entry plus one module here with ``@handles("the_intent")``: nothing lists modules.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Callable
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -64,3 +70,11 @@ def worker_command(*verbs: str) -> Callable[[CommandHandler], CommandHandler]:
         return fn
 
     return register
+
+
+def load_all(package: str = __name__) -> list[ModuleType]:
+    """Import every module of ``package`` (recursively), so their decorators fill the
+    registries; returns the modules in name order. Import errors propagate."""
+    root = importlib.import_module(package)
+    names = sorted(info.name for info in pkgutil.walk_packages(root.__path__, f"{package}."))
+    return [importlib.import_module(name) for name in names]

@@ -3,20 +3,15 @@ intent the classifier finds (asking a short clarifying question when it is unsur
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import replace
 
 from wechatpy.messages import BaseMessage
 
-from handlers import FLOWS, HANDLERS, continues, emergency, events, home, media, worker
+from handlers import FLOWS, HANDLERS, continues, emergency, events, home, load_all, media, worker
 from handlers.turn import Turn
 from services.messages import msg
 
-MODULES = ("report", "progress", "rating", "cancel", "chitchat", "lend_tool", "care_signup",
-           "worker", "lend_station", "urge", "referral")
-"""Handler modules whose decorators fill the registries."""
-for _name in MODULES:
-    importlib.import_module(f"handlers.{_name}")
+load_all()  # every handlers/ module: their decorators fill HANDLERS, FLOWS, WORKER_COMMANDS
 
 CLARIFIABLE = ("repair", "complaint", "tool_lending", "care_signup", "status_query")
 """Intents offered as choices when the classifier is unsure."""

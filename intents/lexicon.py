@@ -44,26 +44,12 @@ from typing import Any
 from intents.errors import LexiconError
 from intents.normalize import Normalizer
 
-INTENTS: tuple[str, ...] = (
-    "complaint",
-    "repair",
-    "tool_lending",
-    "care_signup",
-    "status_query",
-    "rating",
-    "cancel",
-    "help",
-    "greeting",
-    "confirm",
-    "deny",
-    "urge",
-    "referral",
-    "chitchat",
-    "thanks",
-    "other",
-)
-CATEGORY_INTENTS = ("complaint", "repair")
 DEFAULT_LEXICON = Path(__file__).with_name("lexicon.toml")
+INTENTS: tuple[str, ...] = tuple(
+    tomllib.loads(DEFAULT_LEXICON.read_text(encoding="utf-8")).get("intents", {}))
+"""The intents, in the order of the ``[intents.<name>]`` tables of the default lexicon: a new
+intent is one table there plus one handler module (``handlers.load_all`` finds it)."""
+CATEGORY_INTENTS = ("complaint", "repair")
 DEFAULT_USERDICT = Path(__file__).with_name("userdict.txt")
 
 _TOP_KEYS = {
