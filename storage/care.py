@@ -91,13 +91,16 @@ class AlreadyEnrolled(Conflict):
 
 
 class Programme(SQLModel, table=True):
-    """A care programme (四点半课堂, 寒假托管 …) of a community."""
+    """A care programme (四点半课堂, 寒假托管 …) of a community, within which its name is
+    unique."""
 
     __tablename__ = "care_programme"
+    __table_args__ = (UniqueConstraint("community_id", "name",
+                                       name="uq_care_programme_community_name"),)
 
     id: int | None = Field(default=None, primary_key=True)
     community_id: int | None = Field(default=None, foreign_key="community.id", index=True)
-    name: str = Field(unique=True)
+    name: str
     kind: str = "四点半课堂"
     """Canonical kind as the classifier's ``program`` slot gives it (四点半课堂 | 假期托管)."""
     description: str = ""

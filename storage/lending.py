@@ -70,13 +70,15 @@ class WaitStatus:
 
 
 class Station(SQLModel, table=True):
-    """A 便民服务驿站 that lends tools; belongs to a community."""
+    """A 便民服务驿站 that lends tools; belongs to a community, within which its name is
+    unique."""
 
     __tablename__ = "lend_station"
+    __table_args__ = (UniqueConstraint("community_id", "name", name="uq_lend_station_community_name"),)
 
     id: int | None = Field(default=None, primary_key=True)
     community_id: int | None = Field(default=None, foreign_key="community.id", index=True)
-    name: str = Field(unique=True)
+    name: str
     address: str = ""
     opening_hours: str = ""
     """As people write it: 「每天 8:30–17:30」."""

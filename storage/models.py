@@ -90,20 +90,33 @@ class Street(SQLModel, table=True):
 
 
 class Community(SQLModel, table=True):
-    """社区."""
+    """社区; its name is unique within its street (two streets may both have a 和平社区).
+
+    ``estates`` are the 小区 (residential estates) it covers, as residents name them
+    (["阳光小区", "阳光花园"]): an estate name in a message, or a choice from the numbered list
+    of the account's estates, tells which community a resident lives in. Empty: the community
+    is known by its own name.
+    """
+
+    __table_args__ = (UniqueConstraint("street_id", "name", name="uq_community_street_name"),)
 
     id: int | None = Field(default=None, primary_key=True)
     street_id: int = Field(foreign_key="street.id", index=True)
-    name: str = Field(unique=True)
+    name: str
     phone: str | None = None
+    estates: list[str] = Field(default_factory=list,
+                               sa_column=Column(JSON, nullable=False, server_default="[]"))
 
 
 class Grid(SQLModel, table=True):
-    """网格: 300–500 households served by one full-time grid worker."""
+    """网格: 300–500 households served by one full-time grid worker. ``code`` (G01) is unique
+    within its community: two communities may both have a G01."""
+
+    __table_args__ = (UniqueConstraint("community_id", "code", name="uq_grid_community_code"),)
 
     id: int | None = Field(default=None, primary_key=True)
     community_id: int = Field(foreign_key="community.id", index=True)
-    code: str = Field(unique=True)
+    code: str
     name: str
 
 
@@ -160,6 +173,12 @@ class Resident(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     openid: str | None = Field(default=None, unique=True, index=True)
     """None once anonymised after unsubscribe."""
+    community_id: int | None = Field(default=None, foreign_key="community.id", index=True)
+    """The community the resident lives in, from how they arrived (a community's or
+    building's QR scene), an estate they named or chose, or their building; None: unknown
+    yet (an account with one community needs no answer)."""
+    estate: str | None = None
+    """The 小区 the resident named or chose (one of ``Community.estates``), when known."""
     building_id: int | None = Field(default=None, foreign_key="building.id")
     unit: int | None = None
     room: str | None = None

@@ -31,14 +31,31 @@ def run() -> None:
 
 
 def _migrate(connection) -> None:
+    """Run the migrations on ``connection``. On SQLite, foreign keys are off meanwhile: a batch
+    copy drops and recreates a table that other rows point at (off only outside a
+    transaction, so it is set and committed first); afterwards ``PRAGMA foreign_key_check``
+    must find no broken reference (RuntimeError) and foreign keys are on again."""
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
+        render_as_batch=sqlite,
         compare_type=True,
     )
-    with context.begin_transaction():
-        context.run_migrations()
+    try:
+        with context.begin_transaction():
+            context.run_migrations()
+    finally:
+        if sqlite:
+            connection.rollback()
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            connection.commit()
+    if sqlite and broken:
+        raise RuntimeError(f"migration left broken foreign keys (table, rowid, parent): {broken}")
 
 
 run()
