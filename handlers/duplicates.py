@@ -17,9 +17,9 @@ from sqlalchemy.exc import IntegrityError
 
 from handlers import continues
 from handlers.lifecycle import actor, describe, handlers_of, tell_staff
-from handlers.promise import inline
 from handlers.turn import Turn
 from services.messages import msg
+from services.promise import inline
 from storage import NotFound, sla
 from storage import tickets as repo
 from storage.models import TicketFollower, TicketStatus

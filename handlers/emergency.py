@@ -28,12 +28,13 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from handlers import continues, location, promise
+from handlers import continues, location
 from handlers.lifecycle import actor, describe, grid_leaders, handlers_of, tell_staff
 from handlers.report import NEW_TOPIC, open_pending
 from handlers.turn import Turn
 from intents.emergency import Emergency
 from intents.slots import extract_phone
+from services import promise
 from services.messages import msg
 from storage import org, tickets
 from storage.models import Department, Ticket, TicketStatus

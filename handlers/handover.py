@@ -13,7 +13,6 @@ from datetime import datetime
 
 from sqlmodel import Session, or_, select
 
-from handlers import conflict
 from handlers.lifecycle import (
     actor,
     community_id_of,
@@ -25,6 +24,7 @@ from handlers.lifecycle import (
     tell_resident,
     tell_staff,
 )
+from services import conflict
 from services.messages import msg
 from storage import Conflict, NotFound, sla
 from storage import tickets as repo

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, and_, col, or_, select
 
-from handlers import conflict, promise
+from services import conflict, promise
 from services.messages import msg
 from storage import Conflict, sla
 from storage import org as org_repo
@@ -239,7 +239,7 @@ def handlers_of(session: Session, ticket: Ticket) -> list[GridWorker]:
 def tell_staff(session: Session, people: list[GridWorker], ticket: Ticket, event: str,
                text: str, skip: GridWorker | None = None) -> int:
     """Push ``text`` to each distinct person (not ``skip``, nor anyone recused from the
-    ticket: ``handlers.conflict``); returns how many were told."""
+    ticket: ``services.conflict``); returns how many were told."""
     seen: set[int] = {skip.id} if skip is not None else set()
     recused = conflict.recused_ids(session, ticket)
     for person in people:
@@ -262,7 +262,7 @@ def tell_owner(session: Session, ticket: Ticket, event: str, text: str,
 def can_handle(session: Session, worker: GridWorker, ticket: Ticket) -> bool:
     """Who may act on a ticket: its assignee; its 首问责任人; a member of the department it
     was transferred to; a leader/admin of its community; or — for an unassigned ticket —
-    any worker of its grid. Never someone recused from it (``handlers.conflict``)."""
+    any worker of its grid. Never someone recused from it (``services.conflict``)."""
     if worker.id in conflict.recused_ids(session, ticket):
         return False
     if worker.id in (ticket.assignee_id, ticket.first_owner_id):
@@ -441,7 +441,7 @@ def open_tickets_of(session: Session, worker: GridWorker) -> list[Ticket]:
     to their departments, the unassigned tickets of their grid; for a grid leader also the
     grid's tickets escalated to them (督办 level ≥ 1); for community staff the community's
     tickets escalated to it (上报 or level ≥ 2) and those no one was assigned. Tickets the
-    worker is recused from (``handlers.conflict``) are left out."""
+    worker is recused from (``services.conflict``) are left out."""
     mine = repo.assigned_to(session, worker.id)
     seen = {t.id for t in mine}
     extra = repo.of_department(session, departments_of(session, worker))

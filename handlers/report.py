@@ -18,10 +18,10 @@ from typing import Any
 
 from handlers import continues, duplicates, handles, home, location
 from handlers.lifecycle import NewTicket, actor, describe, open_ticket
-from handlers.promise import for_ticket
 from handlers.turn import Turn
 from intents.slots import extract_address
 from services.messages import msg
+from services.promise import for_ticket
 from storage import org, tickets
 from storage.models import Ticket
 

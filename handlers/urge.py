@@ -3,7 +3,7 @@
 The follow-up attaches to the resident's open ticket — the one it names (number, list
 position 「1」, number tail 「0007」), the only open one, or the one picked from a numbered
 list when there are several — and never opens a second ticket. The reply tells the ticket's
-state and the time it is due (``handlers.promise.for_ticket``); a 催办 event goes on the
+state and the time it is due (``services.promise.for_ticket``); a 催办 event goes on the
 timeline and the people working it get one nudge push, at most one per ticket per
 ``NUDGE_EVERY_S``.
 """
@@ -14,9 +14,10 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from handlers import continues, handles, promise, shortref
+from handlers import continues, handles, shortref
 from handlers.lifecycle import actor, describe, handlers_of, status_text, tell_staff
 from handlers.turn import Turn
+from services import promise
 from services.messages import msg
 from storage import NotFound, tickets
 from storage.models import Ticket, TicketEvent, TicketStatus

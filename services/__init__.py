@@ -1,8 +1,35 @@
 """The business layer: what gridbot does, for every door (WeChat chat, staff console,
 Open311, CLI, worker).
 
-Actions take plain arguments (ids, values, an acting person), raise the typed errors of
-``services.errors`` and decide who may do what in one place; they know nothing of chat
-wording flows or HTTP. ``services.messages`` is the one message catalogue: every sentence a
-resident or worker reads.
+Actions take plain arguments (a session, rows or ids, an acting person, ``now`` as aware
+UTC), run in the caller's transaction, raise the typed errors of ``services.errors`` and
+decide who may do what in one place (``services.permissions``); they know nothing of chat
+flows or HTTP. Nothing here imports ``handlers``, ``bot``, fastapi or wechatpy: a door
+parses its input, calls an action and maps the errors to its own answer (the chat maps them
+to catalogue sentences, the console to pages, Open311 to HTTP statuses).
+
+Shape (one job per module)::
+
+    services/
+      errors.py       ServiceError ─┬ NotFound    (also a storage.NotFound)
+                                    ├ NotAllowed  (the acting person may not do it)
+                                    ├ WrongState  (also a storage.Conflict: the status forbids it)
+                                    └ Invalid     (a value out of range / missing)
+      permissions.py  allowed(session, who, action, ticket) / require(...): every rule of
+                      who may act on a ticket, the 回避 recusal included
+      conflict.py     回避: whom a complaint is about, who takes it instead (conflict.toml)
+      people.py       who is told and who works what: community_staff, grid_leaders,
+                      department_members, handlers_of, open_tickets_of (queue order)
+      notify.py       tell_staff / tell_owner / tell_resident and the template data
+      tickets.py      the life cycle: Reporter, NewTicket, open_ticket, accept, start,
+                      resolve, rate, reopen, auto_close, cancel, urge, describe, status_text
+      handover.py     转派 (transfer), 上报 (call_in), 驳回 (reject), find_target
+      questions.py    询问 (ask) and the resident's answer / 恢复 (answer)
+      escalation.py   督办: firing one SLA timer (warn, ladder, reminders, 默认满意)
+      promise.py      promised times as residents read them (「明天上午9:30前」)
+      messages.py     the one message catalogue: every sentence a resident or worker reads
+                      (messages.zh.toml)
+
+Actors: a ``GridWorker`` (staff), a ``Resident`` or None (the system: timers, imports).
+Actions return the changed row or a plain value, never a reply text.
 """

@@ -75,7 +75,7 @@ COMPLAINTS_ABOUT_STAFF = {
 def test_who_a_complaint_is_about(chat):
     from sqlmodel import Session, select
 
-    from handlers.conflict import complained_about
+    from services.conflict import complained_about
     from storage.models import Grid
 
     with Session(chat.engine) as s:

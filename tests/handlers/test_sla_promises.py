@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from handlers.promise import when
 from services.messages import msg
+from services.promise import when
 from storage import sla
 from storage.times import SHANGHAI, as_utc, local
 

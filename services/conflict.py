@@ -9,7 +9,7 @@ as for any unassigned ticket). Who is recused is recorded on the timeline as a `
 event whose actor is the recused worker ("worker:<id>"); ``recused_ids`` reads it back, so
 transfers, queues and permissions keep the ticket away from them for its whole life.
 
-Words are data: ``handlers/conflict.toml``.
+Words are data: ``services/conflict.toml``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""handlers.promise.when: deadlines as residents read them (Asia/Shanghai)."""
+"""services.promise.when: deadlines as residents read them (Asia/Shanghai)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from handlers.promise import for_ticket, inline, moment, when
+from services.promise import for_ticket, inline, moment, when
 from storage.models import Ticket, TicketStatus
 from storage.times import SHANGHAI
 
