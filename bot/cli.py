@@ -3,7 +3,8 @@
     gridbot serve [--host --port] [--demo] [--workers N]
                                              web app (and, embedded, the worker)
     gridbot worker                           the worker process: pushes and timers
-    gridbot import FILE                      load a community's structure and staff
+    gridbot import FILE [--dry-run]          load a community's structure and staff (all or
+                                             nothing; --allow-moves to move between grids)
     gridbot chat [--openid ID]               talk to a running server as WeChat would
     gridbot db upgrade                       apply schema migrations
     gridbot review                           messages kept for staff
@@ -23,8 +24,10 @@ exit code 2 (bot/preflight.py).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -165,31 +168,79 @@ def worker(
 
 
 @app.command("import", short_help="导入社区的网格、楼栋和工作人员。",
-             help="从 YAML 或 CSV 文件导入社区的街道、网格、楼栋和工作人员。新数据库请先运行 "
-                  "gridbot db upgrade。")
-def import_(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True,
-                                                 metavar="文件", help="YAML 或 CSV 文件。")]) -> None:
-    """Load a community's streets, grids, buildings and staff from YAML or CSV.
+             help="从 YAML 或 CSV 文件导入社区的街道、网格、楼栋和工作人员：全部正确才写入（一个事务），"
+                  "否则列出文件里的每一个问题（带行号）。新数据库请先运行 gridbot db upgrade。")
+def import_(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True,
+                                         metavar="文件", help="YAML 或 CSV 文件。")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="只检查并列出全部问题和将要做的改动，"
+                                                            "不写入数据库。")] = False,
+    allow_moves: Annotated[bool, typer.Option("--allow-moves", help="允许把楼栋、地点或工作人员"
+                                                                    "调到别的网格（默认拒绝）。")] = False,
+) -> None:
+    """Load a community's streets, grids, buildings and staff from YAML or CSV, all or nothing.
 
-    Run `gridbot db upgrade` first on a new database.
+    Every problem is printed (file and line) and the exit code is 1; a file that cannot be
+    read at all, or a configuration error, gives one line and exit code 2.
     """
+    from services.org_import import import_org
     from storage import ImportFormatError
     from storage.db import make_engine, session_scope
-    from storage.importer import import_file
+    from storage.importer import ImportProblems
+    from storage.times import utcnow
 
     settings = load_settings()
     preflight.check_services(settings, redis_=False)
     engine = make_engine(settings.database_url)
     try:
-        with session_scope(engine) as session:
-            report = import_file(session, file)
+        with session_scope(engine) as session, _progress_bar() as progress:
+            report = import_org(session, file, utcnow(), dry_run=dry_run,
+                                allow_moves=allow_moves, progress=progress)
+    except ImportProblems as exc:
+        for problem in exc.problems:
+            typer.echo(str(problem), err=True)
+        typer.echo(f"import refused: {len(exc.problems)} problem(s); nothing was changed",
+                   err=True)
+        raise typer.Exit(1) from None
     except ImportFormatError as exc:
         typer.echo(f"import failed: {exc}", err=True)
         raise typer.Exit(2) from None
-    typer.echo(f"imported {file}: streets {report.streets}, communities {report.communities}, "
-               f"grids {report.grids}, buildings {report.buildings}, places {report.places}, "
-               f"staff {report.workers} (new)")
-    _announce_org_change(settings)
+    finally:
+        engine.dispose()
+    typer.echo(f"{'dry run, nothing changed' if dry_run else 'imported'} {file}: {report}")
+    if not dry_run:
+        _announce_org_change(settings)
+
+
+PROGRESS_FROM_RECORDS = 500
+"""Files with at least this many records (grids, buildings, staff …) show a progress bar."""
+
+
+@contextlib.contextmanager
+def _progress_bar() -> Iterator[Callable[[int, int], None]]:
+    """progress(done, total) drawing a rich progress bar on stderr for large files (nothing
+    on a terminal-less stderr or for small files)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    bar = Progress("导入", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=Console(stderr=True), transient=True)
+    task = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal task
+        if total < PROGRESS_FROM_RECORDS:
+            return
+        if task is None:
+            bar.start()
+            task = bar.add_task("import", total=total)
+        bar.update(task, completed=done)
+
+    try:
+        yield progress
+    finally:
+        if task is not None:
+            bar.stop()
 
 
 def _announce_org_change(settings: Settings) -> None:

@@ -1,4 +1,5 @@
-"""`gridbot import FILE`: load a community's structure and staff from YAML or CSV.
+"""`gridbot import FILE`: load a community's structure and staff from YAML or CSV, all or
+nothing.
 
 YAML (one community per file)::
 
@@ -6,12 +7,15 @@ YAML (one community per file)::
     community: 幸福新社区
     phone: 024-12345678              # optional, shown to residents
     grids:
-      - code: G01
+      - code: G01                    # unique within the community
         name: 第一网格
-        buildings: [1, 2, 3, "4-6"]  # numbers or ranges; {number: 7, lat: 41.80, lng: 123.43}
-        workers:
-          - {name: 王芳, openid: oWorker1, phone: "13800000001"}            # role defaults to grid_worker
-          - {name: 李强, openid: oLeader1, role: grid_leader}
+        buildings: [1, 2, 3, "4-6", A栋]   # numbers, ranges, lettered names; or mappings
+                                     # {number: 7, lat: 41.80, lng: 123.43}, {number: 101,
+                                     # name: A栋}, {label: B座}
+        workers:                     # role: English code or 网格员/网格长/社区管理员/部门/驿站管理员
+          - {name: 王芳, openid: oWorker1, phone: "13800000001"}   # role defaults to grid_worker
+          - {name: 李强, openid: oLeader1, role: 网格长}
+          - {name: 刘洋, openid: oWorker9, left: 是}    # left the staff: open tickets handed over
     places:                          # optional: public places, each covered by one grid
       - {name: 东门, grid: G01, aliases: [东大门], lat: 41.801, lng: 123.432}  # lat/lng optional
     staff:                           # community-level staff (no grid)
@@ -21,41 +25,52 @@ YAML (one community per file)::
         phone: 024-88886666
         members:                     # role defaults to department
           - {name: 孙工, openid: oDept1}
+    residents:                       # optional: care levels 红橙黄蓝绿 (or 无) of followers,
+      - {resident: 3-2-501, level: 红}  # named by address, phone tail or OpenID
 
 CSV (UTF-8, header row; one row per grid worker, or a grid with no name/openid)::
 
     street,community,grid_code,grid_name,buildings,name,openid,phone,role
-    和平街道,幸福新社区,G01,第一网格,1-4,王芳,oWorker1,13800000001,grid_worker
+    和平街道,幸福新社区,G01,第一网格,1-4;A栋,王芳,oWorker1,13800000001,网格员
 
-An optional ``department`` column makes the row's person a member of that department
-(created when new); such rows may leave ``grid_code`` empty. An optional ``places`` column
-gives public places of the row's grid, ``;``-separated, each a name with optional aliases
-after ``=``, ``/``-separated: ``东门=东大门/东侧门;健身区`` (no coordinates in CSV).
+Optional columns: ``department`` (the row's person is a member; ``grid_code`` may be empty),
+``places`` (``东门=东大门/东侧门;健身区``: names, aliases after ``=``), ``wecom_userid``,
+``left`` (是/yes: left the staff), ``resident`` + ``level`` (a care level).
 
-Importing is idempotent: rows are matched by name (street, community), code (grid), number
-(building), name within the community (place) and OpenID (staff) and updated. A place's
-``grid`` must be a grid code of the same community (in the file or imported before).
-Coordinates are WGS-84 degrees (what a WeChat location message carries).
-Raises ImportFormatError naming the line.
+Rows are matched by name (street, community), code within the community (grid), number or
+name within the community (building), name within the community (place, department) and
+OpenID (staff); importing the same file again changes nothing. Coordinates are WGS-84.
+
+Nothing is written unless the whole file is right: ``import_file`` lists *every* problem
+(``ImportProblems``, each with file and line) — bad values, unknown roles, bad phone numbers,
+duplicate codes, a building in two grids, an unknown grid, a grid that would change
+community — and, unless ``allow_moves``, every move (a building, place or member of staff
+changing grid or community). ``dry_run`` checks everything, writes inside a
+savepoint and rolls it back. Writes are bulk statements: a few per table, whatever the size.
 
 Files are operator input, checked before they cost anything: at most ``MAX_FILE_BYTES``
 (read no further), UTF-8 (else the line and byte offset of the first bad byte), YAML with no
-aliases (``*name``: an alias bomb expands a few hundred bytes into gigabytes) and no nesting
-deeper than ``MAX_YAML_DEPTH``; error messages quote values cut to ~80 characters.
+aliases and no nesting deeper than ``import_parse.MAX_YAML_DEPTH``; messages quote values
+cut to ~80 characters.
 """
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import yaml
-from sqlmodel import Session, select
+from sqlalchemy import UniqueConstraint, insert, update
+from sqlmodel import Session, col, select
 
-from storage import ImportFormatError
+from storage import ImportFormatError, NotFound, import_parse
+from storage.import_parse import (
+    BUILDING_MAX,
+    WORDS,
+    Parsed,
+    Problem,
+)
 from storage.models import (
     Building,
     Community,
@@ -64,92 +79,119 @@ from storage.models import (
     Grid,
     GridWorker,
     Place,
-    Role,
+    Resident,
     Street,
 )
+from storage.vulnerability import AmbiguousResident, find_resident
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 """Largest import file accepted. A community's file is tens of KB; PyYAML needs about 2 s
 and 60 MB of memory per MB of YAML, so a larger file is refused before it is parsed."""
-MAX_YAML_DEPTH = 32
-"""Deepest nesting of YAML lists and mappings accepted (the format itself needs 4)."""
-BUILDING_MAX = 9999
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when installed
+LABEL_NUMBERS_FROM = BUILDING_MAX + 1
+"""Lettered buildings given by name only ({label: A栋}) are numbered from here, out of the
+range residents write, so ``storage.org.find_building`` finds them by name."""
+DEFAULT_STREET: str = WORDS["defaults"]["street"]
 _quote = ImportFormatError.quote
+Progress = Callable[[int, int], None]
+"""progress(done, total): records written so far of all the file's records."""
+
+
+class ImportProblems(ImportFormatError):
+    """The file has ``problems`` (a list of ``import_parse.Problem``, in file order); nothing
+    was written. ``str()`` is the first few, one line; print ``problems`` for all."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
+        super().__init__("; ".join(map(str, problems[:3])) + more)
+
+
+@dataclass
+class StaffChange:
+    """A member of staff who left or changed grid: their open tickets of ``from_grid_id``
+    need a new handler (``services.org_import``)."""
+
+    worker_id: int
+    from_grid_id: int | None
+    left: bool
 
 
 @dataclass
 class ImportReport:
-    """Counts of rows created or updated, per table."""
+    """What the import did (or, dry run, would do): rows per table ("grids", "buildings",
+    "staff" …) created, updated, left unchanged and moved (to another grid or street), staff
+    who left, and the staff changes whose tickets need handing over."""
 
-    streets: int = 0
-    communities: int = 0
-    grids: int = 0
-    buildings: int = 0
-    workers: int = 0
-    departments: int = 0
-    places: int = 0
+    created: Counter = field(default_factory=Counter)
+    updated: Counter = field(default_factory=Counter)
+    unchanged: Counter = field(default_factory=Counter)
+    moved: Counter = field(default_factory=Counter)
+    left: int = 0
+    dry_run: bool = False
+    staff_changes: list[StaffChange] = field(default_factory=list)
+    handed_over: int = 0
+    """Open tickets handed to another handler (set by ``services.org_import``)."""
     notes: list[str] = field(default_factory=list)
 
+    streets = property(lambda self: self.created["streets"])
+    communities = property(lambda self: self.created["communities"])
+    grids = property(lambda self: self.created["grids"])
+    buildings = property(lambda self: self.created["buildings"])
+    places = property(lambda self: self.created["places"])
+    workers = property(lambda self: self.created["staff"])
+    departments = property(lambda self: self.created["departments"])
 
-def parse_buildings(spec: Any, where: str) -> list[int]:
-    """[1, "3-5", "7;8"] or "1-4;7" → [1, 3, 4, 5, 7, 8], each 1..BUILDING_MAX; an item
-    ``{number: 7, lat: …, lng: …}`` counts as its number (``building_coordinates``).
-    Raises ImportFormatError."""
-    items = spec if isinstance(spec, list) else str(spec).replace("；", ";").split(";")
-    numbers: list[int] = []
-    for item in items:
-        if isinstance(item, dict):
-            item = item.get("number", "")
-        text = str(item).strip().removesuffix("号楼").removesuffix("栋")
-        if not text:
-            continue
-        try:
-            if "-" in text:
-                lo, hi = (int(x) for x in text.split("-", 1))
-            else:
-                lo = hi = int(text)
-            if lo < 1 or hi < lo or hi > BUILDING_MAX or hi - lo > 500:
-                raise ValueError
-            numbers.extend(range(lo, hi + 1))
-        except ValueError:
-            raise ImportFormatError(f"{where}: bad building number or range {_quote(item)} "
-                                    f"(numbers 1..{BUILDING_MAX})") from None
-    return numbers
+    def __str__(self) -> str:
+        def line(label: str, counts: Counter) -> str:
+            return f"{label} " + (", ".join(f"{k} {v}" for k, v in counts.items() if v) or "0")
+        parts = [line("created", self.created), line("updated", self.updated),
+                 line("unchanged", self.unchanged), line("moved", self.moved)]
+        if self.left:
+            parts.append(f"left {self.left}")
+        if self.handed_over:
+            parts.append(f"tickets handed over {self.handed_over}")
+        return "; ".join(parts + self.notes)
 
 
-def building_coordinates(spec: Any, where: str) -> dict[int, tuple[float, float]]:
-    """{number: (lat, lng)} of the ``{number, lat, lng}`` items of a grid's buildings.
-    Raises ImportFormatError."""
-    items = spec if isinstance(spec, list) else []
-    return {int(parse_buildings([item], where)[0]): _coordinates(item, where)
-            for item in items if isinstance(item, dict)}
+def import_file(session: Session, path: Path, *, dry_run: bool = False,
+                allow_moves: bool = False, progress: Progress | None = None) -> ImportReport:
+    """Import ``path`` (.yaml/.yml or .csv) into ``session``, flushed, not committed (the
+    caller's transaction holds it all). ``dry_run``: check and count only, the session is
+    left as it was.
 
-
-def _coordinates(spec: dict, where: str) -> tuple[float, float]:
-    """(lat, lng) of a mapping with lat and lng in WGS-84 degrees. Raises ImportFormatError."""
-    try:
-        lat, lng = float(spec["lat"]), float(spec["lng"])
-    except (KeyError, TypeError, ValueError):
-        raise ImportFormatError(f"{where}: lat and lng must be numbers (degrees), not "
-                                f"{_quote(spec.get('lat'))}, {_quote(spec.get('lng'))}") from None
-    if not (-90 <= lat <= 90 and -180 <= lng <= 180):
-        raise ImportFormatError(f"{where}: lat {lat}, lng {lng} is not on Earth")
-    return lat, lng
-
-
-def import_file(session: Session, path: Path) -> ImportReport:
-    """Import ``path`` (.yaml/.yml or .csv) into ``session`` (caller commits).
-
-    Raises ImportFormatError (one line, bounded length) for a file of another type, too
-    large, not UTF-8 or malformed."""
+    Raises ImportFormatError (one line) for a file of another type, too large, not UTF-8 or
+    not YAML/CSV; ImportProblems listing every problem (moves too, unless ``allow_moves``).
+    """
     suffix = path.suffix.lower()
     if suffix not in (".yaml", ".yml", ".csv"):
         raise ImportFormatError(f"{path.name}: use a .yaml, .yml or .csv file")
-    text = read_text(path)
-    if suffix == ".csv":
-        return _import_csv(session, text, path.name)
-    return _import_yaml(session, text, path.name)
+    parsed = import_parse.parse(read_text(path), path.name, suffix)
+    plan = _Plan(session, parsed, allow_moves)
+    problems = parsed.problems + plan.problems
+    if problems:
+        raise ImportProblems(sorted(problems, key=_file_order))
+    plan.report.dry_run = dry_run
+    savepoint = session.begin_nested()
+    try:
+        plan.apply(progress)
+        if parsed.services is not None:
+            from storage.services_import import import_services
+
+            plan.report.notes.append(str(import_services(session, parsed.services)))
+    except BaseException:
+        savepoint.rollback()
+        raise
+    if dry_run:
+        savepoint.rollback()
+        plan.report.staff_changes = []
+    else:
+        savepoint.commit()
+    return plan.report
+
+
+def _file_order(problem: Problem) -> tuple[int, str]:
+    line = problem.where.rpartition(" line ")[2]
+    return (int(line) if line.isdigit() else 0), problem.where
 
 
 def read_text(path: Path) -> str:
@@ -177,250 +219,398 @@ def read_text(path: Path) -> str:
     return text.removeprefix("\ufeff")
 
 
-class _Loader:
-    def __init__(self, session: Session) -> None:
-        self.s = session
+def _global_codes(model: type, column: str) -> bool:
+    """Whether ``model.column`` is unique across all communities in this schema (before
+    codes became unique within their parent)."""
+    table = model.__table__  # type: ignore[attr-defined]
+    return bool(table.c[column].unique) or any(
+        isinstance(c, UniqueConstraint) and [x.name for x in c.columns] == [column]
+        for c in table.constraints)
+
+
+GridKey = tuple[str, str]
+"""(community name, grid code)."""
+
+
+class _Plan:
+    """The file compared with the database: problems, counts, and the rows to write.
+
+    Reads the rows of the file's communities with one query per table; ``apply`` writes
+    with one bulk statement per table and kind of change.
+    """
+
+    def __init__(self, session: Session, parsed: Parsed, allow_moves: bool) -> None:
+        self.s, self.p, self.allow_moves = session, parsed, allow_moves
+        self.problems: list[Problem] = []
         self.report = ImportReport()
+        names = {c.name for c in parsed.communities}
+        self.streets = {r.name: r for r in session.exec(select(Street).where(
+            col(Street.name).in_({c.street or DEFAULT_STREET for c in parsed.communities})))}
+        found: dict[str, list[tuple[Community, str]]] = {}
+        for row, street in session.exec(select(Community, Street.name).join(
+                Street, Street.id == Community.street_id).where(col(Community.name).in_(names))):
+            found.setdefault(row.name, []).append((row, street))
+        self.communities: dict[str, Community] = {}
+        for rec in parsed.communities:  # same street; or, no street named, the only one
+            match = [row for row, street in found.get(rec.name, []) if street == rec.street]
+            if rec.street is None and len(found.get(rec.name, [])) == 1:
+                match = [found[rec.name][0][0]]
+            if match:
+                self.communities[rec.name] = match[0]
+        ids = [c.id for c in self.communities.values()]
+        by_id = {c.id: c.name for c in self.communities.values()}
+        self.grids: dict[GridKey, Grid] = {
+            (by_id[g.community_id], g.code): g
+            for g in session.exec(select(Grid).where(col(Grid.community_id).in_(ids)))}
+        self.grid_key = {g.id: k for k, g in self.grids.items()}
+        self.buildings = list(session.exec(select(Building).where(
+            col(Building.community_id).in_(ids))))
+        self.places = {(by_id[r.community_id], r.name): r for r in session.exec(
+            select(Place).where(col(Place.community_id).in_(ids)))}
+        self.staff = {r.openid: r for r in session.exec(select(GridWorker).where(
+            col(GridWorker.openid).in_({s.openid for s in parsed.staff})))}
+        self.departments = {(by_id.get(r.community_id, ""), r.name): r for r in session.exec(
+            select(Department).where(col(Department.name).in_(
+                {d.name for d in parsed.departments})))}
+        self._check()
 
-    def street(self, name: str) -> Street:
-        row = self.s.exec(select(Street).where(Street.name == name)).first()
+    # ------------------------------------------------------------------------- checks
+    def problem(self, where: str, text: str) -> None:
+        self.problems.append(Problem(where, text))
+
+    def move(self, table: str, where: str, text: str) -> None:
+        """Count a move; without ``allow_moves`` it is a problem."""
+        self.report.moved[table] += 1
+        if not self.allow_moves:
+            self.problem(where, f"{text} (a move: run with --allow-moves to make it)")
+
+    def _check(self) -> None:
+        self._check_communities()
+        self._check_grids()
+        self._check_buildings()
+        self._check_places()
+        self._check_staff()
+        self._check_departments()
+        self._check_levels()
+
+    def _tally(self, table: str, row: object | None, values: dict) -> bool:
+        """Count ``row`` as created (None), updated or unchanged given the new ``values``;
+        True when it needs writing."""
         if row is None:
-            row = Street(name=name)
-            self.s.add(row)
-            self.s.flush()
-            self.report.streets += 1
-        return row
+            self.report.created[table] += 1
+            return True
+        if any(getattr(row, k) != v for k, v in values.items()):
+            self.report.updated[table] += 1
+            return True
+        self.report.unchanged[table] += 1
+        return False
 
-    def community(self, street: Street, name: str, phone: str | None) -> Community:
-        row = self.s.exec(select(Community).where(Community.name == name)).first()
-        if row is None:
-            row = Community(name=name, street_id=street.id)
-            self.s.add(row)
-            self.report.communities += 1
-        row.street_id = street.id
-        if phone:
-            row.phone = phone
-        self.s.flush()
-        return row
+    def _check_communities(self) -> None:
+        wanted = {c.street or DEFAULT_STREET for c in self.p.communities
+                  if c.name not in self.communities}
+        self.new_streets = sorted(wanted - set(self.streets))
+        self.report.created["streets"] += len(self.new_streets)
+        self.community_rows: list[tuple[str, str | None, dict]] = []
+        for rec in self.p.communities:
+            row = self.communities.get(rec.name)
+            values = {"phone": rec.phone or (row.phone if row else None),
+                      "estates": rec.estates if rec.estates is not None else (
+                          row.estates if row else [])}
+            if self._tally("communities", row, values):
+                self.community_rows.append((rec.name, rec.street, values))
 
-    def grid(self, community: Community, code: str, name: str) -> Grid:
-        row = self.s.exec(select(Grid).where(Grid.code == code)).first()
-        if row is None:
-            row = Grid(code=code, name=name or code, community_id=community.id)
-            self.s.add(row)
-            self.report.grids += 1
-        row.community_id = community.id
-        if name:
-            row.name = name
-        self.s.flush()
-        return row
+    def _check_grids(self) -> None:
+        seen: dict[GridKey, str] = {}
+        self.grid_writes: list[tuple[GridKey, str]] = []
+        built = {(b.community, b.grid) for b in self.p.buildings} | self.p.building_specs
+        global_codes = _global_codes(Grid, "code")
+        elsewhere: dict[str, str] = {}
+        if global_codes:
+            ids = [c.id for c in self.communities.values()]
+            elsewhere = {g.code: name for g, name in self.s.exec(
+                select(Grid, Community.name).join(Community, Community.id == Grid.community_id)
+                .where(col(Grid.code).in_({g.code for g in self.p.grids}),
+                       col(Grid.community_id).not_in(ids)))}
+        for rec in self.p.grids:
+            key = (rec.community, rec.code)
+            if key in seen:
+                self.problem(rec.where, f"duplicate grid code {rec.code} in {rec.community} "
+                                        f"(first at {seen[key]})")
+                continue
+            seen[key] = rec.where
+            row = self.grids.get(key)
+            if row is None and rec.code in elsewhere:
+                self.problem(rec.where, f"grid {rec.code} belongs to {elsewhere[rec.code]}; it "
+                                        f"cannot move to {rec.community} (grid codes are still "
+                                        f"unique across communities in this database)")
+                continue
+            if row is None and key not in built:
+                self.problem(rec.where, f"unknown grid {rec.code}: not in the database and no "
+                                        f"buildings in the file (give its buildings to create it)")
+                continue
+            name = rec.name or (row.name if row else rec.code)
+            if self._tally("grids", row, {"name": name}):
+                self.grid_writes.append((key, name))
+        self.file_grids = set(seen)
 
-    def building(self, community: Community, grid: Grid, number: int) -> Building:
-        row = self.s.exec(
-            select(Building).where(Building.community_id == community.id, Building.number == number)
-        ).first()
-        if row is None:
-            row = Building(community_id=community.id, grid_id=grid.id, number=number,
-                           name=f"{number}号楼")
-            self.s.add(row)
-            self.report.buildings += 1
-        row.grid_id = grid.id
-        self.s.flush()
-        return row
+    def _check_buildings(self) -> None:
+        mine = [b for b in self.buildings if b.grid_id in self.grid_key]
+        by_number = {(self.grid_key[b.grid_id][0], b.number): b for b in mine}
+        by_name = {(self.grid_key[b.grid_id][0], b.name.strip().upper()): b for b in mine}
+        next_number: dict[str, int] = {}
+        for b in mine:
+            c = self.grid_key[b.grid_id][0]
+            next_number[c] = max(next_number.get(c, LABEL_NUMBERS_FROM), b.number + 1)
+        seen: dict[tuple[str, object], tuple[import_parse.BuildingRec, dict]] = {}
+        planned: list[tuple[Building | None, dict, str]] = []
+        for rec in self.p.buildings:
+            key = (rec.community, rec.number if rec.number is not None else rec.name.upper())
+            if key in seen:
+                first, values = seen[key]
+                if first.grid != rec.grid:
+                    self.problem(rec.where, f"building {rec.number or rec.name} is in two grids: "
+                                            f"{first.grid} ({first.where}) and {rec.grid}")
+                elif rec.lat is not None:
+                    values["latitude"], values["longitude"] = rec.lat, rec.lng
+                continue
+            row = (by_number.get(key) if rec.number is not None else by_name.get(key))
+            number = rec.number if rec.number is not None else (
+                row.number if row else next_number.get(rec.community, LABEL_NUMBERS_FROM))
+            if row is None and rec.number is None:
+                next_number[rec.community] = number + 1
+            name = rec.name or (row.name if row else
+                                WORDS["buildings"]["default_name"].format(number=number))
+            values = {"number": number, "name": name, "grid": (rec.community, rec.grid)}
+            if rec.lat is not None or row is None:
+                values["latitude"], values["longitude"] = rec.lat, rec.lng
+            seen[key] = (rec, values)
+            planned.append((row, values, rec.where))
+        self.building_writes = []
+        for row, values, where in planned:
+            compare = {k: v for k, v in values.items() if k != "grid"}
+            if row is not None:
+                compare["grid_id"] = self.grids.get(values["grid"], Grid(id=-1)).id
+                if row.grid_id != compare["grid_id"]:
+                    old = self.grid_key.get(row.grid_id, ("", "?"))[1]
+                    self.move("buildings", where, f"building {row.name} moves from grid {old} "
+                                                  f"to {values['grid'][1]}")
+                    self.report.updated["buildings"] -= 1  # counted as moved, not updated
+            if self._tally("buildings", row, compare):
+                self.building_writes.append((row, values))
 
-    def place(self, where: str, community: Community, spec: Any) -> Place:
-        if not isinstance(spec, dict) or not spec.get("name") or not spec.get("grid"):
-            raise ImportFormatError(f"{where}: a place needs a name and a grid (code), "
-                                    f"not {_quote(spec)}")
-        grids = {g.code: g for g in self.s.exec(
-            select(Grid).where(Grid.community_id == community.id).order_by(Grid.code))}
-        grid = grids.get(str(spec["grid"]))
-        if grid is None:
-            raise ImportFormatError(
-                f"{where}: unknown grid {_quote(spec['grid'])} for place {_quote(spec['name'])} "
-                f"(grids of {community.name}: {', '.join(grids) or 'none'})")
-        aliases = spec.get("aliases") or []
-        if not isinstance(aliases, list):
-            aliases = str(aliases).replace("，", ",").split(",")
-        name = str(spec["name"]).strip()
-        row = self.s.exec(select(Place).where(Place.community_id == community.id,
-                                              Place.name == name)).first()
-        if row is None:
-            row = Place(community_id=community.id, grid_id=grid.id, name=name)
-            self.s.add(row)
-            self.report.places += 1
-        row.grid_id = grid.id
-        row.aliases = list(dict.fromkeys(a for a in (str(x).strip() for x in aliases)
-                                         if a and a != name))
-        has_coordinates = spec.get("lat") is not None or spec.get("lng") is not None
-        row.latitude, row.longitude = (_coordinates(spec, where) if has_coordinates
-                                       else (None, None))
-        self.s.flush()
-        return row
+    def _grid_known(self, key: GridKey) -> bool:
+        return key in self.file_grids or key in self.grids
 
-    def worker(self, where: str, community: Community, grid: Grid | None, spec: dict) -> GridWorker:
-        if not isinstance(spec, dict):
-            raise ImportFormatError(f"{where}: expected {{name, openid}}, not {_quote(spec)}")
-        name, openid = spec.get("name"), spec.get("openid")
-        if not name or not openid:
-            raise ImportFormatError(f"{where}: a staff member needs name and openid")
-        role = spec.get("role") or Role.GRID_WORKER
-        if role not in Role.ALL:
-            raise ImportFormatError(
-                f"{where}: unknown role {_quote(role)} (one of {', '.join(Role.ALL)})")
-        row = self.s.exec(select(GridWorker).where(GridWorker.openid == str(openid))).first()
-        if row is None:
-            row = GridWorker(openid=str(openid), name=str(name))
-            self.s.add(row)
-            self.report.workers += 1
-        row.name = str(name)
-        row.phone = str(spec["phone"]) if spec.get("phone") else row.phone
-        row.role = role
-        row.grid_id = grid.id if grid else None
-        row.community_id = community.id
-        row.wecom_userid = spec.get("wecom_userid") or row.wecom_userid
-        row.active = True
-        self.s.flush()
-        return row
+    def _check_places(self) -> None:
+        seen: dict[tuple[str, str], str] = {}
+        self.place_writes: list[tuple[Place | None, dict]] = []
+        for rec in self.p.places:
+            key = (rec.community, rec.name)
+            if key in seen:
+                self.problem(rec.where, f"duplicate place {rec.name} (first at {seen[key]})")
+                continue
+            seen[key] = rec.where
+            if not self._grid_known((rec.community, rec.grid)):
+                known = sorted({c for k, c in [*self.file_grids, *self.grids] if k == rec.community})
+                self.problem(rec.where, f"unknown grid {_quote(rec.grid)} for place "
+                                        f"{_quote(rec.name)} (grids of {rec.community}: "
+                                        f"{', '.join(known) or 'none'})")
+                continue
+            row = self.places.get(key)
+            if row is not None and self.grid_key.get(row.grid_id) != (rec.community, rec.grid):
+                self.move("places", rec.where, f"place {rec.name} moves to grid {rec.grid}")
+            values = {"name": rec.name, "aliases": rec.aliases, "latitude": rec.lat, "longitude": rec.lng,
+                      "grid": (rec.community, rec.grid)}
+            compare = {k: v for k, v in values.items() if k != "grid"}
+            if row is not None:
+                compare["grid_id"] = self.grids.get(values["grid"], Grid(id=-1)).id
+            if self._tally("places", row, compare):
+                self.place_writes.append((row, values))
 
-    def department(self, community: Community, name: str, phone: str | None) -> Department:
-        row = self.s.exec(select(Department).where(Department.name == name)).first()
-        if row is None:
-            row = Department(name=name)
-            self.s.add(row)
-            self.report.departments += 1
-        row.community_id = community.id
-        if phone:
-            row.phone = str(phone)
-        self.s.flush()
-        return row
+    def _check_staff(self) -> None:
+        seen: dict[str, import_parse.StaffRec] = {}
+        self.staff_writes: list[tuple[GridWorker | None, import_parse.StaffRec]] = []
+        self.changes: list[tuple[GridWorker, bool]] = []
+        for rec in self.p.staff:
+            first = seen.get(rec.openid)
+            if first is not None:
+                if (first.community, first.grid, first.role, first.left) != (
+                        rec.community, rec.grid, rec.role, rec.left):
+                    self.problem(rec.where, f"openid {rec.openid} is listed twice, differently "
+                                            f"(first at {first.where})")
+                continue
+            seen[rec.openid] = rec
+            if rec.grid is not None and not self._grid_known((rec.community, rec.grid)):
+                continue  # reported with the grid
+            row = self.staff.get(rec.openid)
+            if rec.left:
+                if row is not None and row.active:
+                    self.report.left += 1
+                    self.changes.append((row, True))
+                    self.staff_writes.append((row, rec))
+                else:
+                    self.report.unchanged["staff"] += 1
+                continue
+            if row is not None and row.active:
+                old = self.grid_key.get(row.grid_id) if row.grid_id else None
+                new = (rec.community, rec.grid) if rec.grid else None
+                community = self.communities.get(rec.community)
+                if (old != new or community is None or row.community_id != community.id) and (
+                        row.grid_id is not None or row.community_id is not None):
+                    self.move("staff", rec.where, f"{rec.name} ({rec.openid}) moves to "
+                                                  f"{rec.community} {rec.grid or ''}".rstrip())
+                    self.report.updated["staff"] -= 1
+                    if row.grid_id is not None:
+                        self.changes.append((row, False))
+            values = {"name": rec.name, "role": rec.role, "active": True,
+                      "phone": rec.phone or (row.phone if row else None),
+                      "wecom_userid": rec.wecom_userid or (row.wecom_userid if row else None)}
+            if row is not None:
+                grid = self.grids.get((rec.community, rec.grid)) if rec.grid else None
+                values["grid_id"] = grid.id if grid else (-1 if rec.grid else None)
+                community = self.communities.get(rec.community)
+                values["community_id"] = community.id if community else -1
+            if self._tally("staff", row, values):
+                self.staff_writes.append((row, rec))
 
-    def member(self, department: Department, worker: GridWorker) -> None:
-        exists = self.s.exec(select(DepartmentMember).where(
-            DepartmentMember.department_id == department.id,
-            DepartmentMember.worker_id == worker.id)).first()
-        if exists is None:
-            self.s.add(DepartmentMember(department_id=department.id, worker_id=worker.id))
-            self.s.flush()
+    def _check_departments(self) -> None:
+        global_names = _global_codes(Department, "name")
+        self.department_writes: list[tuple[Department | None, import_parse.DepartmentRec,
+                                           bool]] = []
+        for rec in self.p.departments:
+            row = self.departments.get((rec.community, rec.name))
+            if row is None and global_names:
+                other = next((r for (c, n), r in self.departments.items() if n == rec.name), None)
+                if other is not None:
+                    self.problem(rec.where, f"department {rec.name} belongs to another community "
+                                            f"(department names are still unique across "
+                                            f"communities in this database)")
+                    continue
+            values = {"phone": rec.phone or (row.phone if row else None)}
+            changed = self._tally("departments", row, values)
+            self.department_writes.append((row, rec, changed))  # members may still be new
 
+    def _check_levels(self) -> None:
+        self.level_writes: list[tuple[int, str | None]] = []
+        for rec in self.p.levels:
+            try:
+                resident = find_resident(self.s, rec.ref, rec.community)
+            except NotFound:
+                self.problem(rec.where, f"no resident {_quote(rec.ref)} in {rec.community} "
+                                        f"(address 3-2-501, phone tail or OpenID of a follower)")
+                continue
+            except AmbiguousResident as exc:
+                self.problem(rec.where, f"{_quote(rec.ref)} fits {len(exc.candidates)} residents; "
+                                        f"give the full phone number or the OpenID")
+                continue
+            if self._tally("levels", resident, {"vulnerability": rec.level}):
+                self.level_writes.append((resident.id, rec.level))
 
-def _check_yaml_events(text: str, name: str) -> None:
-    """Refuse aliases and deep nesting by scanning the parser's events, before anything is
-    composed (libyaml composes aliases in C, where no hook can stop the expansion)."""
-    depth = 0
-    for event in yaml.parse(text, Loader=_YAML_LOADER):
-        line = event.start_mark.line + 1 if event.start_mark else "?"
-        if isinstance(event, yaml.AliasEvent):
-            raise ImportFormatError(
-                f"{name} line {line}: YAML aliases (*{_quote(event.anchor)[1:-1]}) are not "
-                f"allowed in an import file; write the value out")
-        if isinstance(event, yaml.CollectionStartEvent):
-            depth += 1
-            if depth > MAX_YAML_DEPTH:
-                raise ImportFormatError(f"{name} line {line}: nested deeper than "
-                                        f"{MAX_YAML_DEPTH} levels")
-        elif isinstance(event, yaml.CollectionEndEvent):
-            depth -= 1
+    # ------------------------------------------------------------------------- writes
+    def apply(self, progress: Progress | None) -> None:
+        """Write the plan: a few bulk statements per table. Flushes; the caller commits."""
+        total, done = max(self.p.size, 1), 0
 
+        def step(n: int) -> None:
+            nonlocal done
+            done += n
+            if progress:
+                progress(min(done, total), total)
 
-def _import_yaml(session: Session, text: str, name: str) -> ImportReport:
-    try:
-        _check_yaml_events(text, name)
-        doc = yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ImportFormatError(f"{name}{line}: not valid YAML ({problem})") from None
-    if not isinstance(doc, dict) or not doc.get("community"):
-        raise ImportFormatError(f"{name}: expected a mapping with 'street', 'community' and 'grids'")
-    load = _Loader(session)
-    street = load.street(str(doc.get("street") or "未命名街道"))
-    community = load.community(street, str(doc["community"]), doc.get("phone"))
-    for i, g in enumerate(doc.get("grids") or [], start=1):
-        where = f"{name} grids[{i}]"
-        if not isinstance(g, dict) or not g.get("code"):
-            raise ImportFormatError(f"{where}: a grid needs a code")
-        grid = load.grid(community, str(g["code"]), str(g.get("name") or ""))
-        for number in parse_buildings(g.get("buildings") or [], where):
-            load.building(community, grid, number)
-        for number, (lat, lng) in building_coordinates(g.get("buildings"), where).items():
-            row = load.building(community, grid, number)
-            row.latitude, row.longitude = lat, lng
-        for j, w in enumerate(g.get("workers") or [], start=1):
-            load.worker(f"{where}.workers[{j}]", community, grid, w)
-    for j, p in enumerate(doc.get("places") or [], start=1):
-        load.place(f"{name} places[{j}]", community, p)
-    for j, w in enumerate(doc.get("staff") or [], start=1):
-        load.worker(f"{name} staff[{j}]", community, None, w)
-    for i, d in enumerate(doc.get("departments") or [], start=1):
-        where = f"{name} departments[{i}]"
-        if not isinstance(d, dict) or not d.get("name"):
-            raise ImportFormatError(f"{where}: a department needs a name")
-        department = load.department(community, str(d["name"]), d.get("phone"))
-        for j, m in enumerate(d.get("members") or [], start=1):
-            if not isinstance(m, dict):
-                raise ImportFormatError(f"{where}.members[{j}]: expected {{name, openid}}")
-            person = load.worker(f"{where}.members[{j}]", community, None,
-                                 {"role": Role.DEPARTMENT, **m})
-            load.member(department, person)
-    if doc.get("stations") or doc.get("programmes"):
-        from storage.services_import import import_services
+        s = self.s
+        s.flush()
+        for name in self.new_streets:
+            street = Street(name=name)
+            s.add(street)
+            s.flush()
+            self.streets[name] = street
+        for name, street, values in self.community_rows:
+            row = self.communities.get(name) or Community(
+                name=name, street_id=self.streets[street or DEFAULT_STREET].id)
+            row.phone, row.estates = values["phone"], values["estates"]
+            s.add(row)
+            s.flush()
+            self.communities[name] = row
+        cid = {name: row.id for name, row in self.communities.items()}
+        self._write_grids(cid)
+        step(len(self.p.grids))
+        gid = {key: row.id for key, row in self.grids.items()}
+        self._upsert(Building, [(row, {"community_id": cid[v["grid"][0]], "grid_id": gid[v["grid"]],
+                                       **{k: x for k, x in v.items() if k != "grid"}})
+                                for row, v in self.building_writes])
+        step(len(self.p.buildings))
+        self._upsert(Place, [(row, {"community_id": cid[v["grid"][0]], "grid_id": gid[v["grid"]],
+                                    **{k: x for k, x in v.items() if k != "grid"}})
+                             for row, v in self.place_writes])
+        step(len(self.p.places))
+        self._write_staff(cid, gid)
+        step(len(self.p.staff))
+        self._write_departments(cid)
+        step(len(self.p.departments))
+        if self.level_writes:
+            s.execute(update(Resident), [{"id": i, "vulnerability": v} for i, v in self.level_writes])
+        step(len(self.p.levels))
+        s.expire_all()
 
-        load.report.notes.append(str(import_services(session, doc)))
-    return load.report
+    def _upsert(self, model: type, rows: list[tuple[object | None, dict]]) -> list:
+        """Insert the rows whose object is None, update the others by primary key; returns
+        the inserted ids in order."""
+        new = [values for row, values in rows if row is None]
+        old = [{"id": row.id, **values} for row, values in rows if row is not None]  # type: ignore[attr-defined]
+        ids = []
+        if new:
+            ids = list(self.s.scalars(insert(model).returning(model.id, sort_by_parameter_order=True),  # type: ignore[attr-defined]
+                                      new))
+        for keys in {tuple(sorted(v)) for v in old}:  # one executemany per set of columns
+            self.s.execute(update(model), [v for v in old if tuple(sorted(v)) == keys])
+        return ids
 
+    def _write_grids(self, cid: dict[str, int]) -> None:
+        rows = [(self.grids.get(key), {"community_id": cid[key[0]], "code": key[1], "name": name})
+                for key, name in self.grid_writes]
+        ids = self._upsert(Grid, rows)
+        new = [key for key, _ in self.grid_writes if key not in self.grids]
+        for key, grid_id in zip(new, ids, strict=True):
+            self.grids[key] = Grid(id=grid_id, community_id=cid[key[0]], code=key[1], name="")
 
-CSV_COLUMNS = ("street", "community", "grid_code", "grid_name", "buildings", "name", "openid",
-               "phone", "role")
+    def _write_staff(self, cid: dict[str, int], gid: dict[GridKey, int]) -> None:
+        rows = []
+        for row, rec in self.staff_writes:
+            if rec.left:
+                rows.append((row, {"active": False}))
+                continue
+            rows.append((row, {
+                "openid": rec.openid, "name": rec.name, "role": rec.role, "active": True,
+                "phone": rec.phone or (row.phone if row else None),
+                "wecom_userid": rec.wecom_userid or (row.wecom_userid if row else None),
+                "grid_id": gid[(rec.community, rec.grid)] if rec.grid else None,
+                "community_id": cid[rec.community]}))
+        ids = self._upsert(GridWorker, [(r, {k: v for k, v in values.items()
+                                             if r is None or k != "openid"})
+                                        for r, values in rows])
+        new = [rec.openid for row, rec in self.staff_writes if row is None]
+        self.staff_ids = {openid: row.id for openid, row in self.staff.items()}
+        self.staff_ids.update(zip(new, ids, strict=True))
+        self.report.staff_changes = [StaffChange(row.id, row.grid_id, left)  # type: ignore[arg-type]
+                                     for row, left in self.changes]
 
-
-def _csv_rows(text: str, name: str) -> Iterator[tuple[int, dict[str, str | None]]]:
-    """(line number, row) of a CSV text with a header; csv.Error → ImportFormatError."""
-    reader = csv.DictReader(text.splitlines())
-    try:
-        missing = [c for c in ("community", "grid_code") if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ImportFormatError(f"{name} line 1: missing column(s) {', '.join(missing)}")
-        for row in reader:
-            yield reader.line_num, row
-    except csv.Error as exc:
-        raise ImportFormatError(f"{name} line {reader.line_num + 1}: not valid CSV ({exc})") from None
-
-
-def _csv_places(cell: str, grid_code: str) -> list[dict[str, Any]]:
-    """「东门=东大门/东侧门;健身区」 → place specs of the grid ``grid_code``."""
-    specs = []
-    for item in cell.replace("；", ";").split(";"):
-        place, _, aliases = item.partition("=")
-        if place.strip():
-            specs.append({"name": place.strip(), "grid": grid_code,
-                          "aliases": [a for a in aliases.split("/") if a.strip()]})
-    return specs
-
-
-def _import_csv(session: Session, text: str, name: str) -> ImportReport:
-    rows = _csv_rows(text, name)
-    load = _Loader(session)
-    for line, row in rows:
-        where = f"{name} line {line}"
-        row = {k: (v or "").strip() for k, v in row.items() if k}
-        if not row.get("community"):
-            raise ImportFormatError(f"{where}: community is empty")
-        street = load.street(row.get("street") or "未命名街道")
-        community = load.community(street, row["community"], None)
-        grid = None
-        if row.get("grid_code"):
-            grid = load.grid(community, row["grid_code"], row.get("grid_name", ""))
-            for number in parse_buildings(row.get("buildings", ""), where):
-                load.building(community, grid, number)
-            for spec in _csv_places(row.get("places", ""), grid.code):
-                load.place(where, community, spec)
-        if row.get("name") or row.get("openid"):
-            spec = dict(row)
-            if row.get("department") and not row.get("role"):
-                spec["role"] = Role.DEPARTMENT
-            person = load.worker(where, community, grid, spec)
-            if row.get("department"):
-                load.member(load.department(community, row["department"], None), person)
-    return load.report
+    def _write_departments(self, cid: dict[str, int]) -> None:
+        rows = [(row, {"name": rec.name, "community_id": cid[rec.community],
+                       "phone": rec.phone or (row.phone if row else None)})
+                for row, rec, changed in self.department_writes if changed]
+        ids = iter(self._upsert(Department, rows))
+        dept_ids = [row.id if row is not None else next(ids)
+                    for row, _, _ in self.department_writes]
+        members = set(self.s.exec(select(DepartmentMember.department_id, DepartmentMember.worker_id)
+                                  .where(col(DepartmentMember.department_id).in_(
+                                      [i for i in dept_ids if i is not None]))))
+        wanted = []
+        for dept_id, (_, rec, _) in zip(dept_ids, self.department_writes, strict=True):
+            for openid in dict.fromkeys(rec.members):
+                worker_id = self.staff_ids.get(openid)
+                if worker_id is not None and (dept_id, worker_id) not in members:
+                    members.add((dept_id, worker_id))
+                    wanted.append({"department_id": dept_id, "worker_id": worker_id})
+        if wanted:
+            self.s.execute(insert(DepartmentMember), wanted)
+            self.report.created["members"] += len(wanted)

@@ -51,18 +51,20 @@ def test_reimport_moves_a_place_instead_of_duplicating_it(session, tmp_path):
     import_file(session, _write(tmp_path, "c.yaml", YAML))
     moved = YAML.replace("{name: 东门, grid: G01, aliases: [东大门, 东侧门]",
                          "{name: 东门, grid: G02, aliases: [东大门]")
-    report = import_file(session, _write(tmp_path, "c2.yaml", moved))
+    with pytest.raises(ImportFormatError, match="c2.yaml line 10: place 东门 moves to grid G02"):
+        import_file(session, _write(tmp_path, "c2.yaml", moved))  # a move needs allow_moves
+    report = import_file(session, _write(tmp_path, "c2.yaml", moved), allow_moves=True)
     session.commit()
-    assert report.places == 0
+    assert (report.places, report.moved["places"]) == (0, 1)
     east = session.exec(select(Place).where(Place.name == "东门")).one()
     g02 = session.exec(select(Grid).where(Grid.code == "G02")).one()
     assert east.grid_id == g02.id and east.aliases == ["东大门"]
 
 
 @pytest.mark.parametrize("place, fragment", [
-    ("{name: 北门, grid: G09}", "places[3]: unknown grid 'G09' for place '北门' "
+    ("{name: 北门, grid: G09}", "bad.yaml line 12: unknown grid 'G09' for place '北门' "
                                "(grids of 幸福新社区: G01, G02)"),
-    ("{name: 北门}", "places[3]: a place needs a name and a grid"),
+    ("{name: 北门}", "bad.yaml line 12: a place needs a name and a grid"),
     ("{name: 北门, grid: G01, lat: north, lng: 123.4}", "lat and lng must be numbers"),
     ("{name: 北门, grid: G01, lat: 141.8, lng: 123.4}", "is not on Earth"),
 ])

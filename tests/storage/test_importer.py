@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from storage import ImportFormatError
-from storage.importer import MAX_FILE_BYTES, import_file, parse_buildings
+from storage.import_parse import numbers_of
+from storage.importer import MAX_FILE_BYTES, import_file
 from storage.models import Building, Community, Grid, GridWorker, Role
 
 YAML = """
@@ -70,7 +71,7 @@ def test_reimport_updates_instead_of_duplicating(session, tmp_path):
 @pytest.mark.parametrize("name, text, fragment", [
     ("bad.yaml", "community: [unclosed", "line"),
     ("bad.yaml", "- just a list", "expected a mapping"),
-    ("bad.yaml", "community: 社区\ngrids:\n  - name: 无编号\n", "grids[1]: a grid needs a code"),
+    ("bad.yaml", "community: 社区\ngrids:\n  - name: 无编号\n", "bad.yaml line 3: a grid needs a code"),
     ("bad.yaml", "community: 社区\ngrids:\n  - code: G1\n    buildings: [x]\n", "bad building"),
     ("bad.yaml",
      "community: 社区\ngrids:\n  - code: G1\n    workers:\n      - {name: 甲, openid: o1, role: boss}\n",
@@ -86,10 +87,8 @@ def test_bad_files_name_the_problem(session, tmp_path, name, text, fragment):
 
 
 def test_building_ranges():
-    assert parse_buildings("1-3;7号楼", "x") == [1, 2, 3, 7]
-    assert parse_buildings([1, "4-5"], "x") == [1, 4, 5]
-    with pytest.raises(ImportFormatError):
-        parse_buildings("5-1", "x")
+    assert numbers_of("1-3") == [1, 2, 3] and numbers_of("7号楼") == [7]
+    assert numbers_of("5-1") is None and numbers_of("x") is None and numbers_of("0") is None
 
 
 # ---------------------------------------------------------------- hostile files (issue 8)
@@ -150,11 +149,11 @@ def test_a_csv_with_bad_utf8_names_the_line_and_byte(session, tmp_path):
     ("wide.csv", "street,community,grid_code\n" + "x" * 200_000 + ",社区,G1\n",
      "wide.csv line 2: not valid CSV (field larger than field limit"),
     ("long.yaml", "community: 社区\ngrids:\n  - code: G1\n    buildings: ['" + "9" * 1_000_000 + "']\n",
-     "grids[1]: bad building number or range '99999999999999999999999999999999999"),
+     "line 4: bad building number or range '99999999999999999999999999999999999"),
     ("range.yaml", "community: 社区\ngrids:\n  - code: G1\n    buildings: [99999]\n",
-     "bad building number or range 99999 (numbers 1..9999)"),
+     "range.yaml line 4: bad building number or range 99999 (numbers 1..9999"),
     ("staff.yaml", "community: 社区\nstaff: [" + "x" * 100_000 + "]\n",
-     "staff[1]: expected {name, openid}, not 'xxxxx"),
+     "line 2: expected {name, openid}, not 'xxxxx"),
     ("items.yaml", "community: 社区\nstations:\n  - name: 驿站\n    items:\n"
      "      - {name: 梯子, count: " + "9" * 40 + "}\n",
      "count must be a whole number up to 1000000, not 999"),
