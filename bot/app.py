@@ -61,7 +61,8 @@ def create_app(
         app.state.settings = settings
         app.state.engine = engine
         app.state.redis = redis
-        app.state.inbox = Inbox(settings, engine, redis, classifier or Classifier.load(), clock)
+        reader = classifier or Classifier.load(ticket_prefix=settings.ticket_prefix)
+        app.state.inbox = Inbox(settings, engine, redis, reader, clock)
         app.state.queue = JobQueue(pool)
         tasks = [asyncio.create_task(_drain_spool_forever(app.state.inbox))]
         if settings.runs_embedded_worker:

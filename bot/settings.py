@@ -18,6 +18,8 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from storage.numbers import DEFAULT_TICKET_PREFIX
+
 DEV_TOKEN = "gridbot-dev-token"
 DEV_SECRET = "gridbot-dev-secret"
 DEMO_APP_ID = "wxgridbotdemo0001"
@@ -121,7 +123,8 @@ class Settings(BaseSettings):
 
     # People-facing
     timezone: str = "Asia/Shanghai"
-    ticket_prefix: str = "GD"
+    ticket_prefix: str = Field(DEFAULT_TICKET_PREFIX, pattern=r"^[A-Z]{1,8}$")
+    """Letters before ticket numbers (GD20261122-0007); read and written by storage.numbers."""
     gas_emergency_phone: str = "96777"
     """Local gas emergency line quoted in urgent replies (with 119/120/110)."""
     sla_file: Path | None = None

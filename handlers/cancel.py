@@ -23,7 +23,8 @@ def cancel(turn: Turn) -> str:
         open_ones = [t for t in tickets.of_resident(turn.session, turn.resident.id,
                                                     shortref.RESIDENT_LOOKED_AT)
                      if t.status in TicketStatus.OPEN]
-        if (ref := shortref.find_ref(turn.text)) is not None:  # 「撤销 1」「撤销 0007」
+        # 「撤销 1」「撤销 0007」
+        if (ref := shortref.find_ref(turn.text, turn.settings.ticket_prefix)) is not None:
             number, refusal = shortref.lookup(turn, ref, open_ones, msg("progress_list_hint"),
                                               shortref.MINE)
             if refusal is not None:

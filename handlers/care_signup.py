@@ -23,7 +23,7 @@ from handlers import continues, handles
 from handlers.turn import Turn
 from intents.slots import extract_child, extract_phone
 from services.messages import msg
-from storage import Conflict, NotFound, care
+from storage import Conflict, NotFound, care, numbers
 from storage.care import (
     AlreadyEnrolled,
     CareSession,
@@ -37,7 +37,6 @@ from storage.times import as_utc, show
 
 FLOW = "care"
 MAX_TRIES = 2
-NUMBER_RE = re.compile(r"([a-z]{2}\d{8}-\d{1,6})", re.IGNORECASE)
 _NAME_RE = re.compile(r"^(?:孩子)?(?:叫|名字是|名字叫|姓名是?[:：]?)?\s*([\u4e00-\u9fff·]{2,5})$")
 _NOT_NAMES = {"不知道", "孩子", "小孩", "宝宝", "确认", "取消", "不用了", "好的", "可以"}
 _NONE = {"无", "没有", "没", "没了", "不用", "不用了", "无备注", "没有了", "暂无", "无特殊",
@@ -359,12 +358,11 @@ def mine(turn: Turn) -> str:
 
 def _named(turn: Turn, text: str, rows: list[Enrollment]) -> Enrollment | str | None:
     """The enrollment named by number (or the refusal), the only one, the child named, or None."""
-    m = NUMBER_RE.search(text)
-    if m:
+    if number := numbers.ENROLLMENTS.find(text):
         try:
-            enrollment = care.by_number(turn.session, m.group(1))
+            enrollment = care.by_number(turn.session, number)
         except NotFound:
-            return msg("care.not_found", no=m.group(1).upper())
+            return msg("care.not_found", no=number)
         if enrollment.resident_id != turn.resident.id:
             return msg("care.not_yours", no=enrollment.number)
         return enrollment

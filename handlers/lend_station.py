@@ -10,19 +10,16 @@ Each step is pushed to the resident.
 
 from __future__ import annotations
 
-import re
-
 from handlers import lending_notify as notify
 from handlers import worker_command
 from handlers.turn import Turn
 from services.messages import msg
-from storage import Conflict, NotFound, lending, org
+from storage import Conflict, NotFound, lending, numbers, org
 from storage.lending import LendItem, Loan, LoanStatus, Station
 from storage.models import Resident, Role
 from storage.times import as_utc
 
 STAFF_ROLES = (Role.STATION_STAFF, Role.COMMUNITY_ADMIN)
-NUMBER = re.compile(r"^(?P<no>[A-Za-z]{2}\d{8}-\d{1,6})\s*(?P<rest>.*)$", re.S)
 DAMAGED_WORDS = ("损坏", "坏了", "损毁", "破损")
 
 
@@ -39,16 +36,16 @@ def _load(turn: Turn, verb: str, argument: str) -> tuple[Loan, str] | str:
     """(loan, rest of the argument) or the reply refusing the command."""
     if turn.worker.role not in STAFF_ROLES:
         return msg("lending.staff_not_allowed")
-    m = NUMBER.match(argument.strip().replace("－", "-"))
+    m = numbers.LOANS.match(argument)
     if m is None:
         return msg("lending.staff_need_number", command=verb)
     try:
-        loan = lending.loan_by_number(turn.session, m["no"])
+        loan = lending.loan_by_number(turn.session, m[0])
     except NotFound:
-        return msg("lending.not_found", no=m["no"].upper())
+        return msg("lending.not_found", no=m[0])
     if not _allowed(turn, loan):
         return msg("lending.staff_not_allowed")
-    return loan, m["rest"].strip()
+    return loan, m[1]
 
 
 def _who(turn: Turn, loan: Loan) -> str:

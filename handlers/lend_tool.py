@@ -20,13 +20,12 @@ from handlers import lending_notify as notify
 from handlers.turn import Turn
 from intents.slots import cn_to_int
 from services.messages import msg
-from storage import Conflict, NotFound, lending
+from storage import Conflict, NotFound, lending, numbers
 from storage.lending import LendItem, LendWait, Loan, LoanStatus, Station
 from storage.times import as_utc
 
 FLOW = "lending"
 MAX_TRIES = 2
-NUMBER_RE = re.compile(r"([a-z]{2}\d{8}-\d{1,6})", re.IGNORECASE)
 # Linear patterns: a count is a whole run of digits (tried only at the run's start) or at
 # most 6 numerals, optional parts carry their own spaces, and _BEFORE is searched only near
 # the name (_before_start). An absurd count (「借99999…9个梯子」) is a bad count, never an error.
@@ -294,12 +293,11 @@ def mine(turn: Turn) -> str:
 def _named(turn: Turn, text: str, loans: list[Loan]) -> Loan | str | None:
     """The loan named by number in ``text`` (the refusal reply when it is unknown or not the
     resident's), the only loan in ``loans``, the one whose item is named, or None."""
-    m = NUMBER_RE.search(text)
-    if m:
+    if number := numbers.LOANS.find(text):
         try:
-            loan = lending.loan_by_number(turn.session, m.group(1))
+            loan = lending.loan_by_number(turn.session, number)
         except NotFound:
-            return msg("lending.not_found", no=m.group(1).upper())
+            return msg("lending.not_found", no=number)
         if loan.resident_id != turn.resident.id:
             return msg("lending.not_yours", no=loan.number)
         return loan
@@ -347,7 +345,7 @@ def cancel(turn: Turn, text: str) -> str:
         return loan
     if loan is None:
         waits = lending.waits_of(turn.session, turn.resident.id)
-        if not held and len(waits) >= 1 and not NUMBER_RE.search(text):
+        if not held and len(waits) >= 1 and not numbers.LOANS.find(text):
             return _leave_queue(turn, waits, text)
         if not held:
             return msg("lending.cancel_none")

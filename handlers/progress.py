@@ -17,7 +17,8 @@ def progress(turn: Turn) -> str:
     resident = turn.resident
     number = turn.understanding.slots.get("ticket_no") if turn.understanding else None
     tz = turn.settings.timezone
-    if not number and (ref := shortref.find_ref(turn.text)) is not None:  # 「查询 1」「查询 0007」
+    ref = None if number else shortref.find_ref(turn.text, turn.settings.ticket_prefix)
+    if ref is not None:  # 「查询 1」「查询 0007」
         recent = tickets.of_resident(turn.session, resident.id, shortref.RESIDENT_LOOKED_AT)
         number, refusal = shortref.lookup(turn, ref, recent, msg("progress_list_hint"),
                                           shortref.MINE)

@@ -13,7 +13,7 @@ another ticket. Whether the person may still act on that ticket is the caller's 
 A reference token is 1–3 digits (a list position: 「7」「007」) or 4–6 digits (the tail of
 a ticket number: 「0007」 → "GD20261122-0007"). Full-width digits and spaces count; the
 text after a reference (a note, a question) is kept as written.
-A full ticket number is read with ``intents.slots.TICKET_RE`` (one pattern in the project).
+A full ticket number (``settings.ticket_prefix``) is read by ``storage.numbers``.
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from handlers.turn import Turn
-from intents.slots import TICKET_RE, extract_ticket_no
 from services.messages import msg
+from storage import numbers
 from storage.models import Ticket
+from storage.numbers import DEFAULT_TICKET_PREFIX
 
 SHOWN = "shown"
 """Dialogue-state key of the list last shown."""
@@ -38,7 +39,7 @@ RESIDENT_LOOKED_AT = 20
 POSITION_MAX_DIGITS = 3
 """「1」…「999」 are list positions; 4–6 digits are the tail of a ticket number."""
 
-_HALF_WIDTH = str.maketrans("０１２３４５６７８９－　ＧＤｇｄ", "0123456789- GDgd")
+_HALF_WIDTH = str.maketrans("０１２３４５６７８９－　", "0123456789- ")
 """Full-width digits, dash, space and GD as typed on some phones, one for one."""
 _CLAUSE = re.compile(r"[，,。.；;！!？?\s]+")
 _ADDRESS_ONLY = re.compile(r"^[\d一二三四五六七八九十零〇两#＃A-Za-z\-－号楼栋幢座单元门洞室房户层]+$")
@@ -59,7 +60,7 @@ class Ref:
     rest: str = ""
 
 
-def parse(text: str) -> Ref | None:
+def parse(text: str, prefix: str = DEFAULT_TICKET_PREFIX) -> Ref | None:
     """The reference at the start of ``text`` (leading spaces and 「第」 allowed), or None.
 
     「GD20261122-0007 已修好」→ Ref(number="GD20261122-0007", rest="已修好");
@@ -67,9 +68,8 @@ def parse(text: str) -> Ref | None:
     """
     original = text.strip()
     text = original.translate(_HALF_WIDTH)  # same length: ``rest`` is cut from the original
-    full = TICKET_RE.match(text)
-    if full is not None:
-        return Ref(number=extract_ticket_no(full.group(0)), rest=original[full.end():].strip())
+    if (full := numbers.tickets(prefix).match(original)) is not None:
+        return Ref(number=full[0], rest=full[1])
     short = _REF.match(text)
     if short is None:
         return None
@@ -80,14 +80,13 @@ def parse(text: str) -> Ref | None:
     return Ref(tail=digits, rest=rest)
 
 
-def find_ref(text: str, verb_chars: int = 4) -> Ref | None:
+def find_ref(text: str, prefix: str = DEFAULT_TICKET_PREFIX, verb_chars: int = 4) -> Ref | None:
     """A reference in a short command like 「撤销 1」「撤销第2个」「查询 0007」: a full ticket
     number anywhere, else one run of 1–6 digits with at most ``verb_chars`` other characters
     around it (so 「查询一下3号楼的报修」 holds no reference); None otherwise."""
     text = text.translate(_HALF_WIDTH)
-    full = TICKET_RE.search(text)
-    if full is not None:
-        return Ref(number=extract_ticket_no(full.group(0)))
+    if (number := numbers.tickets(prefix).find(text)) is not None:
+        return Ref(number=number)
     if len(re.findall(r"\d+", text, re.ASCII)) != 1 or (short := _REF.search(text)) is None:
         return None
     words = text[:short.start()] + text[short.end():]

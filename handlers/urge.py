@@ -62,7 +62,7 @@ def urge(turn: Turn) -> str:
 @continues("urge")
 def pick(turn: Turn) -> str | None:
     """The answer to 「是哪一件？」: a position or number tail; None for anything else."""
-    ref = shortref.parse(turn.text)
+    ref = shortref.parse(turn.text, turn.settings.ticket_prefix)
     if ref is None or ref.rest:
         return None
     number, refusal = shortref.lookup(turn, ref, [], msg("urge.list_hint"), shortref.MINE)
@@ -76,7 +76,9 @@ def pick(turn: Turn) -> str | None:
 def _named(turn: Turn) -> shortref.Ref | None:
     """The ticket the message names: the ``ticket_no`` slot, or 「催办 1」「催一下0007」."""
     number = turn.understanding.slots.get("ticket_no") if turn.understanding else None
-    return shortref.Ref(number=number) if number else shortref.find_ref(turn.text)
+    if number:
+        return shortref.Ref(number=number)
+    return shortref.find_ref(turn.text, turn.settings.ticket_prefix)
 
 
 def _urge_number(turn: Turn, number: str, text: str | None = None) -> str:

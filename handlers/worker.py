@@ -56,7 +56,7 @@ def handle(turn: Turn, command: tuple[str, str]) -> str:
 def split_number(turn: Turn, verb: str, argument: str) -> tuple[str, str] | str:
     """(ticket number, rest) from a command's argument — a full number, a list position or
     a number's tail (``handlers.shortref``) — or the reply asking for it."""
-    ref = shortref.parse(argument)
+    ref = shortref.parse(argument, turn.settings.ticket_prefix)
     if ref is None:
         return msg("worker.need_number", command=verb)
     queue = open_tickets_of(turn.session, turn.worker) if ref.tail else []

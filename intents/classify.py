@@ -42,7 +42,6 @@ from intents.phrases import PhraseIndex
 from intents.segment import Segmenter
 from intents.slots import (
     MAX_TEXT_CHARS,
-    TICKET_RE,
     cn_to_int,
     extract_address,
     extract_child,
@@ -50,9 +49,10 @@ from intents.slots import (
     extract_days,
     extract_phone,
     extract_quantity,
-    extract_ticket_no,
     extract_when,
 )
+from storage import numbers
+from storage.numbers import DEFAULT_TICKET_PREFIX
 
 __all__ = ["INTENTS", "Classifier", "Understanding"]
 
@@ -127,12 +127,15 @@ class Classifier:
     ``max_chars`` is how many characters of a message ``classify`` reads (the rest is cut;
     default ``intents.slots.MAX_TEXT_CHARS``: defence in depth, the bot cuts messages at
     ``settings.max_text_chars`` before). ``emergency`` is the emergency detector (None: no
-    message is ever an emergency; ``load`` always builds one).
+    message is ever an emergency; ``load`` always builds one). ``ticket_prefix``: the
+    ``settings.ticket_prefix`` of the ticket numbers read into the ``ticket_no`` slot.
     """
 
     def __init__(self, lexicon: Lexicon, segmenter: Segmenter,
-                 max_chars: int = MAX_TEXT_CHARS, emergency: Detector | None = None) -> None:
+                 max_chars: int = MAX_TEXT_CHARS, emergency: Detector | None = None,
+                 ticket_prefix: str = DEFAULT_TICKET_PREFIX) -> None:
         self.lexicon = lexicon
+        self.ticket_numbers = numbers.tickets(ticket_prefix)
         self.segmenter = segmenter
         self.max_chars = max_chars
         self.emergency = emergency
@@ -166,7 +169,8 @@ class Classifier:
     @classmethod
     def load(cls, lexicon_path: Path | None = None,
              userdict_path: Path | None = None,
-             emergency_path: Path | None = None) -> Classifier:
+             emergency_path: Path | None = None,
+             ticket_prefix: str = DEFAULT_TICKET_PREFIX) -> Classifier:
         """Read lexicon and user dictionary and build a ready classifier.
 
         Defaults: ``intents/lexicon.toml``, ``intents/userdict.txt`` and
@@ -177,7 +181,8 @@ class Classifier:
         started = time.perf_counter()
         lexicon = load_lexicon(lexicon_path or DEFAULT_LEXICON)
         segmenter = Segmenter(userdict_path or DEFAULT_USERDICT)
-        classifier = cls(lexicon, segmenter, emergency=load_detector(emergency_path))
+        classifier = cls(lexicon, segmenter, emergency=load_detector(emergency_path),
+                         ticket_prefix=ticket_prefix)
         classifier.load_time_s = time.perf_counter() - started
         return classifier
 
@@ -233,8 +238,8 @@ class Classifier:
         evidence: list[str] = []
 
         # Ticket numbers are opaque codes: match keywords on the text without them.
-        ticket_no = extract_ticket_no(norm)
-        scan_text = TICKET_RE.sub(" ", norm) if ticket_no else norm
+        ticket_no = self.ticket_numbers.find(norm)
+        scan_text = self.ticket_numbers.blank(norm) if ticket_no else norm
 
         core = _strip_edges(scan_text)
         exact = self._exact(scan_text, core)
@@ -341,7 +346,7 @@ class Classifier:
     def _slots(self, norm: str, intent: str, today: date | None, ticket_no: str | None,
                found: dict[str, Any]) -> dict[str, Any]:
         slots: dict[str, Any] = {}
-        text = TICKET_RE.sub(" ", norm) if ticket_no else norm
+        text = self.ticket_numbers.blank(norm) if ticket_no else norm
         if ticket_no:
             slots["ticket_no"] = ticket_no
         # Most slots need a number; skip their regexes when there is none (the common case).

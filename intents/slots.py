@@ -10,7 +10,7 @@ Slot types and ranges (a number outside its range is no slot at all, never an er
     building  str label: "5" (1..9999), "A", "C5", "12A"         buildings  list[str], ≥ 2
     estate    str (阳光小区)       unit      int 1..99          room   str of 3–4 digits
     phone     str, 11-digit mobile, "0dd(d)-ddddddd(d)" or 8 digits
-    ticket_no str "GD<yyyymmdd>-<nnnn>"                        when   str ≤ MAX_WHEN_CHARS
+    ticket_no str "GD<yyyymmdd>-<nnnn>" (storage.numbers)      when   str ≤ MAX_WHEN_CHARS
     date      ISO str              quantity  int 1..999         days   int 1..366
     grade     int 1..9             age       int 1..99          child_name  str, 2–4 chars
     rating    int 1..5
@@ -34,6 +34,8 @@ from datetime import date, timedelta
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from intents.phrases import PhraseIndex
+from storage import numbers
+from storage.numbers import DEFAULT_TICKET_PREFIX
 
 _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "俩": 2, "三": 3, "四": 4,
               "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
@@ -459,7 +461,6 @@ def extract_address(text: str) -> dict[str, Any]:
 _MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)[\s-]?(\d{4})[\s-]?(\d{4})(?!\d)", re.ASCII)
 _LANDLINE = re.compile(r"(?<!\d)(0\d{2,3})[\s-]?(\d{7,8})(?!\d)|(?<![\d-])(\d{8})(?![\d-])",
                        re.ASCII)
-TICKET_RE = re.compile(r"gd\s*(\d{8})\s*-\s*(\d{4,6})(?!\d)", re.IGNORECASE | re.ASCII)
 
 
 @_capped
@@ -475,11 +476,10 @@ def extract_phone(text: str) -> str | None:
 
 
 @_capped
-def extract_ticket_no(text: str) -> str | None:
-    """Ticket number ``GD<yyyymmdd>-<nnnn>`` in any case → upper case, e.g. GD20261122-0001
-    (four digits at least: a city's busy day goes on to GD20261122-10000)."""
-    m = TICKET_RE.search(text)
-    return f"GD{m.group(1)}-{m.group(2)}" if m else None
+def extract_ticket_no(text: str, prefix: str = DEFAULT_TICKET_PREFIX) -> str | None:
+    """Ticket number ``<prefix><yyyymmdd>-<nnnn>`` in any case → its stored form, e.g.
+    GD20261122-0001 (``storage.numbers`` owns the format)."""
+    return numbers.tickets(prefix).find(text)
 
 
 # ---------------------------------------------------------------- time

@@ -34,12 +34,12 @@ from sqlalchemy import CheckConstraint, Column, Date, DateTime, UniqueConstraint
 from sqlalchemy import update as sa_update
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from storage import Conflict, NotFound
+from storage import Conflict, NotFound, numbers
 from storage.models import Community, Resident
 from storage.tickets import next_number
 from storage.times import as_utc, local
 
-NUMBER_PREFIX = "BM"
+NUMBER_PREFIX = numbers.ENROLLMENT_PREFIX
 """Enrollment numbers: BM<yyyymmdd>-<nnnn> (报名)."""
 WEEKDAY_NAMES = "一二三四五六日"
 """ISO weekday 1…7 → 周一…周日."""

@@ -31,12 +31,12 @@ from sqlalchemy import CheckConstraint, Column, DateTime, UniqueConstraint, func
 from sqlalchemy import update as sa_update
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from storage import Conflict, NotFound
+from storage import Conflict, NotFound, numbers
 from storage.models import Community, Resident
 from storage.tickets import next_number
 from storage.times import SHANGHAI, as_utc, local
 
-NUMBER_PREFIX = "JY"
+NUMBER_PREFIX = numbers.LOAN_PREFIX
 """Loan numbers: JY<yyyymmdd>-<nnnn> (借用)."""
 DUE_LOCAL_TIME = time(20, 0)
 """Loans are due by this local time on the due date."""

@@ -1,7 +1,7 @@
 """Tickets (工单): numbering, the status machine, the timeline and the queries staff need.
 
 This module changes rows and records timeline events; who is told what is decided in
-``handlers/lifecycle.py``.
+``services/`` (``services.tickets``, ``services.notify``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
-from storage import Conflict, NotFound
+from storage import Conflict, NotFound, numbers
 from storage.models import DailyCounter, Ticket, TicketEvent, TicketStatus
 from storage.times import local
 
@@ -70,14 +70,14 @@ def next_number(session: Session, prefix: str, now: datetime, tz: str = "Asia/Sh
     if dialect == "postgresql":
         value = session.execute(text("SELECT gridbot_next_number(:prefix, :day)"),
                                 {"prefix": prefix, "day": day}).scalar_one()
-        return f"{prefix}{day}-{value:04d}"
+        return numbers.number(prefix, day, value)
     stmt = sqlite_insert(DailyCounter).values(name=prefix, day=day, value=1)
     stmt = stmt.on_conflict_do_update(
         index_elements=[DailyCounter.name, DailyCounter.day],
         set_={"value": DailyCounter.value + 1},
     ).returning(DailyCounter.value)
     value = session.exec(stmt).scalar_one()
-    return f"{prefix}{day}-{value:04d}"
+    return numbers.number(prefix, day, value)
 
 
 def by_number(session: Session, number: str, for_update: bool = False) -> Ticket:

@@ -38,6 +38,7 @@ from intents.slots import (
     extract_tool,
     extract_when,
 )
+from storage import numbers
 
 SUNDAY = date(2026, 11, 22)
 N = 100_000
@@ -141,6 +142,8 @@ def _patterns() -> list[tuple[str, re.Pattern[str]]]:
     found = [(f"{module.__name__}.{name}", value)
              for module in (slots_module, classify_module)
              for name, value in vars(module).items() if isinstance(value, re.Pattern)]
+    found += [(f"storage.numbers.{fmt.prefix}", fmt.pattern)  # ticket, loan, care numbers
+              for fmt in (numbers.tickets(), numbers.LOANS, numbers.ENROLLMENTS)]
     assert len(found) >= 20  # the patterns are module-level names; keep them so
     return found
 
