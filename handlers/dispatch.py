@@ -7,7 +7,8 @@ from dataclasses import replace
 
 from wechatpy.messages import BaseMessage
 
-from handlers import FLOWS, HANDLERS, continues, emergency, events, home, load_all, media, worker
+from handlers import FLOWS, HANDLERS, community, continues, emergency, events, home, load_all, media, worker
+from handlers.location import home_claim
 from handlers.turn import Turn
 from services.messages import msg
 
@@ -52,6 +53,10 @@ def handle_text(turn: Turn) -> str:
     if u.emergency is not None and turn.resident is not None:  # 三必到: danger before all else
         return emergency.respond(turn, u.emergency)
     flow = (turn.state or {}).get("flow")
+    if flow == community.FLOW:  # 「您住哪个小区？」 answered: the message that waited is handled
+        if (reply := community.answer(turn)) is not None:
+            return reply
+        return handle_text(turn)
     if flow in FLOWS:
         if u.intent == "cancel" and "ticket_no" not in u.slots:
             turn.finish()
@@ -63,6 +68,8 @@ def handle_text(turn: Turn) -> str:
         turn.finish()
     if turn.worker is not None and u.intent in ("help", "greeting", "other", "confirm", "deny"):
         return msg("worker.help")
+    if (reply := community.gate(turn, home_claim=home_claim(turn.text) is not None)) is not None:
+        return reply  # several communities and this one unknown: 「您住哪个小区？」 first
     if (reply := home.statement(turn)) is not None:  # 「我家住…」「地址改为…」: asks to confirm
         return reply
     if u.confidence < turn.classifier.threshold:

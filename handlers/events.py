@@ -1,5 +1,6 @@
-"""WeChat events: subscribe (welcome), unsubscribe (delete personal data: storage.privacy),
-menu CLICKs.
+"""WeChat events: subscribe (welcome), a QR code scanned (subscribe with a scene, SCAN: the
+resident's community, handlers.community), unsubscribe (delete personal data:
+storage.privacy), menu CLICKs.
 
 Source: developers.weixin.qq.com/doc/offiaccount/Message_Management/Receiving_event_pushes.html
 """
@@ -10,10 +11,9 @@ import logging
 
 from wechatpy.events import BaseEvent
 
-from handlers import HANDLERS
+from handlers import HANDLERS, community
 from handlers.turn import Turn
 from intents.classify import Understanding
-from services.messages import msg
 from storage.privacy import forget_resident
 
 log = logging.getLogger("gridbot.events")
@@ -30,7 +30,10 @@ def handle(turn: Turn, event: BaseEvent) -> str:
     """The reply to ``event`` ("" when there is nothing to say)."""
     kind = (event.event or "").lower()
     if kind == "subscribe":
-        return msg("welcome")
+        return community.subscribed_plain(turn)
+    if kind in ("subscribe_scan", "scan"):  # a parametric QR code: wechatpy strips qrscene_
+        return community.scanned(turn, getattr(event, "scene_id", None),
+                                 subscribed=kind == "subscribe_scan")
     if kind == "unsubscribe":
         if turn.resident is not None:
             turn.inbound_id()  # this event's own row is anonymised with the rest

@@ -11,11 +11,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from handlers import continues
+from handlers import community, continues
 from handlers.location import find_building, home_claim
 from handlers.turn import Turn
 from services.messages import msg
-from storage import org
+from storage import estates, org
 
 FLOW = "home"
 REST_MAX_CHARS = 2
@@ -48,7 +48,7 @@ def offer(turn: Turn, address: dict[str, Any], quiet_if_same: bool = False) -> s
     (None: saved); otherwise ask to confirm a different address (the dialogue state is set)
     and return the question, or say it is the same (None when ``quiet_if_same``). A
     building the community does not have gets ``unknown_building``."""
-    building = find_building(turn.session, address["building"])
+    building = find_building(turn.session, address["building"], community.community_of(turn))
     if building is None:
         return msg("unknown_building", building=address["building"])
     resident = turn.resident
@@ -96,6 +96,9 @@ def _agrees(address: dict[str, Any], building_id: int, resident: Any) -> bool:
 def save(turn: Turn, building_id: int, address: dict[str, Any]) -> None:
     resident = turn.resident
     resident.building_id = building_id
+    found = org.building(turn.session, building_id)
+    if found is not None:  # a building belongs to one community: the resident's, now
+        estates.settle(turn.session, resident, found.community_id)
     resident.unit = address.get("unit")
     resident.room = address.get("room")
     turn.session.add(resident)

@@ -10,7 +10,7 @@ handlers), one of::
     {"latitude": float, "longitude": float, "label": str}
 
 and no ``"where"`` means the resident's home. ``ticket_fields`` turns it into
-``handlers.lifecycle.NewTicket`` fields; a shared location becomes the nearest building or
+``services.tickets.NewTicket`` fields; a shared location becomes the nearest building or
 place with imported coordinates (``nearest_max_m``), else stays text for staff.
 
 Places are organisation data (``storage.models.Place``: name, aliases, grid); the rules that
@@ -150,9 +150,11 @@ def _free_at(text: str, form: str) -> int:
     return start
 
 
-def find_building(session: Session, label: Any) -> Building | None:
-    """The community's building for an address slot (``extract_address(...)["building"]``)."""
-    return org.find_building(session, str(label))
+def find_building(session: Session, label: Any, community_id: int | None = None
+                  ) -> Building | None:
+    """The building of the community (default: the account's first) for an address slot
+    (``extract_address(...)["building"]``)."""
+    return org.find_building(session, str(label), community_id)
 
 
 @dataclass(frozen=True)
@@ -167,21 +169,22 @@ class Found:
     claim: HomeClaim | None = None
 
 
-def locate(session: Session, text: str) -> Found:
-    """Read the location of the problem in ``text``: a building named outside a home claim
-    (with its unit and room), else a public place, else nothing."""
+def locate(session: Session, text: str, community_id: int | None = None) -> Found:
+    """Read the location of the problem in ``text``: a building of the community (default:
+    the account's first) named outside a home claim (with its unit and room), else one of
+    its public places, else nothing."""
     claim = home_claim(text)
     rest = claim.rest if claim else _norm(text)
     address = extract_address(rest)
     at_home = mentions_home(rest)
     if "building" in address:
-        building = find_building(session, address["building"])
+        building = find_building(session, address["building"], community_id)
         if building is None:
             return Found(unknown_building=str(address["building"]), claim=claim)
         where = {"building_id": building.id, "unit": address.get("unit"),
                  "room": address.get("room")}
         return Found(where=where, at_home=at_home, claim=claim)
-    place = find_place(session, rest)
+    place = find_place(session, rest, community_id)
     if place is not None:
         return Found(where={"place_id": place.id}, claim=claim)
     return Found(at_home=at_home, claim=claim)
@@ -201,11 +204,13 @@ def distance_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
 
 
-def nearest(session: Session, latitude: float, longitude: float) -> dict[str, Any] | None:
-    """The "where" of the building or place with imported coordinates nearest to the point,
-    within ``nearest_max_m`` metres; None when none is that near."""
+def nearest(session: Session, latitude: float, longitude: float,
+            community_id: int | None = None) -> dict[str, Any] | None:
+    """The "where" of the community's (default: the account's first) building or place with
+    imported coordinates nearest to the point, within ``nearest_max_m`` metres; None when
+    none is that near."""
     best: tuple[float, str, int] | None = None
-    for kind, row_id, lat, lng in org.located(session):
+    for kind, row_id, lat, lng in org.located(session, community_id):
         d = distance_m(latitude, longitude, lat, lng)
         if d <= rules().nearest_max_m and (best is None or d < best[0]):
             best = (d, kind, row_id)
@@ -216,7 +221,8 @@ def nearest(session: Session, latitude: float, longitude: float) -> dict[str, An
 
 
 def ticket_fields(session: Session, where: dict[str, Any] | None,
-                  shared_location: dict[str, Any] | None = None) -> dict[str, Any]:
+                  shared_location: dict[str, Any] | None = None,
+                  community_id: int | None = None) -> dict[str, Any]:
     """``NewTicket`` location fields for a pending "where" (None: the resident's home).
 
     A shared location — the "where" itself, or ``shared_location`` sent along with a report
@@ -230,7 +236,7 @@ def ticket_fields(session: Session, where: dict[str, Any] | None,
         fields.update(latitude=point["latitude"], longitude=point["longitude"],
                       location=f"{point['label']} ({point['latitude']},{point['longitude']})")
     if where and "latitude" in where:
-        where = nearest(session, where["latitude"], where["longitude"])
+        where = nearest(session, where["latitude"], where["longitude"], community_id)
     if where and "building_id" in where:
         fields.update(building_id=where["building_id"], unit=where.get("unit"),
                       room=where.get("room"))

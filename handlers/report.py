@@ -16,12 +16,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from handlers import continues, duplicates, handles, home, location
-from handlers.lifecycle import NewTicket, actor, describe, open_ticket
+from handlers import community, continues, duplicates, handles, home, location
 from handlers.turn import Turn
 from intents.slots import extract_address
 from services.messages import msg
+from services.notify import describe
 from services.promise import for_ticket
+from services.tickets import NewTicket, Reporter, actor, open_ticket
 from storage import org, tickets
 from storage.models import Ticket
 
@@ -43,7 +44,7 @@ def report(turn: Turn) -> str:
         **turn.attachments(),
     }
     resident = turn.resident
-    found = location.locate(turn.session, turn.text)
+    found = location.locate(turn.session, turn.text, community.community_of(turn))
     prefix = ""
     claim = found.claim
     if claim is not None and resident.building_id is None:
@@ -62,7 +63,8 @@ def report(turn: Turn) -> str:
         where = pending.pop("location")  # shared just before the words: that is the place
     public = location.is_public(u.category) and not found.at_home
     if where is None and claim is not None and not public:  # 「我家住6号楼…，楼道灯坏了」
-        building = location.find_building(turn.session, claim.address["building"])
+        building = location.find_building(turn.session, claim.address["building"],
+                                          community.community_of(turn))
         if building is not None:
             where = {"building_id": building.id, "unit": claim.address.get("unit"),
                      "room": claim.address.get("room")}
@@ -114,7 +116,7 @@ def continue_report(turn: Turn) -> str | None:
 
 def _ask_where(turn: Turn, key: str = "location.ask_where") -> str:
     """「问题在哪里？」 naming up to PLACES_SHOWN of the community's places (if it has any)."""
-    names = [p.name for p in org.places(turn.session)][:PLACES_SHOWN]
+    names = [p.name for p in org.places(turn.session, community.community_of(turn))][:PLACES_SHOWN]
     return msg(key, places="、".join(names)) if names else msg(key + "_plain")
 
 
@@ -123,7 +125,7 @@ def _answer_where(turn: Turn, state: dict[str, Any]) -> str | None:
     afresh (None); anything else is asked once more, then kept as the ticket's location
     text for staff (routed to the home grid)."""
     pending = state["pending"]
-    found = location.locate(turn.session, turn.text)
+    found = location.locate(turn.session, turn.text, community.community_of(turn))
     u = turn.understanding
     if (found.where is None and found.unknown_building is None and not found.at_home
             and u is not None and u.intent in NEW_TOPIC
@@ -158,7 +160,7 @@ def open_after_where(turn: Turn, pending: dict[str, Any], where: dict[str, Any])
 def _save_address(turn: Turn, slots: dict[str, Any]) -> str | None:
     """Save the answer to 「您住几号楼…」 as the resident's home; the problem text when the
     building is unknown."""
-    building = location.find_building(turn.session, slots["building"])
+    building = location.find_building(turn.session, slots["building"], community.community_of(turn))
     if building is None:
         return msg("unknown_building", building=slots["building"])
     home.save(turn, building.id, slots)
@@ -212,14 +214,16 @@ def open_pending(turn: Turn, pending: dict[str, Any]) -> str:
     if where is None and turn.resident.building_id is not None:  # at home
         where = {"building_id": turn.resident.building_id, "unit": turn.resident.unit,
                  "room": turn.resident.room}
-    fields = location.ticket_fields(turn.session, where, pending.get("location"))
+    fields = location.ticket_fields(turn.session, where, pending.get("location"),
+                                    community.community_of(turn))
     if pending.get("where_text") and "location" not in fields:
         fields["location"] = pending["where_text"]
     report = NewTicket(
         kind=pending["kind"], category=pending.get("category"), description=pending["text"],
         urgent=bool(pending.get("urgent")), source_msg_id=turn.inbound_id(), **fields,
     )
-    ticket = open_ticket(turn.session, turn.resident, report, turn.now, turn.settings.ticket_prefix)
+    ticket = open_ticket(turn.session, Reporter.of(turn.resident), report, turn.now,
+                         turn.settings.ticket_prefix)
     for url in pending.get("photos", []):
         tickets.record(turn.session, ticket, "photo", actor(turn.resident), turn.now, url)
     turn.finish()

@@ -93,6 +93,13 @@ def default_community(session: Session) -> Community | None:
                    lambda s: s.exec(select(Community).order_by(Community.id)).first())
 
 
+def communities(session: Session) -> tuple[Community, ...]:
+    """The account's communities, by id. Read-only (detached when served from the org
+    cache)."""
+    return _cached(session, ("communities",), lambda s: tuple(s.exec(
+        select(Community).order_by(Community.id))))
+
+
 def find_building(session: Session, label: str, community_id: int | None = None
                   ) -> Building | None:
     """The building residents call ``label`` in the community (default: the account's), or
