@@ -49,7 +49,7 @@ def successor(session: Session, grid_id: int | None, leaving_id: int) -> GridWor
 
 def hand_over(session: Session, change: StaffChange, now: datetime) -> int:
     """Give the open tickets ``change.worker_id`` handles (in the grid they left) to the
-    successor; returns how many. Each ticket gets a "handed_over" timeline event."""
+    successor; returns how many. Each ticket gets a "handed_over" timeline event. Flushed."""
     leaving = session.get(GridWorker, change.worker_id)
     if leaving is None:
         return 0
@@ -58,6 +58,7 @@ def hand_over(session: Session, change: StaffChange, now: datetime) -> int:
     for ticket in tickets:
         _give(session, ticket, leaving, successor(session, ticket.grid_id, leaving.id), now,
               change.left)
+    session.flush()
     return len(tickets)
 
 

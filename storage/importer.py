@@ -430,7 +430,7 @@ class _Plan:
     def _check_staff(self) -> None:
         seen: dict[str, import_parse.StaffRec] = {}
         self.staff_writes: list[tuple[GridWorker | None, import_parse.StaffRec]] = []
-        self.changes: list[tuple[GridWorker, bool]] = []
+        self.changes: list[StaffChange] = []
         for rec in self.p.staff:
             first = seen.get(rec.openid)
             if first is not None:
@@ -446,7 +446,7 @@ class _Plan:
             if rec.left:
                 if row is not None and row.active:
                     self.report.left += 1
-                    self.changes.append((row, True))
+                    self.changes.append(StaffChange(row.id, row.grid_id, True))  # type: ignore[arg-type]
                     self.staff_writes.append((row, rec))
                 else:
                     self.report.unchanged["staff"] += 1
@@ -461,7 +461,7 @@ class _Plan:
                                                   f"{rec.community} {rec.grid or ''}".rstrip())
                     self.report.updated["staff"] -= 1
                     if row.grid_id is not None:
-                        self.changes.append((row, False))
+                        self.changes.append(StaffChange(row.id, row.grid_id, False))  # type: ignore[arg-type]
             values = {"name": rec.name, "role": rec.role, "active": True,
                       "phone": rec.phone or (row.phone if row else None),
                       "wecom_userid": rec.wecom_userid or (row.wecom_userid if row else None)}
@@ -477,7 +477,13 @@ class _Plan:
         global_names = _global_codes(Department, "name")
         self.department_writes: list[tuple[Department | None, import_parse.DepartmentRec,
                                            bool]] = []
+        seen: dict[tuple[str, str], str] = {}
         for rec in self.p.departments:
+            if (rec.community, rec.name) in seen:
+                self.problem(rec.where, f"duplicate department {rec.name} (first at "
+                                        f"{seen[(rec.community, rec.name)]})")
+                continue
+            seen[(rec.community, rec.name)] = rec.where
             row = self.departments.get((rec.community, rec.name))
             if row is None and global_names:
                 other = next((r for (c, n), r in self.departments.items() if n == rec.name), None)
@@ -552,15 +558,22 @@ class _Plan:
         step(len(self.p.levels))
         s.expire_all()
 
-    def _upsert(self, model: type, rows: list[tuple[object | None, dict]]) -> list:
-        """Insert the rows whose object is None, update the others by primary key; returns
-        the inserted ids in order."""
+    def _upsert(self, model: type, rows: list[tuple[object | None, dict]],
+                key: tuple[str, ...] = ()) -> dict[tuple, int]:
+        """Insert the rows whose object is None, update the others by primary key (one
+        executemany each); returns {values of the ``key`` columns: id} of the inserted rows
+        (nothing asked for when ``key`` is empty, so SQLite batches the insert too)."""
         new = [values for row, values in rows if row is None]
         old = [{"id": row.id, **values} for row, values in rows if row is not None]  # type: ignore[attr-defined]
-        ids = []
+        ids: dict[tuple, int] = {}
         if new:
-            ids = list(self.s.scalars(insert(model).returning(model.id, sort_by_parameter_order=True),  # type: ignore[attr-defined]
-                                      new))
+            # NULLs written out, so rows with and without a phone go in one batch
+            statement = insert(model).execution_options(render_nulls=True)
+            if key:
+                statement = statement.returning(model.id, *(getattr(model, k) for k in key))  # type: ignore[attr-defined]
+                ids = {tuple(r[1:]): r[0] for r in self.s.execute(statement, new)}
+            else:
+                self.s.execute(statement, new)
         for keys in {tuple(sorted(v)) for v in old}:  # one executemany per set of columns
             self.s.execute(update(model), [v for v in old if tuple(sorted(v)) == keys])
         return ids
@@ -568,10 +581,11 @@ class _Plan:
     def _write_grids(self, cid: dict[str, int]) -> None:
         rows = [(self.grids.get(key), {"community_id": cid[key[0]], "code": key[1], "name": name})
                 for key, name in self.grid_writes]
-        ids = self._upsert(Grid, rows)
-        new = [key for key, _ in self.grid_writes if key not in self.grids]
-        for key, grid_id in zip(new, ids, strict=True):
-            self.grids[key] = Grid(id=grid_id, community_id=cid[key[0]], code=key[1], name="")
+        ids = self._upsert(Grid, rows, key=("community_id", "code"))
+        for key, _ in self.grid_writes:
+            if key not in self.grids:
+                grid_id = ids[(cid[key[0]], key[1])]
+                self.grids[key] = Grid(id=grid_id, community_id=cid[key[0]], code=key[1], name="")
 
     def _write_staff(self, cid: dict[str, int], gid: dict[GridKey, int]) -> None:
         rows = []
@@ -587,20 +601,18 @@ class _Plan:
                 "community_id": cid[rec.community]}))
         ids = self._upsert(GridWorker, [(r, {k: v for k, v in values.items()
                                              if r is None or k != "openid"})
-                                        for r, values in rows])
-        new = [rec.openid for row, rec in self.staff_writes if row is None]
+                                        for r, values in rows], key=("openid",))
         self.staff_ids = {openid: row.id for openid, row in self.staff.items()}
-        self.staff_ids.update(zip(new, ids, strict=True))
-        self.report.staff_changes = [StaffChange(row.id, row.grid_id, left)  # type: ignore[arg-type]
-                                     for row, left in self.changes]
+        self.staff_ids.update({openid: i for (openid,), i in ids.items()})
+        self.report.staff_changes = self.changes
 
     def _write_departments(self, cid: dict[str, int]) -> None:
         rows = [(row, {"name": rec.name, "community_id": cid[rec.community],
                        "phone": rec.phone or (row.phone if row else None)})
                 for row, rec, changed in self.department_writes if changed]
-        ids = iter(self._upsert(Department, rows))
-        dept_ids = [row.id if row is not None else next(ids)
-                    for row, _, _ in self.department_writes]
+        ids = self._upsert(Department, rows, key=("community_id", "name"))
+        dept_ids = [row.id if row is not None else ids[(cid[rec.community], rec.name)]
+                    for row, rec, _ in self.department_writes]
         members = set(self.s.exec(select(DepartmentMember.department_id, DepartmentMember.worker_id)
                                   .where(col(DepartmentMember.department_id).in_(
                                       [i for i in dept_ids if i is not None]))))
