@@ -141,6 +141,12 @@ class Pusher:
         self.official = official_client(settings, redis)
         self.wecom = wecom_client(settings, redis)
 
+    def close(self) -> None:
+        """Close the clients' HTTP connection pools (their requests sessions)."""
+        for client in (self.official, self.wecom):
+            if client is not None:
+                client._http.close()
+
     def send(self, row: Outbox, wecom_userid: str | None = None) -> str:
         """Deliver ``row`` and return the channel used: "wecom", "custom" or "template".
 

@@ -1,19 +1,22 @@
 """The worker process (arq on Redis): relays the push outbox and runs timed work.
 
-Jobs read what they need from ``ctx`` ("settings", "engine", "pusher", "clock"), built once
-in ``build_context``. Several worker processes may run on several hosts: arq hands each job
-to one of them, and each outbox row is claimed (with a lease) before it is sent.
-
-``FUNCTIONS`` and ``CRON_JOBS`` list every job, as arq's ``WorkerSettings`` would.
+``WorkerSettings`` is arq's settings class: every job (``FUNCTIONS``, ``CRON_JOBS``) and the
+``on_startup``/``on_shutdown`` pair. Jobs read what they need from ``ctx``: "settings" and
+"clock" (given, ``build_context``), "engine" (given, or built by ``startup``), "pusher" (the
+WeChat clients and the synchronous Redis client holding their tokens, built by ``startup``)
+and "redis" (arq's pool). ``shutdown`` closes what ``startup`` built. Several worker
+processes may run on several hosts: arq hands each job to one of them, and each outbox row
+is claimed (with a lease) before it is sent.
 
 Supervision (``run``, i.e. `gridbot worker`): the process outlives Redis and PostgreSQL.
 
-1. Before (re)starting arq: ``SELECT 1`` on the database (and its ``outbox`` table exists)
-   and ``PING`` Redis.
+1. Before (re)starting arq: ``PING`` Redis; arq's ``on_startup`` (``startup``) then builds
+   the resources and checks the database (``SELECT 1``, its ``outbox`` table exists).
 2. Run arq's ``Worker.main`` beside a database watchdog (``SELECT 1`` every
    DB_CHECK_INTERVAL_S seconds). arq raises when Redis drops; the watchdog raises when the
    database does.
-3. On either: close that Worker, log ONE line ("… unavailable …; reconnecting in N s"),
+3. On either: close that Worker (``shutdown`` closes its resources), log ONE line
+   ("… unavailable …; reconnecting in N s"),
    wait (1 s, doubling, at most 30 s; back to 1 s after a run of 30 s or more), go to 1
    with a new Worker. Jobs already in flight finish in their threads; a push whose outcome
    could not be recorded is reconciled by its lease (bot/relay.py).
@@ -107,22 +110,61 @@ CRON_JOBS = [_tolerant(c) for c in (
 
 
 def build_context(settings: Settings, clock: Clock = utcnow, engine: Any = None) -> dict[str, Any]:
-    """The ctx every job reads: settings, engine, pusher (WeChat clients) and clock.
+    """The ctx a Worker starts with: settings, clock and, when the caller shares its own
+    (`gridbot serve` runs the worker beside the web app), the engine. ``startup`` adds the
+    rest."""
+    return {"settings": settings, "clock": clock, "engine": engine}
 
-    Connects to nothing yet: the engine and the Redis client connect on first use, so a
-    service that is down is met (and waited for) by ``run``.
+
+async def startup(ctx: dict[str, Any]) -> None:
+    """arq's ``on_startup``: build the engine (unless given), the synchronous Redis client
+    and the pusher (WeChat clients) into ``ctx``, then check the database.
+
+    Raises a DB_DOWN error when the database is unreachable, ConfigError when it has no
+    schema (``run`` waits and retries, or exits); what was built is closed by ``shutdown``.
     """
-    return {
-        "settings": settings,
-        "engine": engine or service_engine(settings),
-        "pusher": Pusher(settings, sync_client(settings.redis_url, settings.redis_timeout_s)),
-        "clock": clock,
-    }
+    settings: Settings = ctx["settings"]
+    if ctx.get("engine") is None:
+        ctx["engine"] = service_engine(settings)
+        ctx["own_engine"] = True
+    ctx["sync_redis"] = sync_client(settings.redis_url, settings.redis_timeout_s)
+    ctx["pusher"] = Pusher(settings, ctx["sync_redis"])
+    await asyncio.to_thread(_check_database, ctx["engine"])
+    log.info("worker connected: Redis %s, database %s", scrub(settings.redis_url),
+             ctx["engine"].url.render_as_string(hide_password=True))
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    """arq's ``on_shutdown``: close what ``startup`` built (an engine given by the caller
+    stays open). Safe to call after a failed or partial ``startup``."""
+    if (pusher := ctx.pop("pusher", None)) is not None:
+        pusher.close()
+    if (client := ctx.pop("sync_redis", None)) is not None:
+        client.close()
+    if ctx.pop("own_engine", False):
+        engine = ctx.pop("engine")
+        await asyncio.to_thread(engine.dispose)
+
+
+class WorkerSettings:
+    """arq's settings class (``arq.worker.get_kwargs`` reads it): the jobs, the start-up and
+    shut-down hooks, and polling. The Redis pool and ``ctx`` are given by ``build_worker``."""
+
+    functions = FUNCTIONS
+    cron_jobs = CRON_JOBS
+    on_startup = startup
+    on_shutdown = shutdown
+    handle_signals = False
+    poll_delay = 0.2
+    """Seconds between polls of the queue."""
+    keep_result = 60
+    """Seconds a job's result is kept in Redis."""
 
 
 async def build_worker(settings: Settings, ctx: dict[str, Any], burst: bool = False) -> Worker:
-    """An arq Worker on ``settings.redis_url`` with every job of this module (not connected
-    yet; Redis calls time out after ``settings.redis_timeout_s`` seconds)."""
+    """An arq Worker from ``WorkerSettings`` on ``settings.redis_url`` (not connected yet;
+    Redis calls time out after ``settings.redis_timeout_s`` seconds). ``ctx`` (from
+    ``build_context``) is the Worker's own dict: ``startup`` fills it."""
     if is_memory(settings.redis_url):
         # fakeredis has no INFO command, which arq only logs at start-up.
         async def _no_info(*_args: Any, **_kwargs: Any) -> None:
@@ -130,10 +172,7 @@ async def build_worker(settings: Settings, ctx: dict[str, Any], burst: bool = Fa
 
         arq.worker.log_redis_info = _no_info
     pool = await arq_pool(settings.redis_url, settings.redis_timeout_s)
-    return Worker(
-        functions=FUNCTIONS, cron_jobs=CRON_JOBS, redis_pool=pool, ctx=ctx, burst=burst,
-        handle_signals=False, poll_delay=0.2, keep_result=60,
-    )
+    return Worker(**arq.worker.get_kwargs(WorkerSettings), redis_pool=pool, ctx=ctx, burst=burst)
 
 
 class DatabaseDown(Exception):
@@ -151,10 +190,13 @@ def _check_database(engine: Engine) -> None:
                               "`gridbot db upgrade`")
 
 
-async def _watch_database(engine: Engine, interval_s: float) -> None:
-    """Return never; raise DatabaseDown when ``SELECT 1`` fails."""
+async def _watch_database(ctx: dict[str, Any], interval_s: float) -> None:
+    """Return never; raise DatabaseDown when ``SELECT 1`` on ``ctx["engine"]`` fails (once
+    ``startup`` has put one there)."""
     while True:
         await asyncio.sleep(interval_s)
+        if (engine := ctx.get("engine")) is None:
+            continue
         try:
             await asyncio.to_thread(_ping, engine)
         except DB_DOWN as exc:
@@ -166,10 +208,11 @@ def _ping(engine: Engine) -> None:
         conn.exec_driver_sql("SELECT 1")
 
 
-async def _run_worker(worker: Worker, engine: Engine, interval_s: float) -> None:
-    """``worker.main()`` until it or the database watchdog raises (re-raised here)."""
+async def _run_worker(worker: Worker, interval_s: float) -> None:
+    """``worker.main()`` (which runs ``startup``) until it or the database watchdog raises
+    (re-raised here)."""
     main = asyncio.create_task(worker.main(), name="arq-worker")
-    watchdog = asyncio.create_task(_watch_database(engine, interval_s), name="db-watchdog")
+    watchdog = asyncio.create_task(_watch_database(worker.ctx, interval_s), name="db-watchdog")
     try:
         done, _ = await asyncio.wait({main, watchdog}, return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -182,9 +225,9 @@ async def _run_worker(worker: Worker, engine: Engine, interval_s: float) -> None
 
 async def _close(worker: Worker, timeout_s: float) -> None:
     """Let ``worker``'s running jobs finish (at most ``timeout_s`` seconds, then cancel them;
-    a relay already sending finishes in its thread and records its outcome), then close its
-    Redis pool. Unlike ``Worker.close`` this cancels no job first and survives Redis being
-    down."""
+    a relay already sending finishes in its thread and records its outcome), run its
+    ``on_shutdown`` (``shutdown``), then close its Redis pool. Unlike ``Worker.close`` this
+    cancels no job first and survives Redis being down."""
     running = [t for t in worker.tasks.values() if not t.done()]
     if running:
         _, late = await asyncio.wait(running, timeout=timeout_s)
@@ -193,6 +236,8 @@ async def _close(worker: Worker, timeout_s: float) -> None:
     for task in worker.tasks.values():
         if task.done() and not task.cancelled() and task.exception() is not None:
             log.debug("job ended with %r while the worker stopped", task.exception())
+    if worker.on_shutdown is not None:
+        await worker.on_shutdown(worker.ctx)
     try:
         await asyncio.wait_for(worker.pool.aclose(close_connection_pool=True), 5)
     except Exception as exc:  # Redis down: nothing to close cleanly
@@ -244,18 +289,14 @@ async def run(settings: Settings, clock: Clock = utcnow, engine: Any = None, *,
 
     Raises ConfigError for a configuration error (exit code 2 in the CLI); nothing else.
     """
-    ctx = build_context(settings, clock, engine)
     delay_s = backoff_first_s
     while True:
         started = time.monotonic()
         worker: Worker | None = None
         try:
-            await asyncio.to_thread(_check_database, ctx["engine"])
-            worker = await build_worker(settings, ctx)
+            worker = await build_worker(settings, build_context(settings, clock, engine))
             await worker.pool.ping()
-            log.info("worker connected: Redis %s, database %s", scrub(settings.redis_url),
-                     ctx["engine"].url.render_as_string(hide_password=True))
-            await _run_worker(worker, ctx["engine"], db_check_interval_s)
+            await _run_worker(worker, db_check_interval_s)
             return  # only a burst worker ends by itself
         except asyncio.CancelledError:
             raise
