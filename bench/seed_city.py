@@ -497,7 +497,7 @@ def probe(engine: Engine) -> Probe:
 
 def hot_paths(engine: Engine, p: Probe) -> list[tuple[str, Callable[[Session], object]]]:
     """(label, call) of every hot path: each call runs the project's own function."""
-    from handlers import escalation, lifecycle
+    from services import escalation, people
     from storage import org, outbox, stats, tickets
     from storage.models import GridWorker
 
@@ -528,7 +528,7 @@ def hot_paths(engine: Engine, p: Probe) -> list[tuple[str, Callable[[Session], o
         ("report: duplicate lookup (tickets.open_duplicate)",
          lambda s: tickets.open_duplicate(s, p.building, p.building_kind, p.building_category,
                                           p.now - timedelta(days=3))),
-        ("我的任务 (lifecycle.open_tickets_of)", lambda s: lifecycle.open_tickets_of(s, worker(s))),
+        ("我的任务 (people.open_tickets_of)", lambda s: people.open_tickets_of(s, worker(s))),
         ("grid queue (tickets.grid_queue)", lambda s: tickets.grid_queue(s, p.big_grid)),
         ("outbox relay claim (outbox.claim_due, 100)", lambda s: outbox.claim_due(s, p.now, 100)),
         ("SLA sweep: due timers (escalation.due_timer_ids)",

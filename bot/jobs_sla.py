@@ -12,7 +12,7 @@ Design (the database is the source of truth, Redis only makes timers punctual):
    (``storage.sla.job_id``) — arq refuses a second job with the same id, so several
    sweepers queue it once, while a re-planned or advanced timer gets a fresh id — and
    stamps ``enqueued_at`` if the row still holds that step.
-3. ``fire_timer`` fires the step at most once (``handlers.escalation.fire`` locks the ticket
+3. ``fire_timer`` fires the step at most once (``services.escalation.fire`` locks the ticket
    and its timer row and checks the row still holds the job's token): a re-run, a second
    worker or a job of a re-planned timer does nothing.
 4. The sweep also fires every timer already due. A step whose job vanished (Redis flushed,
@@ -37,7 +37,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import Engine, tuple_
 from sqlmodel import Session, col, select
 
-from handlers.escalation import due_timer_ids, fire
+from services.escalation import due_timer_ids, fire
 from storage.models import TicketTimer
 from storage.sla import Due, job_id
 from storage.times import Clock, as_utc

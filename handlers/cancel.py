@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 from handlers import care_signup, handles, lend_tool, shortref
-from handlers.lifecycle import cancel as cancel_ticket
-from handlers.lifecycle import describe
 from handlers.turn import Turn
 from services.messages import msg
+from services.notify import describe
+from services.tickets import cancel as cancel_ticket
 from storage import Conflict, NotFound, tickets
 from storage.models import TicketStatus
 from storage.times import show

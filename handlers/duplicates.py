@@ -16,10 +16,12 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from handlers import continues
-from handlers.lifecycle import actor, describe, handlers_of, tell_staff
 from handlers.turn import Turn
 from services.messages import msg
+from services.notify import describe, tell_staff
+from services.people import handlers_of
 from services.promise import inline
+from services.tickets import actor
 from storage import NotFound, sla
 from storage import tickets as repo
 from storage.models import TicketFollower, TicketStatus

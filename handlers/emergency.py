@@ -9,7 +9,7 @@ and the property company for a trapped lift, 119 and the gas line for a gas smel
 next lines what to do meanwhile, then the ticket and the promised time.
 
 The ticket (``report.open_pending``, urgent: the SLA policy with ``urgent = true`` applies;
-``handlers.lifecycle.open_ticket`` pushes it to the worker and the grid leaders) is opened
+``services.tickets.open_ticket`` pushes it to the worker and the grid leaders) is opened
 where the text says the danger is (a building or place, ``handlers.location``), else at the
 resident's home; the home address is never changed here. With no home and no place named,
 the ticket goes to community staff (unassigned) and the resident is asked where. The same
@@ -29,13 +29,15 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from handlers import continues, location
-from handlers.lifecycle import actor, describe, grid_leaders, handlers_of, tell_staff
 from handlers.report import NEW_TOPIC, open_pending
 from handlers.turn import Turn
 from intents.emergency import Emergency
 from intents.slots import extract_phone
 from services import promise
 from services.messages import msg
+from services.notify import describe, tell_staff
+from services.people import grid_leaders, handlers_of
+from services.tickets import actor
 from storage import org, tickets
 from storage.models import Department, Ticket, TicketStatus
 

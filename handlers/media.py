@@ -16,9 +16,9 @@ from wechatpy.messages import ImageMessage, LocationMessage
 
 from handlers import continues, shortref
 from handlers import location as loc
-from handlers.lifecycle import actor
 from handlers.turn import Turn
 from services.messages import msg
+from services.tickets import actor
 from storage import tickets
 from storage.models import Ticket, TicketStatus
 

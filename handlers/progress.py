@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from handlers import handles, shortref
-from handlers.lifecycle import describe
 from handlers.turn import Turn
 from services.messages import msg
+from services.notify import describe
 from services.promise import inline
 from storage import NotFound, tickets
 from storage.times import show

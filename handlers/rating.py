@@ -15,9 +15,9 @@ from __future__ import annotations
 import re
 
 from handlers import continues, handles
-from handlers.lifecycle import actor, rate, reopen_window_start
 from handlers.turn import Turn
 from services.messages import msg
+from services.tickets import actor, rate, reopen_window_start
 from storage import sla, tickets
 from storage.models import Ticket, TicketStatus
 

@@ -5,33 +5,22 @@ position 「1」, number tail 「0007」), the only open one, or the one picked 
 list when there are several — and never opens a second ticket. The reply tells the ticket's
 state and the time it is due (``services.promise.for_ticket``); a 催办 event goes on the
 timeline and the people working it get one nudge push, at most one per ticket per
-``NUDGE_EVERY_S``.
+``services.tickets.NUDGE_EVERY_S`` (the action is ``services.tickets.urge``).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from handlers import continues, handles, shortref
-from handlers.lifecycle import actor, describe, handlers_of, status_text, tell_staff
 from handlers.turn import Turn
 from services import promise
+from services import tickets as actions
+from services.errors import NotAllowed, WrongState
 from services.messages import msg
+from services.notify import status_text
 from storage import NotFound, tickets
-from storage.models import Ticket, TicketEvent, TicketStatus
-
-URGE = "urge"
-"""TicketEvent.kind of a resident's 催办 that nudged the people working the ticket."""
-URGE_HELD = "urge_held"
-"""TicketEvent.kind of a 催办 within ``NUDGE_EVERY_S`` of the last nudge (no push)."""
-NUDGE_EVENT = "ticket_urged"
-"""Outbox.event of the nudge pushed to the people working the ticket."""
-NUDGE_EVERY_S = 4 * 3600
-"""At most one nudge per ticket in this many seconds: the SLA warnings and the 督办 ladder
-already chase an overdue ticket, so a resident asking every few minutes should be heard (every
-催办 is on the timeline) without flooding the worker — one nudge per half working day."""
+from storage.models import Ticket, TicketStatus
 
 
 @handles("urge")
@@ -86,11 +75,12 @@ def _urge_number(turn: Turn, number: str, text: str | None = None) -> str:
         ticket = tickets.by_number(turn.session, number, for_update=True)
     except NotFound:
         return msg("ticket_not_found", no=number)
-    if ticket.resident_id != turn.resident.id:
+    try:
+        return urge_ticket(turn, ticket, text or turn.text)
+    except NotAllowed:
         return msg("ticket_not_yours", no=ticket.number)
-    if ticket.status not in TicketStatus.OPEN:
+    except WrongState:
         return msg("urge.not_open", no=ticket.number, status=msg(f"status.{ticket.status}"))
-    return urge_ticket(turn, ticket, text or turn.text)
 
 
 def _locked(session: Session, ticket_id: int) -> Ticket:
@@ -98,15 +88,11 @@ def _locked(session: Session, ticket_id: int) -> Ticket:
 
 
 def urge_ticket(turn: Turn, ticket: Ticket, text: str) -> str:
-    """Record the 催办 on ``ticket`` (locked, open), nudge its handlers when no nudge went
-    out in the last ``NUDGE_EVERY_S`` seconds, and answer with its state and due time."""
+    """Record the 催办 on ``ticket`` (locked; ``services.tickets.urge`` nudges its handlers
+    at most once per ``NUDGE_EVERY_S``) and answer with its state and due time.
+    Raises NotAllowed (not the resident's), WrongState (not open)."""
     session, now = turn.session, turn.now
-    nudged = False
-    if not _nudged_since(session, ticket, now - timedelta(seconds=NUDGE_EVERY_S)):
-        nudged = tell_staff(session, handlers_of(session, ticket), ticket, NUDGE_EVENT,
-                            msg("urge.push", **describe(session, ticket))) > 0
-    tickets.record(session, ticket, URGE if nudged else URGE_HELD, actor(turn.resident), now,
-                   text)
+    nudged = actions.urge(session, ticket, turn.resident, text, now)
     parts = [msg("urge.state", no=ticket.number, status=status_text(session, ticket),
                  category=ticket.category or msg(f"kind.{ticket.kind}"))]
     if ticket.status == TicketStatus.WAITING_RESIDENT:
@@ -115,10 +101,3 @@ def urge_ticket(turn: Turn, ticket: Ticket, text: str) -> str:
         parts.append(msg("urge.promise", promise=promised))
     parts.append(msg("urge.nudged" if nudged else "urge.nudged_already"))
     return "".join(parts)
-
-
-def _nudged_since(session: Session, ticket: Ticket, since: datetime) -> bool:
-    return session.exec(
-        select(TicketEvent.id).where(TicketEvent.ticket_id == ticket.id,
-                                     TicketEvent.kind == URGE, col(TicketEvent.at) >= since)
-        .limit(1)).first() is not None

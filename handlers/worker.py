@@ -17,19 +17,14 @@ at the start of a message, so other modules add staff commands without touching 
 from __future__ import annotations
 
 from handlers import WORKER_COMMANDS, shortref, worker_command
-from handlers.handover import call_in, find_target, reject, transfer
-from handlers.lifecycle import (
-    accept,
-    can_handle,
-    describe,
-    open_tickets_of,
-    resolve,
-    start,
-    status_text,
-)
-from handlers.questions import answer, ask, await_answer
 from handlers.turn import Turn
+from services.handover import call_in, find_target, reject, transfer
 from services.messages import msg
+from services.notify import describe, status_text
+from services.people import open_tickets_of
+from services.permissions import allowed
+from services.questions import answer, ask, await_answer
+from services.tickets import accept, resolve, start
 from storage import Conflict, NotFound, tickets
 from storage.models import Resident, Ticket, TicketStatus
 from storage.times import as_utc, show
@@ -73,7 +68,7 @@ def load_ticket(turn: Turn, number: str) -> Ticket | str:
         ticket = tickets.by_number(turn.session, number, for_update=True)
     except NotFound:
         return msg("ticket_not_found", no=number)
-    if not can_handle(turn.session, turn.worker, ticket):
+    if not allowed(turn.session, turn.worker, "view", ticket):
         return msg("worker.not_allowed", no=ticket.number)
     return ticket
 

@@ -339,7 +339,7 @@ class TicketTimer(SQLModel, table=True):
     both are None when nothing is to come (paused, closed, every step fired). ``fired``
     lists the steps already fired in ``cycle`` (the ticket's ``sla_cycle``; a reopen starts
     a new list). The worker queues an arq job ``fire_timer`` whose id names ticket, cycle,
-    step and due time (``storage.sla.job_id``); ``handlers.escalation.fire`` locks the row,
+    step and due time (``storage.sla.job_id``); ``services.escalation.fire`` locks the row,
     fires the step once, appends it to ``fired`` and moves the row to the next step.
     """
 

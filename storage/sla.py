@@ -23,7 +23,7 @@ PostgreSQL and SQLite) whose values Python computes from the ticket's clocks —
 steps soonest first — and whose update picks, in SQL, the first of them not yet in the
 row's ``fired`` (a new cycle starts an empty list). The worker (``bot/jobs_sla.py``) queues
 the row's step as an arq job deferred to its due time, with an id naming ticket, cycle,
-step and due time (``job_id``); ``handlers.escalation.fire`` fires it once under the row
+step and due time (``job_id``); ``services.escalation.fire`` fires it once under the row
 lock and moves the row on, so a re-planned or advanced row gets a fresh job and a stale
 job finds nothing to do.
 

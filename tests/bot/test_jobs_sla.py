@@ -11,7 +11,7 @@ from arq.worker import Worker
 from sqlmodel import Session, func, select
 
 from bot import jobs_sla
-from handlers.lifecycle import NewTicket, open_ticket
+from services.tickets import NewTicket, Reporter, open_ticket
 from storage.models import (
     Building,
     Community,
@@ -60,7 +60,7 @@ def seed(engine, tickets: int) -> None:
             resident = Resident(openid=f"oR{i}", building_id=building.id, unit=1, room=f"{i}01")
             s.add(resident)
             s.flush()
-            open_ticket(s, resident, NewTicket(kind="repair", category="楼道灯",
+            open_ticket(s, Reporter.of(resident), NewTicket(kind="repair", category="楼道灯",
                                                description="楼道灯坏了"), at("2026-11-23 09:00"))
         s.commit()
 

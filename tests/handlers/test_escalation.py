@@ -84,7 +84,7 @@ def test_urgent_ticket_runs_round_the_clock(world: World):
 
 
 def test_a_timer_step_fires_once_and_a_stale_job_not_at_all(world: World):
-    from handlers.escalation import fire
+    from services.escalation import fire
 
     t = world.report("oR1")
     warn = next_step(world, t)  # a job carries the token of the step it was queued for

@@ -17,8 +17,8 @@ from sqlmodel import Session, select
 from bot.inbox import Inbox
 from bot.settings import Settings
 from bot.simulator import WeChatSimulator
-from handlers.escalation import due_timer_ids, fire
 from intents.classify import Classifier
+from services.escalation import due_timer_ids, fire
 from storage import tickets
 from storage.calendar import Calendar
 from storage.models import (

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from handlers.urge import NUDGE_EVERY_S
 from services.messages import msg
 from services.promise import for_ticket
+from services.tickets import NUDGE_EVERY_S
 from storage.models import InboundMessage, TicketEvent
 
 

@@ -8,9 +8,9 @@ from datetime import datetime
 import pytest
 from sqlmodel import Session, func, select
 
-from handlers import lifecycle
-from handlers.escalation import fire
-from handlers.lifecycle import NewTicket, open_ticket
+from services import tickets as lifecycle
+from services.escalation import fire
+from services.tickets import NewTicket, Reporter, open_ticket
 from storage import sla
 from storage.models import GridWorker, Resident, Ticket, TicketTimer
 from storage.times import FrozenClock, as_utc
@@ -46,7 +46,7 @@ def test_plan_is_one_upsert_on_a_new_ticket_and_on_a_change(clean_db, plans):
     with Session(clean_db) as s:
         resident = s.exec(select(Resident)).first()
         worker = s.exec(select(GridWorker).where(GridWorker.openid == "oW1")).one()
-        t = open_ticket(s, resident, NewTicket(kind="repair", category="楼道灯",
+        t = open_ticket(s, Reporter.of(resident), NewTicket(kind="repair", category="楼道灯",
                                                description="楼道灯又坏了"), at("2026-11-23 09:10"))
         s.commit()
         assert timer(s, t) == (0, "response:warn", at("2026-11-23 09:58").isoformat(), [])

@@ -28,16 +28,16 @@ from sqlalchemy import Engine
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from handlers.lifecycle import (
-    auto_close,
+from services.messages import msg
+from services.notify import tell_staff
+from services.people import (
     community_id_of,
     community_staff,
     department_members,
     grid_leaders,
     handlers_of,
-    tell_staff,
 )
-from services.messages import msg
+from services.tickets import auto_close
 from storage import sla
 from storage import tickets as repo
 from storage.db import session_scope

@@ -3,8 +3,9 @@ department, 上报 to the community (小事不出网格、大事不出社区), a
 
 Each function runs in the caller's transaction, records the reason in the timeline, replans
 the timers and pushes to the people concerned. SLA due times are the resident's promise and
-do not restart on a transfer. Raises ``storage.Conflict`` when the status does not allow it,
-``storage.NotFound`` for an unknown grid or department (``find_target``).
+do not restart on a transfer. Raises ``services.errors.NotAllowed`` unless the acting
+worker may (``services.permissions``), ``WrongState`` when the status does not allow it,
+``NotFound`` for an unknown grid or department (``find_target``).
 """
 
 from __future__ import annotations
@@ -13,20 +14,13 @@ from datetime import datetime
 
 from sqlmodel import Session, or_, select
 
-from handlers.lifecycle import (
-    actor,
-    community_id_of,
-    community_staff,
-    department_members,
-    describe,
-    grid_leaders,
-    tell_owner,
-    tell_resident,
-    tell_staff,
-)
-from services import conflict
+from services import conflict, permissions
+from services.errors import NotFound, WrongState
 from services.messages import msg
-from storage import Conflict, NotFound, sla
+from services.notify import describe, tell_owner, tell_resident, tell_staff
+from services.people import community_staff, department_members, grid_leaders, staff_of_community
+from services.tickets import actor, move
+from storage import sla
 from storage import tickets as repo
 from storage.models import Department, Grid, GridWorker, Ticket, TicketStatus
 
@@ -35,14 +29,19 @@ TRANSFERABLE = (S.SUBMITTED, S.ASSIGNED, S.ACCEPTED, S.IN_PROGRESS, S.WAITING_RE
                 S.REOPENED)
 
 
-def find_target(session: Session, name: str) -> Grid | Department:
-    """The grid (by code "G02" or name "第二网格") or department (by name) called ``name``.
+def find_target(session: Session, name: str, community_id: int | None = None
+                ) -> Grid | Department:
+    """The grid (by code "G02" or name "第二网格") or department (by name) called ``name``;
+    grids are looked up within ``community_id`` when given (codes are unique only within
+    their community).
 
     Raises NotFound.
     """
     name = name.strip()
-    grid = session.exec(select(Grid).where(or_(Grid.code == name.upper(), Grid.name == name))
-                        ).first()
+    query = select(Grid).where(or_(Grid.code == name.upper(), Grid.name == name))
+    if community_id is not None:
+        query = query.where(Grid.community_id == community_id)
+    grid = session.exec(query.order_by(Grid.id)).first()
     if grid is not None:
         return grid
     department = session.exec(select(Department).where(Department.name == name)).first()
@@ -53,19 +52,20 @@ def find_target(session: Session, name: str) -> Grid | Department:
 
 def transfer(session: Session, ticket: Ticket, worker: GridWorker, target: Grid | Department,
              reason: str, now: datetime) -> str:
-    """转派 to ``target``; returns its display name. Raises Conflict.
+    """转派 to ``target``; returns its display name. Raises NotAllowed, WrongState.
 
     To a grid: the ticket joins that grid's queue and its grid worker becomes assignee and
     首问责任人 (a formal hand-over). To a department: the department's members are pushed and
     any of them may take it; the 首问责任人 stays and is told each step.
     A waiting_resident ticket resumes its clock first.
     """
+    permissions.require(session, worker, "transfer", ticket)
     if ticket.status not in TRANSFERABLE:
-        raise Conflict(f"{ticket.number}: cannot transfer in {ticket.status}")
+        raise WrongState(f"{ticket.number}: cannot transfer in {ticket.status}")
     if isinstance(target, Grid) and target.id == ticket.grid_id and ticket.department_id is None:
-        raise Conflict(f"{ticket.number} is already in grid {target.code}")
+        raise WrongState(f"{ticket.number} is already in grid {target.code}")
     if isinstance(target, Department) and target.id == ticket.department_id:
-        raise Conflict(f"{ticket.number} is already with {target.name}")
+        raise WrongState(f"{ticket.number} is already with {target.name}")
     sla.resume(ticket, now)
     label = target.name
     if isinstance(target, Grid):
@@ -78,10 +78,9 @@ def transfer(session: Session, ticket: Ticket, worker: GridWorker, target: Grid 
     else:
         ticket.department_id = target.id
         ticket.assignee_id = None
-        people = department_members(session, target.id) or community_staff(
-            session, community_id_of(session, ticket))
+        people = department_members(session, target.id) or staff_of_community(session, ticket)
     note = msg("handover.note_transfer", target=label, reason=reason or "-", who=worker.name)
-    repo.move(session, ticket, S.ASSIGNED, actor(worker), now, note)
+    move(session, ticket, S.ASSIGNED, actor(worker), now, note)
     sla.plan(session, ticket, now)
     fields = describe(session, ticket)
     tell_staff(session, people, ticket, "task_transferred",
@@ -98,14 +97,15 @@ def transfer(session: Session, ticket: Ticket, worker: GridWorker, target: Grid 
 def call_in(session: Session, ticket: Ticket, worker: GridWorker, reason: str,
             now: datetime) -> int:
     """上报: ask the community (and the grid leader) to take charge; the worker stays on
-    it. Returns how many staff were told. Raises Conflict for a ticket not open."""
+    it. Returns how many staff were told. Raises NotAllowed, WrongState (not open)."""
+    permissions.require(session, worker, "call_in", ticket)
     if ticket.status not in S.OPEN:
-        raise Conflict(f"{ticket.number}: cannot escalate in {ticket.status}")
+        raise WrongState(f"{ticket.number}: cannot escalate in {ticket.status}")
     ticket.escalation_level = max(ticket.escalation_level, 2)
     session.add(ticket)
     repo.record(session, ticket, "escalated", actor(worker), now,
                 msg("handover.note_call_in", who=worker.name, reason=reason))
-    people = grid_leaders(session, ticket) + community_staff(session, community_id_of(session, ticket))
+    people = grid_leaders(session, ticket) + staff_of_community(session, ticket)
     return tell_staff(session, people, ticket, "task_escalated",
                       msg("push.task_escalated", who=worker.name, reason=reason,
                           **describe(session, ticket)), skip=worker)
@@ -114,10 +114,11 @@ def call_in(session: Session, ticket: Ticket, worker: GridWorker, reason: str,
 def reject(session: Session, ticket: Ticket, worker: GridWorker, reason: str,
            now: datetime) -> None:
     """驳回: close the ticket as not the community's business; ``reason`` says why and where
-    to go and is pushed to the resident. Raises Conflict."""
+    to go and is pushed to the resident. Raises NotAllowed, WrongState."""
+    permissions.require(session, worker, "reject", ticket)
     ticket.resolution = reason
     sla.mark_resolved(ticket, now)
-    repo.move(session, ticket, S.REJECTED, actor(worker), now, reason)
+    move(session, ticket, S.REJECTED, actor(worker), now, reason)
     sla.plan(session, ticket, now)
     tell_resident(session, ticket, "ticket_rejected",
                   msg("push.ticket_rejected", no=ticket.number, reason=reason), now)

@@ -1,0 +1,63 @@
+"""Who may do what to a ticket, in one place: every door asks ``allowed`` or ``require``.
+
+Actors: a ``GridWorker`` (staff), a ``Resident``, or None — the system (SLA timers, the
+importer's hand-overs), which may do everything.
+
+- Staff actions (``STAFF_ACTIONS``: accept, start, resolve, ask, resume, call_in, transfer,
+  reject, note, view): the ticket's assignee; its 首问责任人; a member of the department it
+  was transferred to; a grid leader of its grid; community staff of its community (all
+  communities for staff with none); for an unassigned ticket any worker of its grid. Never
+  someone recused from it (回避, ``services.conflict``) — whatever their role.
+- Resident actions (``RESIDENT_ACTIONS``: cancel, urge, rate, answer): the resident who
+  reported it.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from services import conflict
+from services.errors import NotAllowed
+from services.people import community_id_of, departments_of
+from storage.models import GridWorker, Resident, Role, Ticket
+
+STAFF_ACTIONS = frozenset({"accept", "start", "resolve", "ask", "resume", "call_in",
+                           "transfer", "reject", "note", "view"})
+RESIDENT_ACTIONS = frozenset({"cancel", "urge", "rate", "answer"})
+
+Actor = GridWorker | Resident | None
+
+
+def allowed(session: Session, who: Actor, action: str, ticket: Ticket) -> bool:
+    """Whether ``who`` may do ``action`` to ``ticket`` (see the module doc).
+
+    Raises ValueError for an action that is in neither list (a programming error).
+    """
+    if action not in STAFF_ACTIONS and action not in RESIDENT_ACTIONS:
+        raise ValueError(f"unknown action {action!r}")
+    if who is None:
+        return True
+    if isinstance(who, Resident):
+        return action in RESIDENT_ACTIONS and who.id == ticket.resident_id
+    return action in STAFF_ACTIONS and _staff_may(session, who, ticket)
+
+
+def require(session: Session, who: Actor, action: str, ticket: Ticket) -> None:
+    """``allowed`` or raise NotAllowed(action, ticket.number)."""
+    if not allowed(session, who, action, ticket):
+        raise NotAllowed(action, ticket.number)
+
+
+def _staff_may(session: Session, worker: GridWorker, ticket: Ticket) -> bool:
+    if worker.id in conflict.recused_ids(session, ticket):
+        return False
+    if worker.id in (ticket.assignee_id, ticket.first_owner_id):
+        return True
+    if ticket.department_id is not None and ticket.department_id in departments_of(session, worker):
+        return True
+    if worker.role == Role.GRID_LEADER and worker.grid_id is not None:
+        return worker.grid_id == ticket.grid_id
+    if worker.role in (Role.COMMUNITY_ADMIN, Role.GRID_LEADER):
+        community_id = community_id_of(session, ticket)
+        return community_id is None or worker.community_id in (None, community_id)
+    return ticket.assignee_id is None and worker.grid_id == ticket.grid_id
