@@ -12,6 +12,7 @@
     gridbot notice TITLE BODY --grid …       push a notice (停水停电通知) to residents;
                                              --status N shows its delivery counts
     gridbot resident level REF LEVEL         a resident's care level (红橙黄蓝绿 or none)
+    gridbot qrcode [--buildings] [--out DIR] the communities' QR codes (scenes; PNGs via the API)
     gridbot intents classify|eval            the understanding of messages
     gridbot outbox list|retry                pushes that are dead or in doubt; re-send them
     gridbot station …  / gridbot care …      lending stations; after-school care programmes
@@ -37,7 +38,7 @@ from typer.core import TyperGroup
 
 # Start-up: importing this module registers every command but loads neither the storage stack
 # nor jieba (`gridbot --help` < 0.5 s); command bodies import what they use (bot/lazy.py).
-from bot import cli_ops
+from bot import cli_ops, cli_qrcode
 from bot.cli_chat import chat
 from bot.cli_intents import app as intents_app
 from bot.cli_outbox import outbox_app
@@ -85,6 +86,9 @@ app.add_typer(resident_app, name="resident")
 app.command("chat", short_help="在终端里模拟微信对话（居民或网格员）。", help=(
     "在终端里以居民或网格员的身份和运行中的 gridbot 对话，就像微信那样；输入 /help 查看对话内命令。"))(chat)
 app.registered_commands += cli_ops.ops_app.registered_commands  # stats, notice (with their help)
+app.command("qrcode", short_help="社区（或楼栋）的带参数二维码：居民扫码即登记所在社区。", help=(
+    "列出各社区的二维码场景值；加 --out 目录 则经微信接口生成二维码并保存图片。居民扫了哪个社区"
+    "（或楼栋）的码，就登记为住在哪个社区。"))(cli_qrcode.qrcode)
 
 
 def _logging(settings: Settings | None = None) -> None:

@@ -9,6 +9,11 @@ It implements what gridbot calls, with WeChat's request checks and errcodes:
 ``GET  cgi-bin/token``                 access token (grant_type/appid/secret present)
 ``POST cgi-bin/message/custom/send``   客服消息
 ``POST cgi-bin/message/template/send`` 模板消息
+``POST cgi-bin/qrcode/create``         带参数二维码: a ticket for a scene (``QR_SCENE``,
+                                       ``QR_STR_SCENE``, ``QR_LIMIT_SCENE``,
+                                       ``QR_LIMIT_STR_SCENE``)
+``GET  cgi-bin/showqrcode?ticket=…``   the code's image (a real PNG of its ``url``; WeChat
+                                       serves it from mp.weixin.qq.com)
 ``GET  wecom/cgi-bin/gettoken``        WeCom access token (corpid/corpsecret present)
 ``POST wecom/cgi-bin/message/send``    WeCom application message
 =====================================  ================================================
@@ -16,8 +21,9 @@ It implements what gridbot calls, with WeChat's request checks and errcodes:
 Errcodes answered: 40001 unknown access_token (WeCom 40014), 42001 expired token, 41001
 missing token, 40002 bad grant_type, 41002/41004 missing appid/secret, 44002 empty body,
 47001 not a JSON object, 40003 bad openid, 40008 bad msgtype, 44004 empty text, 40037 missing
-template_id, 40056 bad WeCom agentid, 40031 bad WeCom userid list. A new token is issued on
-every fetch and the previous one stays valid 300 s, as WeChat does.
+template_id, 40035 bad QR code arguments (action name, scene id 1–100000 for a
+permanent code, scene string of 1–64 characters), 40056 bad WeCom agentid, 40031 bad WeCom
+userid list. A new token is issued on every fetch and the previous one stays valid 300 s, as WeChat does.
 
 For people and tests:
 
@@ -39,12 +45,14 @@ developers.weixin.qq.com/doc/offiaccount/Basic_Information/Get_access_token.html
 developers.weixin.qq.com/doc/offiaccount/Message_Management/Service_Center_messages.html,
 developers.weixin.qq.com/doc/offiaccount/Message_Management/Template_Message_Interface.html,
 developers.weixin.qq.com/doc/offiaccount/Getting_Started/Global_Return_Code.html,
+developers.weixin.qq.com/doc/offiaccount/Account_Management/Generating_a_Parametric_QR_Code.html,
 developer.work.weixin.qq.com/document/path/91039 (gettoken),
 developer.work.weixin.qq.com/document/path/90236 (message/send).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import secrets
@@ -56,6 +64,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import redis as redis_lib
+import segno
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
@@ -66,6 +75,8 @@ TOKEN_TTL_S = 7200
 OLD_TOKEN_GRACE_S = 300
 OPENID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 WECOM_USERID_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+QR_ACTIONS = frozenset({"QR_SCENE", "QR_STR_SCENE", "QR_LIMIT_SCENE", "QR_LIMIT_STR_SCENE"})
+QR_MAX_EXPIRE_S = 30 * 24 * 3600
 MSGTYPES = frozenset(
     {"text", "image", "voice", "video", "music", "news", "mpnews", "msgmenu", "wxcard",
      "miniprogrampage", "textcard", "markdown", "file"}
@@ -175,6 +186,37 @@ class _Sandbox:
             messages.append(record)
         return {"recipient": recipient, "messages": messages,
                 "next": max(after, 0) + len(messages)}
+
+    # -- parametric QR codes ------------------------------------------------------------
+    def create_qrcode(self, body: dict) -> dict:
+        """A ticket for ``body``'s scene, kept as long as the code lives (temporary codes
+        ``expire_seconds``, default 60, at most 30 days; permanent ones for good)."""
+        action = body.get("action_name")
+        scene = (body.get("action_info") or {}).get("scene") if isinstance(
+            body.get("action_info"), dict) else None
+        if action not in QR_ACTIONS or not isinstance(scene, dict):
+            raise _Refusal(40035, "invalid args: action_name or action_info.scene")
+        if action.endswith("STR_SCENE"):
+            value = scene.get("scene_str")
+            if not isinstance(value, str) or not 1 <= len(value) <= 64:
+                raise _Refusal(40035, "invalid args: scene_str must be 1-64 characters")
+        else:
+            value = scene.get("scene_id")
+            high = 100_000 if action == "QR_LIMIT_SCENE" else 2**32 - 1
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= high:
+                raise _Refusal(40035, f"invalid args: scene_id must be 1-{high}")
+        permanent = action.startswith("QR_LIMIT")
+        expire_s = None if permanent else min(int(body.get("expire_seconds") or 60), QR_MAX_EXPIRE_S)
+        ticket = "sandbox-qr-" + secrets.token_urlsafe(18)
+        url = f"http://weixin.qq.com/q/{ticket}"
+        self.redis.set(f"{PREFIX}qrcode:{ticket}", json.dumps({"scene": value, "url": url}),
+                       ex=expire_s)
+        return {"ticket": ticket, "url": url, **({"expire_seconds": expire_s} if expire_s else {})}
+
+    def qrcode_url(self, ticket: str) -> str | None:
+        """The ``url`` a ticket's code encodes, or None for an unknown or expired ticket."""
+        raw = self.redis.get(f"{PREFIX}qrcode:{ticket}")
+        return None if raw is None else json.loads(raw)["url"]
 
     def count(self, endpoint: str) -> None:
         self.redis.hincrby(f"{PREFIX}calls", endpoint, 1)
@@ -331,6 +373,24 @@ def sandbox_router(redis: redis_lib.Redis) -> APIRouter:
             box.deliver(recipient, "wecom", msgtype, text, body)
         return _errcode(0, "ok", invaliduser="", msgid=secrets.token_hex(8))
 
+    def qrcode_create(token: str | None, raw: bytes) -> Response:
+        box.count("qrcode_create")
+        try:
+            box.check_token("official", token)
+            return JSONResponse(box.create_qrcode(_json_body(raw)))
+        except _Refusal as exc:
+            return _errcode(exc.errcode, exc.errmsg)
+
+    @router.get("/cgi-bin/showqrcode")
+    def showqrcode(ticket: str = "") -> Response:
+        box.count("showqrcode")
+        url = box.qrcode_url(ticket)
+        if url is None:  # WeChat answers an unknown ticket with HTTP 404 and no image
+            return PlainTextResponse("ticket not found", status_code=404)
+        image = io.BytesIO()
+        segno.make_qr(url).save(image, kind="png", scale=8, border=4)
+        return Response(image.getvalue(), media_type="image/png")
+
     def _post(handler):
         async def endpoint(request: Request) -> Response:
             raw = await request.body()
@@ -341,6 +401,7 @@ def sandbox_router(redis: redis_lib.Redis) -> APIRouter:
     router.add_api_route("/cgi-bin/message/custom/send", _post(custom_send), methods=["POST"])
     router.add_api_route("/cgi-bin/message/template/send", _post(template_send), methods=["POST"])
     router.add_api_route("/wecom/cgi-bin/message/send", _post(wecom_send), methods=["POST"])
+    router.add_api_route("/cgi-bin/qrcode/create", _post(qrcode_create), methods=["POST"])
 
     @router.get("/inbox/{recipient}")
     def inbox(recipient: str, after: int = 0) -> dict:
