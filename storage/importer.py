@@ -6,6 +6,7 @@ YAML (one community per file)::
     street: 和平街道
     community: 幸福新社区
     phone: 024-12345678              # optional, shown to residents
+    estates: [阳光小区, 阳光花园]      # optional: the 小区 names residents use (Community.estates)
     grids:
       - code: G01                    # unique within the community
         name: 第一网格
