@@ -27,11 +27,15 @@ ACTOR = "system"
 
 def import_org(session: Session, path: Path, now: datetime, *, dry_run: bool = False,
                allow_moves: bool = False, progress: Progress | None = None) -> ImportReport:
-    """Import ``path`` and hand over the tickets of staff changes (none on a dry run).
+    """Import ``path`` and hand over the tickets of staff changes (a dry run counts them).
     ``now`` is aware UTC. Raises ImportFormatError / ImportProblems; nothing is written then."""
     report = import_file(session, path, dry_run=dry_run, allow_moves=allow_moves,
                          progress=progress)
-    report.handed_over = sum(hand_over(session, change, now) for change in report.staff_changes)
+    if dry_run:
+        report.handed_over = sum(len(_tickets(session, change)) for change in report.staff_changes)
+    else:
+        report.handed_over = sum(hand_over(session, change, now)
+                                 for change in report.staff_changes)
     return report
 
 
@@ -53,13 +57,18 @@ def hand_over(session: Session, change: StaffChange, now: datetime) -> int:
     leaving = session.get(GridWorker, change.worker_id)
     if leaving is None:
         return 0
-    tickets = [t for t in repo.assigned_to(session, leaving.id)
-               if change.left or t.grid_id == change.from_grid_id]
+    tickets = _tickets(session, change)
     for ticket in tickets:
         _give(session, ticket, leaving, successor(session, ticket.grid_id, leaving.id), now,
               change.left)
     session.flush()
     return len(tickets)
+
+
+def _tickets(session: Session, change: StaffChange) -> list[Ticket]:
+    """The open tickets assigned to the worker that the change takes from them."""
+    return [t for t in repo.assigned_to(session, change.worker_id)
+            if change.left or t.grid_id == change.from_grid_id]
 
 
 def _give(session: Session, ticket: Ticket, leaving: GridWorker, to: GridWorker | None,

@@ -130,8 +130,10 @@ class ImportReport:
     left: int = 0
     dry_run: bool = False
     staff_changes: list[StaffChange] = field(default_factory=list)
+    """Also on a dry run (the workers exist already: only existing staff leave or move)."""
     handed_over: int = 0
-    """Open tickets handed to another handler (set by ``services.org_import``)."""
+    """Open tickets handed to another handler, or on a dry run that would be (set by
+    ``services.org_import``)."""
     notes: list[str] = field(default_factory=list)
 
     streets = property(lambda self: self.created["streets"])
@@ -184,7 +186,6 @@ def import_file(session: Session, path: Path, *, dry_run: bool = False,
         raise
     if dry_run:
         savepoint.rollback()
-        plan.report.staff_changes = []
     else:
         savepoint.commit()
     return plan.report
