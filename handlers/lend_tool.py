@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from handlers import continues, handles
+from handlers import community, continues, handles
 from handlers import lending_notify as notify
 from handlers.turn import Turn
 from intents.slots import cn_to_int
@@ -143,7 +143,9 @@ def _propose(turn: Turn, text: str, wanted: list[Wanted], tries: int) -> str:
     lines: list[list[int]] = []
     parts: list[str] = []
     for w in wanted:
-        candidates = lending.items_named(turn.session, w.name)
+        # the resident's community's stations first, then the other stations of the account
+        candidates = (lending.items_named(turn.session, w.name, community.community_of(turn))
+                      or lending.items_named(turn.session, w.name))
         if not candidates:
             turn.ask({"flow": FLOW, "awaiting": "item", "tries": tries})
             return msg("lending.unknown_item", name=w.name, items=_catalogue_lines(turn))

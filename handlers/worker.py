@@ -25,7 +25,7 @@ from services.people import open_tickets_of
 from services.permissions import allowed
 from services.questions import answer, ask, await_answer
 from services.tickets import accept, resolve, start
-from storage import Conflict, NotFound, tickets
+from storage import Conflict, NotFound, org, tickets
 from storage.models import Resident, Ticket, TicketStatus
 from storage.times import as_utc, show
 
@@ -223,7 +223,9 @@ def transfer_command(turn: Turn, verb: str, argument: str) -> str:
     ticket, rest = got
     name, _, reason = rest.partition(" ")
     try:
-        target = find_target(turn.session, name)
+        # grid codes are unique only within a community: the ticket's own is meant
+        home = org.grid(turn.session, ticket.grid_id) if ticket.grid_id else None
+        target = find_target(turn.session, name, home.community_id if home else None)
     except NotFound:
         return msg("worker.unknown_target", target=name)
     try:

@@ -159,3 +159,13 @@ def test_a_scene_not_ours_on_subscribe_asks(schat):
 def test_one_community_account_never_asks(chat):
     assert chat.event("o1", "subscribe") == msg("welcome")
     assert chat.say("o1", "楼道灯坏了") == msg("ask_address")
+
+
+def test_a_transfer_to_a_grid_code_stays_in_the_tickets_community(schat, street):
+    schat.event("t1", "subscribe", "qrscene_" + estates.scene_for(community_id=street["阳光社区"]))
+    schat.say("t1", "1号楼1单元101 楼道灯坏了")
+    [ticket] = schat.tickets()
+    assert schat.say("yg-worker-g1", f"转派 {ticket.number} G02 不属本网格").startswith("已转派")
+    [ticket] = schat.tickets()
+    assert _grid_of(schat, ticket) == ("阳光社区", "G02")
+    assert len(schat.pushes("yg-worker-g2")) == 1 and schat.pushes("worker-g2") == []
