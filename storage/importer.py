@@ -57,8 +57,9 @@ cut to ~80 characters.
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,6 +92,8 @@ and 60 MB of memory per MB of YAML, so a larger file is refused before it is par
 LABEL_NUMBERS_FROM = BUILDING_MAX + 1
 """Lettered buildings given by name only ({label: A栋}) are numbered from here, out of the
 range residents write, so ``storage.org.find_building`` finds them by name."""
+BATCH_ROWS = 1000
+"""Rows per bulk insert: a few statements for a city's file, and a moving progress bar."""
 DEFAULT_STREET: str = WORDS["defaults"]["street"]
 _quote = ImportFormatError.quote
 Progress = Callable[[int, int], None]
@@ -516,15 +519,9 @@ class _Plan:
 
     # ------------------------------------------------------------------------- writes
     def apply(self, progress: Progress | None) -> None:
-        """Write the plan: a few bulk statements per table. Flushes; the caller commits."""
-        total, done = max(self.p.size, 1), 0
-
-        def step(n: int) -> None:
-            nonlocal done
-            done += n
-            if progress:
-                progress(min(done, total), total)
-
+        """Write the plan: a few bulk statements per table (inserts in batches of
+        ``BATCH_ROWS``, the progress moving after each). Flushes; the caller commits."""
+        self._progress, self._done, self._end = progress, 0, 0
         s = self.s
         s.flush()
         for name in self.new_streets:
@@ -540,43 +537,60 @@ class _Plan:
             s.flush()
             self.communities[name] = row
         cid = {name: row.id for name, row in self.communities.items()}
-        self._write_grids(cid)
-        step(len(self.p.grids))
+        with self._phase(len(self.p.grids)):
+            self._write_grids(cid)
         gid = {key: row.id for key, row in self.grids.items()}
-        self._upsert(Building, [(row, {"community_id": cid[v["grid"][0]], "grid_id": gid[v["grid"]],
-                                       **{k: x for k, x in v.items() if k != "grid"}})
-                                for row, v in self.building_writes])
-        step(len(self.p.buildings))
-        self._upsert(Place, [(row, {"community_id": cid[v["grid"][0]], "grid_id": gid[v["grid"]],
-                                    **{k: x for k, x in v.items() if k != "grid"}})
-                             for row, v in self.place_writes])
-        step(len(self.p.places))
-        self._write_staff(cid, gid)
-        step(len(self.p.staff))
-        self._write_departments(cid)
-        step(len(self.p.departments))
-        if self.level_writes:
-            s.execute(update(Resident), [{"id": i, "vulnerability": v} for i, v in self.level_writes])
-        step(len(self.p.levels))
+        with self._phase(len(self.p.buildings)):
+            self._upsert(Building, [(row, {"community_id": cid[v["grid"][0]],
+                                           "grid_id": gid[v["grid"]],
+                                           **{k: x for k, x in v.items() if k != "grid"}})
+                                    for row, v in self.building_writes])
+        with self._phase(len(self.p.places)):
+            self._upsert(Place, [(row, {"community_id": cid[v["grid"][0]], "grid_id": gid[v["grid"]],
+                                        **{k: x for k, x in v.items() if k != "grid"}})
+                                 for row, v in self.place_writes])
+        with self._phase(len(self.p.staff)):
+            self._write_staff(cid, gid)
+        with self._phase(len(self.p.departments)):
+            self._write_departments(cid)
+        with self._phase(len(self.p.levels)):
+            if self.level_writes:
+                s.execute(update(Resident), [{"id": i, "vulnerability": v}
+                                             for i, v in self.level_writes])
         s.expire_all()
+
+    @contextlib.contextmanager
+    def _phase(self, records: int) -> Iterator[None]:
+        """Writing ``records`` of the file: the progress reaches their end when done."""
+        self._end = self._done + records
+        yield
+        self._advance(records)
+
+    def _advance(self, rows: int) -> None:
+        self._done = min(self._done + rows, self._end)
+        if self._progress:
+            self._progress(self._done, max(self.p.size, 1))
 
     def _upsert(self, model: type, rows: list[tuple[object | None, dict]],
                 key: tuple[str, ...] = ()) -> dict[tuple, int]:
-        """Insert the rows whose object is None, update the others by primary key (one
-        executemany each); returns {values of the ``key`` columns: id} of the inserted rows
-        (nothing asked for when ``key`` is empty, so SQLite batches the insert too)."""
+        """Insert the rows whose object is None (an executemany per ``BATCH_ROWS``), update
+        the others by primary key (an executemany per set of columns); returns {values of
+        the ``key`` columns: id} of the inserted rows (nothing asked for when ``key`` is
+        empty, so SQLite batches the insert too)."""
         new = [values for row, values in rows if row is None]
         old = [{"id": row.id, **values} for row, values in rows if row is not None]  # type: ignore[attr-defined]
         ids: dict[tuple, int] = {}
-        if new:
-            # NULLs written out, so rows with and without a phone go in one batch
-            statement = insert(model).execution_options(render_nulls=True)
+        # NULLs written out, so rows with and without a phone go in one batch
+        statement = insert(model).execution_options(render_nulls=True)
+        if key:
+            statement = statement.returning(model.id, *(getattr(model, k) for k in key))  # type: ignore[attr-defined]
+        for start in range(0, len(new), BATCH_ROWS):
+            batch = new[start:start + BATCH_ROWS]
+            result = self.s.execute(statement, batch)
             if key:
-                statement = statement.returning(model.id, *(getattr(model, k) for k in key))  # type: ignore[attr-defined]
-                ids = {tuple(r[1:]): r[0] for r in self.s.execute(statement, new)}
-            else:
-                self.s.execute(statement, new)
-        for keys in {tuple(sorted(v)) for v in old}:  # one executemany per set of columns
+                ids.update({tuple(r[1:]): r[0] for r in result})
+            self._advance(len(batch))
+        for keys in {tuple(sorted(v)) for v in old}:
             self.s.execute(update(model), [v for v in old if tuple(sorted(v)) == keys])
         return ids
 

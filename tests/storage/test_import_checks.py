@@ -215,7 +215,8 @@ def test_five_thousand_buildings_take_a_few_bulk_statements(session, tmp_path):
         report = import_file(session, path, progress=lambda done, total: seen.append((done, total)))
     assert (report.grids, report.buildings, report.workers) == (250, 5000, 500)
     assert len(statements) < 40, __import__("collections").Counter(s[:50] for s in statements)
-    assert seen[-1] == (seen[-1][1], seen[-1][1]) and len(seen) >= 5
+    assert seen == sorted(seen) and seen[-1] == (5750, 5750)  # every record, in order
+    assert len([done for done, _ in seen if 250 < done < 5250]) >= 4  # buildings in batches
     with counting(session.get_bind()) as statements:
         again = import_file(session, path)
     assert again.unchanged["buildings"] == 5000 and len(statements) < 20
