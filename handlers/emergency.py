@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from handlers import continues, location
+from handlers import community, continues, location
 from handlers.report import NEW_TOPIC, open_pending
 from handlers.turn import Turn
 from intents.emergency import Emergency
@@ -101,7 +101,8 @@ def continue_emergency(turn: Turn) -> str | None:
         _tell(turn, ticket, msg("emergency.push_phone", no=ticket.number, phone=phone))
         awaiting.remove("phone")
         said.append(msg("emergency.phone_saved"))
-    where = location.locate(turn.session, turn.text).where if "where" in awaiting else None
+    where = location.locate(turn.session, turn.text, community.community_of(turn)
+                            ).where if "where" in awaiting else None
     if where is not None:
         label = location.label(turn.session, where, turn.resident)
         tickets.record(turn.session, ticket, "location", actor(turn.resident), turn.now, label)
@@ -130,7 +131,7 @@ def _open(turn: Turn, found: Emergency) -> Ticket:
     """Open the urgent ticket where the text places the danger (else at home)."""
     pending: dict[str, Any] = {"kind": found.ticket_kind, "category": found.category,
                                "text": turn.text, "urgent": True, **turn.attachments()}
-    where = location.locate(turn.session, turn.text).where
+    where = location.locate(turn.session, turn.text, community.community_of(turn)).where
     if where is None and isinstance(pending.get("location"), dict):
         where = pending.pop("location")  # shared just before: that is the place
     if where is not None:

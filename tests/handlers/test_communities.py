@@ -169,3 +169,11 @@ def test_a_transfer_to_a_grid_code_stays_in_the_tickets_community(schat, street)
     [ticket] = schat.tickets()
     assert _grid_of(schat, ticket) == ("阳光社区", "G02")
     assert len(schat.pushes("yg-worker-g2")) == 1 and schat.pushes("worker-g2") == []
+
+
+def test_an_emergency_in_a_building_is_found_in_the_residents_community(schat, street):
+    schat.event("f1", "subscribe", "qrscene_" + estates.scene_for(community_id=street["阳光社区"]))
+    schat.say("f1", "5号楼电梯里有人被困住了！")
+    [ticket] = schat.tickets()
+    assert ticket.urgent and _grid_of(schat, ticket) == ("阳光社区", "G02")
+    assert schat.pushes("yg-worker-g2") and schat.pushes("worker-g2") == []
