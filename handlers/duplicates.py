@@ -1,8 +1,8 @@
 """Duplicate reports: a new report of the same kind and category in the same building (or
 at the same public place, 东门 …), while an earlier one is open and younger than
 ``[duplicates] window_hours``, is offered to be joined to it. A resident who joins becomes
-a ``TicketFollower`` and is told every update of that ticket; one who declines gets a
-ticket of their own.
+a follower told every update of that ticket (``services.tickets.follow``); one who
+declines gets a ticket of their own.
 
 ``offer`` is called by the report flow before a ticket is opened; ``@continues("join")``
 takes the answer (1 = join, 2 = new ticket; anything else is handled afresh).
@@ -13,18 +13,15 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-
 from handlers import continues
 from handlers.turn import Turn
 from services.messages import msg
-from services.notify import describe, tell_staff
-from services.people import handlers_of
+from services.notify import describe
 from services.promise import inline
-from services.tickets import actor
+from services.tickets import follow
 from storage import NotFound, sla
 from storage import tickets as repo
-from storage.models import TicketFollower, TicketStatus
+from storage.models import TicketStatus
 
 FLOW = "join"
 YES = ("1", "１", "加入", "是", "好", "好的", "可以", "加入跟进")
@@ -69,14 +66,6 @@ def answer_offer(turn: Turn) -> str | None:
         from handlers.report import open_pending
 
         return open_pending(turn, state["pending"])
-    try:
-        with turn.session.begin_nested():
-            turn.session.add(TicketFollower(ticket_id=ticket.id, resident_id=turn.resident.id,
-                                            note=state["pending"].get("text"), created_at=turn.now))
-    except IntegrityError:
-        return msg("followup.duplicate_joined", no=ticket.number, due=inline(ticket, turn.now, contact=False))
-    repo.record(turn.session, ticket, "joined", actor(turn.resident), turn.now,
-                state["pending"].get("text"))
-    tell_staff(turn.session, handlers_of(turn.session, ticket), ticket, "ticket_joined",
-               msg("push.ticket_joined", no=ticket.number, text=state["pending"].get("text", "")))
-    return msg("followup.duplicate_joined", no=ticket.number, due=inline(ticket, turn.now, contact=False))
+    follow(turn.session, ticket, turn.resident, state["pending"].get("text"), turn.now)
+    return msg("followup.duplicate_joined", no=ticket.number,
+               due=inline(ticket, turn.now, contact=False))

@@ -180,3 +180,18 @@ def test_transfer_targets_are_found_within_the_community(community):
         assert handover.find_target(s, "第二网格").code == "G02"
         with pytest.raises(NotFound):
             handover.find_target(s, "G02", community_id + 1000)
+
+
+def test_a_neighbour_follows_an_open_ticket_once(community):
+    with Session(community) as s:
+        t = repair(s, tickets.Reporter.of(resident(s, "oR1")))
+        neighbour = resident(s, "oR2")
+        assert tickets.follow(s, t, neighbour, "我家这层也不亮", START) is True
+        assert tickets.follow(s, t, neighbour, "再说一遍", START) is False
+        joined = s.exec(select(TicketEvent).where(TicketEvent.ticket_id == t.id,
+                                                  TicketEvent.kind == "joined")).all()
+        assert [e.note for e in joined] == ["我家这层也不亮"]
+        tickets.resolve(s, t, staff(s, "worker-g1"), "换了灯泡", START)
+        assert [p.openid for p in pushes(s, t) if p.event == "ticket_resolved"] == ["oR1", "oR2"]
+        with pytest.raises(WrongState):
+            tickets.follow(s, t, resident(s, "oR3"), None, START)
