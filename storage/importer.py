@@ -407,14 +407,16 @@ class _Plan:
         return key in self.file_grids or key in self.grids
 
     def _check_places(self) -> None:
-        seen: dict[tuple[str, str], str] = {}
+        seen: dict[tuple[str, str], import_parse.PlaceRec] = {}
         self.place_writes: list[tuple[Place | None, dict]] = []
         for rec in self.p.places:
             key = (rec.community, rec.name)
-            if key in seen:
-                self.problem(rec.where, f"duplicate place {rec.name} (first at {seen[key]})")
+            if key in seen:  # a CSV repeats its grid's places on each worker's row
+                if (seen[key].grid, seen[key].aliases) != (rec.grid, rec.aliases):
+                    self.problem(rec.where, f"place {rec.name} is given twice, differently "
+                                            f"(first at {seen[key].where})")
                 continue
-            seen[key] = rec.where
+            seen[key] = rec
             if not self._grid_known((rec.community, rec.grid)):
                 known = sorted({c for k, c in [*self.file_grids, *self.grids] if k == rec.community})
                 self.problem(rec.where, f"unknown grid {_quote(rec.grid)} for place "

@@ -220,3 +220,16 @@ def test_five_thousand_buildings_take_a_few_bulk_statements(session, tmp_path):
     with counting(session.get_bind()) as statements:
         again = import_file(session, path)
     assert again.unchanged["buildings"] == 5000 and len(statements) < 20
+
+
+def test_a_csv_repeats_its_grids_buildings_and_places_on_each_row(session, tmp_path):
+    text = ("community,grid_code,buildings,places,name,openid,role\n"
+            "阳光社区,G01,1-2,东门=东大门,王芳,oW1,网格员\n"
+            "阳光社区,G01,1-2,东门=东大门,李强,oL1,网格长\n"
+            "阳光社区,G02,3,东门,周杰,oW2,网格员\n")
+    with pytest.raises(ImportProblems) as err:
+        import_file(session, _write(tmp_path, "c.csv", text))
+    assert [str(p) for p in err.value.problems] == [
+        "c.csv line 4: place 东门 is given twice, differently (first at c.csv line 2)"]
+    report = import_file(session, _write(tmp_path, "c.csv", text.rsplit("\n", 2)[0] + "\n"))
+    assert (report.buildings, report.places, report.workers) == (2, 1, 2)
