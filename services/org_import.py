@@ -6,7 +6,8 @@ or changed grid are handed over, each hand-over recorded on the ticket's timelin
         -> storage.importer.ImportReport                (caller commits)
 
 Who takes a ticket over: an active grid worker of the ticket's grid (the new worker),
-else the grid's leader (网格长), else nobody (the community's staff see it in the queue).
+else the grid's leader (网格长), else nobody (the community's staff see it in the queue);
+they (or the community's staff) are pushed the ticket (``services.notify``).
 Raises what ``storage.importer.import_file`` raises (ImportFormatError, ImportProblems).
 """
 
@@ -18,9 +19,11 @@ from pathlib import Path
 from sqlmodel import Session, select
 
 from services.messages import msg
+from services.notify import describe, tell_staff
+from services.people import community_staff
 from storage import tickets as repo
 from storage.importer import ImportReport, Progress, StaffChange, import_file
-from storage.models import GridWorker, Role, Ticket
+from storage.models import Grid, GridWorker, Role, Ticket
 
 ACTOR = "system"
 
@@ -81,3 +84,8 @@ def _give(session: Session, ticket: Ticket, leaving: GridWorker, to: GridWorker 
     note = msg("org_import.handed_over", who=leaving.name, reason=reason,
                to=to.name if to else msg("org_import.to_community"))
     repo.record(session, ticket, "handed_over", ACTOR, now, note)
+    grid = session.get(Grid, ticket.grid_id) if ticket.grid_id else None
+    people = [to] if to else community_staff(session, grid.community_id if grid else None)
+    tell_staff(session, people, ticket, "task_handed_over",
+               msg("org_import.push", who=leaving.name, reason=reason,
+                   **describe(session, ticket)))

@@ -11,7 +11,7 @@ from sqlmodel import select
 from services.messages import msg
 from services.org_import import import_org
 from storage import tickets as repo
-from storage.models import Grid, GridWorker, Ticket, TicketStatus
+from storage.models import Grid, GridWorker, Outbox, Ticket, TicketStatus
 
 NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 ORG = """\
@@ -27,6 +27,8 @@ grids:
     buildings: [3]
     workers:
       - {name: 周杰, openid: oW2}
+staff:
+  - {name: 赵敏, openid: oA1, role: 社区管理员}
 """
 
 
@@ -53,6 +55,11 @@ def _holder(session, ticket: Ticket) -> tuple[str | None, str | None]:
     return (worker.openid if worker else None), (events[-1] if events else None)
 
 
+def _pushes(session) -> list[tuple[str, str]]:
+    return [(o.openid, o.text.splitlines()[0]) for o in session.exec(
+        select(Outbox).where(Outbox.event == "task_handed_over").order_by(Outbox.id))]
+
+
 def test_a_worker_who_leaves_hands_open_tickets_to_the_new_worker(session, tmp_path):
     _import(session, tmp_path, ORG)
     open_one = _ticket(session, "GD20261122-0001", "G01", "oW1")
@@ -64,6 +71,7 @@ def test_a_worker_who_leaves_hands_open_tickets_to_the_new_worker(session, tmp_p
     assert _holder(session, open_one) == ("oW5", msg(
         "org_import.handed_over", who="王芳", reason=msg("org_import.reason_left"), to="陈新"))
     assert _holder(session, closed) == ("oW1", None)
+    assert _pushes(session) == [("oW5", "【交接工单】GD20261122-0001：王芳已离职，请您接手。")]
     assert session.exec(select(GridWorker.active).where(GridWorker.openid == "oW1")).one() is False
 
 
@@ -88,3 +96,4 @@ def test_a_worker_moving_grid_leaves_the_old_grids_tickets_behind(session, tmp_p
     assert _holder(session, ticket) == (None, msg(
         "org_import.handed_over", who="周杰", reason=msg("org_import.reason_moved"),
         to=msg("org_import.to_community")))
+    assert _pushes(session) == [("oA1", "【交接工单】GD20261122-0004：周杰已调到其他网格，请您接手。")]
