@@ -50,8 +50,8 @@ from bench.webhook import (  # noqa: E402
     servers,
     settings_overrides,
 )
+from bot.devtools.simulator import WeChatSimulator  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from bot.simulator import WeChatSimulator  # noqa: E402
 
 FLAT_MB = 20.0
 """RSS growth (MB) after the first step below which a process counts as flat."""

@@ -19,7 +19,7 @@ What one run does, all on loopback:
    every load point, so their open tickets pile up as the run goes on. The abuse limits
    (rate limit, burst → one ticket thread) are lifted: the scripted residents compress days
    of use into seconds.
-2. Push path. A WeChat API sandbox (bot/sandbox.py) and one arq worker (``bot.worker.run``)
+2. Push path. A WeChat API sandbox (bot/devtools/sandbox.py) and one arq worker (``bot.worker.run``)
    run in their own processes for the whole benchmark, so pushes are relayed under load as in
    production; the worker competes with the web processes for the 2 cores.
 3. Servers, one app at a time, each in ``--processes`` uvicorn processes sharing one port
@@ -30,7 +30,7 @@ What one run does, all on loopback:
    round trip and one committed PostgreSQL INSERT: the least any design that keeps a message
    durable before replying must do) — then *gridbot* (``bot.app.create_app``, no embedded
    worker).
-4. Load. Just before each load point, the requests are built with ``bot.simulator`` (so their
+4. Load. Just before each load point, the requests are built with ``bot.devtools.simulator`` (so their
    timestamps are inside the webhook's unchanged 300 s window when sent; the build age is
    printed) into one file per connection: a mix of 50 % reports with an address, 20 % 查询,
    20 % greetings and 10 % WeChat retries (an earlier report of the same resident re-signed,
@@ -63,7 +63,7 @@ its figures are refused whenever its CPU exceeds the limit. ``main(argv)`` retur
 judged).
 
 Sources: developers.weixin.qq.com/doc/offiaccount/Message_Management/Receiving_standard_messages.html
-(MsgId, retries after 5 s, up to three times), bot/simulator.py (signing and encryption),
+(MsgId, retries after 5 s, up to three times), bot/devtools/simulator.py (signing and encryption),
 github.com/wg/wrk SCRIPTING (setup/init/delay/request/response/done).
 """
 
@@ -102,9 +102,9 @@ import httpx  # noqa: E402
 import psycopg  # noqa: E402
 import redis as redis_lib  # noqa: E402
 
-from bot.sandbox import free_port  # noqa: E402
+from bot.devtools.sandbox import free_port  # noqa: E402
+from bot.devtools.simulator import Delivery, WeChatSimulator  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from bot.simulator import Delivery, WeChatSimulator  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("GRIDBOT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_BASE_URL = os.environ.get("GRIDBOT_TEST_REDIS", "redis://127.0.0.1:6379")
@@ -349,7 +349,7 @@ def sandbox_app(settings: Settings):
     """The WeChat API sandbox alone, at /sandbox."""
     from fastapi import FastAPI
 
-    from bot.sandbox import sandbox_router
+    from bot.devtools.sandbox import sandbox_router
     from storage.redis import sync_client
 
     app = FastAPI(title="sandbox")

@@ -85,7 +85,7 @@ def create_app(
     app = FastAPI(title="gridbot", lifespan=lifespan, **docs)
     app.include_router(webhook.router)
     if settings.sandbox and not production:  # Settings refuse it in production; never mount it there
-        from bot.sandbox import sandbox_router
+        from bot.devtools.sandbox import sandbox_router
 
         app.include_router(sandbox_router(sync_client(settings.redis_url)), prefix="/sandbox")
 

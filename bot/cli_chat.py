@@ -1,7 +1,7 @@
 """``gridbot chat``: talk to a running gridbot as WeChat would, and see what it pushes.
 
 Each line typed is sent to ``POST {url}/wechat`` exactly as WeChat's server sends it
-(``bot.simulator``: signed with the token; encrypted in safe mode when
+(``bot.devtools.simulator``: signed with the token; encrypted in safe mode when
 ``GRIDBOT_WECHAT_AES_KEY`` is set). The passive reply is printed, and so are the pushes
 (客服消息, 模板消息, WeCom) that reached the identities used in this session, read from the
 sandbox inbox (``GET {url}/sandbox/inbox/{openid}``) after every line, on ``/wait`` and on
@@ -31,8 +31,8 @@ import typer
 if TYPE_CHECKING:  # imported where used: `gridbot --help` must not load httpx or pydantic
     import httpx
 
+    from bot.devtools.simulator import Delivery
     from bot.settings import Settings
-    from bot.simulator import Delivery
 
 WECHAT_TIMEOUT_S = 5.0
 """WeChat waits 5 s for a passive reply, then retries."""
@@ -62,7 +62,7 @@ class ChatSession:
     def __init__(self, url: str, openid: str, settings: Settings, http: httpx.Client) -> None:
         self.url = url.rstrip("/")
         self.openid = openid
-        from bot.simulator import WeChatSimulator
+        from bot.devtools.simulator import WeChatSimulator
 
         self.http = http
         self.sim = WeChatSimulator(settings.wechat_token, settings.wechat_app_id,

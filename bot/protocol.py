@@ -22,6 +22,7 @@ developers.weixin.qq.com/doc/offiaccount/Message_Management/Passive_user_reply_m
 from __future__ import annotations
 
 import binascii
+import hashlib
 import hmac
 import struct
 import time
@@ -34,7 +35,14 @@ from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.messages import BaseMessage
 
 from bot.settings import Settings
-from bot.simulator import wechat_signature
+
+
+def wechat_signature(*parts: str) -> str:
+    """SHA-1 hex of the sorted, concatenated parts: WeChat's signature of a push (token,
+    timestamp, nonce; plus the Encrypt field for ``msg_signature`` in safe mode).
+    Source: developers.weixin.qq.com/doc/offiaccount/Basic_Information/Access_Overview.html
+    """
+    return hashlib.sha1("".join(sorted(parts)).encode()).hexdigest()
 
 
 class ProtocolError(Exception):

@@ -3,7 +3,7 @@
 ``official_client`` talks to the official account's API (公众号, ``settings.wechat_api_base_url``)
 and ``wecom_client`` to the WeCom application API (企业微信, ``settings.wecom_api_base_url``).
 Both fetch their access token from that same base URL — stock wechatpy hard-codes
-``api.weixin.qq.com``/``qyapi.weixin.qq.com`` for it — so the sandbox (``bot.sandbox``) can
+``api.weixin.qq.com``/``qyapi.weixin.qq.com`` for it — so the sandbox (``bot.devtools.sandbox``) can
 stand in for WeChat on a machine with no internet.
 
 The access token is shared by every process through wechatpy's Redis session storage

@@ -14,8 +14,8 @@ from sqlmodel import Session, select
 
 from bot.app import create_app
 from bot.demo import COMMUNITY_FILE, seed
+from bot.devtools.simulator import Delivery, WeChatSimulator
 from bot.settings import Settings
-from bot.simulator import Delivery, WeChatSimulator
 from intents.classify import Classifier
 from storage.models import Outbox, Ticket
 from storage.times import FrozenClock

@@ -15,7 +15,7 @@ import yaml
 from fastapi.testclient import TestClient
 
 from bot.app import create_app
-from bot.simulator import WeChatSimulator
+from bot.devtools.simulator import WeChatSimulator
 from storage.db import session_scope
 from storage.importer import import_file
 from storage.services_import import import_services

@@ -34,7 +34,7 @@ def bench() -> ModuleType:
 
 
 def test_lists_have_the_mix_unique_msgids_and_one_connection_per_resident(bench):
-    from bot.simulator import WeChatSimulator
+    from bot.devtools.simulator import WeChatSimulator
 
     sim = WeChatSimulator("token", "wxapp")
     lists = bench.build_lists(sim, 4, 1000, 500, random.Random(3), tag="t")

@@ -19,9 +19,9 @@ from sqlmodel import Session
 from typer.testing import CliRunner
 
 from bot.cli_chat import chat
+from bot.devtools.sandbox import free_port, sandbox_router, serve_in_thread
 from bot.protocol import Protocol, ProtocolError
 from bot.push import Pusher
-from bot.sandbox import free_port, sandbox_router, serve_in_thread
 from bot.settings import Settings
 from storage.models import Outbox
 from storage.redis import sync_client

@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from bot.app import create_app
-from bot.sandbox import free_port, serve_in_thread
-from bot.simulator import WeChatSimulator
+from bot.devtools.sandbox import free_port, serve_in_thread
+from bot.devtools.simulator import WeChatSimulator
 from tests.chat import AES_KEY
 
 

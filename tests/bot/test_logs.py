@@ -16,9 +16,10 @@ import pytest
 import requests
 
 from bot import logs
-from bot.sandbox import free_port
+from bot.devtools.sandbox import free_port
+from bot.devtools.simulator import WeChatSimulator
+from bot.protocol import wechat_signature
 from bot.settings import DEMO_APP_ID, DEV_TOKEN, Settings
-from bot.simulator import WeChatSimulator, wechat_signature
 from bot.wechat_api import official_client, wecom_client
 from storage.db import create_schema, make_engine
 from tests.chat import AES_KEY

@@ -13,9 +13,8 @@ from hypothesis import strategies as st
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.messages import BaseMessage
 
-from bot.protocol import MalformedMessage, Protocol, ProtocolError
+from bot.protocol import MalformedMessage, Protocol, ProtocolError, wechat_signature
 from bot.settings import Settings
-from bot.simulator import wechat_signature
 from tests.chat import AES_KEY
 
 TOKEN = "prop-token"

@@ -10,8 +10,8 @@ import pytest
 import requests
 from fastapi import FastAPI
 
+from bot.devtools.sandbox import sandbox_router, serve_in_thread
 from bot.push import NoTemplateError, Pusher, PushError, _check_wecom_recipients
-from bot.sandbox import sandbox_router, serve_in_thread
 from bot.settings import Settings
 from bot.wechat_api import official_client
 from storage.models import Outbox

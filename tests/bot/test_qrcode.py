@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.demo import COMMUNITY_FILE, MORE_COMMUNITY_FILES, seed
+from bot.devtools.sandbox import sandbox_router, serve_in_thread
 from bot.qrcodes import PNG_MAGIC, image_url
-from bot.sandbox import sandbox_router, serve_in_thread
 from storage.models import Building, Community
 from storage.redis import sync_client
 

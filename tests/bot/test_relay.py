@@ -12,9 +12,9 @@ import pytest
 from fastapi import FastAPI
 from sqlmodel import Session
 
+from bot.devtools.sandbox import sandbox_router, serve_in_thread
 from bot.push import Pusher
 from bot.relay import relay_due, relay_one
-from bot.sandbox import sandbox_router, serve_in_thread
 from bot.settings import Settings
 from storage.models import GridWorker, Outbox
 from storage.outbox import MAX_ATTEMPTS, OutboxStatus, add_push

@@ -8,7 +8,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from bot.sandbox import sandbox_router
+from bot.devtools.sandbox import sandbox_router
 
 
 @pytest.fixture

@@ -22,9 +22,9 @@ import httpx
 import pytest
 from sqlmodel import Session, func, select
 
-from bot.sandbox import free_port
+from bot.devtools.sandbox import free_port
+from bot.devtools.simulator import Delivery, WeChatSimulator
 from bot.settings import DEMO_APP_ID, DEV_TOKEN
-from bot.simulator import Delivery, WeChatSimulator
 from storage.models import InboundMessage
 from tests.chat import AES_KEY
 from tests.conftest import BACKEND

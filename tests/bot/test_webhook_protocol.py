@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from bot.simulator import WeChatSimulator, wechat_signature
+from bot.devtools.simulator import WeChatSimulator
+from bot.protocol import wechat_signature
 from storage.models import InboundMessage
 from tests.chat import AES_KEY
 

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import redis as redis_lib
 
-from bot.sandbox import free_port
+from bot.devtools.sandbox import free_port
 from tests.conftest import wait_for_redis
 
 

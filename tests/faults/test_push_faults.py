@@ -1,7 +1,7 @@
 """Pushes under faults: worker SIGKILLed mid-relay, WeChat's API failing or hanging, Redis and
 PostgreSQL going away under a running worker.
 
-The fake WeChat API is the sandbox (bot/sandbox.py) served by uvicorn on a free port; it
+The fake WeChat API is the sandbox (bot/devtools/sandbox.py) served by uvicorn on a free port; it
 counts what it delivered per recipient. The worker runs as `gridbot worker` in a subprocess
 on a Redis server the test starts itself (``own_redis``) and the run's PostgreSQL database
 (through ``pg_proxy`` where the database must go away). For each fault: pushes delivered,
@@ -26,9 +26,9 @@ import pytest
 from fastapi import FastAPI
 from sqlmodel import Session, col, select
 
+from bot.devtools.sandbox import sandbox_router, serve_in_thread
 from bot.push import Pusher
 from bot.relay import relay_due
-from bot.sandbox import sandbox_router, serve_in_thread
 from bot.settings import Settings
 from storage.models import Outbox, OutboxStatus
 from storage.outbox import add_push, requeue

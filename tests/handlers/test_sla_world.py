@@ -14,9 +14,9 @@ from functools import cache
 import pytest
 from sqlmodel import Session, select
 
+from bot.devtools.simulator import WeChatSimulator
 from bot.inbox import Inbox
 from bot.settings import Settings
-from bot.simulator import WeChatSimulator
 from intents.classify import Classifier
 from services.escalation import due_timer_ids, fire
 from storage import tickets

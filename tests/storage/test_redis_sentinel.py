@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import redis as redis_lib
 
-from bot.sandbox import free_port
+from bot.devtools.sandbox import free_port
 from storage.redis import arq_pool, async_client, sentinel_parts, sync_client
 from tests.conftest import BACKEND, wait_for_redis
 

@@ -14,7 +14,6 @@ developers.weixin.qq.com/doc/offiaccount/Message_Management/Message_encryption_a
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import secrets
 import time
@@ -25,12 +24,9 @@ from xml.sax.saxutils import escape
 import xmltodict
 from wechatpy.crypto import WeChatCrypto
 
+from bot.protocol import wechat_signature
+
 _msg_ids = itertools.count(int(time.time() * 1000) * 1000)
-
-
-def wechat_signature(*parts: str) -> str:
-    """SHA-1 hex of the sorted, concatenated parts (WeChat's signature algorithm)."""
-    return hashlib.sha1("".join(sorted(parts)).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
