@@ -199,11 +199,18 @@ def get_grid(session: Session, grid_id: int) -> Grid:
 
 
 def address_of(session: Session, resident: Resident) -> str | None:
-    """"3号楼2单元501" for a resident with a known building, else None."""
+    """"3号楼2单元501" for a resident with a known building, else None; on an account with
+    several communities the estate (or community) comes first: "阳光小区3号楼2单元501"."""
     if resident.building_id is None:
         return None
     found = building(session, resident.building_id)
-    return format_address(found.name if found else "?", resident.unit, resident.room)
+    address = format_address(found.name if found else "?", resident.unit, resident.room)
+    if found is None or len(all_ := communities(session)) < 2:
+        return address
+    if resident.estate and resident.community_id == found.community_id:
+        return resident.estate + address
+    home = next((c for c in all_ if c.id == found.community_id), None)
+    return (home.estates[0] if home and len(home.estates) == 1 else home.name if home else "") + address
 
 
 def format_address(building_name: str, unit: int | None, room: str | None) -> str:

@@ -101,6 +101,8 @@ def test_the_question_is_asked_once_more_then_kept_for_staff(schat):
 def test_an_estate_name_in_the_message_decides(schat, street):
     opened = schat.say("e1", "和谐家园1号楼2单元502 厨房漏水了")
     assert "吴磊" in opened
+    # on an account of several communities, addresses read with their estate
+    assert msg("address_saved", address="和谐家园1号楼2单元502") in opened
     [ticket] = schat.tickets()
     assert _grid_of(schat, ticket) == ("和谐社区", "G01")
     resident = _resident(schat, "e1")
@@ -147,7 +149,7 @@ def test_a_scan_elsewhere_keeps_the_home(schat, street):
     schat.say("m1", "5号楼2单元302 楼道灯坏了")  # home saved in 幸福新社区
     schat.clock.advance(1)
     reply = schat.event("m1", "SCAN", estates.scene_for(community_id=street["和谐社区"]))
-    assert reply == msg("community.home_elsewhere", address="5号楼2单元302")
+    assert reply == msg("community.home_elsewhere", address="幸福新社区5号楼2单元302")
     assert _resident(schat, "m1").community_id == street["幸福新社区"]
 
 
