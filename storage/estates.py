@@ -98,8 +98,9 @@ def _stem(name: str) -> str:
 def named_in(session: Session, text: str, estate_slot: str | None = None) -> Estate | None:
     """The estate or community the text names, or None (none, or a name two communities
     share). The longest name written in full wins (阳光花园 over 阳光); else ``estate_slot``
-    (``extract_address(...)["estate"]``, 「阳光家园3号楼」) matches an estate whose stem
-    (阳光) no other estate of the account has — residents vary the ending."""
+    (``extract_address(...)["estate"]``, 「阳光家园3号楼」) matches the one community whose
+    estates or name have its stem (阳光) — residents vary the ending; the estate is then
+    left None (which of the community's estates is meant is not known)."""
     text = _norm(text)
     named: list[tuple[str, Estate]] = []
     for community in org.communities(session):
@@ -112,8 +113,10 @@ def named_in(session: Session, text: str, estate_slot: str | None = None) -> Est
         return next(iter(hits.values())) if len(hits) == 1 else None
     if estate_slot:
         stem = _stem(_norm(estate_slot))
-        hits = {e.community_id: e for key, e in named if _stem(key) == stem}
-        return next(iter(hits.values())) if len(hits) == 1 else None
+        hits = {e.community_id for key, e in named if _stem(key) == stem}
+        if len(hits) == 1:
+            community_id = hits.pop()
+            return next(e for _, e in named if e.community_id == community_id and e.estate is None)
     return None
 
 
