@@ -18,7 +18,7 @@ from handlers import continues, shortref
 from handlers import location as loc
 from handlers.turn import Turn
 from services.messages import msg
-from services.tickets import actor
+from services.tickets import attach
 from storage import tickets
 from storage.models import Ticket, TicketStatus
 
@@ -101,15 +101,9 @@ def answer_attach(turn: Turn) -> str | None:
         turn.ask({**kept, "flow": FLOW, "ids": ids})
         return msg("location.attach_again", count=len(ids))
     turn.finish()
-    who = actor(turn.resident)
-    for url in kept.get("photos", []):
-        tickets.record(turn.session, ticket, "photo", who, turn.now, url)
     point = kept.get("location")
-    if point:
-        tickets.record(turn.session, ticket, "location", who, turn.now,
-                       f"{point['label']} ({point['latitude']},{point['longitude']})")
-        if ticket.latitude is None:
-            ticket.latitude, ticket.longitude = point["latitude"], point["longitude"]
+    attach(turn.session, ticket, turn.resident, turn.now, photos=kept.get("photos", []),
+           point=(point["latitude"], point["longitude"], point["label"]) if point else None)
     if kept.get("photos"):
         return msg("photo_attached", no=ticket.number)
     return msg("location_attached", no=ticket.number)

@@ -22,7 +22,7 @@ from intents.slots import extract_address
 from services.messages import msg
 from services.notify import describe
 from services.promise import for_ticket
-from services.tickets import NewTicket, Reporter, actor, open_ticket
+from services.tickets import NewTicket, Reporter, attach, open_ticket
 from storage import org, tickets
 from storage.models import Ticket
 
@@ -193,10 +193,8 @@ def _burst_thread(turn: Turn) -> Ticket | None:
 def _add_to(turn: Turn, ticket: Ticket, pending: dict[str, Any]) -> str:
     """Record ``pending`` on ``ticket``'s timeline as the resident's supplement (补充); no
     new ticket and no push."""
-    who = actor(turn.resident)
-    tickets.record(turn.session, ticket, "supplement", who, turn.now, pending["text"])
-    for url in pending.get("photos", []):
-        tickets.record(turn.session, ticket, "photo", who, turn.now, url)
+    attach(turn.session, ticket, turn.resident, turn.now, text=pending["text"],
+           photos=pending.get("photos", []))
     turn.finish()
     return msg("report_added", no=ticket.number)
 
@@ -220,12 +218,11 @@ def open_pending(turn: Turn, pending: dict[str, Any]) -> str:
         fields["location"] = pending["where_text"]
     report = NewTicket(
         kind=pending["kind"], category=pending.get("category"), description=pending["text"],
-        urgent=bool(pending.get("urgent")), source_msg_id=turn.inbound_id(), **fields,
+        urgent=bool(pending.get("urgent")), source_msg_id=turn.inbound_id(),
+        photos=tuple(pending.get("photos", [])), **fields,
     )
     ticket = open_ticket(turn.session, Reporter.of(turn.resident), report, turn.now,
                          turn.settings.ticket_prefix)
-    for url in pending.get("photos", []):
-        tickets.record(turn.session, ticket, "photo", actor(turn.resident), turn.now, url)
     turn.finish()
     fields = describe(turn.session, ticket)
     worker = org.staff(turn.session, ticket.assignee_id) if ticket.assignee_id else None

@@ -4,12 +4,12 @@ Actors: a ``GridWorker`` (staff), a ``Resident``, or None — the system (SLA ti
 importer's hand-overs), which may do everything.
 
 - Staff actions (``STAFF_ACTIONS``: accept, start, resolve, ask, resume, call_in, transfer,
-  reject, note, view): the ticket's assignee; its 首问责任人; a member of the department it
+  reject, note, attach, view): the ticket's assignee; its 首问责任人; a member of the department it
   was transferred to; a grid leader of its grid; community staff of its community (all
   communities for staff with none); for an unassigned ticket any worker of its grid. Never
   someone recused from it (回避, ``services.conflict``) — whatever their role.
-- Resident actions (``RESIDENT_ACTIONS``: cancel, urge, rate, answer): the resident who
-  reported it.
+- Resident actions (``RESIDENT_ACTIONS``: cancel, urge, rate, answer, attach): the
+  resident who reported it.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from services.people import community_id_of, departments_of
 from storage.models import GridWorker, Resident, Role, Ticket
 
 STAFF_ACTIONS = frozenset({"accept", "start", "resolve", "ask", "resume", "call_in",
-                           "transfer", "reject", "note", "view"})
-RESIDENT_ACTIONS = frozenset({"cancel", "urge", "rate", "answer"})
+                           "transfer", "reject", "note", "attach", "view"})
+RESIDENT_ACTIONS = frozenset({"cancel", "urge", "rate", "answer", "attach"})
 
 Actor = GridWorker | Resident | None
 

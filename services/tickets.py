@@ -55,7 +55,7 @@ class NewTicket:
 
     Where the problem is (``handlers.location.ticket_fields`` in the chat): a building
     (+unit/room), a public place, and/or a location (WGS-84 degrees, ``location`` its label
-    as text). None of them: the reporter's home.
+    as text). None of them: the reporter's home. ``photos``: URLs of pictures sent with it.
     """
 
     kind: str
@@ -70,6 +70,7 @@ class NewTicket:
     place_id: int | None = None
     latitude: float | None = None
     longitude: float | None = None
+    photos: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,8 @@ def open_ticket(session: Session, reporter: Reporter, report: NewTicket, now: da
         note += "\n" + msg("reporter.contact", name=reporter.name or "-",
                            phone=reporter.phone or "-")
     repo.record(session, ticket, S.SUBMITTED, reporter.actor, now, note)
+    for url in report.photos:
+        repo.record(session, ticket, PHOTO, reporter.actor, now, url)
     conflict.record(session, ticket, pick, now)
     if worker is not None:
         repo.record(session, ticket, S.ASSIGNED, "system", now, worker.name)
@@ -375,6 +378,33 @@ def follow(session: Session, ticket: Ticket, resident: Resident, text: str | Non
     return True
 
 
+def attach(session: Session, ticket: Ticket, who: Resident | GridWorker | None,
+           now: datetime, text: str | None = None, photos: tuple[str, ...] | list[str] = (),
+           point: tuple[float, float, str] | None = None) -> None:
+    """Add what was sent later to a ticket's timeline, telling nobody: a supplement
+    ``text`` (``SUPPLEMENT``), photo URLs (``PHOTO``) and a point (latitude, longitude in
+    WGS-84 degrees, label; ``LOCATION``), which also becomes the ticket's coordinates when
+    it had none. Raises NotAllowed (a resident other than the reporter, or staff out of
+    scope)."""
+    permissions.require(session, who, "attach", ticket)
+    label = actor(who)
+    if text:
+        repo.record(session, ticket, SUPPLEMENT, label, now, text)
+    for url in photos:
+        repo.record(session, ticket, PHOTO, label, now, url)
+    if point is not None:
+        latitude, longitude, where = point
+        repo.record(session, ticket, LOCATION, label, now, f"{where} ({latitude},{longitude})")
+        if ticket.latitude is None:
+            ticket.latitude, ticket.longitude = latitude, longitude
+
+
+PHOTO = "photo"
+"""TicketEvent.kind of a picture (note: its URL)."""
+LOCATION = "location"
+"""TicketEvent.kind of a location sent later (note: label and coordinates)."""
+SUPPLEMENT = "supplement"
+"""TicketEvent.kind of what the reporter added later (补充)."""
 NOTE = "note"
 """TicketEvent.kind of a staff note (民情日记)."""
 

@@ -195,3 +195,24 @@ def test_a_neighbour_follows_an_open_ticket_once(community):
         assert [p.openid for p in pushes(s, t) if p.event == "ticket_resolved"] == ["oR1", "oR2"]
         with pytest.raises(WrongState):
             tickets.follow(s, t, resident(s, "oR3"), None, START)
+
+
+def test_photos_and_a_point_go_on_the_timeline_of_the_reporters_ticket(community):
+    with Session(community) as s:
+        owner = resident(s, "oR1")
+        report = tickets.NewTicket(kind="repair", category="路面", description="路上有个大坑",
+                                   photos=("https://img.example/1.jpg",))
+        t = tickets.open_ticket(s, tickets.Reporter(source="open311:12345"), report, START)
+        t.resident_id = owner.id
+        before = len(pushes(s, t))
+        tickets.attach(s, t, owner, START, text="坑在东门外", photos=["https://img.example/2.jpg"],
+                       point=(41.801, 123.434, "东门"))
+        kinds = s.exec(select(TicketEvent.kind, TicketEvent.note)
+                       .where(TicketEvent.ticket_id == t.id,
+                              TicketEvent.kind.in_(("photo", "supplement", "location")))
+                       .order_by(TicketEvent.id)).all()
+        assert [k for k, _ in kinds] == ["photo", "supplement", "photo", "location"]
+        assert (t.latitude, t.longitude) == (41.801, 123.434)
+        assert len(pushes(s, t)) == before  # telling nobody
+        with pytest.raises(NotAllowed):
+            tickets.attach(s, t, resident(s, "oR2"), START, text="不是我的")
