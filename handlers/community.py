@@ -45,13 +45,15 @@ def _named(turn: Turn) -> estates.Estate | None:
 
 
 def gate(turn: Turn, home_claim: bool = False) -> str | None:
-    """Before a resident's message is handled: settle their community from an estate it
-    names; or, when it is still unknown and the message needs a place (``NEEDS_PLACE``
-    or ``home_claim``), ask which estate (the message waits in the dialogue state).
-    None: go on handling the message."""
+    """Before a resident's message is handled, when their community is unknown: settle it
+    from an estate the message names; else, when the message needs a place
+    (``NEEDS_PLACE`` or ``home_claim``), ask which estate (the message waits in the
+    dialogue state). None: go on handling the message."""
     resident = turn.resident
     if resident is None or turn.worker is not None:
         return None
+    if estates.home_community_id(turn.session, resident) is not None:
+        return None  # known: a name in the text routes this message only (``community_of``)
     named = _named(turn)
     if named is not None:
         estates.settle(turn.session, resident, named.community_id, named.estate)

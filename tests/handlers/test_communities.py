@@ -179,3 +179,11 @@ def test_an_emergency_in_a_building_is_found_in_the_residents_community(schat, s
     [ticket] = schat.tickets()
     assert ticket.urgent and _grid_of(schat, ticket) == ("阳光社区", "G02")
     assert schat.pushes("yg-worker-g2") and schat.pushes("worker-g2") == []
+
+
+def test_naming_another_estate_routes_that_report_but_keeps_the_residents_community(schat, street):
+    schat.event("v1", "subscribe", "qrscene_" + estates.scene_for(community_id=street["和谐社区"]))
+    schat.say("v1", "阳光小区东门有人乱停车")
+    [ticket] = schat.tickets()
+    assert _grid_of(schat, ticket) == ("阳光社区", "G01")  # 阳光社区's 东门 is in its G01
+    assert _resident(schat, "v1").community_id == street["和谐社区"]
