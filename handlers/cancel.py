@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from handlers import care_signup, handles, lend_tool, shortref
 from handlers.turn import Turn
+from services.errors import NotAllowed, WrongState
 from services.messages import msg
 from services.notify import describe
 from services.tickets import cancel as cancel_ticket
-from storage import Conflict, NotFound, tickets
+from storage import NotFound, tickets
 from storage.models import TicketStatus
 from storage.times import show
 
@@ -45,11 +46,11 @@ def cancel(turn: Turn) -> str:
         ticket = tickets.by_number(turn.session, number, for_update=True)
     except NotFound:
         return msg("ticket_not_found", no=number)
-    if ticket.resident_id != turn.resident.id:
-        return msg("ticket_not_yours", no=ticket.number)
     try:
         cancel_ticket(turn.session, ticket, turn.resident, turn.now)
-    except Conflict:
+    except NotAllowed:
+        return msg("ticket_not_yours", no=ticket.number)
+    except WrongState:
         return msg("cancel_not_allowed", no=ticket.number, status=msg(f"status.{ticket.status}"))
     return msg("cancel_done", no=ticket.number)
 
