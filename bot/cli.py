@@ -187,6 +187,7 @@ def import_(
     Every problem is printed (file and line) and the exit code is 1; a file that cannot be
     read at all, or a configuration error, gives one line and exit code 2.
     """
+    from bot import import_report
     from services.org_import import import_org
     from storage import ImportFormatError
     from storage.db import make_engine, session_scope
@@ -202,16 +203,15 @@ def import_(
                                 allow_moves=allow_moves, progress=progress)
     except ImportProblems as exc:
         for problem in exc.problems:
-            typer.echo(str(problem), err=True)
-        typer.echo(f"import refused: {len(exc.problems)} problem(s); nothing was changed",
-                   err=True)
+            typer.echo(import_report.problem_line(problem), err=True)
+        typer.echo(import_report.refused_line(len(exc.problems)), err=True)
         raise typer.Exit(1) from None
     except ImportFormatError as exc:
         typer.echo(f"import failed: {exc}", err=True)
         raise typer.Exit(2) from None
     finally:
         engine.dispose()
-    typer.echo(f"{'dry run, nothing changed' if dry_run else 'imported'} {file}: {report}")
+    typer.echo(import_report.summary(report, str(file)))
     if not dry_run:
         _announce_org_change(settings)
 

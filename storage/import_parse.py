@@ -38,12 +38,69 @@ _LABEL = re.compile(rf"[A-Za-z][A-Za-z0-9]{{0,3}}(?:{_SUFFIXES})")
 _NUMBER_SUFFIX = re.compile(rf"(?:{_SUFFIXES})$")
 
 
+PROBLEMS = {
+    "bad_building": "bad building number or range {value} (numbers 1..{max}, or a name like A栋)",
+    "bad_building_number": "bad building number {value} (1..{max})",
+    "building_needs_number": "a building needs a number or a label, not {value}",
+    "bad_coordinates": "lat and lng must be numbers (degrees), not {lat}, {lng}",
+    "off_earth": "lat {lat}, lng {lng} is not on Earth",
+    "bad_phone": "bad phone number {value} (a mobile 1xxxxxxxxxx or a landline like 024-12345678)",
+    "not_staff": "expected {{name, openid}}, not {value}",
+    "staff_needs_name": "a staff member needs name and openid",
+    "unknown_role": "unknown role {value} (one of {roles})",
+    "bad_left": "left must be yes or no, not {value}",
+    "not_level": "expected {{resident, level}}, not {value}",
+    "bad_level": "care level {value} is not one of 红/橙/黄/蓝/绿 or none",
+    "bad_estates": "estates must be a list of 小区 names, not {value}",
+    "grid_needs_code": "a grid needs a code",
+    "department_needs_name": "a department needs a name",
+    "not_list": "{key} must be a list, not {value}",
+    "place_needs_grid": "a place needs a name and a grid (code), not {value}",
+    "community_empty": "community is empty",
+    "needs_grid_code": "buildings and places need a grid_code",
+    "duplicate_grid": "duplicate grid code {code} in {community} (first at {first})",
+    "grid_elsewhere": "grid {code} belongs to {other}; it cannot move to {community} (grid codes "
+                      "are still unique across communities in this database)",
+    "unknown_grid": "unknown grid {code}: not in the database and no buildings in the file "
+                    "(give its buildings to create it)",
+    "building_two_grids": "building {building} is in two grids: {first_grid} ({first}) and {grid}",
+    "place_twice": "place {place} is given twice, differently (first at {first})",
+    "place_unknown_grid": "unknown grid {grid} for place {place} (grids of {community}: {known})",
+    "staff_twice": "openid {openid} is listed twice, differently (first at {first})",
+    "duplicate_department": "duplicate department {department} (first at {first})",
+    "department_elsewhere": "department {department} belongs to another community (department "
+                            "names are still unique across communities in this database)",
+    "no_resident": "no resident {ref} in {community} (address 3-2-501, phone tail or OpenID of "
+                   "a follower)",
+    "ambiguous_resident": "{ref} fits {count} residents; give the full phone number or the OpenID",
+    "move_building": "building {building} moves from grid {old} to {grid} (a move: run with "
+                     "--allow-moves to make it)",
+    "move_place": "place {place} moves to grid {grid} (a move: run with --allow-moves to make it)",
+    "move_staff": "{name} ({openid}) moves to {target} (a move: run with --allow-moves to make it)",
+}
+"""Problem kinds and their English text (logs, exceptions); the CLI shows staff the Chinese
+of the same key and fields from the message catalogue (``import_problem.<key>``)."""
+
+
 @dataclass
 class Problem:
-    """One thing wrong with the file: ``where`` ("c.yaml line 12") and what."""
+    """One thing wrong with the file: ``where`` ("c.yaml line 12"), its kind ``key`` (one of
+    PROBLEMS) and the ``fields`` of its text (values already quoted)."""
 
     where: str
-    text: str
+    key: str
+    fields: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        """What is wrong, in English."""
+        return PROBLEMS[self.key].format(**self.fields)
+
+    @property
+    def file_line(self) -> tuple[str, int | None]:
+        """(file name, line) of ``where``; line None when unknown."""
+        name, _, line = self.where.rpartition(" line ")
+        return (name, int(line)) if line.isdigit() else (self.where, None)
 
     def __str__(self) -> str:
         return f"{self.where}: {self.text}"
@@ -144,8 +201,9 @@ class Parsed:
     """The YAML document when it has stations/programmes (``storage.services_import``)."""
     problems: list[Problem] = field(default_factory=list)
 
-    def problem(self, where: str, text: str) -> None:
-        self.problems.append(Problem(where, text))
+    def problem(self, where: str, key: str, **fields: object) -> None:
+        """Note a problem of kind ``key`` (PROBLEMS) at ``where``."""
+        self.problems.append(Problem(where, key, fields))
 
     @property
     def size(self) -> int:
@@ -183,8 +241,7 @@ def buildings(spec: Any, community: str, grid: str, where: str, out: Parsed) -> 
             continue
         numbers = numbers_of(text)
         if numbers is None:
-            out.problem(where, f"bad building number or range {_quote(item)} "
-                               f"(numbers 1..{BUILDING_MAX}, or a name like A栋)")
+            out.problem(where, "bad_building", value=_quote(item), max=BUILDING_MAX)
         for number in numbers or ():
             out.buildings.append(BuildingRec(community, grid, number, None, where))
 
@@ -208,12 +265,12 @@ def _building_map(item: dict, community: str, grid: str, where: str, out: Parsed
     if item.get("number") is not None:
         found = numbers_of(str(item["number"]))
         if found is None or len(found) != 1:
-            out.problem(where, f"bad building number {_quote(item['number'])} "
-                               f"(1..{BUILDING_MAX})")
+            out.problem(where, "bad_building_number", value=_quote(item["number"]),
+                        max=BUILDING_MAX)
             return
         number = found[0]
     elif label is None:
-        out.problem(where, f"a building needs a number or a label, not {_quote(item)}")
+        out.problem(where, "building_needs_number", value=_quote(item))
         return
     lat, lng = coordinates(item, where, out)
     out.buildings.append(BuildingRec(community, grid, number, label, where, lat, lng))
@@ -227,11 +284,11 @@ def coordinates(spec: dict, where: str, out: Parsed) -> tuple[float | None, floa
     try:
         lat, lng = float(spec["lat"]), float(spec["lng"])
     except (KeyError, TypeError, ValueError):
-        out.problem(where, f"lat and lng must be numbers (degrees), not "
-                           f"{_quote(spec.get('lat'))}, {_quote(spec.get('lng'))}")
+        out.problem(where, "bad_coordinates", lat=_quote(spec.get("lat")),
+                    lng=_quote(spec.get("lng")))
         return None, None
     if not (-90 <= lat <= 90 and -180 <= lng <= 180):
-        out.problem(where, f"lat {lat}, lng {lng} is not on Earth")
+        out.problem(where, "off_earth", lat=lat, lng=lng)
         return None, None
     return lat, lng
 
@@ -243,8 +300,7 @@ def phone(value: Any, where: str, out: Parsed) -> str | None:
     try:
         return phones.normalise(str(value))
     except ValueError:
-        out.problem(where, f"bad phone number {_quote(str(value))} (a mobile 1xxxxxxxxxx or "
-                           f"a landline like 024-12345678)")
+        out.problem(where, "bad_phone", value=_quote(str(value)))
         return None
 
 
@@ -253,21 +309,21 @@ def staff(spec: Any, community: str, grid: str | None, where: str, out: Parsed,
     """A staff record from ``{name, openid, phone, role, wecom_userid, left}``; problems for
     a missing name/OpenID, an unknown role, a bad phone or ``left`` value."""
     if not isinstance(spec, dict):
-        out.problem(where, f"expected {{name, openid}}, not {_quote(spec)}")
+        out.problem(where, "not_staff", value=_quote(spec))
         return None
     name, openid = str(spec.get("name") or "").strip(), str(spec.get("openid") or "").strip()
     if not name or not openid:
-        out.problem(where, "a staff member needs name and openid")
+        out.problem(where, "staff_needs_name")
         return None
     written = str(spec.get("role") or "").strip()
     role = ROLE_NAMES.get(written) or ROLE_NAMES.get(written.lower()) if written else default_role
     if role is None:
-        out.problem(where, f"unknown role {_quote(written)} (one of "
-                           f"{', '.join(dict.fromkeys([*WORDS['roles'], *Role.ALL]))})")
+        out.problem(where, "unknown_role", value=_quote(written),
+                    roles=", ".join(dict.fromkeys([*WORDS["roles"], *Role.ALL])))
         role = default_role
     left = str(spec.get("left") if spec.get("left") is not None else "").strip().lower()
     if left not in WORDS["left"]["yes"] + WORDS["left"]["no"]:
-        out.problem(where, f"left must be yes or no, not {_quote(spec.get('left'))}")
+        out.problem(where, "bad_left", value=_quote(spec.get("left")))
     return StaffRec(community, grid, openid, name, role, where,
                     phone=phone(spec.get("phone"), where, out),
                     wecom_userid=str(spec.get("wecom_userid") or "").strip() or None,
@@ -277,12 +333,12 @@ def staff(spec: Any, community: str, grid: str | None, where: str, out: Parsed,
 def level(spec: Any, community: str, where: str, out: Parsed) -> None:
     """A ``{resident, level}`` entry (resident: OpenID, phone tail or "3-2-501")."""
     if not isinstance(spec, dict) or not str(spec.get("resident") or "").strip():
-        out.problem(where, f"expected {{resident, level}}, not {_quote(spec)}")
+        out.problem(where, "not_level", value=_quote(spec))
         return
     try:
         value = parse_level(str(spec.get("level") or ""))
     except BadLevel as exc:
-        out.problem(where, f"care level {_quote(exc.text)} is not one of 红/橙/黄/蓝/绿 or none")
+        out.problem(where, "bad_level", value=_quote(exc.text))
         return
     out.levels.append(LevelRec(community, str(spec["resident"]).strip(), value, where))
 
@@ -343,14 +399,14 @@ def _yaml(text: str, name: str) -> Parsed:
     community = str(doc["community"]).strip()
     estates = doc.get("estates")
     if estates is not None and not isinstance(estates, list):
-        out.problem(top, f"estates must be a list of 小区 names, not {_quote(estates)}")
+        out.problem(top, "bad_estates", value=_quote(estates))
         estates = None
     out.communities.append(CommunityRec(
         community, str(doc.get("street") or "").strip() or None, phone(doc.get("phone"), top, out),
         top, [str(e).strip() for e in estates if str(e).strip()] if estates is not None else None))
     for g, where in _list(doc, "grids", top, out):
         if not isinstance(g, dict) or not str(g.get("code") or "").strip():
-            out.problem(where, "a grid needs a code")
+            out.problem(where, "grid_needs_code")
             continue
         code = str(g["code"]).strip()
         out.grids.append(GridRec(community, code, str(g.get("name") or "").strip(), where))
@@ -365,7 +421,7 @@ def _yaml(text: str, name: str) -> Parsed:
             out.staff.append(rec)
     for d, where in _list(doc, "departments", top, out):
         if not isinstance(d, dict) or not str(d.get("name") or "").strip():
-            out.problem(where, "a department needs a name")
+            out.problem(where, "department_needs_name")
             continue
         dept = DepartmentRec(community, str(d["name"]).strip(), phone(d.get("phone"), where, out),
                              where)
@@ -385,7 +441,7 @@ def _list(doc: dict, key: str, where: str, out: Parsed) -> list[tuple[Any, str]]
     """(item, "<file> line N") of the list ``doc[key]``; a problem when it is no list."""
     value = doc.get(key) or []
     if not isinstance(value, list):
-        out.problem(where, f"{key} must be a list, not {_quote(value)}")
+        out.problem(where, "not_list", key=key, value=_quote(value))
         return []
     lines = getattr(value, "lines", [])
     file = where.split(" line ")[0]
@@ -395,7 +451,7 @@ def _list(doc: dict, key: str, where: str, out: Parsed) -> list[tuple[Any, str]]
 
 def _place(spec: Any, community: str, where: str, out: Parsed) -> None:
     if not isinstance(spec, dict) or not spec.get("name") or not spec.get("grid"):
-        out.problem(where, f"a place needs a name and a grid (code), not {_quote(spec)}")
+        out.problem(where, "place_needs_grid", value=_quote(spec))
         return
     aliases = spec.get("aliases") or []
     if not isinstance(aliases, list):
@@ -428,7 +484,7 @@ def _csv(text: str, name: str) -> Parsed:
             row = {k: (v or "").strip() for k, v in raw.items() if k}
             community = row.get("community", "")
             if not community:
-                out.problem(where, "community is empty")
+                out.problem(where, "community_empty")
                 continue
             if community not in communities:
                 communities[community] = CommunityRec(community, row.get("street") or None,
@@ -443,7 +499,7 @@ def _csv(text: str, name: str) -> Parsed:
                 for spec in _csv_places(row.get("places", ""), code):
                     _place(spec, community, where, out)
             elif row.get("buildings") or row.get("places"):
-                out.problem(where, "buildings and places need a grid_code")
+                out.problem(where, "needs_grid_code")
             if row.get("name") or row.get("openid"):
                 spec = dict(row)
                 department = row.get("department")

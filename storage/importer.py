@@ -280,14 +280,15 @@ class _Plan:
         self._check()
 
     # ------------------------------------------------------------------------- checks
-    def problem(self, where: str, text: str) -> None:
-        self.problems.append(Problem(where, text))
+    def problem(self, where: str, key: str, **fields: object) -> None:
+        """Note a problem of kind ``key`` (``import_parse.PROBLEMS``) at ``where``."""
+        self.problems.append(Problem(where, key, fields))
 
-    def move(self, table: str, where: str, text: str) -> None:
-        """Count a move; without ``allow_moves`` it is a problem."""
+    def move(self, table: str, where: str, key: str, **fields: object) -> None:
+        """Count a move; without ``allow_moves`` it is a problem of kind ``key``."""
         self.report.moved[table] += 1
         if not self.allow_moves:
-            self.problem(where, f"{text} (a move: run with --allow-moves to make it)")
+            self.problem(where, key, **fields)
 
     def _check(self) -> None:
         self._check_communities()
@@ -339,19 +340,17 @@ class _Plan:
         for rec in self.p.grids:
             key = (rec.community, rec.code)
             if key in seen:
-                self.problem(rec.where, f"duplicate grid code {rec.code} in {rec.community} "
-                                        f"(first at {seen[key]})")
+                self.problem(rec.where, "duplicate_grid", code=rec.code, community=rec.community,
+                             first=seen[key])
                 continue
             seen[key] = rec.where
             row = self.grids.get(key)
             if row is None and rec.code in elsewhere:
-                self.problem(rec.where, f"grid {rec.code} belongs to {elsewhere[rec.code]}; it "
-                                        f"cannot move to {rec.community} (grid codes are still "
-                                        f"unique across communities in this database)")
+                self.problem(rec.where, "grid_elsewhere", code=rec.code,
+                             other=elsewhere[rec.code], community=rec.community)
                 continue
             if row is None and key not in built:
-                self.problem(rec.where, f"unknown grid {rec.code}: not in the database and no "
-                                        f"buildings in the file (give its buildings to create it)")
+                self.problem(rec.where, "unknown_grid", code=rec.code)
                 continue
             name = rec.name or (row.name if row else rec.code)
             if self._tally("grids", row, {"name": name}):
@@ -373,8 +372,8 @@ class _Plan:
             if key in seen:
                 first, values = seen[key]
                 if first.grid != rec.grid:
-                    self.problem(rec.where, f"building {rec.number or rec.name} is in two grids: "
-                                            f"{first.grid} ({first.where}) and {rec.grid}")
+                    self.problem(rec.where, "building_two_grids", building=rec.number or rec.name,
+                                 first_grid=first.grid, first=first.where, grid=rec.grid)
                 elif rec.lat is not None:
                     values["latitude"], values["longitude"] = rec.lat, rec.lng
                 continue
@@ -397,8 +396,8 @@ class _Plan:
                 compare["grid_id"] = self.grids.get(values["grid"], Grid(id=-1)).id
                 if row.grid_id != compare["grid_id"]:
                     old = self.grid_key.get(row.grid_id, ("", "?"))[1]
-                    self.move("buildings", where, f"building {row.name} moves from grid {old} "
-                                                  f"to {values['grid'][1]}")
+                    self.move("buildings", where, "move_building", building=row.name, old=old,
+                              grid=values["grid"][1])
                     self.report.updated["buildings"] -= 1  # counted as moved, not updated
             if self._tally("buildings", row, compare):
                 self.building_writes.append((row, values))
@@ -413,19 +412,19 @@ class _Plan:
             key = (rec.community, rec.name)
             if key in seen:  # a CSV repeats its grid's places on each worker's row
                 if (seen[key].grid, seen[key].aliases) != (rec.grid, rec.aliases):
-                    self.problem(rec.where, f"place {rec.name} is given twice, differently "
-                                            f"(first at {seen[key].where})")
+                    self.problem(rec.where, "place_twice", place=rec.name,
+                                 first=seen[key].where)
                 continue
             seen[key] = rec
             if not self._grid_known((rec.community, rec.grid)):
                 known = sorted({c for k, c in [*self.file_grids, *self.grids] if k == rec.community})
-                self.problem(rec.where, f"unknown grid {_quote(rec.grid)} for place "
-                                        f"{_quote(rec.name)} (grids of {rec.community}: "
-                                        f"{', '.join(known) or 'none'})")
+                self.problem(rec.where, "place_unknown_grid", grid=_quote(rec.grid),
+                             place=_quote(rec.name), community=rec.community,
+                             known=", ".join(known) or "-")
                 continue
             row = self.places.get(key)
             if row is not None and self.grid_key.get(row.grid_id) != (rec.community, rec.grid):
-                self.move("places", rec.where, f"place {rec.name} moves to grid {rec.grid}")
+                self.move("places", rec.where, "move_place", place=rec.name, grid=rec.grid)
             values = {"name": rec.name, "aliases": rec.aliases, "latitude": rec.lat, "longitude": rec.lng,
                       "grid": (rec.community, rec.grid)}
             compare = {k: v for k, v in values.items() if k != "grid"}
@@ -443,8 +442,7 @@ class _Plan:
             if first is not None:
                 if (first.community, first.grid, first.role, first.left) != (
                         rec.community, rec.grid, rec.role, rec.left):
-                    self.problem(rec.where, f"openid {rec.openid} is listed twice, differently "
-                                            f"(first at {first.where})")
+                    self.problem(rec.where, "staff_twice", openid=rec.openid, first=first.where)
                 continue
             seen[rec.openid] = rec
             if rec.grid is not None and not self._grid_known((rec.community, rec.grid)):
@@ -464,8 +462,8 @@ class _Plan:
                 community = self.communities.get(rec.community)
                 if (old != new or community is None or row.community_id != community.id) and (
                         row.grid_id is not None or row.community_id is not None):
-                    self.move("staff", rec.where, f"{rec.name} ({rec.openid}) moves to "
-                                                  f"{rec.community} {rec.grid or ''}".rstrip())
+                    self.move("staff", rec.where, "move_staff", name=rec.name, openid=rec.openid,
+                              target=f"{rec.community} {rec.grid or ''}".rstrip())
                     self.report.updated["staff"] -= 1
                     if row.grid_id is not None:
                         self.changes.append(StaffChange(row.id, row.grid_id, False))  # type: ignore[arg-type]
@@ -487,17 +485,15 @@ class _Plan:
         seen: dict[tuple[str, str], str] = {}
         for rec in self.p.departments:
             if (rec.community, rec.name) in seen:
-                self.problem(rec.where, f"duplicate department {rec.name} (first at "
-                                        f"{seen[(rec.community, rec.name)]})")
+                self.problem(rec.where, "duplicate_department", department=rec.name,
+                             first=seen[(rec.community, rec.name)])
                 continue
             seen[(rec.community, rec.name)] = rec.where
             row = self.departments.get((rec.community, rec.name))
             if row is None and global_names:
                 other = next((r for (c, n), r in self.departments.items() if n == rec.name), None)
                 if other is not None:
-                    self.problem(rec.where, f"department {rec.name} belongs to another community "
-                                            f"(department names are still unique across "
-                                            f"communities in this database)")
+                    self.problem(rec.where, "department_elsewhere", department=rec.name)
                     continue
             values = {"phone": rec.phone or (row.phone if row else None)}
             changed = self._tally("departments", row, values)
@@ -509,12 +505,11 @@ class _Plan:
             try:
                 resident = find_resident(self.s, rec.ref, rec.community)
             except NotFound:
-                self.problem(rec.where, f"no resident {_quote(rec.ref)} in {rec.community} "
-                                        f"(address 3-2-501, phone tail or OpenID of a follower)")
+                self.problem(rec.where, "no_resident", ref=_quote(rec.ref), community=rec.community)
                 continue
             except AmbiguousResident as exc:
-                self.problem(rec.where, f"{_quote(rec.ref)} fits {len(exc.candidates)} residents; "
-                                        f"give the full phone number or the OpenID")
+                self.problem(rec.where, "ambiguous_resident", ref=_quote(rec.ref),
+                             count=len(exc.candidates))
                 continue
             if self._tally("levels", resident, {"vulnerability": rec.level}):
                 self.level_writes.append((resident.id, rec.level))

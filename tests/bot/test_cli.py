@@ -31,7 +31,7 @@ def test_import_loads_the_file_and_reports_counts(env, tmp_path: Path):
     path.write_text(YAML, encoding="utf-8")
     result = CliRunner().invoke(app, ["import", str(path)])
     assert result.exit_code == 0, result.output
-    assert "created streets 1, communities 1, grids 1, buildings 4, staff 1;" in result.output
+    assert "新建 街道 1，社区 1，网格 1，楼栋 4，工作人员 1；" in result.output
     with Session(env) as s:
         assert [g.code for g in s.exec(select(Grid))] == ["G01"]
 
