@@ -16,10 +16,17 @@ from storage.importer import ImportReport
 
 
 def problem_line(problem: Problem) -> str:
-    """One problem with its file and line, in Chinese."""
+    """One problem with its file and line, in Chinese (and so the earlier place it names,
+    the field ``first``)."""
+    fields = dict(problem.fields)
+    if "first" in fields:
+        fields["first"] = _where(Problem(str(fields["first"]), problem.key))
+    return f"{_where(problem)}：{msg(f'import_problem.{problem.key}', **fields)}"
+
+
+def _where(problem: Problem) -> str:
     name, line = problem.file_line
-    where = msg("import_problem.where", file=name, line=line) if line else name
-    return f"{where}：{msg(f'import_problem.{problem.key}', **problem.fields)}"
+    return msg("import_problem.where", file=name, line=line) if line else name
 
 
 def refused_line(count: int) -> str:

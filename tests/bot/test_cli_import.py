@@ -51,7 +51,7 @@ def test_dry_run_lists_every_problem_and_writes_nothing(env, tmp_path):
         "部门, 部门人员, 驿站管理员, 驿站工作人员, grid_worker, grid_leader, community_admin, "
         "station_staff, department）",
         "org.yaml 第6行：电话号码 '1390000abc' 不对（手机 11 位，或像 024-12345678 这样的座机）",
-        "org.yaml 第8行：楼栋 2 同时写在两个网格：G01（org.yaml line 5）和 G02",
+        "org.yaml 第8行：楼栋 2 同时写在两个网格：G01（org.yaml 第5行）和 G02",
         "没有导入：共 3 个问题，数据库没有任何改动。"]
     assert _count(env, Building) == 0
 
