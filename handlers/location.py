@@ -33,7 +33,7 @@ from sqlmodel import Session
 
 from intents.slots import extract_address
 from services.messages import msg
-from storage import org
+from storage import categories, org
 from storage.models import Building, Place, Resident
 
 RULES_FILE = Path(__file__).with_name("location.toml")
@@ -45,7 +45,6 @@ _CLAUSE_END = re.compile(r"[，,。；;！!？?\n]")
 class Rules:
     """``handlers/location.toml``, compiled."""
 
-    public_categories: frozenset[str]
     nearest_max_m: float
     neutral: tuple[str, ...]
     owned: re.Pattern[str]
@@ -60,7 +59,6 @@ def rules() -> Rules:
     """The rules file, read once. Raises tomllib.TOMLDecodeError, re.error, KeyError."""
     raw = tomllib.loads(RULES_FILE.read_text(encoding="utf-8"))
     return Rules(
-        public_categories=frozenset(raw["public_categories"]),
         nearest_max_m=float(raw["nearest_max_m"]),
         neutral=tuple(sorted(raw["neutral"], key=len, reverse=True)),
         # an address may stand between an owner and the door: 我家3-2-1702门口
@@ -78,8 +76,9 @@ def _norm(text: str) -> str:
 
 
 def is_public(category: str | None) -> bool:
-    """A category whose problems are usually outside the home (停车, 公共设施 …)."""
-    return category in rules().public_categories
+    """A category whose problems are usually outside the home (停车, 公共设施 …): ``public``
+    in storage/categories.toml."""
+    return categories.is_public(category)
 
 
 def mentions_home(text: str) -> bool:

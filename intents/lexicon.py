@@ -43,6 +43,7 @@ from typing import Any
 
 from intents.errors import LexiconError
 from intents.normalize import Normalizer
+from storage import categories as category_file
 
 DEFAULT_LEXICON = Path(__file__).with_name("lexicon.toml")
 INTENTS: tuple[str, ...] = tuple(
@@ -245,6 +246,11 @@ class _Builder:
                         raise self.fail(("intents", intent), None,
                                         f"only {CATEGORY_INTENTS} have categories")
                     for cat, words in value.items():
+                        try:  # every category is one of storage/categories.toml, same kind
+                            category_file.load().require(cat, intent, "lexicon")
+                        except category_file.CategoryError as exc:
+                            raise self.fail(("intents", intent, "categories", cat), None,
+                                            str(exc)) from None
                         categories.setdefault(intent, []).append(cat)
                         self.add_weights(words, ("intents", intent, "categories", cat),
                                          intent, cat)

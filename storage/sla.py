@@ -45,6 +45,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
+from storage import categories
 from storage.calendar import Calendar, parse_calendar
 from storage.models import Ticket, TicketStatus, TicketTimer
 from storage.times import as_utc
@@ -170,6 +171,12 @@ def parse(raw: dict[str, Any]) -> SlaConfig:
         match = {k: spec[k] for k in MATCH_KEYS if k in spec}
         if not match:
             raise ValueError(f"sla policy {name!r}: needs at least one of {', '.join(MATCH_KEYS)}")
+        if "kind" in match and match["kind"] not in categories.KINDS:
+            raise ValueError(f"sla policy {name!r}: kind must be one of "
+                             f"{', '.join(categories.KINDS)}, got {match['kind']!r}")
+        wanted = match.get("category", [])
+        for category in wanted if isinstance(wanted, list) else [wanted]:
+            categories.load().require(category, match.get("kind"), f"sla policy {name!r}")
         rules.append((match, policy(name, spec)))
     esc = raw.get("escalation", {})
     steps = []
