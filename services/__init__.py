@@ -20,16 +20,29 @@ Shape (one job per module)::
       conflict.py     回避: whom a complaint is about, who takes it instead (conflict.toml)
       people.py       who is told and who works what: community_staff, grid_leaders,
                       department_members, handlers_of, open_tickets_of (queue order)
-      notify.py       tell_staff / tell_owner / tell_resident and the template data
-      tickets.py      the life cycle: Reporter, NewTicket, open_ticket, accept, start,
-                      resolve, rate, reopen, auto_close, cancel, urge, describe, status_text
+      notify.py       describe / status_text (what people read about a ticket),
+                      tell_staff / tell_owner / tell_resident and the template data
+      tickets.py      the life cycle: Reporter (no WeChat resident needed), NewTicket,
+                      open_ticket, accept, start, resolve, rate, reopen, auto_close,
+                      cancel, urge, follow (join a duplicate), attach (photos, a point,
+                      a supplement), note (民情日记)
       handover.py     转派 (transfer), 上报 (call_in), 驳回 (reject), find_target
       questions.py    询问 (ask) and the resident's answer / 恢复 (answer)
       escalation.py   督办: firing one SLA timer (warn, ladder, reminders, 默认满意)
       promise.py      promised times as residents read them (「明天上午9:30前」)
       messages.py     the one message catalogue: every sentence a resident or worker reads
                       (messages.zh.toml)
+      org_import.py   `gridbot import` with the hand-over of a leaving or moving worker's
+                      open tickets
 
 Actors: a ``GridWorker`` (staff), a ``Resident`` or None (the system: timers, imports).
-Actions return the changed row or a plain value, never a reply text.
+Ticket actions lock nothing themselves (the caller loads the ticket ``for_update``), return the
+changed row or a plain value, never a reply text; the chat adapters (``handlers.worker``'s
+``acting``, ``handlers.cancel``, ``handlers.urge``) map the errors to catalogue sentences.
+
+Still in ``handlers/`` and meant to come here: where a report is — a point to the nearest
+building or place and ``NewTicket`` location fields (``handlers.location.nearest``,
+``ticket_fields``; Open311 needs them), the duplicate lookup (``handlers.duplicates.offer``),
+the emergency follow-up pushes (``handlers.emergency``), and the lending and care actions'
+pushes (``handlers.lending_notify``, ``handlers.care_notify``).
 """
