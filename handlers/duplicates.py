@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from handlers import continues
+from handlers.opening import open_pending
 from handlers.turn import Turn
 from services.messages import msg
 from services.notify import describe
@@ -51,8 +52,6 @@ def answer_offer(turn: Turn) -> str | None:
     state = turn.state or {}
     text = turn.text.strip().rstrip("。.!！")
     if text in NO:
-        from handlers.report import open_pending  # the report flow imports this module
-
         turn.finish()
         return open_pending(turn, state["pending"])
     if text not in YES:
@@ -63,8 +62,6 @@ def answer_offer(turn: Turn) -> str | None:
     except NotFound:
         ticket = None
     if ticket is None or ticket.status not in TicketStatus.OPEN:
-        from handlers.report import open_pending
-
         return open_pending(turn, state["pending"])
     follow(turn.session, ticket, turn.resident, state["pending"].get("text"), turn.now)
     return msg("followup.duplicate_joined", no=ticket.number,

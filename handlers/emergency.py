@@ -8,7 +8,7 @@ only the numbers of the kinds found (``emergency.toml`` ``numbers``: 120 for a f
 and the property company for a trapped lift, 119 and the gas line for a gas smell …), the
 next lines what to do meanwhile, then the ticket and the promised time.
 
-The ticket (``report.open_pending``, urgent: the SLA policy with ``urgent = true`` applies;
+The ticket (``opening.open_pending``, urgent: the SLA policy with ``urgent = true`` applies;
 ``services.tickets.open_ticket`` pushes it to the worker and the grid leaders) is opened
 where the text says the danger is (a building or place, ``handlers.location``), else at the
 resident's home; the home address is never changed here. With no home and no place named,
@@ -29,7 +29,8 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from handlers import community, continues, location
-from handlers.report import NEW_TOPIC, open_pending
+from handlers.opening import open_pending
+from handlers.report import NEW_TOPIC
 from handlers.turn import Turn
 from intents.emergency import Emergency
 from intents.slots import extract_phone

@@ -17,12 +17,11 @@ from datetime import timedelta
 from typing import Any
 
 from handlers import community, continues, duplicates, handles, home, location
+from handlers.opening import open_pending
 from handlers.turn import Turn
 from intents.slots import extract_address
 from services.messages import msg
-from services.notify import describe
-from services.promise import for_ticket
-from services.tickets import NewTicket, Reporter, attach, open_ticket
+from services.tickets import attach
 from storage import org, tickets
 from storage.models import Ticket
 
@@ -197,39 +196,3 @@ def _add_to(turn: Turn, ticket: Ticket, pending: dict[str, Any]) -> str:
            photos=pending.get("photos", []))
     turn.finish()
     return msg("report_added", no=ticket.number)
-
-
-def open_pending(turn: Turn, pending: dict[str, Any]) -> str:
-    """Open the ticket of ``pending`` and return the reply that names it.
-
-    ``pending``: "kind", "category", "text", "urgent", optional "photos" (URLs), "location"
-    (a location shared with it, ``handlers.location.shared``), "where" (where the problem
-    is, ``handlers.location``; absent: the resident's home) and "where_text" (the resident's
-    own words when no place matched)."""
-    if turn.understanding and "phone" in turn.understanding.slots and turn.resident.phone is None:
-        turn.resident.phone = turn.understanding.slots["phone"]
-    where = pending.get("where")
-    if where is None and turn.resident.building_id is not None:  # at home
-        where = {"building_id": turn.resident.building_id, "unit": turn.resident.unit,
-                 "room": turn.resident.room}
-    fields = location.ticket_fields(turn.session, where, pending.get("location"),
-                                    community.community_of(turn))
-    if pending.get("where_text") and "location" not in fields:
-        fields["location"] = pending["where_text"]
-    report = NewTicket(
-        kind=pending["kind"], category=pending.get("category"), description=pending["text"],
-        urgent=bool(pending.get("urgent")), source_msg_id=turn.inbound_id(),
-        photos=tuple(pending.get("photos", [])), **fields,
-    )
-    ticket = open_ticket(turn.session, Reporter.of(turn.resident), report, turn.now,
-                         turn.settings.ticket_prefix)
-    turn.finish()
-    fields = describe(turn.session, ticket)
-    worker = org.staff(turn.session, ticket.assignee_id) if ticket.assignee_id else None
-    if worker is not None:
-        grid = org.get_grid(turn.session, ticket.grid_id)
-        reply = msg("ticket_opened", grid=grid.name, worker=worker.name,
-                    promise=for_ticket(ticket, turn.now), **fields)
-    else:
-        reply = msg("ticket_opened_unassigned", promise=for_ticket(ticket, turn.now), **fields)
-    return reply  # urgent ones: handlers.emergency leads with the numbers to dial

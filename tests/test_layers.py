@@ -35,13 +35,8 @@ ALLOWED_UPWARD: dict[tuple[str, str], str] = {
         "erasure action) belongs in services/",
     ("storage.estates", "intents.slots"):
         "ESTATE_SUFFIXES (小区, 花园 …) is vocabulary both need: move it down",
-    ("storage.notices", "services.messages"):
-        "notices.send words the pushes: the sending action belongs in services/",
 }
-ALLOWED_CYCLES: list[set[str]] = [
-    # report.open_pending is needed by duplicates (lazy import): move it to its own module.
-    {"handlers.duplicates", "handlers.report"},
-]
+ALLOWED_CYCLES: list[set[str]] = []
 
 
 def _modules() -> dict[str, Path]:
