@@ -235,9 +235,10 @@ def _show_status(notice_id: int) -> None:
 
 def _send(title: str, text: str, community: str | None, grid: str | None,
           buildings: list[int] | None, sender: str | None) -> None:
+    from services.notices import send
     from storage import NotFound
     from storage.db import session_scope
-    from storage.notices import audience, deliveries, send
+    from storage.notices import audience, deliveries
 
     engine = _engine()
     try:

@@ -1,8 +1,7 @@
 """Notices (通知: 停水停电, activities) to the residents of a community, grid or buildings.
 
-``send`` writes one ``Notice`` and one outbox push per subscribed resident (with a
-``NoticeDelivery`` link) in the caller's transaction; the worker relays them like every
-push. ``deliveries`` counts the pushes by outbox status (pending / sent / dead).
+``audience`` picks the residents (sending is ``services.notices.send``, which words the
+pushes); ``deliveries`` counts the pushes by outbox status (pending / sent / dead).
 ``parse_buildings`` reads the building list staff type ("1,3-5", "1，3至5号楼").
 Raises NotFound for an unknown community, grid, building or notice, ValueError for an empty
 audience spec or text, or a building list that cannot be read.
@@ -11,7 +10,6 @@ audience spec or text, or a building list that cannot be read.
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
 from sqlmodel import Session, col, func, select
 
@@ -25,7 +23,6 @@ from storage.models import (
     Outbox,
     Resident,
 )
-from storage.outbox import add_push
 
 BUILDINGS_MAX = 9999
 """Highest building number a list may name; a range spans at most this many buildings."""
@@ -125,28 +122,6 @@ def audience(session: Session, *, community: str | None = None, grid: str | None
         raise ValueError("name a community, a grid or buildings")
     return f"社区:{comm.name}", list(session.exec(
         query.where(Building.community_id == comm.id).order_by(Resident.id)))
-
-
-def send(session: Session, title: str, text: str, residents: list[Resident], scope: str,
-         now: datetime, sender: str | None = None) -> Notice:
-    """Stage the notice's pushes (event "notice"); returns the flushed Notice."""
-    from services.messages import msg  # the catalogue holds the wording
-
-    if not title.strip() or not text.strip():
-        raise ValueError("a notice needs a title and a text")
-    notice = Notice(title=title, text=text, scope=scope, sender=sender,
-                    recipients=len(residents), created_at=now)
-    session.add(notice)
-    session.flush()
-    body = msg("push.notice", title=title, text=text)
-    rows = [add_push(session, openid=r.openid, audience="resident", event="notice", text=body,
-                     data={"first": title, "keyword1": text[:20], "remark": text})
-            for r in residents]
-    session.flush()  # one batched INSERT for every push, for their ids
-    session.add_all(NoticeDelivery(notice_id=notice.id, outbox_id=row.id, resident_id=r.id)
-                    for row, r in zip(rows, residents, strict=True))
-    session.flush()
-    return notice
 
 
 def deliveries(session: Session, notice_id: int) -> dict[str, int]:

@@ -7,9 +7,10 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from bot.cli_ops import ops_app
+from services.notices import send
 from storage import NotFound
 from storage.models import Building, Community, Grid, Resident, Street
-from storage.notices import BadBuildingList, audience, deliveries, parse_buildings, ranges, send
+from storage.notices import BadBuildingList, audience, deliveries, parse_buildings, ranges
 from storage.outbox import mark_sent
 from storage.times import utcnow
 
