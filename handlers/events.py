@@ -1,6 +1,6 @@
 """WeChat events: subscribe (welcome), a QR code scanned (subscribe with a scene, SCAN: the
 resident's community, handlers.community), unsubscribe (delete personal data:
-storage.privacy), menu CLICKs.
+services.privacy), menu CLICKs.
 
 Source: developers.weixin.qq.com/doc/offiaccount/Message_Management/Receiving_event_pushes.html
 """
@@ -14,7 +14,7 @@ from wechatpy.events import BaseEvent
 from handlers import HANDLERS, community
 from handlers.turn import Turn
 from intents.classify import Understanding
-from storage.privacy import forget_resident
+from services.privacy import forget_resident
 
 log = logging.getLogger("gridbot.events")
 

@@ -4,7 +4,7 @@ appear in the database?
 The walk is generic on purpose: it reads every column of every row of every table in
 ``SQLModel.metadata`` (after ``storage.schema.load_all``), so a table added later that keeps a
 resident's phone, address or OpenID makes the unsubscribe tests fail until
-``storage.privacy`` scrubs it.
+``services.privacy`` scrubs it.
 """
 
 from __future__ import annotations

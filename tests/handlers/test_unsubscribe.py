@@ -7,10 +7,10 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from services.messages import msg
+from services.privacy import MASK, marker
 from storage.care import Enrollment
 from storage.lending import Loan
 from storage.models import InboundMessage, Outbox, Resident, Ticket, TicketFollower
-from storage.privacy import MASK, marker
 from tests.privacy_support import dump, tables_holding, where_found
 from tests.services_support import schat_fixture, services_fixture  # noqa: F401
 

@@ -1,4 +1,4 @@
-"""Forgetting a resident (storage.privacy): a realistic history of one resident, beside a
+"""Forgetting a resident (services.privacy): a realistic history of one resident, beside a
 neighbour's, then ``forget_resident``; every table is searched for what identified them."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import event
 from sqlmodel import Session, select
 
+from services.privacy import MASK, forget_resident, marker, scrub
 from storage import care, lending
 from storage.care import Child, Enrollment
 from storage.lending import LendItem, LendWait, Loan
@@ -25,7 +26,6 @@ from storage.models import (
     TicketStatus,
 )
 from storage.org import grid_worker_of
-from storage.privacy import MASK, forget_resident, marker, scrub
 from tests.chat import START
 from tests.privacy_support import dump, tables_holding, where_found
 from tests.services_support import services_fixture  # noqa: F401
