@@ -34,6 +34,8 @@ Shape (one job per module)::
                       (messages.zh.toml)
       org_import.py   `gridbot import` with the hand-over of a leaving or moving worker's
                       open tickets
+      notices.py      sending a notice (通知) to the residents ``storage.notices`` picks
+      privacy.py      forgetting a resident who unsubscribed (every table scrubbed)
 
 Actors: a ``GridWorker`` (staff), a ``Resident`` or None (the system: timers, imports).
 Ticket actions lock nothing themselves (the caller loads the ticket ``for_update``), return the
