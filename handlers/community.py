@@ -18,6 +18,7 @@ import re
 from typing import Any
 
 from handlers.turn import Turn
+from intents.slots import ESTATE_SUFFIXES
 from services.messages import msg
 from storage import estates, org
 
@@ -25,6 +26,7 @@ FLOW = "community"
 NEEDS_PLACE = ("repair", "complaint", "tool_lending", "care_signup")
 """Intents whose handling depends on the community (its buildings, grids, stations)."""
 MAX_TRIES = 2
+_SUFFIXES_LONGEST_FIRST = sorted(ESTATE_SUFFIXES, key=len, reverse=True)
 _DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
 _WORDLESS = re.compile(r"[\W_]+")
 
@@ -41,7 +43,17 @@ def community_of(turn: Turn) -> int | None:
 def _named(turn: Turn) -> estates.Estate | None:
     u = turn.understanding
     slot = u.slots.get("estate") if u is not None else None
-    return estates.named_in(turn.session, turn.text, slot)
+    return estates.named_in(turn.session, turn.text, slot, estate_stem)
+
+
+def estate_stem(name: str) -> str:
+    """An estate name without its ending (阳光小区 → 阳光; endings are
+    ``intents.slots.ESTATE_SUFFIXES``); the name itself when under two characters would be
+    left."""
+    for suffix in _SUFFIXES_LONGEST_FIRST:
+        if name.endswith(suffix) and len(name) - len(suffix) >= 2:
+            return name[: -len(suffix)]
+    return name
 
 
 def gate(turn: Turn, home_claim: bool = False) -> str | None:

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlmodel import Session
 
-from intents.slots import ESTATE_SUFFIXES
 from storage import org
 from storage.models import Community, Resident
 
@@ -86,21 +86,14 @@ def _norm(text: str) -> str:
     return unicodedata.normalize("NFKC", text).lower().replace(" ", "")
 
 
-def _stem(name: str) -> str:
-    """The name without its estate ending (阳光小区 → 阳光); the name itself when the stem
-    would be shorter than two characters."""
-    for suffix in sorted(ESTATE_SUFFIXES, key=len, reverse=True):
-        if name.endswith(suffix) and len(name) - len(suffix) >= 2:
-            return name[: -len(suffix)]
-    return name
-
-
-def named_in(session: Session, text: str, estate_slot: str | None = None) -> Estate | None:
+def named_in(session: Session, text: str, estate_slot: str | None = None,
+             stem: Callable[[str], str] | None = None) -> Estate | None:
     """The estate or community the text names, or None (none, or a name two communities
     share). The longest name written in full wins (阳光花园 over 阳光); else ``estate_slot``
     (``extract_address(...)["estate"]``, 「阳光家园3号楼」) matches the one community whose
-    estates or name have its stem (阳光) — residents vary the ending; the estate is then
-    left None (which of the community's estates is meant is not known)."""
+    estates or name have the same ``stem`` (阳光家园 → 阳光; the caller's reading of estate
+    names, ``handlers.community.estate_stem``) — residents vary the ending; the estate is
+    then left None (which of the community's estates is meant is not known)."""
     text = _norm(text)
     named: list[tuple[str, Estate]] = []
     for community in org.communities(session):
@@ -111,9 +104,9 @@ def named_in(session: Session, text: str, estate_slot: str | None = None) -> Est
         longest = max(len(key) for key, _ in found)
         hits = {e.community_id: e for key, e in found if len(key) == longest}
         return next(iter(hits.values())) if len(hits) == 1 else None
-    if estate_slot:
-        stem = _stem(_norm(estate_slot))
-        hits = {e.community_id for key, e in named if _stem(key) == stem}
+    if estate_slot and stem is not None:
+        wanted = stem(_norm(estate_slot))
+        hits = {e.community_id for key, e in named if stem(key) == wanted}
         if len(hits) == 1:
             community_id = hits.pop()
             return next(e for _, e in named if e.community_id == community_id and e.estate is None)

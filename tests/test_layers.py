@@ -30,8 +30,6 @@ ALLOWED_UPWARD: dict[tuple[str, str], str] = {
     ("storage.org", "intents.slots"):
         "find_building reads building names with extract_address: move the label reading "
         "into a pure module storage and intents share, or the lookup up a layer",
-    ("storage.estates", "intents.slots"):
-        "ESTATE_SUFFIXES (小区, 花园 …) is vocabulary both need: move it down",
 }
 ALLOWED_CYCLES: list[set[str]] = []
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session
 
+from handlers.community import estate_stem
 from storage import estates
 from storage.models import Building, Community, Grid, Resident, Street
 
@@ -55,7 +56,7 @@ def test_the_numbered_list_names_estates_or_the_community(session, town):
     ("楼道灯坏了", None, None, None),
 ])
 def test_estate_named_in_text(session, town, text, slot, community, estate):
-    found = estates.named_in(session, text, slot)
+    found = estates.named_in(session, text, slot, estate_stem)
     if community is None:
         assert found is None
     else:
