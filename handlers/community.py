@@ -96,8 +96,12 @@ def answer(turn: Turn) -> str | None:
     or, when nothing waits (asked at subscribe), the reply says what was recorded — unless
     the message says more than the choice: it is then handled as itself (None, ``turn.text``
     unchanged), as is one that chooses nothing. Otherwise an answer that chooses nothing
-    is asked once more, then kept for staff."""
+    is asked once more, then kept for staff; 「算了」「不用了」(cancel, deny) drop the waiting message."""
     state = turn.state or {}
+    u = turn.understanding
+    if u is not None and u.intent in ("cancel", "deny") and "ticket_no" not in u.slots:
+        turn.finish()
+        return msg("dialogue_cancelled")
     chosen = _choice(turn)
     waiting = state.get("text")
     if chosen is None:

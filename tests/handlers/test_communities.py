@@ -187,3 +187,9 @@ def test_naming_another_estate_routes_that_report_but_keeps_the_residents_commun
     [ticket] = schat.tickets()
     assert _grid_of(schat, ticket) == ("阳光社区", "G01")  # 阳光社区's 东门 is in its G01
     assert _resident(schat, "v1").community_id == street["和谐社区"]
+
+
+def test_the_question_can_be_cancelled(schat):
+    schat.say("c1", "楼道灯坏了")
+    assert schat.say("c1", "算了，不用了") == msg("dialogue_cancelled")
+    assert schat.tickets() == [] and _resident(schat, "c1").dialogue is None
