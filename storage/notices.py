@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, and_, col, func, or_, select
 
 from storage import NotFound
 from storage.models import (
@@ -120,8 +120,14 @@ def audience(session: Session, *, community: str | None = None, grid: str | None
                                   .order_by(Resident.id))))
     if comm is None:
         raise ValueError("name a community, a grid or buildings")
-    return f"社区:{comm.name}", list(session.exec(
-        query.where(Building.community_id == comm.id).order_by(Resident.id)))
+    # its households, and those known to live there (a QR code, an estate named) with no
+    # address yet
+    in_community = select(Building.id).where(Building.community_id == comm.id)
+    return f"社区:{comm.name}", list(session.exec(select(Resident).where(
+        Resident.subscribed, col(Resident.openid).is_not(None),
+        or_(col(Resident.building_id).in_(in_community),
+            and_(col(Resident.building_id).is_(None), Resident.community_id == comm.id)))
+        .order_by(Resident.id)))
 
 
 def deliveries(session: Session, notice_id: int) -> dict[str, int]:

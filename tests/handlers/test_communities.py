@@ -193,3 +193,14 @@ def test_the_question_can_be_cancelled(schat):
     schat.say("c1", "楼道灯坏了")
     assert schat.say("c1", "算了，不用了") == msg("dialogue_cancelled")
     assert schat.tickets() == [] and _resident(schat, "c1").dialogue is None
+
+
+def test_a_community_notice_reaches_residents_known_only_by_their_qr_code(schat, street):
+    from storage.notices import audience
+
+    schat.event("q1", "subscribe", "qrscene_" + estates.scene_for(community_id=street["和谐社区"]))
+    schat.event("q2", "subscribe", "qrscene_" + estates.scene_for(community_id=street["阳光社区"]))
+    schat.say("q3", "和谐家园2号楼1单元101 楼道灯坏了")  # an address in 和谐社区
+    with Session(schat.engine) as s:
+        label, residents = audience(s, community="和谐社区")
+    assert label == "社区:和谐社区" and [r.openid for r in residents] == ["q1", "q3"]
