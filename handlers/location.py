@@ -152,8 +152,14 @@ def _free_at(text: str, form: str) -> int:
 def find_building(session: Session, label: Any, community_id: int | None = None
                   ) -> Building | None:
     """The building of the community (default: the account's first) for an address slot
-    (``extract_address(...)["building"]``)."""
-    return org.find_building(session, str(label), community_id)
+    (``extract_address(...)["building"]``); building names are read the same way."""
+    return org.find_building(session, str(label), community_id, building_label)
+
+
+def building_label(name: str) -> str | None:
+    """The label residents would write for a building named ``name`` (「A座」 → "A",
+    「五栋」 → "5"), or None."""
+    return extract_address(name).get("building")
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, SQLModel, select
 
-from intents.slots import extract_address
 from storage import NotFound, orgcache
 from storage.models import Building, Community, Grid, GridWorker, Place, Resident, Role
 
@@ -100,16 +99,18 @@ def communities(session: Session) -> tuple[Community, ...]:
         select(Community).order_by(Community.id))))
 
 
-def find_building(session: Session, label: str, community_id: int | None = None
-                  ) -> Building | None:
+def find_building(session: Session, label: str, community_id: int | None = None,
+                  read_label: Callable[[str], str | None] | None = None) -> Building | None:
     """The building residents call ``label`` in the community (default: the account's), or
     None.
 
-    ``label`` is a canonical label of ``intents.slots.extract_address`` ("5", "A", "C5"; case
-    and surrounding spaces do not matter). A number is looked up as ``Building.number`` first;
-    any label is then matched against the buildings' names read the same way, so the label
-    "A" finds a building named 「A栋」, 「A座」, 「A幢」 or 「A号楼」, and "5" one named 「5栋」.
-    Both lookups go through the org cache when one is attached.
+    ``label`` is a canonical building label ("5", "A", "C5"; case and surrounding spaces do
+    not matter). A number is looked up as ``Building.number`` first; any label is then
+    matched against the buildings' names read by ``read_label`` (the chat passes the address
+    reader of ``intents.slots``, so the label "A" finds a building named 「A栋」, 「A座」,
+    「A幢」 or 「A号楼」, and "5" one named 「5栋」); a name it reads as no label, or every
+    name without ``read_label``, is matched whole, upper-cased. Both lookups go through the
+    org cache when one is attached.
     """
     label = label.strip().upper()
     if community_id is None:
@@ -124,18 +125,20 @@ def find_building(session: Session, label: str, community_id: int | None = None
                                    Building.number == number)).first())
         if found is not None:
             return found
-    building_id = _cached(session, ("building_labels", community_id),
-                          lambda s: _building_labels(s, community_id)).get(label)
+    building_id = _cached(session, ("building_labels", community_id, read_label),
+                          lambda s: _building_labels(s, community_id, read_label)).get(label)
     return None if building_id is None else building(session, building_id)
 
 
-def _building_labels(session: Session, community_id: int) -> dict[str, int]:
-    """{canonical label of the name: building id} of the community's buildings (「A座」 →
-    "A"; a name that reads as no address is kept whole, upper-cased); the first by id wins."""
+def _building_labels(session: Session, community_id: int,
+                     read_label: Callable[[str], str | None] | None) -> dict[str, int]:
+    """{label of the name: building id} of the community's buildings (「A座」 → "A" by
+    ``read_label``; a name read as no label is kept whole, upper-cased); the first by id
+    wins."""
     labels: dict[str, int] = {}
     for row in session.exec(select(Building).where(Building.community_id == community_id)
                             .order_by(Building.id)):
-        label = extract_address(row.name).get("building") or row.name.strip().upper()
+        label = (read_label(row.name) if read_label else None) or row.name.strip().upper()
         labels.setdefault(label, row.id)
     return labels
 

@@ -27,9 +27,6 @@ FORBIDDEN = {
 
 ALLOWED_UPWARD: dict[tuple[str, str], str] = {
     # Known violations, to be emptied (a fixed one must be removed from here: the test says so).
-    ("storage.org", "intents.slots"):
-        "find_building reads building names with extract_address: move the label reading "
-        "into a pure module storage and intents share, or the lookup up a layer",
 }
 ALLOWED_CYCLES: list[set[str]] = []
 

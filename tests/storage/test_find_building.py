@@ -1,4 +1,5 @@
-"""storage.org.find_building: the building a resident's address label names."""
+"""storage.org.find_building (as the chat calls it, handlers.location.find_building): the building
+a resident's address label names."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from handlers import location
 from intents.slots import extract_address
 from storage import org, orgcache
 from storage.models import Building, Grid
@@ -35,31 +37,38 @@ def engine_with_letters(community: Engine) -> Engine:
 def test_the_label_of_any_written_form_finds_the_building(
         engine_with_letters: Engine, written: str, name: str) -> None:
     with Session(engine_with_letters) as s:
-        found = org.find_building(s, extract_address(written)["building"])
+        found = location.find_building(s, extract_address(written)["building"])
         assert found is not None and found.name == name
 
 
 @pytest.mark.parametrize("label", ["E", "C6", "13", "0", "", "东配"])
 def test_an_unknown_label_is_none(engine_with_letters: Engine, label: str) -> None:
     with Session(engine_with_letters) as s:
-        assert org.find_building(s, label) is None
+        assert location.find_building(s, label) is None
 
 
 def test_a_name_that_is_no_address_is_found_whole(engine_with_letters: Engine) -> None:
     with Session(engine_with_letters) as s:
-        found = org.find_building(s, "东配楼")
+        found = location.find_building(s, "东配楼")
         assert found is not None and found.number == 105
+
+
+def test_storage_reads_names_only_with_the_reader_it_is_given(engine_with_letters: Engine) -> None:
+    with Session(engine_with_letters) as s:
+        assert org.find_building(s, "A") is None  # storage alone does not read 「A栋」 as "A"
+        assert org.find_building(s, "A栋").number == 101  # … but matches the name whole
+        assert org.find_building(s, "A", read_label=location.building_label).number == 101
 
 
 def test_lookups_through_the_org_cache_cost_no_sql(engine_with_letters: Engine) -> None:
     cache = orgcache.OrgCache(engine_with_letters)
     with Session(engine_with_letters) as s:
         orgcache.attach(s, cache)
-        assert org.find_building(s, "A").name == "A栋"
-        assert org.find_building(s, "7").number == 7
+        assert location.find_building(s, "A").name == "A栋"
+        assert location.find_building(s, "7").number == 7
     with Session(engine_with_letters) as s, counting(engine_with_letters) as statements:
         orgcache.attach(s, cache)
-        assert org.find_building(s, "A").name == "A栋"
-        assert org.find_building(s, "7").number == 7
-        assert org.find_building(s, "Z") is None
+        assert location.find_building(s, "A").name == "A栋"
+        assert location.find_building(s, "7").number == 7
+        assert location.find_building(s, "Z") is None
     assert statements == []

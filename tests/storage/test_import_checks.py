@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, func, select
 
+from handlers.location import building_label
 from storage import org
 from storage.importer import ImportProblems, import_file
 from storage.models import Building, Community, Grid, GridWorker, Resident, Street
@@ -161,7 +162,8 @@ def test_lettered_buildings_are_found_by_their_letter(session, tmp_path):
     report = import_file(session, path)
     assert report.buildings == 6
     community = session.exec(select(Community)).one()
-    found = {label: org.find_building(session, label, community.id) for label in "ABC"}
+    found = {label: org.find_building(session, label, community.id, building_label)  # as the chat reads
+             for label in "ABC"}
     assert found["A"].number == 101 and found["A"].name == "A栋"
     assert (found["B"].name, found["C"].name) == ("B座", "C幢")
     assert min(found["B"].number, found["C"].number) > 9999  # out of the numbers residents write
