@@ -12,8 +12,9 @@ events, the pushes (outbox) and the row are committed together; a crash before c
 leaves the step due for the next sweep.
 
 Steps (``storage.sla``): "<clock>:warn" → the people working the ticket; "<clock>:L1" → the
-grid leader (网格长); "L2" → the community (社区); "L3" → the policy's responsible department;
-"<clock>:remindN" → the people working it again; "rating:autoclose" → 默认满意.
+grid leader (网格长); "L2" → the community (社区); "L3" → the policy's responsible department
+(else the category's, storage/categories.toml); "<clock>:remindN" → the people working it
+again; "rating:autoclose" → 默认满意.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from services.people import (
     handlers_of,
 )
 from services.tickets import auto_close
-from storage import sla
+from storage import categories, sla
 from storage import tickets as repo
 from storage.db import session_scope
 from storage.models import Department, GridWorker, Ticket, TicketStatus, TicketTimer
@@ -155,7 +156,9 @@ def _ladder_people(session: Session, ticket: Ticket, to: str,
         to = "community_admin"
     if to == "community_admin":
         return community_staff(session, community_id_of(session, ticket)), msg("sla.to_community")
-    name = cfg.policy_named(ticket.sla_policy).department
+    # the policy's department, else the category's default one (storage/categories.toml)
+    category = categories.load().get(ticket.category)
+    name = cfg.policy_named(ticket.sla_policy).department or (category.department if category else "")
     department = session.exec(select(Department).where(Department.name == name)).first() if name \
         else None
     if department is None and ticket.department_id is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from storage.models import TicketTimer
+from storage.models import Resident, TicketTimer
 from storage.sla import Due
 from storage.times import as_utc
 
@@ -121,3 +121,17 @@ def next_step(w: World, ticket) -> Due:
     with Session(w.engine) as s:
         row = s.get(TicketTimer, ticket.id)
         return Due(row.cycle, row.step, as_utc(row.due_at))
+
+
+def test_level_3_goes_to_the_categorys_department_when_the_policy_names_none(world: World):
+    world.say("oR1", "你好")  # the resident exists; then they are marked vulnerable (红)
+    with Session(world.engine) as s:
+        s.get(Resident, world.resident("oR1").id).vulnerability = "红"
+        s.commit()
+    t = world.report("oR1")  # Monday 09:00, 楼道灯 (物业公司 in categories.toml)
+    assert t.sla_policy == "重点人群"  # a policy with no department of its own
+    world.pushes()
+    world.go("2026-11-23 17:30")  # 30 min target + 180 working minutes (office hours) → level 3
+    world.sweep()
+    assert "oD1" in {o for o, _ in world.pushes()}
+    assert "3级督办至物业公司：孙工" in "".join(supervision(world, t.number))
