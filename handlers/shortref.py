@@ -40,7 +40,8 @@ POSITION_MAX_DIGITS = 3
 """「1」…「999」 are list positions; 4–6 digits are the tail of a ticket number."""
 
 _HALF_WIDTH = str.maketrans("０１２３４５６７８９－　", "0123456789- ")
-"""Full-width digits, dash, space and GD as typed on some phones, one for one."""
+"""Full-width digits, dash and space as typed on some phones, one for one (full numbers:
+storage.numbers)."""
 _CLAUSE = re.compile(r"[，,。.；;！!？?\s]+")
 _ADDRESS_ONLY = re.compile(r"^[\d一二三四五六七八九十零〇两#＃A-Za-z\-－号楼栋幢座单元门洞室房户层]+$")
 """A clause that is only an address (「3号楼2单元501」): left out of list excerpts, which

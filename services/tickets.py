@@ -39,6 +39,7 @@ from storage.models import (
     TicketFollower,
     TicketStatus,
 )
+from storage.numbers import DEFAULT_TICKET_PREFIX
 from storage.outbox import add_push
 from storage.times import as_utc
 
@@ -123,7 +124,7 @@ def move(session: Session, ticket: Ticket, to: str, who: str, now: datetime,
 
 
 def open_ticket(session: Session, reporter: Reporter, report: NewTicket, now: datetime,
-                prefix: str = "GD") -> Ticket:
+                prefix: str = DEFAULT_TICKET_PREFIX) -> Ticket:
     """Create the ticket in the grid covering where the problem is (the report's building or
     place; else the reporter's home building, also for a shared location that matched no
     known building or place) and push it to its worker.
