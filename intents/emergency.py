@@ -16,7 +16,7 @@ raises ``LexiconError`` naming the file and line). Its header explains the rules
 ``Detector.detect`` reads text normalised by ``intents.normalize.Normalizer`` (the
 classifier passes its own normalised text; ``Understanding.emergency`` and ``.urgent`` come
 from here, so there is one source of truth for danger). It imports nothing else of the
-project but ``intents``.
+project but ``intents`` and ``storage.categories`` (each kind's ticket names a category).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from intents.errors import LexiconError
+from storage import categories as category_file
 
 try:  # the regex parser, to find each trigger's literal anchors for a fast prefilter
     import re._parser as re_parser  # Python >= 3.11
@@ -432,6 +433,10 @@ class _Loader:
         if ticket_kind not in TICKET_KINDS or not category:
             raise self.fail(where, f"{where}: ticket must be \"<{'|'.join(TICKET_KINDS)}>/"
                                    f"<category>\", not {ticket!r}")
+        try:  # a category of storage/categories.toml, of that kind
+            category_file.load().require(category, ticket_kind, f"{where}.ticket")
+        except category_file.CategoryError as exc:
+            raise self.fail(where, str(exc)) from None
         triggers = raw.get("triggers")
         if not isinstance(triggers, list) or not triggers:
             raise self.fail(where, f"{where}: triggers must be a non-empty list")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from intents.emergency import load_detector
 from intents.errors import LexiconError
 from intents.lexicon import DEFAULT_LEXICON, load_lexicon
 from storage import categories, sla
@@ -72,6 +73,15 @@ def test_a_category_under_the_wrong_kind_stops_the_load(tmp_path):
                     + '\n[intents.complaint.categories."漏水"]\n"渗水" = 4\n', encoding="utf-8")
     with pytest.raises(LexiconError, match="'漏水' of kind 'complaint'"):
         load_lexicon(path)
+
+
+def test_an_unknown_category_in_the_emergency_rules_stops_the_load(tmp_path):
+    source = ROOT / "intents" / "emergency.toml"
+    path = tmp_path / "emergency.toml"
+    path.write_text(source.read_text(encoding="utf-8").replace('"emergency/求助"', '"emergency/呼救"'),
+                    encoding="utf-8")
+    with pytest.raises(LexiconError, match="unknown category '呼救' of kind 'emergency'"):
+        load_detector(path)
 
 
 def test_an_unknown_category_in_an_sla_policy_is_refused():
