@@ -9,9 +9,9 @@ handlers), one of::
     {"place_id": int}
     {"latitude": float, "longitude": float, "label": str}
 
-and no ``"where"`` means the resident's home. ``ticket_fields`` turns it into
-``services.tickets.NewTicket`` fields; a shared location becomes the nearest building or
-place with imported coordinates (``nearest_max_m``), else stays text for staff.
+and no ``"where"`` means the resident's home. ``services.places.ticket_fields`` turns it
+into ``services.tickets.NewTicket`` fields; a shared location becomes the nearest building or
+place with imported coordinates, else stays text for staff.
 
 Places are organisation data (``storage.models.Place``: name, aliases, grid); the rules that
 generalise how people write them (东门 ← 小区东门 / 东大门 / 东门口; 家门口 is not the
@@ -20,7 +20,6 @@ estate's 门口) and which categories are public live in ``handlers/location.tom
 
 from __future__ import annotations
 
-import math
 import re
 import tomllib
 import unicodedata
@@ -37,7 +36,6 @@ from storage import categories, org
 from storage.models import Building, Place, Resident
 
 RULES_FILE = Path(__file__).with_name("location.toml")
-EARTH_RADIUS_M = 6_371_000.0
 _CLAUSE_END = re.compile(r"[，,。；;！!？?\n]")
 
 
@@ -45,7 +43,6 @@ _CLAUSE_END = re.compile(r"[，,。；;！!？?\n]")
 class Rules:
     """``handlers/location.toml``, compiled."""
 
-    nearest_max_m: float
     neutral: tuple[str, ...]
     owned: re.Pattern[str]
     doors: tuple[str, ...]
@@ -59,7 +56,6 @@ def rules() -> Rules:
     """The rules file, read once. Raises tomllib.TOMLDecodeError, re.error, KeyError."""
     raw = tomllib.loads(RULES_FILE.read_text(encoding="utf-8"))
     return Rules(
-        nearest_max_m=float(raw["nearest_max_m"]),
         neutral=tuple(sorted(raw["neutral"], key=len, reverse=True)),
         # an address may stand between an owner and the door: 我家3-2-1702门口
         owned=re.compile("(?:" + "|".join(map(re.escape, raw["owners"])) + ")"
@@ -199,55 +195,6 @@ def shared(latitude: float, longitude: float, label: str | None) -> dict[str, An
     """The "where" of a WeChat location message (WGS-84 degrees; ``label`` as WeChat gives)."""
     return {"latitude": float(latitude), "longitude": float(longitude),
             "label": label or f"{latitude},{longitude}"}
-
-
-def distance_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
-    """Great-circle (haversine) distance in metres between two WGS-84 points in degrees."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lng2 - lng1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
-
-
-def nearest(session: Session, latitude: float, longitude: float,
-            community_id: int | None = None) -> dict[str, Any] | None:
-    """The "where" of the community's (default: the account's first) building or place with
-    imported coordinates nearest to the point, within ``nearest_max_m`` metres; None when
-    none is that near."""
-    best: tuple[float, str, int] | None = None
-    for kind, row_id, lat, lng in org.located(session, community_id):
-        d = distance_m(latitude, longitude, lat, lng)
-        if d <= rules().nearest_max_m and (best is None or d < best[0]):
-            best = (d, kind, row_id)
-    if best is None:
-        return None
-    return {"building_id": best[2], "unit": None, "room": None} if best[1] == "building" else {
-        "place_id": best[2]}
-
-
-def ticket_fields(session: Session, where: dict[str, Any] | None,
-                  shared_location: dict[str, Any] | None = None,
-                  community_id: int | None = None) -> dict[str, Any]:
-    """``NewTicket`` location fields for a pending "where" (None: the resident's home).
-
-    A shared location — the "where" itself, or ``shared_location`` sent along with a report
-    that names its place — is kept on the ticket (coordinates, and label as text for staff).
-    As the "where" it becomes the nearest building or place with imported coordinates;
-    when none is near, the ticket has only the coordinates (and goes to the home grid).
-    """
-    fields: dict[str, Any] = {}
-    point = where if where and "latitude" in where else shared_location
-    if point:
-        fields.update(latitude=point["latitude"], longitude=point["longitude"],
-                      location=f"{point['label']} ({point['latitude']},{point['longitude']})")
-    if where and "latitude" in where:
-        where = nearest(session, where["latitude"], where["longitude"], community_id)
-    if where and "building_id" in where:
-        fields.update(building_id=where["building_id"], unit=where.get("unit"),
-                      room=where.get("room"))
-    elif where and "place_id" in where:
-        fields["place_id"] = where["place_id"]
-    return fields
 
 
 def label(session: Session, where: dict[str, Any] | None, resident: Resident) -> str:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers import community, location
+from handlers import community
 from handlers.turn import Turn
+from services import places
 from services.messages import msg
 from services.notify import describe
 from services.promise import for_ticket
@@ -30,7 +31,7 @@ def open_pending(turn: Turn, pending: dict[str, Any]) -> str:
     if where is None and turn.resident.building_id is not None:  # at home
         where = {"building_id": turn.resident.building_id, "unit": turn.resident.unit,
                  "room": turn.resident.room}
-    fields = location.ticket_fields(turn.session, where, pending.get("location"),
+    fields = places.ticket_fields(turn.session, where, pending.get("location"),
                                     community.community_of(turn))
     if pending.get("where_text") and "location" not in fields:
         fields["location"] = pending["where_text"]

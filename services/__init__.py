@@ -30,6 +30,8 @@ Shape (one job per module)::
       questions.py    询问 (ask) and the resident's answer / 恢复 (answer)
       escalation.py   督办: firing one SLA timer (warn, ladder, reminders, 默认满意)
       promise.py      promised times as residents read them (「明天上午9:30前」)
+      places.py       where a report is: a point to the nearest building or place
+                      (places.toml), ``NewTicket`` location fields
       messages.py     the one message catalogue: every sentence a resident or worker reads
                       (messages.zh.toml)
       org_import.py   `gridbot import` with the hand-over of a leaving or moving worker's
@@ -42,9 +44,8 @@ Ticket actions lock nothing themselves (the caller loads the ticket ``for_update
 changed row or a plain value, never a reply text; the chat adapters (``handlers.worker``'s
 ``acting``, ``handlers.cancel``, ``handlers.urge``) map the errors to catalogue sentences.
 
-Still in ``handlers/`` and meant to come here: where a report is — a point to the nearest
-building or place and ``NewTicket`` location fields (``handlers.location.nearest``,
-``ticket_fields``; Open311 needs them), the duplicate lookup (``handlers.duplicates.offer``),
-the emergency follow-up pushes (``handlers.emergency``), and the lending and care actions'
-pushes (``handlers.lending_notify``, ``handlers.care_notify``).
+Still in ``handlers/`` and meant to come here: the duplicate lookup
+(``handlers.duplicates.offer``), the emergency follow-up pushes (``handlers.emergency``),
+and the lending and care actions (``storage.lending``/``storage.care`` raise storage errors;
+their pushes are ``handlers.lending_notify``, ``handlers.care_notify``).
 """

@@ -54,7 +54,7 @@ class NewTicket:
     """What was reported. ``kind`` is "complaint", "repair" or "emergency" (急救, 治安,
     走失, 求助: ``intents/emergency.toml``).
 
-    Where the problem is (the chat fills it with ``handlers.location.ticket_fields``): a building
+    Where the problem is (``services.places.ticket_fields`` fills it from a "where"): a building
     (+unit/room), a public place, and/or a location (WGS-84 degrees, ``location`` its label
     as text). None of them: the reporter's home. ``photos``: URLs of pictures sent with it.
     """

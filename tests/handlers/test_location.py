@@ -307,12 +307,3 @@ def test_home_claims_need_a_cue_before_the_address(text, address):
     claim = location.home_claim(text)
     got = claim and {k: v for k, v in claim.address.items() if k in ("building", "unit", "room")}
     assert got == address
-
-
-def test_nearest_known_point_within_range(community):
-    with Session(community) as s:
-        assert location.nearest(s, 41.80295, 123.43205) == {
-            "building_id": s.exec(select(Building).where(Building.number == 12)).one().id,
-            "unit": None, "room": None}
-        assert location.nearest(s, 41.81, 123.45) is None
-    assert 1100 < location.distance_m(41.80, 123.43, 41.81, 123.43) < 1120
