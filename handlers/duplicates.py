@@ -1,8 +1,8 @@
 """Duplicate reports: a new report of the same kind and category in the same building (or
 at the same public place, 东门 …), while an earlier one is open and younger than
 ``[duplicates] window_hours``, is offered to be joined to it. A resident who joins becomes
-a follower told every update of that ticket (``services.tickets.follow``); one who
-declines gets a ticket of their own.
+a follower told every update of that ticket (``services.duplicates``: ``find``,
+``follow``); one who declines gets a ticket of their own.
 
 ``offer`` is called by the report flow before a ticket is opened; ``@continues("join")``
 takes the answer (1 = join, 2 = new ticket; anything else is handled afresh).
@@ -10,17 +10,16 @@ takes the answer (1 = join, 2 = new ticket; anything else is handled afresh).
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from handlers import continues
 from handlers.opening import open_pending
 from handlers.turn import Turn
+from services import duplicates
 from services.messages import msg
 from services.notify import describe
 from services.promise import inline
-from services.tickets import follow
-from storage import NotFound, sla
+from storage import NotFound
 from storage import tickets as repo
 from storage.models import TicketStatus
 
@@ -33,13 +32,12 @@ def offer(turn: Turn, pending: dict[str, Any]) -> str | None:
     """The offer to join an open duplicate of ``pending`` (a report about to be opened),
     with the dialogue state set; None when there is no duplicate."""
     resident = turn.resident
-    since = turn.now - timedelta(seconds=sla.load().duplicate_window_s)
     where = pending.get("where")  # where the problem is (handlers.location); absent: home
-    building_id = where.get("building_id") if where is not None else resident.building_id
-    ticket = repo.open_duplicate(turn.session, building_id, pending["kind"],
-                                 pending.get("category"), since,
-                                 place_id=where.get("place_id") if where is not None else None)
-    if ticket is None or ticket.resident_id == resident.id:
+    ticket = duplicates.find(
+        turn.session, pending["kind"], pending.get("category"), turn.now,
+        building_id=where.get("building_id") if where is not None else resident.building_id,
+        place_id=where.get("place_id") if where is not None else None, reporter_id=resident.id)
+    if ticket is None:
         return None
     turn.ask({"flow": FLOW, "no": ticket.number, "pending": pending})
     key = "location.duplicate_offer_place" if ticket.place_id else "followup.duplicate_offer"
@@ -63,6 +61,6 @@ def answer_offer(turn: Turn) -> str | None:
         ticket = None
     if ticket is None or ticket.status not in TicketStatus.OPEN:
         return open_pending(turn, state["pending"])
-    follow(turn.session, ticket, turn.resident, state["pending"].get("text"), turn.now)
+    duplicates.follow(turn.session, ticket, turn.resident, state["pending"].get("text"), turn.now)
     return msg("followup.duplicate_joined", no=ticket.number,
                due=inline(ticket, turn.now, contact=False))

@@ -24,8 +24,8 @@ Shape (one job per module)::
                       tell_staff / tell_owner / tell_resident and the template data
       tickets.py      the life cycle: Reporter (no WeChat resident needed), NewTicket,
                       open_ticket, accept, start, resolve, rate, reopen, auto_close,
-                      cancel, urge, follow (join a duplicate), attach (photos, a point,
-                      a supplement), note (民情日记)
+                      cancel, urge, attach (photos, a point, a supplement), note (民情日记)
+      duplicates.py   the open ticket a report duplicates (find); joining it (follow)
       handover.py     转派 (transfer), 上报 (call_in), 驳回 (reject), find_target
       questions.py    询问 (ask) and the resident's answer / 恢复 (answer)
       escalation.py   督办: firing one SLA timer (warn, ladder, reminders, 默认满意)
@@ -44,8 +44,8 @@ Ticket actions lock nothing themselves (the caller loads the ticket ``for_update
 changed row or a plain value, never a reply text; the chat adapters (``handlers.worker``'s
 ``acting``, ``handlers.cancel``, ``handlers.urge``) map the errors to catalogue sentences.
 
-Still in ``handlers/`` and meant to come here: the duplicate lookup
-(``handlers.duplicates.offer``), the emergency follow-up pushes (``handlers.emergency``),
-and the lending and care actions (``storage.lending``/``storage.care`` raise storage errors;
-their pushes are ``handlers.lending_notify``, ``handlers.care_notify``).
+Still outside and meant to come here: the emergency follow-up pushes
+(``handlers.emergency``), and the lending and care actions (``storage.lending`` and
+``storage.care`` raise storage errors; their pushes are ``handlers.lending_notify`` and
+``handlers.care_notify``).
 """

@@ -19,7 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from services import conflict, permissions, promise
@@ -36,7 +35,6 @@ from storage.models import (
     Resident,
     Ticket,
     TicketEvent,
-    TicketFollower,
     TicketStatus,
 )
 from storage.numbers import DEFAULT_TICKET_PREFIX
@@ -355,28 +353,6 @@ def note(session: Session, ticket: Ticket, worker: GridWorker, text: str,
     if not text.strip():
         raise Invalid("a note needs text")
     repo.record(session, ticket, NOTE, actor(worker), now, text.strip())
-
-
-def follow(session: Session, ticket: Ticket, resident: Resident, text: str | None,
-           now: datetime) -> bool:
-    """A resident joins an open ticket someone else reported (a duplicate report): they
-    become a ``TicketFollower`` told of every update (``services.notify.tell_resident``),
-    a ``joined`` event goes on the timeline and the people working it are pushed ``text``.
-    Returns False (nothing changed) when they follow it already. Raises WrongState for a
-    ticket no longer open.
-    """
-    if ticket.status not in S.OPEN:
-        raise WrongState(f"{ticket.number}: cannot follow in {ticket.status}")
-    try:
-        with session.begin_nested():
-            session.add(TicketFollower(ticket_id=ticket.id, resident_id=resident.id, note=text,
-                                       created_at=now))
-    except IntegrityError:
-        return False
-    repo.record(session, ticket, "joined", actor(resident), now, text)
-    tell_staff(session, handlers_of(session, ticket), ticket, "ticket_joined",
-               msg("push.ticket_joined", no=ticket.number, text=text or ""))
-    return True
 
 
 def attach(session: Session, ticket: Ticket, who: Resident | GridWorker | None,

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, select
 
-from services import handover, permissions, tickets
+from services import duplicates, handover, permissions, tickets
 from services.errors import Invalid, NotAllowed, NotFound, WrongState
 from services.messages import msg
 from storage import Conflict
@@ -186,15 +186,15 @@ def test_a_neighbour_follows_an_open_ticket_once(community):
     with Session(community) as s:
         t = repair(s, tickets.Reporter.of(resident(s, "oR1")))
         neighbour = resident(s, "oR2")
-        assert tickets.follow(s, t, neighbour, "我家这层也不亮", START) is True
-        assert tickets.follow(s, t, neighbour, "再说一遍", START) is False
+        assert duplicates.follow(s, t, neighbour, "我家这层也不亮", START) is True
+        assert duplicates.follow(s, t, neighbour, "再说一遍", START) is False
         joined = s.exec(select(TicketEvent).where(TicketEvent.ticket_id == t.id,
                                                   TicketEvent.kind == "joined")).all()
         assert [e.note for e in joined] == ["我家这层也不亮"]
         tickets.resolve(s, t, staff(s, "worker-g1"), "换了灯泡", START)
         assert [p.openid for p in pushes(s, t) if p.event == "ticket_resolved"] == ["oR1", "oR2"]
         with pytest.raises(WrongState):
-            tickets.follow(s, t, resident(s, "oR3"), None, START)
+            duplicates.follow(s, t, resident(s, "oR3"), None, START)
 
 
 def test_photos_and_a_point_go_on_the_timeline_of_the_reporters_ticket(community):
