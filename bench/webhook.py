@@ -118,10 +118,12 @@ MIX = {"report": 0.50, "query": 0.20, "greeting": 0.20, "retry": 0.10}
 
 PROBLEMS = (
     "楼道灯坏了", "厨房水管漏水了", "电梯又坏了", "楼上天天半夜装修太吵了", "下水道堵了",
-    "单元门禁坏了打不开", "楼下烧烤油烟太大", "小区门口垃圾堆了好几天没人清理", "暖气不热",
-    "楼道里堆满了杂物", "家里停水了", "有人占消防通道停车",
+    "单元门禁坏了打不开", "楼上邻居家的狗天天叫", "楼上漏水把我家天花板泡了", "暖气不热",
+    "楼道里堆满了杂物", "家里停水了", "隔壁邻居天天半夜吵架",
 )
-"""Repair and complaint texts, each classified as repair/complaint above the threshold."""
+"""Repair and complaint texts, each classified as repair/complaint above the threshold, all
+about the resident's own building: a public category (停车, 环境卫生 …) with no place named
+rightly draws 「问题在哪里？」 instead of a ticket (handlers/report.py)."""
 REPORT_FORMS = ("{addr}，{problem}", "我住{addr}，{problem}", "{problem}，{addr}", "{addr} {problem}")
 QUERIES = ("查询", "进度", "我的报修到哪一步了", "我的工单处理了吗", "查一下进度")
 GREETINGS = ("你好", "在吗", "帮助", "您好，请问怎么用", "谢谢", "早上好", "有人吗")
