@@ -123,3 +123,46 @@ def parse_calendar(name: str, spec: dict) -> Calendar:
                     always=bool(spec.get("always", False)), weekdays=weekdays,
                     hours=tuple(sorted(hours)), holidays=days("holidays"),
                     workdays=days("workdays"))
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """Night hours in which staff are not pushed about non-urgent tickets: a step due between
+    ``start`` and ``end`` (local times in ``timezone``; the span may cross midnight) waits
+    until ``end``. Deadlines themselves never move; only when the warning or reminder is sent.
+    """
+
+    start: time
+    end: time
+    timezone: str = "Asia/Shanghai"
+
+    def release(self, at: datetime) -> datetime:
+        """``at`` (aware) if it is outside the quiet hours, else the instant they end (aware
+        UTC)."""
+        tz = ZoneInfo(self.timezone)
+        local = as_utc(at).astimezone(tz)
+        clock = local.time()
+        if self.start <= self.end:
+            inside = self.start <= clock < self.end
+            end_day = local.date()
+        else:  # crosses midnight: 22:00–07:30
+            inside = clock >= self.start or clock < self.end
+            end_day = local.date() + timedelta(days=1) if clock >= self.start else local.date()
+        if not inside:
+            return at
+        return datetime.combine(end_day, self.end, tz).astimezone(UTC)
+
+
+def parse_quiet_hours(spec: object, timezone: str = "Asia/Shanghai") -> QuietHours | None:
+    """``["22:00", "07:30"]`` → QuietHours; None for an absent or empty entry. Raises
+    ValueError naming the entry when it is not two HH:MM times."""
+    if not spec:
+        return None
+    try:
+        start, end = (time.fromisoformat(str(t)) for t in spec)  # type: ignore[union-attr]
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"escalation.quiet_hours must be two times like [\"22:00\", \"07:30\"], "
+                         f"got {spec!r}") from exc
+    if start == end:
+        raise ValueError("escalation.quiet_hours: start and end are the same time")
+    return QuietHours(start, end, timezone)

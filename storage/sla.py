@@ -46,7 +46,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from storage import categories
-from storage.calendar import Calendar, parse_calendar
+from storage.calendar import Calendar, QuietHours, parse_calendar, parse_quiet_hours
 from storage.models import Ticket, TicketStatus, TicketTimer
 from storage.times import as_utc
 
@@ -110,6 +110,8 @@ class SlaConfig:
     reopen_score_max: int
     max_reopens: int
     duplicate_window_s: int
+    quiet: QuietHours | None = None
+    """Night hours in which non-urgent tickets' warnings, ladder steps and reminders wait."""
 
     def policy_for(self, ticket: Ticket) -> Policy:
         """The first rule all of whose match keys fit ``ticket``, else the default.
@@ -199,6 +201,8 @@ def parse(raw: dict[str, Any]) -> SlaConfig:
         reopen_score_max=int(rating.get("reopen_score_max", 2)),
         max_reopens=int(rating.get("max_reopens", 2)),
         duplicate_window_s=int(raw.get("duplicates", {}).get("window_hours", 72) * 3600),
+        quiet=parse_quiet_hours(esc.get("quiet_hours"),
+                                esc.get("quiet_timezone", "Asia/Shanghai")),
     )
 
 
@@ -308,7 +312,8 @@ RUNNING = (S.SUBMITTED, S.ASSIGNED, S.ACCEPTED, S.IN_PROGRESS, S.REOPENED)
 def desired_steps(ticket: Ticket, cfg: SlaConfig | None = None) -> dict[str, datetime]:
     """Step name → due instant (aware UTC) of every step the ticket should still get,
     ignoring which ones already fired. Each clock's steps are counted on its own calendar;
-    a resolution due together with a running response waits for it (``_held_by_response``)."""
+    a resolution due together with a running response waits for it (``_held_by_response``);
+    a non-urgent ticket's steps that fall in ``[escalation] quiet_hours`` wait for their end."""
     cfg = cfg or load()
     policy = cfg.policy_named(ticket.sla_policy)
     steps: dict[str, datetime] = {}
@@ -326,6 +331,8 @@ def desired_steps(ticket: Ticket, cfg: SlaConfig | None = None) -> dict[str, dat
                 steps[f"{clock}:L{step.level}"] = cal.add(due, step.after_breach_s)
             for k in range(1, cfg.reminder_max + 1):
                 steps[f"{clock}:remind{k}"] = cal.add(due, k * cfg.reminder_every_s)
+    if cfg.quiet is not None and not ticket.urgent:  # nobody is woken for a non-urgent ticket
+        steps = {step: cfg.quiet.release(due) for step, due in steps.items()}
     if ticket.status == S.RESOLVED and ticket.resolved_at is not None:
         steps["rating:autoclose"] = as_utc(ticket.resolved_at) + timedelta(seconds=cfg.auto_close_s)
     return steps
