@@ -36,6 +36,14 @@ def _engine():
     return make_engine(settings.database_url, connect_timeout_s=settings.db_connect_timeout_s)
 
 
+def recipient(row) -> str:
+    """The person a row is for and the address of record: "resident#12:oXYZ", "staff#3:oABC"
+    ("resident#?:…" for an old row whose OpenID matched nobody), plus "via <channel>" once
+    sent."""
+    who = f"{row.recipient_kind}#{row.recipient_id if row.recipient_id is not None else '?'}"
+    return f"{who}:{row.openid}" + (f" via {row.channel}" if row.channel else "")
+
+
 def _line(row: Outbox) -> str:
     """One row: id, status, attempts, last attempt (Asia/Shanghai), recipient, event, text,
     last error."""
@@ -44,7 +52,7 @@ def _line(row: Outbox) -> str:
     when = show(row.last_attempt_at) if row.last_attempt_at else "-"
     text = row.text if len(row.text) <= TEXT_CHARS else row.text[:TEXT_CHARS] + "…"
     line = (f"#{row.id} {row.status} attempts={row.attempts} last={when} "
-            f"{row.audience}:{row.openid} [{row.event}] {text!r}")
+            f"{recipient(row)} [{row.event}] {text!r}")
     return line + (f" error={row.last_error}" if row.last_error else "")
 
 
@@ -101,7 +109,7 @@ def retry(
                                 by="gridbot outbox retry")
         session.commit()
     for row in done:
-        typer.echo(f"#{row.id} 已重新排队（{row.audience}:{row.openid} [{row.event}]）")
+        typer.echo(f"#{row.id} 已重新排队（{recipient(row)} [{row.event}]）")
     for outbox_id, why in sorted(skipped.items()):
         typer.echo(f"#{outbox_id} 未重新排队：{why}", err=True)
     typer.echo(f"重新排队 {len(done)} 条，未排队 {len(skipped)} 条")

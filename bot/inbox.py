@@ -48,9 +48,9 @@ from storage import dialogue, org, orgcache
 from storage.db import session_scope
 from storage.dedup import RetryGuard, dedup_key
 from storage.gate import Gate, nonce_key
-from storage.models import InboundMessage, Outbox
+from storage.models import GridWorker, InboundMessage, Outbox, Resident
 from storage.orgcache import OrgCache
-from storage.outbox import add_push, staged_ids
+from storage.outbox import Recipient, add_push, staged_ids
 from storage.spool import Spool, Spooled
 from storage.times import Clock, utcnow
 
@@ -239,7 +239,7 @@ class Inbox:
             Outbox.data["_inbound"].as_string() == key)).first()
         if already is not None:
             return False
-        add_push(session, openid=openid, audience="resident", event=QUEUED_REPLY,
+        add_push(session, to=_sender(session, openid), event=QUEUED_REPLY,
                  text=msg("push.queued_reply", reply=reply), data=marker)
         return True
 
@@ -323,3 +323,16 @@ def _content(message: BaseMessage) -> str | None:
     if message.type == "event":
         return f"{message.event}:{getattr(message, 'key', '') or ''}"
     return None
+
+
+def _sender(session: Session, openid: str) -> Recipient:
+    """The person who wrote from ``openid``: the resident, else the staff member with that
+    OpenID; a sender known to neither (their turn failed before a resident row was made) is
+    addressed as a resident with no id, by OpenID alone."""
+    resident = session.exec(select(Resident).where(Resident.openid == openid)).first()
+    if resident is not None:
+        return Recipient.resident(resident)
+    worker = session.exec(select(GridWorker).where(GridWorker.openid == openid)).first()
+    if worker is not None:
+        return Recipient.staff(worker)
+    return Recipient("resident", None, openid)

@@ -62,8 +62,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from bot.push import Pusher, PushError
-from storage.models import GridWorker, Outbox
+from storage.models import GridWorker, Outbox, Resident
 from storage.outbox import (
+    STAFF,
     OutboxStatus,
     claim,
     expire_leases,
@@ -98,14 +99,26 @@ class _Claimed:
     row: Outbox
     """Detached copy of the claimed row ("sending")."""
     wecom_userid: str | None
+    unreachable: str | None = None
+    """Why the recipient cannot be sent to at all (e.g. "unsubscribed"), read at claim time."""
 
 
-def _wecom_userid(session: Session, row: Outbox) -> str | None:
-    if row.audience != "worker":
-        return None
-    return session.exec(
-        select(GridWorker.wecom_userid).where(GridWorker.openid == row.openid)
-    ).first()
+def _resolve(session: Session, row: Outbox) -> tuple[str | None, str | None]:
+    """(WeCom userid, why unreachable) of the row's recipient, read at send time.
+
+    Staff: their ``wecom_userid`` (by ``recipient_id``; by OpenID for rows from before the
+    recipient columns). Residents: unreachable "unsubscribed" when they unfollowed the
+    account or lost their OpenID since the push was staged.
+    """
+    if row.recipient_kind == STAFF:
+        where = (GridWorker.id == row.recipient_id if row.recipient_id is not None
+                 else GridWorker.openid == row.openid)
+        return session.exec(select(GridWorker.wecom_userid).where(where)).first(), None
+    if row.recipient_id is not None:
+        resident = session.get(Resident, row.recipient_id)
+        if resident is not None and (not resident.subscribed or not resident.openid):
+            return None, "unsubscribed"
+    return None, None
 
 
 def _claim(engine: Engine, clock: Clock, lease_s: float, outbox_id: int | None = None
@@ -116,14 +129,16 @@ def _claim(engine: Engine, clock: Clock, lease_s: float, outbox_id: int | None =
         if row is None:
             session.rollback()
             return None
-        userid = _wecom_userid(session, row)
+        userid, unreachable = _resolve(session, row)
         session.commit()
-        return _Claimed(row, userid)
+        return _Claimed(row, userid, unreachable)
 
 
 def _send(claimed: _Claimed, pusher: Pusher) -> str | PushError:
     """Step 2: the channel used, or the PushError saying why not (or that it is in doubt)."""
     row = claimed.row
+    if claimed.unreachable:
+        return PushError(claimed.unreachable, retryable=False)
     try:
         return pusher.send(row, claimed.wecom_userid)
     except PushError as exc:

@@ -16,7 +16,7 @@ from services.messages import msg
 from storage import care, reminders
 from storage.care import CareSession, Enrollment, EnrollmentStatus, Freed
 from storage.models import Resident
-from storage.outbox import add_push
+from storage.outbox import Recipient, add_push
 from storage.times import as_utc, show
 
 REMINDER_LOCAL_TIME = time(9, 0)
@@ -68,7 +68,7 @@ def _push(session: Session, resident_id: int | None, key: str, now: datetime, /,
     resident = session.get(Resident, resident_id) if resident_id else None
     if resident is None or not resident.openid:
         return False  # anonymised or added by staff without an account: nobody to tell
-    add_push(session, openid=resident.openid, audience="resident", event=key,
+    add_push(session, to=Recipient.resident(resident), event=key,
              text=msg(key, **values),
              data={"first": msg("care.template_first"), "keyword1": values.get("name", ""),
                    "keyword2": values.get("session", ""), "keyword3": show(now),

@@ -17,7 +17,7 @@ from services.messages import msg
 from storage import lending, reminders
 from storage.lending import LendItem, Loan, LoanStatus, Released, Station
 from storage.models import Resident
-from storage.outbox import add_push
+from storage.outbox import Recipient, add_push
 from storage.times import as_utc, local, show
 
 REMINDER_LOCAL_TIME = time(9, 0)
@@ -55,7 +55,7 @@ def _push(session: Session, resident_id: int, key: str, now: datetime, /,
     resident = session.get(Resident, resident_id)
     if resident is None or not resident.openid:
         return False  # anonymised (unsubscribed): nobody to tell
-    add_push(session, openid=resident.openid, audience="resident", event=key,
+    add_push(session, to=Recipient.resident(resident), event=key,
              text=msg(key, **values),
              data={"first": msg("lending.template_first"), "keyword1": values.get("no", ""),
                    "keyword2": values.get("name", ""), "keyword3": show(now),

@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from services.messages import msg
 from storage.models import Notice, NoticeDelivery, Resident
-from storage.outbox import add_push
+from storage.outbox import Recipient, add_push
 
 
 def send(session: Session, title: str, text: str, residents: list[Resident], scope: str,
@@ -25,7 +25,7 @@ def send(session: Session, title: str, text: str, residents: list[Resident], sco
     session.add(notice)
     session.flush()
     body = msg("push.notice", title=title, text=text)
-    rows = [add_push(session, openid=r.openid, audience="resident", event="notice", text=body,
+    rows = [add_push(session, to=Recipient.resident(r), event="notice", text=body,
                      data={"first": title, "keyword1": text[:20], "remark": text})
             for r in residents]
     session.flush()  # one batched INSERT for every push, for their ids

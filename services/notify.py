@@ -24,7 +24,7 @@ from storage.models import (
     TicketFollower,
     TicketStatus,
 )
-from storage.outbox import add_push
+from storage.outbox import Recipient, add_push
 from storage.times import show
 
 S = TicketStatus
@@ -77,7 +77,7 @@ def tell_staff(session: Session, people: list[GridWorker], ticket: Ticket, event
         if person.id in seen or person.id in recused:
             continue
         seen.add(person.id)
-        add_push(session, openid=person.openid, audience="worker", event=event, text=text,
+        add_push(session, to=Recipient.staff(person), event=event, text=text,
                  ticket_id=ticket.id)
     return len(seen) - (1 if skip is not None else 0)
 
@@ -103,5 +103,5 @@ def tell_resident(session: Session, ticket: Ticket, event: str, text: str, now: 
         resident = session.get(Resident, resident_id)
         if resident is None or not resident.openid:
             continue  # anonymised (unsubscribed): nobody to tell
-        add_push(session, openid=resident.openid, audience="resident", event=event, text=text,
+        add_push(session, to=Recipient.resident(resident), event=event, text=text,
                  data=data, ticket_id=ticket.id)

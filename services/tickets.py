@@ -38,7 +38,7 @@ from storage.models import (
     TicketStatus,
 )
 from storage.numbers import DEFAULT_TICKET_PREFIX
-from storage.outbox import add_push
+from storage.outbox import Recipient, add_push
 from storage.times import as_utc
 
 VULNERABLE_LEVELS = ("红", "橙", "黄")
@@ -178,13 +178,13 @@ def open_ticket(session: Session, reporter: Reporter, report: NewTicket, now: da
     urgent = msg("push.urgent_flag") if ticket.urgent else ""
     phone = reporter.phone or "未留"
     if worker is not None:
-        add_push(session, openid=worker.openid, audience="worker", event="task_assigned",
+        add_push(session, to=Recipient.staff(worker), event="task_assigned",
                  text=msg("push.task_assigned", urgent=urgent, phone=phone, **fields),
                  data=template_data(fields, now, "请尽快接单"), ticket_id=ticket.id)
     else:
         repo.record(session, ticket, "unassigned", "system", now)
         for staff in staff_of_community(session, ticket):
-            add_push(session, openid=staff.openid, audience="worker", event="task_unassigned",
+            add_push(session, to=Recipient.staff(staff), event="task_unassigned",
                      text=msg("push.task_unassigned", **fields),
                      data=template_data(fields, now, "请派单"), ticket_id=ticket.id)
     if ticket.urgent:  # 三必到: the grid leaders hear of every emergency at once, too
@@ -278,7 +278,7 @@ def rate(session: Session, ticket: Ticket, resident: Resident, score: int, now: 
     unhappy = score <= cfg.reopen_score_max
     assignee = org_repo.staff(session, ticket.assignee_id) if ticket.assignee_id else None
     if assignee is not None:
-        add_push(session, openid=assignee.openid, audience="worker", event="ticket_rated",
+        add_push(session, to=Recipient.staff(assignee), event="ticket_rated",
                  text=msg("push.ticket_rated", no=ticket.number, score=score),
                  ticket_id=ticket.id)
     if unhappy and ticket.reopened_count < cfg.max_reopens:
@@ -341,7 +341,7 @@ def cancel(session: Session, ticket: Ticket, resident: Resident, now: datetime) 
     sla.plan(session, ticket, now)
     assignee = org_repo.staff(session, ticket.assignee_id) if ticket.assignee_id else None
     if assignee is not None:
-        add_push(session, openid=assignee.openid, audience="worker", event="ticket_cancelled",
+        add_push(session, to=Recipient.staff(assignee), event="ticket_cancelled",
                  text=msg("push.ticket_cancelled", no=ticket.number), ticket_id=ticket.id)
 
 

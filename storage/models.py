@@ -417,9 +417,17 @@ class Outbox(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     created_at: datetime = _created()
+    recipient_kind: str
+    """Who the push is for: "resident" (``recipient_id`` is a resident.id) or "staff" (a
+    gridworker.id). The relay resolves the address from the person at send time."""
+    recipient_id: int | None = Field(default=None, index=True)
+    """resident.id or gridworker.id; None only for rows older than the recipient columns
+    whose OpenID matched nobody."""
     openid: str = Field(index=True)
+    """The OpenID the push was staged for: the address of record (what was sent, to whom);
+    "anon:<id>" once the resident is forgotten (``services.privacy``)."""
     audience: str
-    """resident | worker"""
+    """resident | worker (the recipient kind in the template/channel vocabulary)"""
     event: str
     """Catalogue key of the push (e.g. "push_task_assigned"); picks the template ID."""
     text: str

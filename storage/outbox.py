@@ -25,42 +25,78 @@ whether the recipient got it (ask them, or look at the official account's record
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import literal
 from sqlmodel import Session, col, select
 
-from storage.models import Outbox, OutboxStatus
+from storage.models import GridWorker, Outbox, OutboxStatus, Resident
 from storage.times import as_utc
 
 __all__ = [
-    "MAX_ATTEMPTS", "OutboxStatus", "REQUEUEABLE", "add_push", "backoff_s", "claim",
+    "MAX_ATTEMPTS", "OutboxStatus", "REQUEUEABLE", "Recipient", "add_push", "backoff_s", "claim",
     "claim_due", "claim_one", "expire_leases", "held", "list_rows", "mark_failed", "mark_sent",
     "mark_unknown", "requeue",
 ]
 
 
+@dataclass(frozen=True)
+class Recipient:
+    """Whom a push is for: a person, not an address.
+
+    ``kind`` is "resident" (``id`` = resident.id) or "staff" (``id`` = gridworker.id);
+    ``openid`` is their official-account OpenID when the push is staged (the address of
+    record; the relay resolves the channel and address from the person at send time).
+    Build one with ``Recipient.resident(row)`` / ``Recipient.staff(row)``.
+    """
+
+    kind: str
+    id: int | None
+    openid: str
+
+    @classmethod
+    def resident(cls, resident: Resident) -> Recipient:
+        """The resident ``resident``; ValueError when they have no OpenID (forgotten, or
+        added by staff without an account)."""
+        if not resident.openid:
+            raise ValueError(f"resident {resident.id} has no OpenID to address")
+        return cls(RESIDENT, resident.id, resident.openid)
+
+    @classmethod
+    def staff(cls, worker: GridWorker) -> Recipient:
+        """The staff member ``worker`` (a gridworker row)."""
+        return cls(STAFF, worker.id, worker.openid)
+
+    @property
+    def audience(self) -> str:
+        """The ``Outbox.audience`` word of this kind: "resident" or "worker"."""
+        return "worker" if self.kind == STAFF else "resident"
+
+
+RESIDENT = "resident"
+STAFF = "staff"
+
+
 def add_push(
     session: Session,
     *,
-    openid: str,
-    audience: str,
+    to: Recipient,
     event: str,
     text: str,
     data: dict | None = None,
     ticket_id: int | None = None,
 ) -> Outbox:
-    """Stage one push in ``session`` (committed with the caller's change).
+    """Stage one push to ``to`` in ``session`` (committed with the caller's change).
 
-    ``audience`` is "resident" or "worker"; ``event`` is the catalogue key of the text and
-    selects the template ID when a template message must be used; ``data`` holds the
-    template fields. Returns the row, not yet flushed (rows staged together are inserted in
-    one statement at the next flush); ``staged_ids(session)`` gives their ids so the caller
-    can nudge the relay after commit.
+    ``event`` is the catalogue key of the text and selects the template ID when a template
+    message must be used; ``data`` holds the template fields. Returns the row, not yet
+    flushed (rows staged together are inserted in one statement at the next flush);
+    ``staged_ids(session)`` gives their ids so the caller can nudge the relay after commit.
     """
     row = Outbox(
-        openid=openid, audience=audience, event=event, text=text, data=data or {},
-        ticket_id=ticket_id,
+        recipient_kind=to.kind, recipient_id=to.id, openid=to.openid, audience=to.audience,
+        event=event, text=text, data=data or {}, ticket_id=ticket_id,
     )
     session.add(row)
     session.info.setdefault("outbox_rows", []).append(row)

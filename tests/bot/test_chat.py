@@ -54,7 +54,7 @@ class EchoServer:
             self.params.append(params)
             text = self.answer(message)
             if message.type == "text" and message.content.startswith("提醒"):
-                row = Outbox(openid="worker-1", audience="worker", event="push_task",
+                row = Outbox(recipient_kind="staff", openid="worker-1", audience="worker", event="push_task",
                              text=f"新任务：{message.content[2:]}")
                 await run_in_threadpool(self.pusher.send, row)
             return Response(self.protocol.reply(text, message, params),

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from storage.models import Outbox
-from storage.outbox import add_push
+from storage.outbox import Recipient, add_push
 
 
 @pytest.fixture
@@ -22,7 +22,7 @@ def rows(engine, *statuses: str) -> list[int]:
     with Session(engine) as session:
         staged = []
         for i, status in enumerate(statuses):
-            row = add_push(session, openid=f"resident-{i}", audience="resident",
+            row = add_push(session, to=Recipient("resident", None, f"resident-{i}"),
                            event="push_ticket_status", text=f"工单进度 {i}")
             row.status, row.attempts, row.last_error = status, 2, f"custom: {status} reason"
             staged.append(row)
@@ -43,7 +43,7 @@ def test_list_shows_undelivered_pushes_and_filters_by_status(env):
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert [line.split()[0] for line in lines] == [f"#{unknown}", f"#{dead}"]
-    assert "unknown attempts=2" in lines[0] and "resident:resident-1" in lines[0]
+    assert "unknown attempts=2" in lines[0] and "resident#?:resident-1" in lines[0]
     assert "error=custom: unknown reason" in lines[0]
     only = CliRunner().invoke(app, ["outbox", "list", "--status", "dead", "--limit", "5"])
     assert [line.split()[0] for line in only.output.splitlines()] == [f"#{dead}"]

@@ -61,7 +61,8 @@ def fault(sandbox_url: str, openid: str, **spec) -> None:
 def push(openid: str = "resident-1", text: str = "您的工单 GD20261122-0001 已受理",
          audience: str = "resident", event: str = "push_ticket_status", data: dict | None = None
          ) -> Outbox:
-    return Outbox(id=1, openid=openid, audience=audience, event=event, text=text, data=data or {})
+    return Outbox(id=1, recipient_kind="staff" if audience == "worker" else "resident",
+                  openid=openid, audience=audience, event=event, text=text, data=data or {})
 
 
 def test_custom_message_reaches_the_resident(settings, redis, sandbox_url):

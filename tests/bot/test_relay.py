@@ -17,7 +17,7 @@ from bot.push import Pusher
 from bot.relay import relay_due, relay_one
 from bot.settings import Settings
 from storage.models import GridWorker, Outbox
-from storage.outbox import MAX_ATTEMPTS, OutboxStatus, add_push
+from storage.outbox import MAX_ATTEMPTS, OutboxStatus, Recipient, add_push
 from storage.redis import sync_client
 from storage.times import FrozenClock, as_utc, utcnow
 
@@ -62,7 +62,8 @@ def fault(sandbox_url: str, openid: str, **spec) -> None:
 def stage(engine, openid: str = "resident-1", text: str = "您的工单已受理",
           audience: str = "resident", event: str = "push_ticket_status") -> int:
     with Session(engine) as session:
-        row = add_push(session, openid=openid, audience=audience, event=event, text=text)
+        kind = "staff" if audience == "worker" else "resident"
+        row = add_push(session, to=Recipient(kind, None, openid), event=event, text=text)
         session.commit()
         return row.id
 

@@ -31,7 +31,7 @@ from bot.push import Pusher
 from bot.relay import relay_due
 from bot.settings import Settings
 from storage.models import Outbox, OutboxStatus
-from storage.outbox import add_push, requeue
+from storage.outbox import Recipient, add_push, requeue
 from storage.times import FrozenClock, utcnow
 from tests.conftest import BACKEND
 
@@ -81,7 +81,7 @@ def wechat(redis) -> Iterator[FakeWeChat]:
 def stage(engine, recipients: list[str], tag: str = "") -> dict[str, int]:
     """One pending push per recipient; {recipient: outbox id}."""
     with Session(engine) as session:
-        rows = {r: add_push(session, openid=r, audience="resident", event="push_ticket_status",
+        rows = {r: add_push(session, to=Recipient("resident", None, r), event="push_ticket_status",
                             text=f"工单进度{tag} {r}") for r in recipients}
         session.flush()
         ids = {r: row.id for r, row in rows.items()}

@@ -116,18 +116,23 @@ def _history(session: Session, now) -> dict[str, int]:
                     note=ticket_b.description),
         TicketEvent(ticket_id=ticket_b.id, at=now, kind="joined", actor=actor_a, note=join_note),
         TicketFollower(ticket_id=ticket_b.id, resident_id=a.id, note=join_note, created_at=now),
-        Outbox(openid=worker.openid, audience="worker", event="push_task_assigned",
+        Outbox(recipient_kind="staff", recipient_id=worker.id,
+               openid=worker.openid, audience="worker", event="push_task_assigned",
                text=f"【新工单】GD20261122-0001 漏水\n地址：{ADDRESS_A}\n居民电话：{PHONE_A}",
                data={"keyword1": "GD20261122-0001", "keyword2": ADDRESS_A, "remark": PHONE_A},
                ticket_id=ticket_a.id, status=OutboxStatus.SENT),
-        Outbox(openid=OPENID_A, audience="resident", event="ticket_accepted",
+        Outbox(recipient_kind="resident", recipient_id=a.id,
+               openid=OPENID_A, audience="resident", event="ticket_accepted",
                text="您的工单GD20261122-0001已由网格员王芳接单，正在处理。联系电话：13800000001",
                ticket_id=ticket_a.id, status=OutboxStatus.SENT),
-        Outbox(openid=OPENID_A, audience="resident", event="notice",
+        Outbox(recipient_kind="resident", recipient_id=a.id,
+               openid=OPENID_A, audience="resident", event="notice",
                text="停水通知：明天9:00-12:00停水", status=OutboxStatus.PENDING),
-        Outbox(openid=worker.openid, audience="worker", event="ticket_joined",
+        Outbox(recipient_kind="staff", recipient_id=worker.id,
+               openid=worker.openid, audience="worker", event="ticket_joined",
                text=f"GD20261122-0002 有居民加入跟进：{join_note}", ticket_id=ticket_b.id),
-        Outbox(openid=OPENID_B, audience="resident", event="ticket_opened",
+        Outbox(recipient_kind="resident", recipient_id=b.id,
+               openid=OPENID_B, audience="resident", event="ticket_opened",
                text=f"您的工单GD20261122-0002（{ADDRESS_B}）已派给网格员王芳", ticket_id=ticket_b.id),
     ])
     session.flush()
@@ -245,7 +250,7 @@ def test_forgetting_a_long_history_takes_a_bounded_number_of_statements(communit
             s.add_all([InboundMessage(dedup_key=f"msg:{openid}:{i}", openid=openid, msg_type="text",
                                       content=f"电话{PHONE_A} 第{i}条", reply="好的", received_at=START)
                        for i in range(messages)])
-            s.add_all([Outbox(openid=openid, audience="resident", event="notice",
+            s.add_all([Outbox(recipient_kind="resident", openid=openid, audience="resident", event="notice",
                               text=f"通知{i}", status=OutboxStatus.SENT) for i in range(messages)])
             s.commit()
             seen: list[str] = []

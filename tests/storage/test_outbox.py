@@ -11,6 +11,7 @@ from storage.models import Outbox
 from storage.outbox import (
     MAX_ATTEMPTS,
     OutboxStatus,
+    Recipient,
     add_push,
     backoff_s,
     claim,
@@ -29,7 +30,7 @@ from storage.times import as_utc, utcnow
 
 def stage(session: Session, n: int, **fields) -> list[Outbox]:
     rows = [
-        add_push(session, openid=f"u{i}", audience="resident", event="push_ticket_status",
+        add_push(session, to=Recipient("resident", None, f"u{i}"), event="push_ticket_status",
                  text=f"text {i}", **fields)
         for i in range(n)
     ]
@@ -38,9 +39,9 @@ def stage(session: Session, n: int, **fields) -> list[Outbox]:
 
 
 def test_add_push_stages_a_pending_row_in_the_callers_transaction(session):
-    first = add_push(session, openid="u1", audience="worker", event="push_task_assigned",
+    first = add_push(session, to=Recipient("staff", None, "u1"), event="push_task_assigned",
                      text="新工单", data={"first": "新工单"})
-    second = add_push(session, openid="u2", audience="worker", event="push_task_assigned",
+    second = add_push(session, to=Recipient("staff", None, "u2"), event="push_task_assigned",
                       text="新工单")
     assert first.id is None  # not flushed one by one: staged rows go in one INSERT
     ids = staged_ids(session)
