@@ -1,8 +1,9 @@
 """Deliver one outbox row through the right WeChat channel, or say exactly why not.
 
-Channel choice (every push records the one used):
+Channel choice (every push records the one used); the channels are ``Channel`` classes
+(``OfficialAccount``, ``WeCom``) tried in ``CHANNEL_ORDER`` per recipient kind:
 
-- ``"wecom"``    — audience "worker" with a WeCom userid and WeCom enabled: a WeCom
+- ``"wecom"``    — a staff recipient with a WeCom userid and WeCom enabled: a WeCom
   application text message (企业微信应用消息; staff, no 48 h window).
 - ``"custom"``   — otherwise a customer-service text message (客服消息). Allowed only within
   48 h of the user's last message, a few per window.
@@ -63,7 +64,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import redis as redis_lib
 import requests
@@ -129,6 +131,117 @@ def template_data(row: Outbox) -> dict[str, dict[str, str]]:
     }
 
 
+@dataclass(frozen=True)
+class Address:
+    """Where one recipient can be reached, resolved at send time (``bot.relay``).
+
+    ``kind`` is the outbox row's ``recipient_kind`` ("resident" | "staff"); ``openid`` the
+    official-account OpenID; ``wecom_userid`` the staff member's WeCom userid, if any.
+    An SMS channel would add ``phone`` here.
+    """
+
+    kind: str
+    openid: str
+    wecom_userid: str | None = None
+
+
+Call = Callable[..., dict]
+"""``Pusher._call(channel, client, call, check=None)``: one API call with the token retry and
+every failure translated into PushError."""
+
+
+class Channel(Protocol):
+    """One way to deliver a push. ``name`` is its key in ``Pusher.channels`` and
+    ``CHANNEL_ORDER``; ``can_reach(to)`` says whether it has an address for ``to`` (no call
+    made); ``send(row, to)`` delivers ``row.text`` (or its template) and returns the channel
+    name recorded on the row ("custom", "template", "wecom"), raising PushError (with
+    ``in_doubt`` when the request may have been delivered) otherwise.
+
+    Adding a channel (SMS, say) is one class implementing this plus one entry in
+    ``Pusher.__init__`` built from its settings (credentials), and its name in
+    ``CHANNEL_ORDER``; the relay and outbox need no change beyond ``Address``.
+    """
+
+    name: str
+
+    def can_reach(self, to: Address) -> bool: ...
+
+    def send(self, row: Outbox, to: Address) -> str: ...
+
+
+class OfficialAccount:
+    """The official account: a customer-service text message (客服消息, 48 h window after
+    the user's last message), then a template message (模板消息) with
+    ``settings.template_ids[row.event]`` (else ``["default"]``) when the custom message is
+    refused with 45015/45047.
+
+    Sources: developers.weixin.qq.com/doc/offiaccount/Message_Management/Service_Center_messages.html
+    and …/Message_Management/Template_Message_Interface.html
+    """
+
+    name = "official"
+
+    def __init__(self, settings: Settings, client: Any, call: Call) -> None:
+        self.settings, self.client, self.call = settings, client, call
+
+    def can_reach(self, to: Address) -> bool:
+        """Anyone with an OpenID that is not a forgotten resident's ("anon:<id>")."""
+        return bool(to.openid) and not to.openid.startswith("anon:")
+
+    def send(self, row: Outbox, to: Address) -> str:
+        """"custom" or "template"; raises PushError / NoTemplateError."""
+        try:
+            self.call("custom", self.client, lambda c: c.message.send_text(to.openid, row.text))
+            return "custom"
+        except PushError as exc:
+            if exc.errcode not in OUT_OF_WINDOW:
+                raise
+            refused = exc
+        template_ids = self.settings.template_ids
+        template_id = template_ids.get(row.event) or template_ids.get("default")
+        if not template_id:
+            raise NoTemplateError(
+                f"custom message refused (errcode {refused.errcode}) and no template configured"
+                f" for event {row.event!r} (GRIDBOT_TEMPLATE_IDS)",
+                retryable=False, errcode=refused.errcode, channel="template",
+            )
+        logger.info("push %s: custom refused with %s, sending template %s",
+                    row.id, refused.errcode, template_id)
+        data = template_data(row)
+        self.call("template", self.client,
+                  lambda c: c.message.send_template(to.openid, template_id, data))
+        return "template"
+
+
+class WeCom:
+    """A WeCom application text message (企业微信应用消息) to a staff member's userid; no 48 h
+    window. Source: developer.work.weixin.qq.com/document/path/90236 (message/send)."""
+
+    name = "wecom"
+
+    def __init__(self, agent_id: Any, client: Any, call: Call) -> None:
+        self.agent_id, self.client, self.call = agent_id, client, call
+
+    def can_reach(self, to: Address) -> bool:
+        """Staff with a WeCom userid."""
+        return to.kind == "staff" and bool(to.wecom_userid)
+
+    def send(self, row: Outbox, to: Address) -> str:
+        """"wecom"; raises PushError (final when WeCom lists the userid as ``invaliduser``)."""
+        self.call("wecom", self.client,
+                  lambda c: c.message.send_text(self.agent_id, to.wecom_userid, row.text),
+                  check=_check_wecom_recipients)
+        return "wecom"
+
+
+CHANNEL_ORDER: dict[str, tuple[str, ...]] = {
+    "staff": ("wecom", "official"),
+    "resident": ("official",),
+}
+"""Channels tried per recipient kind, first that is configured and can reach them wins
+(only one is used per attempt: a failure is recorded, not passed to the next channel)."""
+
+
 class Pusher:
     """Sends outbox rows through WeChat (synchronous: call it from the worker, not the loop).
 
@@ -140,6 +253,10 @@ class Pusher:
         self.settings = settings
         self.official = official_client(settings, redis)
         self.wecom = wecom_client(settings, redis)
+        self.channels: dict[str, Channel] = {"official": OfficialAccount(settings, self.official,
+                                                                          self._call)}
+        if self.wecom is not None:
+            self.channels["wecom"] = WeCom(settings.wecom_agent_id, self.wecom, self._call)
 
     def close(self) -> None:
         """Close the clients' HTTP connection pools (their requests sessions)."""
@@ -150,41 +267,19 @@ class Pusher:
     def send(self, row: Outbox, wecom_userid: str | None = None) -> str:
         """Deliver ``row`` and return the channel used: "wecom", "custom" or "template".
 
-        ``wecom_userid`` is the worker's WeCom userid (GridWorker.wecom_userid), if any.
-        Raises PushError (NoTemplateError when out of window without a template).
+        The first channel of ``CHANNEL_ORDER[row.recipient_kind]`` that is configured and
+        can reach the recipient sends it (``wecom_userid``: the staff member's
+        GridWorker.wecom_userid, resolved by the relay at send time). Raises PushError
+        (NoTemplateError when out of window without a template; a final PushError when no
+        channel reaches the recipient).
         """
-        if row.audience == "worker" and wecom_userid and self.wecom is not None:
-            agent_id = self.settings.wecom_agent_id
-            self._call(
-                "wecom", self.wecom,
-                lambda c: c.message.send_text(agent_id, wecom_userid, row.text),
-                check=_check_wecom_recipients,
-            )
-            return "wecom"
-        try:
-            self._call("custom", self.official, lambda c: c.message.send_text(row.openid, row.text))
-            return "custom"
-        except PushError as exc:
-            if exc.errcode not in OUT_OF_WINDOW:
-                raise
-            refused = exc
-        template_id = self.settings.template_ids.get(row.event) or self.settings.template_ids.get(
-            "default"
-        )
-        if not template_id:
-            raise NoTemplateError(
-                f"custom message refused (errcode {refused.errcode}) and no template configured"
-                f" for event {row.event!r} (GRIDBOT_TEMPLATE_IDS)",
-                retryable=False, errcode=refused.errcode, channel="template",
-            )
-        logger.info("push %s: custom refused with %s, sending template %s",
-                    row.id, refused.errcode, template_id)
-        data = template_data(row)
-        self._call(
-            "template", self.official,
-            lambda c: c.message.send_template(row.openid, template_id, data),
-        )
-        return "template"
+        to = Address(kind=row.recipient_kind, openid=row.openid, wecom_userid=wecom_userid)
+        for name in CHANNEL_ORDER.get(to.kind, ()):
+            channel = self.channels.get(name)
+            if channel is not None and channel.can_reach(to):
+                return channel.send(row, to)
+        raise PushError(f"no channel reaches {to.kind} (tried {CHANNEL_ORDER.get(to.kind, ())})",
+                        retryable=False)
 
     def _call(
         self,
