@@ -16,7 +16,7 @@ from bot.devtools.sandbox import sandbox_router, serve_in_thread
 from bot.push import Pusher
 from bot.relay import relay_due, relay_one
 from bot.settings import Settings
-from storage.models import GridWorker, Outbox
+from storage.models import GridWorker, Outbox, Resident
 from storage.outbox import MAX_ATTEMPTS, OutboxStatus, Recipient, add_push
 from storage.redis import sync_client
 from storage.times import FrozenClock, as_utc, utcnow
@@ -368,3 +368,35 @@ def test_a_stale_outcome_never_overwrites_a_later_attempt(clean_db, pusher, cloc
     row = load(clean_db, row_id)
     assert (row.status, row.attempts) == ("sent", 1)
     assert "not recorded: the row is sent now" in caplog.text
+
+
+def test_the_relay_addresses_the_person_as_they_are_at_send_time(clean_db, sandbox_url, redis,
+                                                                 clock):
+    settings = make_settings(sandbox_url, wecom_corp_id="wwgridbot", wecom_secret="s",
+                             wecom_agent_id=1000002)
+    pusher = Pusher(settings, redis)
+    with Session(clean_db) as session:
+        worker = GridWorker(openid="worker-9", name="赵敏")
+        leaver = Resident(openid="resident-9")
+        stayer = Resident(openid="resident-8")
+        session.add_all([worker, leaver, stayer])
+        session.flush()
+        rows = [add_push(session, to=to, event="push_ticket_status", text=f"消息 {n}")
+                for n, to in enumerate([Recipient.staff(worker), Recipient.resident(leaver),
+                                        Recipient.resident(stayer)])]
+        session.commit()
+        ids = [row.id for row in rows]
+        # After staging: the worker gets a WeCom account, one resident unfollows.
+        worker.wecom_userid = "zhaomin"
+        leaver.subscribed = False
+        session.add_all([worker, leaver])
+        session.commit()
+    assert load(clean_db, ids[0]).recipient_kind == "staff"
+    assert relay_one(clean_db, ids[0], pusher, clock) == OutboxStatus.SENT
+    assert load(clean_db, ids[0]).channel == "wecom"
+    assert inbox(sandbox_url, "wecom:zhaomin") == ["消息 0"]
+    assert relay_one(clean_db, ids[1], pusher, clock) == OutboxStatus.DEAD
+    assert load(clean_db, ids[1]).last_error == "unsubscribed"
+    assert inbox(sandbox_url, "resident-9") == []
+    assert relay_one(clean_db, ids[2], pusher, clock) == OutboxStatus.SENT
+    assert inbox(sandbox_url, "resident-8") == ["消息 2"]
