@@ -7,7 +7,11 @@ Steps for one push (``storage.outbox`` draws the row's life):
    ``last_attempt_at`` = now. ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so two relays
    never claim the same row; on SQLite (the embedded single-process mode) a process-wide
    lock per engine serialises the claim and record transactions (never the send).
-2. **Send** with no database transaction open (``bot.push.Pusher``).
+   The recipient (``recipient_kind`` + ``recipient_id``) is resolved as they are now:
+   staff get their WeCom userid (WeCom first, ``bot.push.CHANNEL_ORDER``); a resident who
+   unfollowed the account since the push was staged makes it dead ("unsubscribed").
+2. **Send** with no database transaction open (``bot.push.Pusher``), through the first
+   channel that can reach the recipient.
 3. **Record** (tx2): "sent" with the channel; a failure known to be before delivery goes
    back to "pending" with backoff (``storage.outbox.backoff_s``) or "dead"; a failure that
    may have reached WeChat (``PushError.in_doubt``) becomes "unknown". A database error
