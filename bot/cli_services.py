@@ -153,7 +153,7 @@ def station_stock(
 
 
 def _tell_lending_offers(session: Session, released: lending.Released, settings: Settings) -> None:
-    from handlers.lending_notify import tell_offers
+    from services.lending_notify import tell_offers
 
     if released.offers:
         tell_offers(session, released, utcnow(), settings.timezone)
@@ -250,7 +250,7 @@ def care_session(
             signup_closes_at=parse_local_moment(closes, "--closes", tz),
             location=location)
         if freed.offers:
-            from handlers.care_notify import tell_offers
+            from services.care_notify import tell_offers
 
             tell_offers(session, freed, utcnow(), tz)
             typer.echo(f"已通知 {len(freed.offers)} 个候补家庭确认名额")
@@ -334,7 +334,7 @@ def care_notice(
     text: Annotated[str, typer.Argument(help="通知内容，如 明天停课一天。")],
 ) -> None:
     """Push a notice to every enrolled family of the session (e.g. 停课通知)."""
-    from handlers.care_notify import send_notice
+    from services.care_notify import send_notice
 
     with _session() as (session, _):
         row = care.session_by_id(session, session_id)
@@ -364,7 +364,7 @@ def care_enroll(
 @care_app.command("cancel", help="替家庭取消报名；空出的名额通知下一个排队的家庭。")
 def care_cancel(number: Annotated[str, typer.Argument(help="报名单号 BM…。")]) -> None:
     """Withdraw an enrollment for a family; a freed place is offered to the next one."""
-    from handlers.care_notify import tell_offers
+    from services.care_notify import tell_offers
 
     with _session() as (session, settings):
         enrollment = care.by_number(session, number)

@@ -28,7 +28,7 @@ from arq.worker import func
 from redis.exceptions import RedisError
 from sqlalchemy import Engine
 
-from handlers import care_notify, lending_notify
+from services import care_notify, lending_notify
 from storage.db import session_scope
 from storage.outbox import staged_ids
 

@@ -18,10 +18,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from handlers import care_notify as notify
 from handlers import continues, handles
 from handlers.turn import Turn
 from intents.slots import extract_child, extract_phone
+from services import care_notify as notify
 from services.messages import msg
 from storage import Conflict, NotFound, care, numbers
 from storage.care import (

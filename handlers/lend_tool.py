@@ -16,9 +16,9 @@ import re
 from dataclasses import dataclass
 
 from handlers import community, continues, handles
-from handlers import lending_notify as notify
 from handlers.turn import Turn
 from intents.slots import cn_to_int
+from services import lending_notify as notify
 from services.messages import msg
 from storage import Conflict, NotFound, lending, numbers
 from storage.lending import LendItem, LendWait, Loan, LoanStatus, Station

@@ -38,6 +38,8 @@ Shape (one job per module)::
                       open tickets
       notices.py      sending a notice (通知) to the residents ``storage.notices`` picks
       privacy.py      forgetting a resident who unsubscribed (every table scrubbed)
+      lending_notify.py  what a borrower is told: offers, hand-out, return, due reminders
+      care_notify.py     what a guardian is told: offers, first-class reminders, notices
 
 Actors: a ``GridWorker`` (staff), a ``Resident`` or None (the system: timers, imports).
 Ticket actions lock nothing themselves (the caller loads the ticket ``for_update``), return the
@@ -46,6 +48,5 @@ changed row or a plain value, never a reply text; the chat adapters (``handlers.
 
 Still outside and meant to come here: the emergency follow-up pushes
 (``handlers.emergency``), and the lending and care actions (``storage.lending`` and
-``storage.care`` raise storage errors; their pushes are ``handlers.lending_notify`` and
-``handlers.care_notify``).
+``storage.care`` raise storage errors).
 """

@@ -16,7 +16,7 @@ keeps it within 0…capacity. A place that frees up is offered to the first wait
 ``Programme.offer_hours``; unconfirmed, it passes to the next.
 
 This module changes rows and records ``CareEvent`` rows; who is told what is decided in
-``handlers/care_notify.py``. Datetimes are aware UTC; dates and times of day are local
+``services/care_notify.py``. Datetimes are aware UTC; dates and times of day are local
 (Asia/Shanghai).
 
 Errors: ``NotEligible`` (ValueError: grade/age outside the programme's range),

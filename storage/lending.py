@@ -15,7 +15,7 @@ the waiting list (``LendWait``, in order): the next resident gets a hold that ex
 the station's ``hold_hours``; unclaimed, it passes to the one after.
 
 Every change is a ``LendEvent`` on the timeline. This module changes rows; who is told what
-is decided in ``handlers/lending_notify.py``. Times are aware UTC; loans fall due at
+is decided in ``services/lending_notify.py``. Times are aware UTC; loans fall due at
 ``DUE_LOCAL_TIME`` (Asia/Shanghai) on the due date.
 
 Errors: ``storage.NotFound`` (no such row), ``storage.Conflict`` (not allowed in the current
