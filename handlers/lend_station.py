@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from handlers import worker_command
 from handlers.turn import Turn
+from services import lending as lending_actions
 from services import lending_notify as notify
 from services import permissions
 from services.messages import msg
@@ -57,7 +58,7 @@ def hand_out_command(turn: Turn, verb: str, argument: str) -> str:
     loan, _ = loaded
     tz = turn.settings.timezone
     try:
-        lending.hand_out(turn.session, loan, turn.worker.id, turn.now, tz)
+        lending_actions.hand_out(turn.session, loan, turn.worker.id, turn.now, tz)
     except Conflict:
         status = loan.status
         if status == LoanStatus.HELD:  # held but past its expiry
@@ -89,7 +90,7 @@ def take_back_command(turn: Turn, verb: str, argument: str) -> str:
         return msg("lending.staff_need_damage_note", no=loan.number)
     tz = turn.settings.timezone
     try:
-        released = lending.take_back(turn.session, loan, turn.worker.id, turn.now, damaged, note)
+        released = lending_actions.take_back(turn.session, loan, turn.worker.id, turn.now, damaged, note)
     except Conflict:
         return msg("lending.staff_bad_state", no=loan.number, action=verb,
                    status=msg(f"lending.status_{loan.status}"))

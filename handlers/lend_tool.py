@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from handlers import community, continues, handles
 from handlers.turn import Turn
 from intents.slots import cn_to_int
+from services import lending as lending_actions
 from services import lending_notify as notify
 from services.messages import msg
 from storage import Conflict, NotFound, lending, numbers
@@ -152,7 +153,7 @@ def _propose(turn: Turn, text: str, wanted: list[Wanted], tries: int) -> str:
         item = candidates[0]
         quantity = 1 if w.quantity is None else w.quantity
         try:
-            lending.check_quantity(item, quantity)
+            lending_actions.check_quantity(item, quantity)
         except ValueError:
             turn.ask({"flow": FLOW, "awaiting": "item", "tries": tries})
             return msg("lending.bad_quantity", name=item.name, max=item.max_per_loan)
@@ -242,7 +243,7 @@ def _reserve(turn: Turn, lines: list[list[int]]) -> str:
     out = []
     for item_id, quantity in lines:
         try:
-            result = lending.request(turn.session, int(item_id), turn.resident, int(quantity),
+            result = lending_actions.request(turn.session, int(item_id), turn.resident, int(quantity),
                                      turn.now)
         except NotFound:
             continue
@@ -325,7 +326,7 @@ def renew(turn: Turn, text: str) -> str:
             return msg("lending.renew_none")
         return msg("lending.renew_which", numbers="、".join(x.number for x in out))
     try:
-        lending.renew(turn.session, loan, turn.resident, turn.now)
+        lending_actions.renew(turn.session, loan, turn.resident, turn.now)
     except Conflict:
         f = notify.fields(turn.session, loan, tz)
         if loan.status != LoanStatus.OUT:
@@ -353,7 +354,7 @@ def cancel(turn: Turn, text: str) -> str:
             return msg("lending.cancel_none")
         return msg("lending.cancel_which", numbers="、".join(x.number for x in held))
     try:
-        released = lending.cancel_hold(turn.session, loan, turn.resident, turn.now)
+        released = lending_actions.cancel_hold(turn.session, loan, turn.resident, turn.now)
     except Conflict:
         return msg("lending.cancel_not_held", no=loan.number,
                    status=msg(f"lending.status_{loan.status}"))
@@ -367,7 +368,7 @@ def _leave_queue(turn: Turn, waits: list[LendWait], text: str) -> str:
     chosen = [w for w in waits if turn.session.get(LendItem, w.item_id).name in wanted] or waits
     names = []
     for wait in chosen:
-        lending.cancel_wait(turn.session, wait, turn.resident, turn.now)
+        lending_actions.cancel_wait(turn.session, wait, turn.resident, turn.now)
         names.append(turn.session.get(LendItem, wait.item_id).name)
     return msg("lending.wait_cancelled", names="、".join(names))
 
