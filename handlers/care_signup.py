@@ -24,8 +24,9 @@ from intents.slots import extract_child, extract_phone
 from services import care as care_actions
 from services import care_notify as notify
 from services.care import AlreadyEnrolled, Child, NotEligible, SignupClosed
+from services.errors import WrongState
 from services.messages import msg
-from storage import Conflict, NotFound, care, numbers
+from storage import NotFound, care, numbers
 from storage.care import CareSession, Enrollment, EnrollmentStatus
 from storage.times import as_utc, show
 
@@ -381,7 +382,7 @@ def cancel(turn: Turn, text: str) -> str:
                                                            for e in rows))
     try:
         freed = care_actions.cancel(turn.session, enrollment, turn.resident, turn.now)
-    except Conflict:
+    except WrongState:
         return msg("care.cancel_not_active", **notify.fields(turn.session, enrollment, tz))
     notify.tell_offers(turn.session, freed, turn.now, tz)
     return msg("care.cancel_done", **notify.fields(turn.session, enrollment, tz))
@@ -402,7 +403,7 @@ def accept_offer(turn: Turn) -> str:
     enrollment = offers[0]
     try:
         care_actions.accept_offer(turn.session, enrollment, turn.resident, turn.now, tz)
-    except Conflict:
+    except WrongState:
         return msg("care.offer_expired", **notify.fields(turn.session, enrollment, tz))
     return msg("care.accepted", **notify.fields(turn.session, enrollment, tz))
 

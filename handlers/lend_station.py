@@ -15,8 +15,9 @@ from handlers.turn import Turn
 from services import lending as lending_actions
 from services import lending_notify as notify
 from services import permissions
+from services.errors import WrongState
 from services.messages import msg
-from storage import Conflict, NotFound, lending, numbers, org
+from storage import NotFound, lending, numbers, org
 from storage.lending import Loan, LoanStatus
 from storage.models import Resident
 from storage.times import as_utc
@@ -59,7 +60,7 @@ def hand_out_command(turn: Turn, verb: str, argument: str) -> str:
     tz = turn.settings.timezone
     try:
         lending_actions.hand_out(turn.session, loan, turn.worker.id, turn.now, tz)
-    except Conflict:
+    except WrongState:
         status = loan.status
         if status == LoanStatus.HELD:  # held but past its expiry
             status = LoanStatus.EXPIRED
@@ -90,8 +91,9 @@ def take_back_command(turn: Turn, verb: str, argument: str) -> str:
         return msg("lending.staff_need_damage_note", no=loan.number)
     tz = turn.settings.timezone
     try:
-        released = lending_actions.take_back(turn.session, loan, turn.worker.id, turn.now, damaged, note)
-    except Conflict:
+        released = lending_actions.take_back(turn.session, loan, turn.worker.id, turn.now,
+                                             damaged, note)
+    except WrongState:
         return msg("lending.staff_bad_state", no=loan.number, action=verb,
                    status=msg(f"lending.status_{loan.status}"))
     offered = notify.taken_back(turn.session, loan, released, turn.now, tz)

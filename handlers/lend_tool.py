@@ -20,8 +20,9 @@ from handlers.turn import Turn
 from intents.slots import cn_to_int
 from services import lending as lending_actions
 from services import lending_notify as notify
+from services.errors import Invalid, WrongState
 from services.messages import msg
-from storage import Conflict, NotFound, lending, numbers
+from storage import NotFound, lending, numbers
 from storage.lending import LendItem, LendWait, Loan, LoanStatus, Station
 from storage.times import as_utc
 
@@ -154,7 +155,7 @@ def _propose(turn: Turn, text: str, wanted: list[Wanted], tries: int) -> str:
         quantity = 1 if w.quantity is None else w.quantity
         try:
             lending_actions.check_quantity(item, quantity)
-        except ValueError:
+        except Invalid:
             turn.ask({"flow": FLOW, "awaiting": "item", "tries": tries})
             return msg("lending.bad_quantity", name=item.name, max=item.max_per_loan)
         lines.append([item.id, quantity])
@@ -243,15 +244,15 @@ def _reserve(turn: Turn, lines: list[list[int]]) -> str:
     out = []
     for item_id, quantity in lines:
         try:
-            result = lending_actions.request(turn.session, int(item_id), turn.resident, int(quantity),
-                                     turn.now)
+            result = lending_actions.request(turn.session, int(item_id), turn.resident,
+                                             int(quantity), turn.now)
         except NotFound:
             continue
-        except ValueError:
+        except Invalid:
             item = turn.session.get(LendItem, item_id)
             out.append(msg("lending.bad_quantity", name=item.name, max=item.max_per_loan))
             continue
-        except Conflict:
+        except WrongState:
             station = turn.session.get(Station, turn.session.get(LendItem, item_id).station_id)
             out.append(msg("lending.over_cap", open=lending.open_units(turn.session,
                                                                        turn.resident.id),
@@ -327,7 +328,7 @@ def renew(turn: Turn, text: str) -> str:
         return msg("lending.renew_which", numbers="、".join(x.number for x in out))
     try:
         lending_actions.renew(turn.session, loan, turn.resident, turn.now)
-    except Conflict:
+    except WrongState:
         f = notify.fields(turn.session, loan, tz)
         if loan.status != LoanStatus.OUT:
             return msg("lending.renew_not_out", **f)
@@ -355,7 +356,7 @@ def cancel(turn: Turn, text: str) -> str:
         return msg("lending.cancel_which", numbers="、".join(x.number for x in held))
     try:
         released = lending_actions.cancel_hold(turn.session, loan, turn.resident, turn.now)
-    except Conflict:
+    except WrongState:
         return msg("lending.cancel_not_held", no=loan.number,
                    status=msg(f"lending.status_{loan.status}"))
     notify.tell_offers(turn.session, released, turn.now, turn.settings.timezone)

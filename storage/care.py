@@ -15,13 +15,15 @@ row is locked (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite serialises writer
 keeps it within 0…capacity. A place that frees up is offered to the first waiting family for
 ``Programme.offer_hours``; unconfirmed, it passes to the next.
 
-This module changes rows and records ``CareEvent`` rows; who is told what is decided in
+This module holds the tables, the queries, the catalogue upserts (programmes, sessions) and
+the place-keeping under the session lock (``lock_session``, ``free_place``,
+``offer_places``), recording ``CareEvent`` rows. What families and staff do (enroll, confirm,
+cancel, attendance, offer expiry) is ``services/care.py``; who is told what is
 ``services/care_notify.py``. Datetimes are aware UTC; dates and times of day are local
 (Asia/Shanghai).
 
-Errors: ``NotEligible`` (ValueError: grade/age outside the programme's range),
-``SignupClosed`` and ``AlreadyEnrolled`` (both ``storage.Conflict``), ``storage.Conflict``
-(not allowed in the current state), ``storage.NotFound``.
+Errors: ``storage.Conflict`` (a capacity below the places taken), ``storage.NotFound``,
+``ValueError`` (bad weekdays, times, dates, grades or fee).
 """
 
 from __future__ import annotations

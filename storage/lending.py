@@ -14,12 +14,15 @@ moment from many processes never get more than there is. Units that come back go
 the waiting list (``LendWait``, in order): the next resident gets a hold that expires after
 the station's ``hold_hours``; unclaimed, it passes to the one after.
 
-Every change is a ``LendEvent`` on the timeline. This module changes rows; who is told what
-is decided in ``services/lending_notify.py``. Times are aware UTC; loans fall due at
-``DUE_LOCAL_TIME`` (Asia/Shanghai) on the due date.
+Every change is a ``LendEvent`` on the timeline. This module holds the tables, the queries,
+the catalogue upserts (stations, items) and the stock mechanics under the item lock
+(``lock_item``, ``hold_units``, ``release_units``, ``offer_free_units``). What residents and
+station staff do (request, renew, cancel, hand out, take back, hold expiry) is
+``services/lending.py``; who is told what is ``services/lending_notify.py``. Times are aware
+UTC; loans fall due at ``DUE_LOCAL_TIME`` (Asia/Shanghai) on the due date.
 
-Errors: ``storage.NotFound`` (no such row), ``storage.Conflict`` (not allowed in the current
-state, e.g. handing out an expired hold), ``ValueError`` (bad quantity or stock).
+Errors: ``storage.NotFound`` (no such row), ``storage.Conflict`` (stock below the units held
+or out), ``ValueError`` (bad limits or stock).
 """
 
 from __future__ import annotations
