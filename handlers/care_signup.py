@@ -24,7 +24,7 @@ from intents.slots import extract_child, extract_phone
 from services import care as care_actions
 from services import care_notify as notify
 from services.care import AlreadyEnrolled, Child, NotEligible, SignupClosed
-from services.errors import WrongState
+from services.errors import NotAllowed, WrongState
 from services.messages import msg
 from storage import NotFound, care, numbers
 from storage.care import CareSession, Enrollment, EnrollmentStatus
@@ -382,7 +382,7 @@ def cancel(turn: Turn, text: str) -> str:
                                                            for e in rows))
     try:
         freed = care_actions.cancel(turn.session, enrollment, turn.resident, turn.now)
-    except WrongState:
+    except (WrongState, NotAllowed):
         return msg("care.cancel_not_active", **notify.fields(turn.session, enrollment, tz))
     notify.tell_offers(turn.session, freed, turn.now, tz)
     return msg("care.cancel_done", **notify.fields(turn.session, enrollment, tz))
@@ -403,7 +403,7 @@ def accept_offer(turn: Turn) -> str:
     enrollment = offers[0]
     try:
         care_actions.accept_offer(turn.session, enrollment, turn.resident, turn.now, tz)
-    except WrongState:
+    except (WrongState, NotAllowed):
         return msg("care.offer_expired", **notify.fields(turn.session, enrollment, tz))
     return msg("care.accepted", **notify.fields(turn.session, enrollment, tz))
 

@@ -20,7 +20,7 @@ from handlers.turn import Turn
 from intents.slots import cn_to_int
 from services import lending as lending_actions
 from services import lending_notify as notify
-from services.errors import Invalid, WrongState
+from services.errors import Invalid, NotAllowed, WrongState
 from services.messages import msg
 from storage import NotFound, lending, numbers
 from storage.lending import LendItem, LendWait, Loan, LoanStatus, Station
@@ -328,7 +328,7 @@ def renew(turn: Turn, text: str) -> str:
         return msg("lending.renew_which", numbers="、".join(x.number for x in out))
     try:
         lending_actions.renew(turn.session, loan, turn.resident, turn.now)
-    except WrongState:
+    except (WrongState, NotAllowed):
         f = notify.fields(turn.session, loan, tz)
         if loan.status != LoanStatus.OUT:
             return msg("lending.renew_not_out", **f)
@@ -356,7 +356,7 @@ def cancel(turn: Turn, text: str) -> str:
         return msg("lending.cancel_which", numbers="、".join(x.number for x in held))
     try:
         released = lending_actions.cancel_hold(turn.session, loan, turn.resident, turn.now)
-    except WrongState:
+    except (WrongState, NotAllowed):
         return msg("lending.cancel_not_held", no=loan.number,
                    status=msg(f"lending.status_{loan.status}"))
     notify.tell_offers(turn.session, released, turn.now, turn.settings.timezone)

@@ -18,7 +18,7 @@ from datetime import date, datetime
 
 from sqlmodel import Session, col, select
 
-from services.errors import Invalid, WrongState
+from services.errors import Invalid, NotAllowed, WrongState
 from storage.care import (
     NUMBER_PREFIX,
     CareAttendance,
@@ -78,7 +78,7 @@ def check_eligible(prog: Programme, grade: int | None, age: int | None) -> None:
     """Raise NotEligible unless the grade (or, without one, the age) fits the programme.
 
     An age is checked against ``age_min``…``age_max`` when set, else against the grade range
-    as grade ≈ age − 6 with one year's slack either way. Raises ValueError with neither.
+    as grade ≈ age − 6 with one year's slack either way. Raises Invalid with neither.
     """
     if grade is not None:
         if not prog.grade_min <= grade <= prog.grade_max:
@@ -103,7 +103,7 @@ def enroll(session: Session, session_id: int, resident: Resident | None, child: 
     The session row stays locked until commit, so ``taken`` never passes ``capacity``.
     Returns the enrollment (status "enrolled" or "waiting"). Raises SignupClosed,
     NotEligible, AlreadyEnrolled (same child name with the same guardian account or phone,
-    still active), ValueError (empty name/phone, neither grade nor age), NotFound.
+    still active), Invalid (empty name/phone, neither grade nor age), NotFound.
     """
     row = lock_session(session, session_id)
     prog = programme_of(session, row)
@@ -151,12 +151,12 @@ def cancel(session: Session, enrollment: Enrollment, resident: Resident | None, 
     """Withdraw an active enrollment (取消报名; an offered place counts as declined). A place
     it held goes to the next waiting family.
 
-    ``resident`` None means staff act. Raises Conflict when it is someone else's or not
-    active.
+    ``resident`` None means staff act. Raises NotAllowed when it is someone else's,
+    WrongState when it is not active.
     """
     enrollment, row = lock_enrollment(session, enrollment)
     if resident is not None and enrollment.resident_id != resident.id:
-        raise WrongState(f"{enrollment.number} is not resident {resident.id}'s")
+        raise NotAllowed("care_cancel", enrollment.number)
     if enrollment.status not in EnrollmentStatus.ACTIVE:
         raise WrongState(f"{enrollment.number} is {enrollment.status}")
     held_place = enrollment.status in EnrollmentStatus.HOLDS_PLACE
@@ -173,10 +173,13 @@ def accept_offer(session: Session, enrollment: Enrollment, resident: Resident, n
                  tz: str = "Asia/Shanghai") -> Enrollment:
     """The family confirms an offered place (确认报名) before it expires.
 
-    Raises Conflict when it is not theirs, not offered, or the offer has expired.
+    Raises NotAllowed when it is not theirs, WrongState when it is not offered or the offer
+    has expired.
     """
     enrollment, row = lock_enrollment(session, enrollment)
-    if enrollment.resident_id != resident.id or enrollment.status != EnrollmentStatus.OFFERED:
+    if enrollment.resident_id != resident.id:
+        raise NotAllowed("accept_offer", enrollment.number)
+    if enrollment.status != EnrollmentStatus.OFFERED:
         raise WrongState(f"{enrollment.number} has no offer for resident {resident.id}")
     if as_utc(enrollment.offer_expires_at) <= now:
         raise WrongState(f"{enrollment.number}: offer expired")
@@ -215,7 +218,7 @@ def mark_attendance(session: Session, enrollment: Enrollment, on_date: date, pre
                     note: str | None = None) -> CareAttendance:
     """Record (or correct) whether the child came on ``on_date`` (local).
 
-    Raises Conflict unless the child is enrolled.
+    Raises WrongState unless the child is enrolled.
     """
     if enrollment.status != EnrollmentStatus.ENROLLED:
         raise WrongState(f"{enrollment.number} is {enrollment.status}, not enrolled")

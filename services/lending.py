@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, select
 
-from services.errors import Invalid, WrongState
+from services.errors import Invalid, NotAllowed, WrongState
 from storage.lending import (
     MAX_QUANTITY,
     LendItem,
@@ -41,7 +41,7 @@ from storage.times import as_utc
 
 
 def check_quantity(item: LendItem, quantity: int) -> None:
-    """Raise ValueError unless 1 ≤ ``quantity`` ≤ min(item.max_per_loan, MAX_QUANTITY)."""
+    """Raise Invalid unless 1 ≤ ``quantity`` ≤ min(item.max_per_loan, MAX_QUANTITY)."""
     if quantity < 1 or quantity > min(item.max_per_loan, MAX_QUANTITY):
         raise Invalid(f"quantity {quantity} outside 1…{item.max_per_loan} for {item.name}")
 
@@ -55,7 +55,7 @@ def request(session: Session, item_id: int, resident: Resident, quantity: int,
     the resident already waits for this item). The item row stays locked until commit.
     (The cap is checked over all items; the webhook's transaction has already updated the
     resident's row, which serialises one resident's concurrent messages.)
-    Raises ValueError for a bad quantity, Conflict when the resident's cap
+    Raises Invalid for a bad quantity, WrongState when the resident's cap
     (``Station.max_open_per_resident``) would be passed, NotFound for no such item.
     """
     item = lock_item(session, item_id)
@@ -78,10 +78,13 @@ def request(session: Session, item_id: int, resident: Resident, quantity: int,
 
 
 def cancel_wait(session: Session, wait: LendWait, resident: Resident, now: datetime) -> None:
-    """Leave a waiting list. Raises Conflict when it is not the resident's waiting entry."""
+    """Leave a waiting list. Raises NotAllowed when it is someone else's entry, WrongState
+    when it is not waiting any more."""
     lock_item(session, wait.item_id)
     session.refresh(wait)
-    if wait.resident_id != resident.id or wait.status != WaitStatus.WAITING:
+    if wait.resident_id != resident.id:
+        raise NotAllowed("cancel_wait")
+    if wait.status != WaitStatus.WAITING:
         raise WrongState(f"wait {wait.id} is not waiting for resident {resident.id}")
     wait.status = WaitStatus.CANCELLED
     session.add(wait)
@@ -92,11 +95,12 @@ def cancel_wait(session: Session, wait: LendWait, resident: Resident, now: datet
 def cancel_hold(session: Session, loan: Loan, resident: Resident, now: datetime) -> Released:
     """The resident releases a hold (取消预约); the units go to the next waiter.
 
-    Raises Conflict when the loan is not the resident's or is not held any more.
+    Raises NotAllowed when the loan is not the resident's, WrongState when it is not held
+    any more.
     """
     loan = lock_loan(session, loan)
     if loan.resident_id != resident.id:
-        raise WrongState(f"{loan.number} is not resident {resident.id}'s")
+        raise NotAllowed("cancel_hold", loan.number)
     if loan.status != LoanStatus.HELD:
         raise WrongState(f"{loan.number} is {loan.status}, not held")
     loan.status = LoanStatus.CANCELLED
@@ -111,7 +115,7 @@ def hand_out(session: Session, loan: Loan, worker_id: int, now: datetime,
              tz: str = "Asia/Shanghai") -> Loan:
     """Station staff hand the held units over (借出): status out, due date set.
 
-    Raises Conflict unless the loan is held and its hold has not expired.
+    Raises WrongState unless the loan is held and its hold has not expired.
     """
     loan = lock_loan(session, loan)
     if loan.status != LoanStatus.HELD:
@@ -133,7 +137,7 @@ def take_back(session: Session, loan: Loan, worker_id: int, now: datetime, damag
     """Station staff take the units back (归还). Intact units go to the next waiter; damaged
     ones are taken out of service (``total`` shrinks; staff restore it with set_item).
 
-    Raises Conflict unless the loan is out.
+    Raises WrongState unless the loan is out.
     """
     loan = lock_loan(session, loan)
     if loan.status != LoanStatus.OUT:
@@ -162,11 +166,13 @@ def renew(session: Session, loan: Loan, resident: Resident, now: datetime,
           max_renewals: int = 1) -> Loan:
     """Extend an out loan by its loan period once (续借), unless someone waits for the item.
 
-    Raises Conflict when the loan is not the resident's, not out, already renewed
-    ``max_renewals`` times, or wanted by a waiting resident.
+    Raises NotAllowed when the loan is not the resident's; WrongState when it is not out,
+    already renewed ``max_renewals`` times, or wanted by a waiting resident.
     """
     loan = lock_loan(session, loan)
-    if loan.resident_id != resident.id or loan.status != LoanStatus.OUT:
+    if loan.resident_id != resident.id:
+        raise NotAllowed("renew", loan.number)
+    if loan.status != LoanStatus.OUT:
         raise WrongState(f"{loan.number} is not out with resident {resident.id}")
     if loan.renewals >= max_renewals:
         raise WrongState(f"{loan.number} was renewed already")

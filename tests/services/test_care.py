@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 
 from services import care as care_actions
 from services.care import AlreadyEnrolled, Child, NotEligible, SignupClosed
+from services.errors import NotAllowed
 from storage import Conflict, ImportFormatError, care
 from storage.care import CareSession, Enrollment, EnrollmentStatus
 from storage.models import Resident
@@ -77,7 +78,7 @@ def test_full_session_queues_and_offers_freed_places_for_a_limited_time(session)
     second = care_actions.enroll(session, row.id, b, _child("乙", "13800000002"), NOW)
     third = care_actions.enroll(session, row.id, c, _child("丙", "13800000003"), NOW)
     assert (second.status, care.waiting_position(session, third)) == (S.WAITING, 2)
-    with pytest.raises(Conflict):
+    with pytest.raises(NotAllowed):
         care_actions.cancel(session, first, b, NOW)  # not b's
     freed = care_actions.cancel(session, first, a, NOW)
     assert freed.offers == [second] and second.status == S.OFFERED and row.taken == 1

@@ -11,6 +11,7 @@ import yaml
 from sqlmodel import Session, select
 
 from services import lending as lending_actions
+from services.errors import NotAllowed
 from storage import Conflict, ImportFormatError, NotFound, lending
 from storage.lending import LendEvent, LendItem, LendWait, Loan, LoanStatus, WaitStatus
 from storage.models import GridWorker, Resident
@@ -73,7 +74,7 @@ def test_nobody_can_cancel_or_hand_out_what_is_not_held(session):
     item = _item(session)
     owner, stranger = _residents(session, 2)
     loan = lending_actions.request(session, item.id, owner, 1, NOW)
-    with pytest.raises(Conflict):
+    with pytest.raises(NotAllowed):
         lending_actions.cancel_hold(session, loan, stranger, NOW)
     lending_actions.cancel_hold(session, loan, owner, NOW)
     assert loan.status == LoanStatus.CANCELLED and item.available == 2
@@ -120,7 +121,7 @@ def test_renew_once_and_not_when_others_wait(session):
     lending_actions.request(session, other.id, b, 1, NOW)  # b waits for it
     with pytest.raises(Conflict):
         lending_actions.renew(session, loan2, a, NOW)
-    with pytest.raises(Conflict):
+    with pytest.raises(NotAllowed):
         lending_actions.renew(session, loan2, b, NOW)  # not b's
 
 
