@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 # Loaded when a command first uses them, not when `gridbot --help` registers the commands.
 care = lazy_module("storage.care")
 lending = lazy_module("storage.lending")
+care_actions = lazy_module("services.care")
 
 station_app = typer.Typer(help="便民服务驿站：物品、库存、借还。",
                           no_args_is_help=True)
@@ -153,7 +154,7 @@ def station_stock(
 
 
 def _tell_lending_offers(session: Session, released: lending.Released, settings: Settings) -> None:
-    from handlers.lending_notify import tell_offers
+    from services.lending_notify import tell_offers
 
     if released.offers:
         tell_offers(session, released, utcnow(), settings.timezone)
@@ -250,7 +251,7 @@ def care_session(
             signup_closes_at=parse_local_moment(closes, "--closes", tz),
             location=location)
         if freed.offers:
-            from handlers.care_notify import tell_offers
+            from services.care_notify import tell_offers
 
             tell_offers(session, freed, utcnow(), tz)
             typer.echo(f"已通知 {len(freed.offers)} 个候补家庭确认名额")
@@ -321,7 +322,7 @@ def care_attend(
             matches = [e for e in enrolled if who.upper() == e.number or who == e.child_name]
             if len(matches) != 1:
                 raise NotFound(f"{who}：{'有重名，请用编号' if matches else '不在名单上'}")
-            care.mark_attendance(session, matches[0], day, not absent, utcnow(), note=note)
+            care_actions.mark_attendance(session, matches[0], day, not absent, utcnow(), note=note)
         marks = care.attendance(session, session_id, day)
         present = sum(1 for m in marks.values() if m.present)
         typer.echo(f"{day.isoformat()} 已记录：到 {present} 人，缺 {len(marks) - present} 人，"
@@ -334,7 +335,7 @@ def care_notice(
     text: Annotated[str, typer.Argument(help="通知内容，如 明天停课一天。")],
 ) -> None:
     """Push a notice to every enrolled family of the session (e.g. 停课通知)."""
-    from handlers.care_notify import send_notice
+    from services.care_notify import send_notice
 
     with _session() as (session, _):
         row = care.session_by_id(session, session_id)
@@ -353,9 +354,9 @@ def care_enroll(
 ) -> None:
     """Enroll a child at the desk (same rules as in chat; queued when full)."""
     with _session() as (session, settings):
-        enrollment = care.enroll(session, session_id, None,
-                                 care.Child(name, phone, grade=grade, age=age, notes=notes),
-                                 utcnow(), actor="staff:cli", tz=settings.timezone)
+        child = care_actions.Child(name, phone, grade=grade, age=age, notes=notes)
+        enrollment = care_actions.enroll(session, session_id, None, child, utcnow(),
+                                         actor="staff:cli", tz=settings.timezone)
         status = "已报名" if enrollment.status == care.EnrollmentStatus.ENROLLED else (
             f"候补第{care.waiting_position(session, enrollment)}位")
         typer.echo(f"{enrollment.number} {enrollment.child_name} {status}")
@@ -364,11 +365,11 @@ def care_enroll(
 @care_app.command("cancel", help="替家庭取消报名；空出的名额通知下一个排队的家庭。")
 def care_cancel(number: Annotated[str, typer.Argument(help="报名单号 BM…。")]) -> None:
     """Withdraw an enrollment for a family; a freed place is offered to the next one."""
-    from handlers.care_notify import tell_offers
+    from services.care_notify import tell_offers
 
     with _session() as (session, settings):
         enrollment = care.by_number(session, number)
-        freed = care.cancel(session, enrollment, None, utcnow())
+        freed = care_actions.cancel(session, enrollment, None, utcnow())
         tell_offers(session, freed, utcnow(), settings.timezone)
         typer.echo(f"{enrollment.number} {enrollment.child_name} 已取消"
                    + (f"，已通知 {len(freed.offers)} 个候补家庭" if freed.offers else ""))

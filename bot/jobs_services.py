@@ -7,7 +7,7 @@
   the place to the next family; sends the reminder the day before a child's first class.
 
 Both are idempotent and safe with several workers: expiries re-check each row under its
-lock (``storage.lending``/``storage.care``), and each reminder is claimed once in
+lock (``services.lending``/``services.care``), and each reminder is claimed once in
 ``storage.reminders`` in the same transaction as its outbox row. Jobs read
 ``ctx["engine"]``, ``ctx["clock"]`` (aware UTC) and ``ctx["settings"]`` (timezone); the
 database work runs in a thread (``asyncio.to_thread``). Pushes are outbox rows; the jobs
@@ -28,7 +28,7 @@ from arq.worker import func
 from redis.exceptions import RedisError
 from sqlalchemy import Engine
 
-from handlers import care_notify, lending_notify
+from services import care_notify, lending_notify
 from storage.db import session_scope
 from storage.outbox import staged_ids
 

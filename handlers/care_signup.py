@@ -18,21 +18,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from handlers import care_notify as notify
 from handlers import continues, handles
 from handlers.turn import Turn
 from intents.slots import extract_child, extract_phone
+from services import care as care_actions
+from services import care_notify as notify
+from services.care import AlreadyEnrolled, Child, NotEligible, SignupClosed
+from services.errors import NotAllowed, WrongState
 from services.messages import msg
-from storage import Conflict, NotFound, care, numbers
-from storage.care import (
-    AlreadyEnrolled,
-    CareSession,
-    Child,
-    Enrollment,
-    EnrollmentStatus,
-    NotEligible,
-    SignupClosed,
-)
+from storage import NotFound, care, numbers
+from storage.care import CareSession, Enrollment, EnrollmentStatus
 from storage.times import as_utc, show
 
 FLOW = "care"
@@ -159,7 +154,7 @@ def _next(turn: Turn, state: dict[str, Any]) -> str:
 def _eligibility(turn: Turn, row: CareSession, child: dict[str, Any]) -> str | None:
     prog = care.programme_of(turn.session, row)
     try:
-        care.check_eligible(prog, child.get("grade"), child.get("age"))
+        care_actions.check_eligible(prog, child.get("grade"), child.get("age"))
     except NotEligible:
         if child.get("grade") is not None:
             return msg("care.not_eligible_grade", programme=prog.name, min=prog.grade_min,
@@ -314,7 +309,7 @@ def _enroll(turn: Turn, state: dict[str, Any]) -> str:
     tz = turn.settings.timezone
     row = turn.session.get(CareSession, state["session_id"])
     try:
-        enrollment = care.enroll(turn.session, state["session_id"], turn.resident, child,
+        enrollment = care_actions.enroll(turn.session, state["session_id"], turn.resident, child,
                                  turn.now, tz=tz)
     except SignupClosed as exc:
         if exc.opens_at is not None and turn.now < as_utc(exc.opens_at):
@@ -386,8 +381,8 @@ def cancel(turn: Turn, text: str) -> str:
         return msg("care.cancel_which", numbers="、".join(f"{e.number}（{e.child_name}）"
                                                            for e in rows))
     try:
-        freed = care.cancel(turn.session, enrollment, turn.resident, turn.now)
-    except Conflict:
+        freed = care_actions.cancel(turn.session, enrollment, turn.resident, turn.now)
+    except (WrongState, NotAllowed):
         return msg("care.cancel_not_active", **notify.fields(turn.session, enrollment, tz))
     notify.tell_offers(turn.session, freed, turn.now, tz)
     return msg("care.cancel_done", **notify.fields(turn.session, enrollment, tz))
@@ -407,8 +402,8 @@ def accept_offer(turn: Turn) -> str:
         return msg("care.accept_none")
     enrollment = offers[0]
     try:
-        care.accept_offer(turn.session, enrollment, turn.resident, turn.now, tz)
-    except Conflict:
+        care_actions.accept_offer(turn.session, enrollment, turn.resident, turn.now, tz)
+    except (WrongState, NotAllowed):
         return msg("care.offer_expired", **notify.fields(turn.session, enrollment, tz))
     return msg("care.accepted", **notify.fields(turn.session, enrollment, tz))
 
@@ -420,6 +415,6 @@ def decline_offer(turn: Turn) -> str:
     offers = _offered(turn)
     if not offers:
         return msg("care.accept_none")
-    freed = care.cancel(turn.session, offers[0], turn.resident, turn.now)
+    freed = care_actions.cancel(turn.session, offers[0], turn.resident, turn.now)
     notify.tell_offers(turn.session, freed, turn.now, tz)
     return msg("care.declined_offer", **notify.fields(turn.session, offers[0], tz))

@@ -10,31 +10,24 @@ Each step is pushed to the resident.
 
 from __future__ import annotations
 
-from handlers import lending_notify as notify
 from handlers import worker_command
 from handlers.turn import Turn
+from services import lending as lending_actions
+from services import lending_notify as notify
+from services import permissions
+from services.errors import WrongState
 from services.messages import msg
-from storage import Conflict, NotFound, lending, numbers, org
-from storage.lending import LendItem, Loan, LoanStatus, Station
-from storage.models import Resident, Role
+from storage import NotFound, lending, numbers, org
+from storage.lending import Loan, LoanStatus
+from storage.models import Resident
 from storage.times import as_utc
 
-STAFF_ROLES = (Role.STATION_STAFF, Role.COMMUNITY_ADMIN)
 DAMAGED_WORDS = ("损坏", "坏了", "损毁", "破损")
-
-
-def _allowed(turn: Turn, loan: Loan | None = None) -> bool:
-    if turn.worker.role not in STAFF_ROLES:
-        return False
-    if loan is None or turn.worker.community_id is None:
-        return True
-    station = turn.session.get(Station, turn.session.get(LendItem, loan.item_id).station_id)
-    return station.community_id in (None, turn.worker.community_id)
 
 
 def _load(turn: Turn, verb: str, argument: str) -> tuple[Loan, str] | str:
     """(loan, rest of the argument) or the reply refusing the command."""
-    if turn.worker.role not in STAFF_ROLES:
+    if not permissions.may_lend(turn.session, turn.worker):
         return msg("lending.staff_not_allowed")
     m = numbers.LOANS.match(argument)
     if m is None:
@@ -43,7 +36,7 @@ def _load(turn: Turn, verb: str, argument: str) -> tuple[Loan, str] | str:
         loan = lending.loan_by_number(turn.session, m[0])
     except NotFound:
         return msg("lending.not_found", no=m[0])
-    if not _allowed(turn, loan):
+    if not permissions.may_lend(turn.session, turn.worker, loan):
         return msg("lending.staff_not_allowed")
     return loan, m[1]
 
@@ -66,8 +59,8 @@ def hand_out_command(turn: Turn, verb: str, argument: str) -> str:
     loan, _ = loaded
     tz = turn.settings.timezone
     try:
-        lending.hand_out(turn.session, loan, turn.worker.id, turn.now, tz)
-    except Conflict:
+        lending_actions.hand_out(turn.session, loan, turn.worker.id, turn.now, tz)
+    except WrongState:
         status = loan.status
         if status == LoanStatus.HELD:  # held but past its expiry
             status = LoanStatus.EXPIRED
@@ -98,8 +91,9 @@ def take_back_command(turn: Turn, verb: str, argument: str) -> str:
         return msg("lending.staff_need_damage_note", no=loan.number)
     tz = turn.settings.timezone
     try:
-        released = lending.take_back(turn.session, loan, turn.worker.id, turn.now, damaged, note)
-    except Conflict:
+        released = lending_actions.take_back(turn.session, loan, turn.worker.id, turn.now,
+                                             damaged, note)
+    except WrongState:
         return msg("lending.staff_bad_state", no=loan.number, action=verb,
                    status=msg(f"lending.status_{loan.status}"))
     offered = notify.taken_back(turn.session, loan, released, turn.now, tz)
@@ -111,10 +105,11 @@ def take_back_command(turn: Turn, verb: str, argument: str) -> str:
 @worker_command("借用清单", "驿站清单")
 def list_command(turn: Turn, verb: str, argument: str) -> str:
     """``借用清单``: overdue loans first, then loans out, then holds awaiting collection."""
-    if turn.worker.role not in STAFF_ROLES:
+    if not permissions.may_lend(turn.session, turn.worker):
         return msg("lending.staff_not_allowed")
     tz = turn.settings.timezone
-    loans = [loan for loan in lending.open_loans(turn.session) if _allowed(turn, loan)]
+    loans = [loan for loan in lending.open_loans(turn.session)
+             if permissions.may_lend(turn.session, turn.worker, loan)]
     if not loans:
         return msg("lending.staff_list_empty")
 

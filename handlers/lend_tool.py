@@ -16,11 +16,13 @@ import re
 from dataclasses import dataclass
 
 from handlers import community, continues, handles
-from handlers import lending_notify as notify
 from handlers.turn import Turn
 from intents.slots import cn_to_int
+from services import lending as lending_actions
+from services import lending_notify as notify
+from services.errors import Invalid, NotAllowed, WrongState
 from services.messages import msg
-from storage import Conflict, NotFound, lending, numbers
+from storage import NotFound, lending, numbers
 from storage.lending import LendItem, LendWait, Loan, LoanStatus, Station
 from storage.times import as_utc
 
@@ -152,8 +154,8 @@ def _propose(turn: Turn, text: str, wanted: list[Wanted], tries: int) -> str:
         item = candidates[0]
         quantity = 1 if w.quantity is None else w.quantity
         try:
-            lending.check_quantity(item, quantity)
-        except ValueError:
+            lending_actions.check_quantity(item, quantity)
+        except Invalid:
             turn.ask({"flow": FLOW, "awaiting": "item", "tries": tries})
             return msg("lending.bad_quantity", name=item.name, max=item.max_per_loan)
         lines.append([item.id, quantity])
@@ -242,15 +244,15 @@ def _reserve(turn: Turn, lines: list[list[int]]) -> str:
     out = []
     for item_id, quantity in lines:
         try:
-            result = lending.request(turn.session, int(item_id), turn.resident, int(quantity),
-                                     turn.now)
+            result = lending_actions.request(turn.session, int(item_id), turn.resident,
+                                             int(quantity), turn.now)
         except NotFound:
             continue
-        except ValueError:
+        except Invalid:
             item = turn.session.get(LendItem, item_id)
             out.append(msg("lending.bad_quantity", name=item.name, max=item.max_per_loan))
             continue
-        except Conflict:
+        except WrongState:
             station = turn.session.get(Station, turn.session.get(LendItem, item_id).station_id)
             out.append(msg("lending.over_cap", open=lending.open_units(turn.session,
                                                                        turn.resident.id),
@@ -325,8 +327,8 @@ def renew(turn: Turn, text: str) -> str:
             return msg("lending.renew_none")
         return msg("lending.renew_which", numbers="、".join(x.number for x in out))
     try:
-        lending.renew(turn.session, loan, turn.resident, turn.now)
-    except Conflict:
+        lending_actions.renew(turn.session, loan, turn.resident, turn.now)
+    except (WrongState, NotAllowed):
         f = notify.fields(turn.session, loan, tz)
         if loan.status != LoanStatus.OUT:
             return msg("lending.renew_not_out", **f)
@@ -353,8 +355,8 @@ def cancel(turn: Turn, text: str) -> str:
             return msg("lending.cancel_none")
         return msg("lending.cancel_which", numbers="、".join(x.number for x in held))
     try:
-        released = lending.cancel_hold(turn.session, loan, turn.resident, turn.now)
-    except Conflict:
+        released = lending_actions.cancel_hold(turn.session, loan, turn.resident, turn.now)
+    except (WrongState, NotAllowed):
         return msg("lending.cancel_not_held", no=loan.number,
                    status=msg(f"lending.status_{loan.status}"))
     notify.tell_offers(turn.session, released, turn.now, turn.settings.timezone)
@@ -367,7 +369,7 @@ def _leave_queue(turn: Turn, waits: list[LendWait], text: str) -> str:
     chosen = [w for w in waits if turn.session.get(LendItem, w.item_id).name in wanted] or waits
     names = []
     for wait in chosen:
-        lending.cancel_wait(turn.session, wait, turn.resident, turn.now)
+        lending_actions.cancel_wait(turn.session, wait, turn.resident, turn.now)
         names.append(turn.session.get(LendItem, wait.item_id).name)
     return msg("lending.wait_cancelled", names="、".join(names))
 

@@ -38,6 +38,14 @@ Shape (one job per module)::
                       open tickets
       notices.py      sending a notice (通知) to the residents ``storage.notices`` picks
       privacy.py      forgetting a resident who unsubscribed (every table scrubbed)
+      lending.py      工具借用: request, cancel_wait, cancel_hold, renew (residents);
+                      hand_out, take_back (station staff, ``permissions.may_lend``);
+                      expire_holds (the worker)
+      care.py         课后托管: Child, enroll, accept_offer, cancel, mark_attendance,
+                      expire_offers; SignupClosed / AlreadyEnrolled (WrongState),
+                      NotEligible (Invalid)
+      lending_notify.py  what a borrower is told: offers, hand-out, return, due reminders
+      care_notify.py     what a guardian is told: offers, first-class reminders, notices
 
 Actors: a ``GridWorker`` (staff), a ``Resident`` or None (the system: timers, imports).
 Ticket actions lock nothing themselves (the caller loads the ticket ``for_update``), return the
@@ -45,7 +53,7 @@ changed row or a plain value, never a reply text; the chat adapters (``handlers.
 ``acting``, ``handlers.cancel``, ``handlers.urge``) map the errors to catalogue sentences.
 
 Still outside and meant to come here: the emergency follow-up pushes
-(``handlers.emergency``), and the lending and care actions (``storage.lending`` and
-``storage.care`` raise storage errors; their pushes are ``handlers.lending_notify`` and
-``handlers.care_notify``).
+(``handlers.emergency``). ``storage.lending`` / ``storage.care`` keep the tables, queries,
+catalogue upserts (used by ``storage.services_import``) and the stock/place mechanics under
+the row lock that those upserts share with the actions.
 """

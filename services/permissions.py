@@ -10,6 +10,8 @@ importer's hand-overs), which may do everything.
   someone recused from it (回避, ``services.conflict``) — whatever their role.
 - Resident actions (``RESIDENT_ACTIONS``: cancel, urge, rate, answer, attach): the
   resident who reported it.
+- Station staff (``STATION_ROLES``: station staff, community admins) hand out and take back
+  loans (``may_lend``) of the stations of their community (any station for staff with none).
 """
 
 from __future__ import annotations
@@ -19,11 +21,14 @@ from sqlmodel import Session
 from services import conflict
 from services.errors import NotAllowed
 from services.people import community_id_of, departments_of
+from storage.lending import LendItem, Loan, Station
 from storage.models import GridWorker, Resident, Role, Ticket
 
 STAFF_ACTIONS = frozenset({"accept", "start", "resolve", "ask", "resume", "call_in",
                            "transfer", "reject", "note", "attach", "view"})
 RESIDENT_ACTIONS = frozenset({"cancel", "urge", "rate", "answer", "attach"})
+STATION_ROLES = (Role.STATION_STAFF, Role.COMMUNITY_ADMIN)
+"""Roles that run a lending station (借出, 归还, 借用清单)."""
 
 Actor = GridWorker | Resident | None
 
@@ -46,6 +51,18 @@ def require(session: Session, who: Actor, action: str, ticket: Ticket) -> None:
     """``allowed`` or raise NotAllowed(action, ticket.number)."""
     if not allowed(session, who, action, ticket):
         raise NotAllowed(action, ticket.number)
+
+
+def may_lend(session: Session, worker: GridWorker, loan: Loan | None = None) -> bool:
+    """Whether ``worker`` may hand out / take back ``loan`` (None: lending work at all):
+    a ``STATION_ROLES`` role, and the loan's station in the worker's community (or the
+    worker or the station belongs to none)."""
+    if worker.role not in STATION_ROLES:
+        return False
+    if loan is None or worker.community_id is None:
+        return True
+    station = session.get(Station, session.get(LendItem, loan.item_id).station_id)
+    return station.community_id in (None, worker.community_id)
 
 
 def _staff_may(session: Session, worker: GridWorker, ticket: Ticket) -> bool:

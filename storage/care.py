@@ -15,13 +15,15 @@ row is locked (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite serialises writer
 keeps it within 0…capacity. A place that frees up is offered to the first waiting family for
 ``Programme.offer_hours``; unconfirmed, it passes to the next.
 
-This module changes rows and records ``CareEvent`` rows; who is told what is decided in
-``handlers/care_notify.py``. Datetimes are aware UTC; dates and times of day are local
+This module holds the tables, the queries, the catalogue upserts (programmes, sessions) and
+the place-keeping under the session lock (``lock_session``, ``free_place``,
+``offer_places``), recording ``CareEvent`` rows. What families and staff do (enroll, confirm,
+cancel, attendance, offer expiry) is ``services/care.py``; who is told what is
+``services/care_notify.py``. Datetimes are aware UTC; dates and times of day are local
 (Asia/Shanghai).
 
-Errors: ``NotEligible`` (ValueError: grade/age outside the programme's range),
-``SignupClosed`` and ``AlreadyEnrolled`` (both ``storage.Conflict``), ``storage.Conflict``
-(not allowed in the current state), ``storage.NotFound``.
+Errors: ``storage.Conflict`` (a capacity below the places taken), ``storage.NotFound``,
+``ValueError`` (bad weekdays, times, dates, grades or fee).
 """
 
 from __future__ import annotations
@@ -35,8 +37,7 @@ from sqlalchemy import update as sa_update
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from storage import Conflict, NotFound, numbers
-from storage.models import Community, Resident
-from storage.tickets import next_number
+from storage.models import Community
 from storage.times import as_utc, local
 
 NUMBER_PREFIX = numbers.ENROLLMENT_PREFIX
@@ -66,28 +67,6 @@ class EnrollmentStatus:
 
     ACTIVE = (ENROLLED, WAITING, OFFERED)
     HOLDS_PLACE = (ENROLLED, OFFERED)
-
-
-class NotEligible(ValueError):
-    """The child's grade or age is outside the programme's range."""
-
-
-class SignupClosed(Conflict):
-    """Sign-up has not opened yet or has closed; ``opens_at``/``closes_at`` say when."""
-
-    def __init__(self, message: str, opens_at: datetime | None = None,
-                 closes_at: datetime | None = None) -> None:
-        super().__init__(message)
-        self.opens_at = opens_at
-        self.closes_at = closes_at
-
-
-class AlreadyEnrolled(Conflict):
-    """The same child already has an active enrollment in this session (``existing``)."""
-
-    def __init__(self, message: str, existing: Enrollment) -> None:
-        super().__init__(message)
-        self.existing = existing
 
 
 class Programme(SQLModel, table=True):
@@ -199,17 +178,6 @@ class CareEvent(SQLModel, table=True):
     session_id: int | None = Field(default=None, foreign_key="care_session.id", index=True)
     enrollment_id: int | None = Field(default=None, foreign_key="care_enrollment.id", index=True)
     note: str | None = None
-
-
-@dataclass(frozen=True)
-class Child:
-    """What a guardian tells about the child. ``grade`` 1–9 or ``age`` in years (one needed)."""
-
-    name: str
-    guardian_phone: str
-    grade: int | None = None
-    age: int | None = None
-    notes: str | None = None
 
 
 @dataclass
@@ -343,7 +311,7 @@ def upsert_session(session: Session, programme: Programme, name: str, now: datet
         session.add(row)
         session.flush()
         record(session, "session_added", actor, now, session_id=row.id, note=name)
-    row = _lock_session(session, row.id)
+    row = lock_session(session, row.id)
     if weekdays is not None:
         row.weekdays = parse_weekdays(weekdays)
     for attr, value in (("start_time", start_time), ("end_time", end_time)):
@@ -368,7 +336,7 @@ def upsert_session(session: Session, programme: Programme, name: str, now: datet
             row.capacity = capacity
             session.add(row)
             session.flush()
-            freed = _offer_places(session, row, programme, now)
+            freed = offer_places(session, row, programme, now)
     row.active = True
     session.add(row)
     session.flush()
@@ -383,7 +351,7 @@ def session_by_id(session: Session, session_id: int) -> CareSession:
     return row
 
 
-def _lock_session(session: Session, session_id: int) -> CareSession:
+def lock_session(session: Session, session_id: int) -> CareSession:
     """The session row, re-read and locked until the transaction ends: ``FOR UPDATE`` on
     PostgreSQL; on SQLite a no-op UPDATE first takes the database's write lock."""
     if session.get_bind().dialect.name == "sqlite":
@@ -466,80 +434,12 @@ def class_start(row: CareSession, day: date, tz: str = "Asia/Shanghai") -> datet
 
 
 # ------------------------------------------------------------------ eligibility
-def check_eligible(prog: Programme, grade: int | None, age: int | None) -> None:
-    """Raise NotEligible unless the grade (or, without one, the age) fits the programme.
-
-    An age is checked against ``age_min``…``age_max`` when set, else against the grade range
-    as grade ≈ age − 6 with one year's slack either way. Raises ValueError with neither.
-    """
-    if grade is not None:
-        if not prog.grade_min <= grade <= prog.grade_max:
-            raise NotEligible(f"grade {grade} outside {prog.grade_min}–{prog.grade_max}")
-        return
-    if age is None:
-        raise ValueError("grade or age needed")
-    low = prog.age_min if prog.age_min is not None else prog.grade_min + 5
-    high = prog.age_max if prog.age_max is not None else prog.grade_max + 7
-    if not low <= age <= high:
-        raise NotEligible(f"age {age} outside {low}–{high}")
-
-
-def _same_child(a: str, b: str) -> bool:
-    return a.strip().replace(" ", "") == b.strip().replace(" ", "")
 
 
 # ------------------------------------------------------------------ enrolling
-def enroll(session: Session, session_id: int, resident: Resident | None, child: Child,
-           now: datetime, actor: str | None = None, tz: str = "Asia/Shanghai") -> Enrollment:
-    """Give the child a place, or a place on the waiting list when the session is full.
-
-    The session row stays locked until commit, so ``taken`` never passes ``capacity``.
-    Returns the enrollment (status "enrolled" or "waiting"). Raises SignupClosed,
-    NotEligible, AlreadyEnrolled (same child name with the same guardian account or phone,
-    still active), ValueError (empty name/phone, neither grade nor age), NotFound.
-    """
-    row = _lock_session(session, session_id)
-    prog = programme_of(session, row)
-    state = window_state(row, now)
-    if state != "open" or not row.active or not prog.active:
-        raise SignupClosed(f"session {row.id} sign-up is {state}",
-                           as_utc(row.signup_opens_at) if row.signup_opens_at else None,
-                           as_utc(row.signup_closes_at) if row.signup_closes_at else None)
-    name = child.name.strip()
-    if not name or not child.guardian_phone:
-        raise ValueError("child name and guardian phone are needed")
-    check_eligible(prog, child.grade, child.age)
-    for other in session.exec(select(Enrollment).where(
-            Enrollment.session_id == row.id, col(Enrollment.status).in_(EnrollmentStatus.ACTIVE))):
-        same_family = (resident is not None and other.resident_id == resident.id) or (
-            other.guardian_phone == child.guardian_phone)
-        if same_family and _same_child(other.child_name, name):
-            raise AlreadyEnrolled(f"{name} already {other.status} in session {row.id}", other)
-    actor = actor or (f"resident:{resident.id}" if resident else "staff:cli")
-    enrollment = Enrollment(
-        number=next_number(session, NUMBER_PREFIX, now, tz), session_id=row.id,
-        resident_id=resident.id if resident else None, child_name=name, grade=child.grade,
-        age=child.age, guardian_phone=child.guardian_phone, notes=child.notes or None,
-        status=EnrollmentStatus.WAITING, created_at=now)
-    has_queue = _waiting(session, row.id)
-    if row.taken < row.capacity and not has_queue:
-        row.taken += 1
-        _mark_enrolled(enrollment, row, now, tz)
-    session.add(row)
-    session.add(enrollment)
-    session.flush()
-    record(session, enrollment.status, actor, now, enrollment=enrollment, note=name)
-    return enrollment
 
 
-def _mark_enrolled(enrollment: Enrollment, row: CareSession, now: datetime, tz: str) -> None:
-    enrollment.status = EnrollmentStatus.ENROLLED
-    enrollment.enrolled_at = now
-    enrollment.offer_expires_at = None
-    enrollment.first_session_on = first_class_day(row, local(now, tz).date())
-
-
-def _waiting(session: Session, session_id: int) -> list[Enrollment]:
+def waiting_list(session: Session, session_id: int) -> list[Enrollment]:
     return list(session.exec(
         select(Enrollment).where(Enrollment.session_id == session_id,
                                  Enrollment.status == EnrollmentStatus.WAITING)
@@ -548,13 +448,13 @@ def _waiting(session: Session, session_id: int) -> list[Enrollment]:
 
 def waiting_position(session: Session, enrollment: Enrollment) -> int:
     """1-based place of a waiting enrollment in its session's queue."""
-    return sum(1 for e in _waiting(session, enrollment.session_id) if e.id <= enrollment.id)
+    return sum(1 for e in waiting_list(session, enrollment.session_id) if e.id <= enrollment.id)
 
 
-def _offer_places(session: Session, row: CareSession, prog: Programme, now: datetime) -> Freed:
+def offer_places(session: Session, row: CareSession, prog: Programme, now: datetime) -> Freed:
     """Offer free places of the locked session to waiting families, first come first."""
     freed = Freed()
-    for waiting in _waiting(session, row.id):
+    for waiting in waiting_list(session, row.id):
         if row.taken >= row.capacity:
             break
         row.taken += 1
@@ -569,11 +469,11 @@ def _offer_places(session: Session, row: CareSession, prog: Programme, now: date
     return freed
 
 
-def _free_place(session: Session, row: CareSession, now: datetime) -> Freed:
+def free_place(session: Session, row: CareSession, now: datetime) -> Freed:
     row.taken -= 1
     session.add(row)
     session.flush()
-    return _offer_places(session, row, programme_of(session, row), now)
+    return offer_places(session, row, programme_of(session, row), now)
 
 
 def by_number(session: Session, number: str) -> Enrollment:
@@ -584,75 +484,11 @@ def by_number(session: Session, number: str) -> Enrollment:
     return row
 
 
-def _lock_enrollment(session: Session, enrollment: Enrollment) -> tuple[Enrollment, CareSession]:
-    row = _lock_session(session, enrollment.session_id)
+def lock_enrollment(session: Session, enrollment: Enrollment) -> tuple[Enrollment, CareSession]:
+    row = lock_session(session, enrollment.session_id)
     fresh = session.exec(select(Enrollment).where(Enrollment.id == enrollment.id)
                          .execution_options(populate_existing=True)).one()
     return fresh, row
-
-
-def cancel(session: Session, enrollment: Enrollment, resident: Resident | None, now: datetime,
-           actor: str | None = None) -> Freed:
-    """Withdraw an active enrollment (取消报名; an offered place counts as declined). A place
-    it held goes to the next waiting family.
-
-    ``resident`` None means staff act. Raises Conflict when it is someone else's or not
-    active.
-    """
-    enrollment, row = _lock_enrollment(session, enrollment)
-    if resident is not None and enrollment.resident_id != resident.id:
-        raise Conflict(f"{enrollment.number} is not resident {resident.id}'s")
-    if enrollment.status not in EnrollmentStatus.ACTIVE:
-        raise Conflict(f"{enrollment.number} is {enrollment.status}")
-    held_place = enrollment.status in EnrollmentStatus.HOLDS_PLACE
-    was_offered = enrollment.status == EnrollmentStatus.OFFERED
-    enrollment.status = EnrollmentStatus.DECLINED if was_offered else EnrollmentStatus.CANCELLED
-    enrollment.closed_at = now
-    session.add(enrollment)
-    record(session, enrollment.status, actor or (f"resident:{resident.id}" if resident
-                                                 else "staff:cli"), now, enrollment=enrollment)
-    return _free_place(session, row, now) if held_place else Freed()
-
-
-def accept_offer(session: Session, enrollment: Enrollment, resident: Resident, now: datetime,
-                 tz: str = "Asia/Shanghai") -> Enrollment:
-    """The family confirms an offered place (确认报名) before it expires.
-
-    Raises Conflict when it is not theirs, not offered, or the offer has expired.
-    """
-    enrollment, row = _lock_enrollment(session, enrollment)
-    if enrollment.resident_id != resident.id or enrollment.status != EnrollmentStatus.OFFERED:
-        raise Conflict(f"{enrollment.number} has no offer for resident {resident.id}")
-    if as_utc(enrollment.offer_expires_at) <= now:
-        raise Conflict(f"{enrollment.number}: offer expired")
-    _mark_enrolled(enrollment, row, now, tz)
-    session.add(enrollment)
-    record(session, "accepted", f"resident:{resident.id}", now, enrollment=enrollment)
-    return enrollment
-
-
-def expire_offers(session: Session, now: datetime,
-                  limit: int = 200) -> list[tuple[Enrollment, Freed]]:
-    """Expire offers not confirmed by ``offer_expires_at`` ≤ ``now``; each place goes to the
-    next waiting family. Safe in several workers at once (re-checked under the session lock).
-    Returns (expired enrollment, what freeing its place caused) pairs.
-    """
-    ids = list(session.exec(
-        select(Enrollment.id).where(Enrollment.status == EnrollmentStatus.OFFERED,
-                                    Enrollment.offer_expires_at <= now)
-        .order_by(Enrollment.offer_expires_at).limit(limit)))
-    done: list[tuple[Enrollment, Freed]] = []
-    for enrollment_id in ids:
-        enrollment, row = _lock_enrollment(session, session.get(Enrollment, enrollment_id))
-        if enrollment.status != EnrollmentStatus.OFFERED or as_utc(
-                enrollment.offer_expires_at) > now:
-            continue
-        enrollment.status = EnrollmentStatus.EXPIRED
-        enrollment.closed_at = now
-        session.add(enrollment)
-        record(session, "expired", "system", now, enrollment=enrollment)
-        done.append((enrollment, _free_place(session, row, now)))
-    return done
 
 
 # ------------------------------------------------------------------ queries
@@ -671,30 +507,6 @@ def roster(session: Session, session_id: int,
         select(Enrollment).where(Enrollment.session_id == session_id,
                                  col(Enrollment.status).in_(statuses))
         .order_by(Enrollment.id)))
-
-
-def mark_attendance(session: Session, enrollment: Enrollment, on_date: date, present: bool,
-                    now: datetime, actor: str = "staff:cli",
-                    note: str | None = None) -> CareAttendance:
-    """Record (or correct) whether the child came on ``on_date`` (local).
-
-    Raises Conflict unless the child is enrolled.
-    """
-    if enrollment.status != EnrollmentStatus.ENROLLED:
-        raise Conflict(f"{enrollment.number} is {enrollment.status}, not enrolled")
-    row = session.exec(select(CareAttendance).where(
-        CareAttendance.enrollment_id == enrollment.id, CareAttendance.on_date == on_date)).first()
-    if row is None:
-        row = CareAttendance(enrollment_id=enrollment.id, on_date=on_date, at=now)
-    row.present = present
-    row.note = note
-    row.marked_by = actor
-    row.at = now
-    session.add(row)
-    session.flush()
-    record(session, "present" if present else "absent", actor, now, enrollment=enrollment,
-           note=on_date.isoformat())
-    return row
 
 
 def attendance(session: Session, session_id: int, on_date: date) -> dict[int, CareAttendance]:

@@ -14,12 +14,15 @@ moment from many processes never get more than there is. Units that come back go
 the waiting list (``LendWait``, in order): the next resident gets a hold that expires after
 the station's ``hold_hours``; unclaimed, it passes to the one after.
 
-Every change is a ``LendEvent`` on the timeline. This module changes rows; who is told what
-is decided in ``handlers/lending_notify.py``. Times are aware UTC; loans fall due at
-``DUE_LOCAL_TIME`` (Asia/Shanghai) on the due date.
+Every change is a ``LendEvent`` on the timeline. This module holds the tables, the queries,
+the catalogue upserts (stations, items) and the stock mechanics under the item lock
+(``lock_item``, ``hold_units``, ``release_units``, ``offer_free_units``). What residents and
+station staff do (request, renew, cancel, hand out, take back, hold expiry) is
+``services/lending.py``; who is told what is ``services/lending_notify.py``. Times are aware
+UTC; loans fall due at ``DUE_LOCAL_TIME`` (Asia/Shanghai) on the due date.
 
-Errors: ``storage.NotFound`` (no such row), ``storage.Conflict`` (not allowed in the current
-state, e.g. handing out an expired hold), ``ValueError`` (bad quantity or stock).
+Errors: ``storage.NotFound`` (no such row), ``storage.Conflict`` (stock below the units held
+or out), ``ValueError`` (bad limits or stock).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from sqlalchemy import update as sa_update
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from storage import Conflict, NotFound, numbers
-from storage.models import Community, Resident
+from storage.models import Community
 from storage.tickets import next_number
 from storage.times import SHANGHAI, as_utc, local
 
@@ -220,7 +223,7 @@ def due_at_for(out_at: datetime, days: int, tz: str = "Asia/Shanghai") -> dateti
     return as_utc(datetime.combine(day, DUE_LOCAL_TIME, tzinfo=zone))
 
 
-def _lock_item(session: Session, item_id: int) -> LendItem:
+def lock_item(session: Session, item_id: int) -> LendItem:
     """The item row, re-read and locked until the transaction ends: ``FOR UPDATE`` on
     PostgreSQL; on SQLite a no-op UPDATE first takes the database's write lock (writers wait
     up to the busy timeout), so the re-read below is current and stays so."""
@@ -237,10 +240,10 @@ def _lock_item(session: Session, item_id: int) -> LendItem:
     return item
 
 
-def _lock_loan(session: Session, loan: Loan) -> Loan:
+def lock_loan(session: Session, loan: Loan) -> Loan:
     """``loan`` re-read under the row lock of its item (all changes to an item's loans take
     the item lock first, so lock order is item → loan everywhere)."""
-    _lock_item(session, loan.item_id)
+    lock_item(session, loan.item_id)
     fresh = session.exec(select(Loan).where(Loan.id == loan.id).with_for_update()
                          .execution_options(populate_existing=True)).one()
     return fresh
@@ -314,7 +317,7 @@ def set_item(session: Session, station: Station, name: str, now: datetime, *,
         session.add(item)
         session.flush()
         record(session, "item_added", actor, now, item=item, note=name)
-    item = _lock_item(session, item.id)
+    item = lock_item(session, item.id)
     for attr, value in (("loan_days", loan_days), ("max_per_loan", max_per_loan)):
         if value is not None and int(value) <= 0:
             raise ValueError(f"{attr} must be positive, not {value}")
@@ -341,7 +344,7 @@ def set_item(session: Session, station: Station, name: str, now: datetime, *,
             session.add(item)
             session.flush()
             if delta > 0:
-                released = _offer_free_units(session, item, now)
+                released = offer_free_units(session, item, now)
     session.add(item)
     session.flush()
     return item, released
@@ -397,55 +400,18 @@ def loan_by_number(session: Session, number: str) -> Loan:
     return loan
 
 
-def check_quantity(item: LendItem, quantity: int) -> None:
-    """Raise ValueError unless 1 ≤ ``quantity`` ≤ min(item.max_per_loan, MAX_QUANTITY)."""
-    if quantity < 1 or quantity > min(item.max_per_loan, MAX_QUANTITY):
-        raise ValueError(f"quantity {quantity} outside 1…{item.max_per_loan} for {item.name}")
-
-
-def request(session: Session, item_id: int, resident: Resident, quantity: int,
-            now: datetime) -> Loan | LendWait:
-    """Reserve ``quantity`` units for ``resident``, or put them on the waiting list.
-
-    Returns the new held ``Loan`` (expires after the station's ``hold_hours``) when enough
-    units are free and nobody is waiting, else the ``LendWait`` entry (the existing one when
-    the resident already waits for this item). The item row stays locked until commit.
-    (The cap is checked over all items; the webhook's transaction has already updated the
-    resident's row, which serialises one resident's concurrent messages.)
-    Raises ValueError for a bad quantity, Conflict when the resident's cap
-    (``Station.max_open_per_resident``) would be passed, NotFound for no such item.
-    """
-    item = _lock_item(session, item_id)
-    check_quantity(item, quantity)
-    station = session.get(Station, item.station_id)
-    if open_units(session, resident.id) + quantity > station.max_open_per_resident:
-        raise Conflict(f"resident {resident.id} would pass {station.max_open_per_resident} units")
-    actor = f"resident:{resident.id}"
-    waiting = _waiting(session, item.id)
-    if item.available >= quantity and not waiting:
-        return _hold(session, item, station, resident.id, quantity, now, actor)
-    mine = next((w for w in waiting if w.resident_id == resident.id), None)
-    if mine is not None:
-        return mine
-    wait = LendWait(item_id=item.id, resident_id=resident.id, quantity=quantity, created_at=now)
-    session.add(wait)
-    session.flush()
-    record(session, "waiting", actor, now, item=item, wait=wait, note=f"×{quantity}")
-    return wait
-
-
 def wait_position(session: Session, wait: LendWait) -> int:
     """1-based place of ``wait`` on its item's waiting list."""
-    return sum(1 for w in _waiting(session, wait.item_id) if w.id <= wait.id)
+    return sum(1 for w in waiting_list(session, wait.item_id) if w.id <= wait.id)
 
 
-def _waiting(session: Session, item_id: int) -> list[LendWait]:
+def waiting_list(session: Session, item_id: int) -> list[LendWait]:
     return list(session.exec(
         select(LendWait).where(LendWait.item_id == item_id, LendWait.status == WaitStatus.WAITING)
         .order_by(LendWait.id)))
 
 
-def _hold(session: Session, item: LendItem, station: Station, resident_id: int, quantity: int,
+def hold_units(session: Session, item: LendItem, station: Station, resident_id: int, quantity: int,
           now: datetime, actor: str, kind: str = "held") -> Loan:
     item.available -= quantity
     session.add(item)
@@ -459,15 +425,15 @@ def _hold(session: Session, item: LendItem, station: Station, resident_id: int, 
     return loan
 
 
-def _release(session: Session, item: LendItem, quantity: int, now: datetime) -> Released:
+def release_units(session: Session, item: LendItem, quantity: int, now: datetime) -> Released:
     """Give ``quantity`` units back to the locked ``item`` and offer them to waiters."""
     item.available += quantity
     session.add(item)
     session.flush()
-    return _offer_free_units(session, item, now)
+    return offer_free_units(session, item, now)
 
 
-def _offer_free_units(session: Session, item: LendItem, now: datetime) -> Released:
+def offer_free_units(session: Session, item: LendItem, now: datetime) -> Released:
     """Turn free units into holds for the waiting list, in order, while they suffice.
 
     A waiter who wants more than is free, or who is at their cap, stays waiting (and is
@@ -475,14 +441,14 @@ def _offer_free_units(session: Session, item: LendItem, now: datetime) -> Releas
     """
     released = Released()
     station = session.get(Station, item.station_id)
-    for wait in _waiting(session, item.id):
+    for wait in waiting_list(session, item.id):
         if item.available <= 0:
             break
         if wait.quantity > item.available:
             continue
         if open_units(session, wait.resident_id) + wait.quantity > station.max_open_per_resident:
             continue
-        loan = _hold(session, item, station, wait.resident_id, wait.quantity, now, "system",
+        loan = hold_units(session, item, station, wait.resident_id, wait.quantity, now, "system",
                      kind="offered")
         wait.status = WaitStatus.OFFERED
         wait.offered_at = now
@@ -491,131 +457,6 @@ def _offer_free_units(session: Session, item: LendItem, now: datetime) -> Releas
         released.offers.append(loan)
     session.flush()
     return released
-
-
-def cancel_wait(session: Session, wait: LendWait, resident: Resident, now: datetime) -> None:
-    """Leave a waiting list. Raises Conflict when it is not the resident's waiting entry."""
-    _lock_item(session, wait.item_id)
-    session.refresh(wait)
-    if wait.resident_id != resident.id or wait.status != WaitStatus.WAITING:
-        raise Conflict(f"wait {wait.id} is not waiting for resident {resident.id}")
-    wait.status = WaitStatus.CANCELLED
-    session.add(wait)
-    record(session, "wait_cancelled", f"resident:{resident.id}", now,
-           item=session.get(LendItem, wait.item_id), wait=wait)
-
-
-def cancel_hold(session: Session, loan: Loan, resident: Resident, now: datetime) -> Released:
-    """The resident releases a hold (取消预约); the units go to the next waiter.
-
-    Raises Conflict when the loan is not the resident's or is not held any more.
-    """
-    loan = _lock_loan(session, loan)
-    if loan.resident_id != resident.id:
-        raise Conflict(f"{loan.number} is not resident {resident.id}'s")
-    if loan.status != LoanStatus.HELD:
-        raise Conflict(f"{loan.number} is {loan.status}, not held")
-    loan.status = LoanStatus.CANCELLED
-    loan.closed_at = now
-    session.add(loan)
-    item = session.get(LendItem, loan.item_id)
-    record(session, "cancelled", f"resident:{resident.id}", now, item=item, loan=loan)
-    return _release(session, item, loan.quantity, now)
-
-
-def hand_out(session: Session, loan: Loan, worker_id: int, now: datetime,
-             tz: str = "Asia/Shanghai") -> Loan:
-    """Station staff hand the held units over (借出): status out, due date set.
-
-    Raises Conflict unless the loan is held and its hold has not expired.
-    """
-    loan = _lock_loan(session, loan)
-    if loan.status != LoanStatus.HELD:
-        raise Conflict(f"{loan.number} is {loan.status}, not held")
-    if loan.hold_expires_at is not None and as_utc(loan.hold_expires_at) <= now:
-        raise Conflict(f"{loan.number}: hold expired at {loan.hold_expires_at}")
-    loan.status = LoanStatus.OUT
-    loan.out_at = now
-    loan.due_at = due_at_for(now, loan.loan_days, tz)
-    loan.handed_out_by = worker_id
-    session.add(loan)
-    record(session, "out", f"worker:{worker_id}", now, loan=loan,
-           item=session.get(LendItem, loan.item_id))
-    return loan
-
-
-def take_back(session: Session, loan: Loan, worker_id: int, now: datetime, damaged: bool = False,
-              note: str | None = None) -> Released:
-    """Station staff take the units back (归还). Intact units go to the next waiter; damaged
-    ones are taken out of service (``total`` shrinks; staff restore it with set_item).
-
-    Raises Conflict unless the loan is out.
-    """
-    loan = _lock_loan(session, loan)
-    if loan.status != LoanStatus.OUT:
-        raise Conflict(f"{loan.number} is {loan.status}, not out")
-    loan.status = LoanStatus.RETURNED
-    loan.returned_at = now
-    loan.returned_to = worker_id
-    loan.return_condition = "损坏" if damaged else "完好"
-    loan.return_note = note
-    session.add(loan)
-    item = session.get(LendItem, loan.item_id)
-    actor = f"worker:{worker_id}"
-    record(session, "returned", actor, now, item=item, loan=loan,
-           note=loan.return_condition + (f" {note}" if note else ""))
-    if damaged:
-        item.total -= loan.quantity
-        item.condition = f"有{loan.quantity}件损坏待修" + (f"：{note}" if note else "")
-        session.add(item)
-        session.flush()
-        record(session, "damaged", actor, now, item=item, loan=loan, note=note)
-        return Released()
-    return _release(session, item, loan.quantity, now)
-
-
-def renew(session: Session, loan: Loan, resident: Resident, now: datetime,
-          max_renewals: int = 1) -> Loan:
-    """Extend an out loan by its loan period once (续借), unless someone waits for the item.
-
-    Raises Conflict when the loan is not the resident's, not out, already renewed
-    ``max_renewals`` times, or wanted by a waiting resident.
-    """
-    loan = _lock_loan(session, loan)
-    if loan.resident_id != resident.id or loan.status != LoanStatus.OUT:
-        raise Conflict(f"{loan.number} is not out with resident {resident.id}")
-    if loan.renewals >= max_renewals:
-        raise Conflict(f"{loan.number} was renewed already")
-    if _waiting(session, loan.item_id):
-        raise Conflict(f"{loan.number}: others are waiting")
-    loan.renewals += 1
-    loan.due_at = as_utc(loan.due_at) + timedelta(days=loan.loan_days)
-    session.add(loan)
-    record(session, "renewed", f"resident:{resident.id}", now, loan=loan,
-           item=session.get(LendItem, loan.item_id))
-    return loan
-
-
-def expire_holds(session: Session, now: datetime, limit: int = 200) -> list[tuple[Loan, Released]]:
-    """Expire holds not collected by ``hold_expires_at`` ≤ ``now``; free units go to the next
-    waiter. Safe to run in several workers at once (each hold is re-checked under its lock).
-    Returns (expired loan, what its release caused) pairs.
-    """
-    ids = list(session.exec(
-        select(Loan.id).where(Loan.status == LoanStatus.HELD, Loan.hold_expires_at <= now)
-        .order_by(Loan.hold_expires_at).limit(limit)))
-    done: list[tuple[Loan, Released]] = []
-    for loan_id in ids:
-        loan = _lock_loan(session, session.get(Loan, loan_id))
-        if loan.status != LoanStatus.HELD or as_utc(loan.hold_expires_at) > now:
-            continue  # another worker got there first
-        loan.status = LoanStatus.EXPIRED
-        loan.closed_at = now
-        session.add(loan)
-        item = session.get(LendItem, loan.item_id)
-        record(session, "expired", "system", now, item=item, loan=loan)
-        done.append((loan, _release(session, item, loan.quantity, now)))
-    return done
 
 
 def out_loans(session: Session, station_id: int | None = None,

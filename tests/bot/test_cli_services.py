@@ -9,6 +9,7 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from bot.cli_services import care_app, station_app
+from services import care as care_actions
 from storage import care
 from storage.lending import LendItem
 from storage.models import Outbox, Resident
@@ -58,7 +59,7 @@ def test_programme_session_roster_attendance_notice_and_cancel(db, tmp_path):
         s.flush()
         for p, (name, phone) in zip(parents, [("王一一", "13800000001"), ("李二二", "13800000002"),
                                               ("赵三三", "13800000003")], strict=True):
-            care.enroll(s, 1, p, care.Child(name, phone, grade=2, notes="花生过敏"), utcnow())
+            care_actions.enroll(s, 1, p, care_actions.Child(name, phone, grade=2, notes="花生过敏"), utcnow())
         s.commit()
     assert "2/2  候补1" in run(care_app, "list")
     out = tmp_path / "roster.csv"

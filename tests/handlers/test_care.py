@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlmodel import Session, select
 
+from services import care as care_actions
 from services.messages import msg
 from storage import care
 from storage.care import CareSession, Enrollment
@@ -159,7 +160,7 @@ def test_offer_is_taken_with_the_project_lexicon_as_it_is(chat, services):
     _sign_up(chat, P2, "李二二", "13800000002")
     with Session(chat.engine) as s:
         first = s.exec(select(Enrollment).order_by(Enrollment.id)).first()
-        care.cancel(s, first, None, first.created_at)
+        care_actions.cancel(s, first, None, first.created_at)
         s.commit()
     assert "有名额待确认" in chat.say(P2, "我的报名")
     assert chat.say(P2, "保留名额").startswith("已确认！李二二")

@@ -10,9 +10,12 @@ import pytest
 from sqlalchemy import event
 from sqlmodel import Session, select
 
+from services import care as care_actions
+from services import lending as lending_actions
+from services.care import Child
 from services.privacy import MASK, forget_resident, marker, scrub
-from storage import care, lending
-from storage.care import Child, Enrollment
+from storage import care
+from storage.care import Enrollment
 from storage.lending import LendItem, LendWait, Loan
 from storage.models import (
     Building,
@@ -139,17 +142,17 @@ def _history(session: Session, now) -> dict[str, int]:
 
     ladder = session.exec(select(LendItem).where(LendItem.name == "梯子")).one()
     drill = session.exec(select(LendItem).where(LendItem.name == "电钻")).one()
-    loan = lending.request(session, ladder.id, a, 1, now)
-    lending.hand_out(session, loan, worker.id, now)
-    lending.take_back(session, loan, worker.id, now + timedelta(days=1), damaged=True,
+    loan = lending_actions.request(session, ladder.id, a, 1, now)
+    lending_actions.hand_out(session, loan, worker.id, now)
+    lending_actions.take_back(session, loan, worker.id, now + timedelta(days=1), damaged=True,
                       note=f"梯子脚坏了，已电话{PHONE_A}说明")
-    other = lending.request(session, drill.id, b, 1, now)
+    other = lending_actions.request(session, drill.id, b, 1, now)
     assert isinstance(other, Loan)
-    wait = lending.request(session, drill.id, a, 1, now)
+    wait = lending_actions.request(session, drill.id, a, 1, now)
     assert isinstance(wait, LendWait)
     programme = care.programme_by_name(session, "四点半课堂")
     row = care.sessions(session, programme.id)[0]
-    care.enroll(session, row.id, a, Child(name=CHILD_A, guardian_phone=GUARDIAN_PHONE_A, grade=3,
+    care_actions.enroll(session, row.id, a, Child(name=CHILD_A, guardian_phone=GUARDIAN_PHONE_A, grade=3,
                                           notes="花生过敏，奶奶来接"), now)
     session.flush()
     return {"resident_a": a.id, "resident_b": b.id, "ticket_a": ticket_a.id,

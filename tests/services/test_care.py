@@ -9,16 +9,11 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlmodel import Session, select
 
+from services import care as care_actions
+from services.care import AlreadyEnrolled, Child, NotEligible, SignupClosed
+from services.errors import NotAllowed
 from storage import Conflict, ImportFormatError, care
-from storage.care import (
-    AlreadyEnrolled,
-    CareSession,
-    Child,
-    Enrollment,
-    EnrollmentStatus,
-    NotEligible,
-    SignupClosed,
-)
+from storage.care import CareSession, Enrollment, EnrollmentStatus
 from storage.models import Resident
 from storage.services_import import import_services
 
@@ -47,7 +42,7 @@ def _child(name: str, phone: str = "13800000001", grade: int | None = 3, age=Non
 def test_enroll_sets_the_first_class_day_and_timeline(session):
     row = _session(session)
     (p,) = _residents(session, 1)
-    e = care.enroll(session, row.id, p, _child("张小明"), NOW)
+    e = care_actions.enroll(session, row.id, p, _child("张小明"), NOW)
     assert (e.status, e.number, row.taken) == (S.ENROLLED, "BM20261122-0001", 1)
     assert e.first_session_on == date(2026, 11, 23)  # Sunday → Monday
     assert [ev.kind for ev in care.timeline(session, enrollment_id=e.id)] == ["enrolled"]
@@ -57,44 +52,44 @@ def test_grade_age_window_and_duplicates_are_refused(session):
     row = _session(session, signup_closes_at=NOW + timedelta(days=1))
     p, q = _residents(session, 2)
     with pytest.raises(NotEligible):
-        care.enroll(session, row.id, p, _child("大宝", grade=7), NOW)
+        care_actions.enroll(session, row.id, p, _child("大宝", grade=7), NOW)
     with pytest.raises(NotEligible):
-        care.enroll(session, row.id, p, _child("小宝", grade=None, age=4), NOW)
-    care.enroll(session, row.id, p, _child("二宝", grade=None, age=8), NOW)
+        care_actions.enroll(session, row.id, p, _child("小宝", grade=None, age=4), NOW)
+    care_actions.enroll(session, row.id, p, _child("二宝", grade=None, age=8), NOW)
     with pytest.raises(AlreadyEnrolled) as dup:
-        care.enroll(session, row.id, p, _child("二宝", grade=2), NOW)
+        care_actions.enroll(session, row.id, p, _child("二宝", grade=2), NOW)
     assert dup.value.existing.child_name == "二宝"
     with pytest.raises(AlreadyEnrolled):  # the other parent, same phone
-        care.enroll(session, row.id, q, _child(" 二宝 ", grade=2), NOW)
+        care_actions.enroll(session, row.id, q, _child(" 二宝 ", grade=2), NOW)
     with pytest.raises(SignupClosed):
-        care.enroll(session, row.id, p, _child("三宝"), NOW + timedelta(days=2))
+        care_actions.enroll(session, row.id, p, _child("三宝"), NOW + timedelta(days=2))
     later = _session(session, name="寒假班", signup_opens_at=NOW + timedelta(days=3))
     with pytest.raises(SignupClosed) as closed:
-        care.enroll(session, later.id, p, _child("三宝"), NOW)
+        care_actions.enroll(session, later.id, p, _child("三宝"), NOW)
     assert closed.value.opens_at == NOW + timedelta(days=3)
     with pytest.raises(ValueError):
-        care.enroll(session, row.id, p, Child(name="", guardian_phone="1"), NOW + timedelta(hours=1))
+        care_actions.enroll(session, row.id, p, Child(name="", guardian_phone="1"), NOW + timedelta(hours=1))
 
 
 def test_full_session_queues_and_offers_freed_places_for_a_limited_time(session):
     row = _session(session, capacity=1)
     a, b, c = _residents(session, 3)
-    first = care.enroll(session, row.id, a, _child("甲", "13800000001"), NOW)
-    second = care.enroll(session, row.id, b, _child("乙", "13800000002"), NOW)
-    third = care.enroll(session, row.id, c, _child("丙", "13800000003"), NOW)
+    first = care_actions.enroll(session, row.id, a, _child("甲", "13800000001"), NOW)
+    second = care_actions.enroll(session, row.id, b, _child("乙", "13800000002"), NOW)
+    third = care_actions.enroll(session, row.id, c, _child("丙", "13800000003"), NOW)
     assert (second.status, care.waiting_position(session, third)) == (S.WAITING, 2)
-    with pytest.raises(Conflict):
-        care.cancel(session, first, b, NOW)  # not b's
-    freed = care.cancel(session, first, a, NOW)
+    with pytest.raises(NotAllowed):
+        care_actions.cancel(session, first, b, NOW)  # not b's
+    freed = care_actions.cancel(session, first, a, NOW)
     assert freed.offers == [second] and second.status == S.OFFERED and row.taken == 1
     assert second.offer_expires_at == NOW + timedelta(hours=12)
     # b lets the offer lapse: it goes to c
-    assert care.expire_offers(session, NOW + timedelta(hours=11)) == []
-    ((expired, moved),) = care.expire_offers(session, NOW + timedelta(hours=12))
+    assert care_actions.expire_offers(session, NOW + timedelta(hours=11)) == []
+    ((expired, moved),) = care_actions.expire_offers(session, NOW + timedelta(hours=12))
     assert expired is second and second.status == S.EXPIRED and moved.offers == [third]
     with pytest.raises(Conflict):
-        care.accept_offer(session, second, b, NOW + timedelta(hours=13))
-    care.accept_offer(session, third, c, NOW + timedelta(hours=13))
+        care_actions.accept_offer(session, second, b, NOW + timedelta(hours=13))
+    care_actions.accept_offer(session, third, c, NOW + timedelta(hours=13))
     assert third.status == S.ENROLLED and row.taken == 1
     assert third.first_session_on == date(2026, 11, 23)
 
@@ -102,31 +97,31 @@ def test_full_session_queues_and_offers_freed_places_for_a_limited_time(session)
 def test_declining_an_offer_passes_it_on_and_capacity_cannot_drop_below_taken(session):
     row = _session(session, capacity=1)
     a, b, c = _residents(session, 3)
-    care.enroll(session, row.id, a, _child("甲", "13800000001"), NOW)
-    care.enroll(session, row.id, b, _child("乙", "13800000002"), NOW)
-    care.enroll(session, row.id, c, _child("丙", "13800000003"), NOW)
+    care_actions.enroll(session, row.id, a, _child("甲", "13800000001"), NOW)
+    care_actions.enroll(session, row.id, b, _child("乙", "13800000002"), NOW)
+    care_actions.enroll(session, row.id, c, _child("丙", "13800000003"), NOW)
     prog = care.programme_of(session, row)
     with pytest.raises(Conflict):
         care.upsert_session(session, prog, "常年班", NOW, capacity=0)
     _, freed = care.upsert_session(session, prog, "常年班", NOW, capacity=2)
     (offer,) = freed.offers
     assert offer.child_name == "乙"
-    freed = care.cancel(session, offer, b, NOW)
+    freed = care_actions.cancel(session, offer, b, NOW)
     assert offer.status == S.DECLINED and [e.child_name for e in freed.offers] == ["丙"]
 
 
 def test_attendance_is_marked_once_per_day_and_corrected(session):
     row = _session(session)
     (a,) = _residents(session, 1)
-    e = care.enroll(session, row.id, a, _child("甲"), NOW)
+    e = care_actions.enroll(session, row.id, a, _child("甲"), NOW)
     day = date(2026, 11, 23)
-    care.mark_attendance(session, e, day, True, NOW)
-    care.mark_attendance(session, e, day, False, NOW, note="病假")
+    care_actions.mark_attendance(session, e, day, True, NOW)
+    care_actions.mark_attendance(session, e, day, False, NOW, note="病假")
     marks = care.attendance(session, row.id, day)
     assert len(marks) == 1 and marks[e.id].present is False and marks[e.id].note == "病假"
-    care.cancel(session, e, a, NOW)
+    care_actions.cancel(session, e, a, NOW)
     with pytest.raises(Conflict):
-        care.mark_attendance(session, e, day, True, NOW)
+        care_actions.mark_attendance(session, e, day, True, NOW)
 
 
 def test_first_class_day_follows_weekdays_and_term_dates(session):
@@ -162,7 +157,7 @@ def test_fifty_families_at_once_for_the_last_three_places(clean_db):
         row = _session(s, capacity=30)
         early = _residents(s, 27)
         for i, r in enumerate(early):
-            care.enroll(s, row.id, r, _child(f"早{i}", f"1390000{i:04d}"), NOW)
+            care_actions.enroll(s, row.id, r, _child(f"早{i}", f"1390000{i:04d}"), NOW)
         late = [Resident(openid=f"late{i}") for i in range(50)]
         s.add_all(late)
         s.commit()
@@ -174,7 +169,7 @@ def test_fifty_families_at_once_for_the_last_three_places(clean_db):
         try:
             barrier.wait()
             with Session(clean_db) as s:
-                care.enroll(s, session_id, s.get(Resident, resident_id),
+                care_actions.enroll(s, session_id, s.get(Resident, resident_id),
                             _child(f"晚{n}", f"1370000{n:04d}"), NOW)
                 s.commit()
         except BaseException as exc:  # collected and asserted below

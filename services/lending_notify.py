@@ -13,6 +13,7 @@ from datetime import datetime, time, timedelta
 
 from sqlmodel import Session, col, select
 
+from services import lending as lending_actions
 from services.messages import msg
 from storage import lending, reminders
 from storage.lending import LendItem, Loan, LoanStatus, Released, Station
@@ -91,7 +92,7 @@ def taken_back(session: Session, loan: Loan, released: Released, now: datetime,
 
 def expire_holds(session: Session, now: datetime, tz: str = "Asia/Shanghai") -> int:
     """Expire uncollected holds, tell their residents, offer the units on. Returns the count."""
-    done = lending.expire_holds(session, now)
+    done = lending_actions.expire_holds(session, now)
     for loan, released in done:
         _push(session, loan.resident_id, "lending.push_expired", now, **fields(session, loan, tz))
         tell_offers(session, released, now, tz)

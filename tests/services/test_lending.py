@@ -10,6 +10,8 @@ import pytest
 import yaml
 from sqlmodel import Session, select
 
+from services import lending as lending_actions
+from services.errors import NotAllowed
 from storage import Conflict, ImportFormatError, NotFound, lending
 from storage.lending import LendEvent, LendItem, LendWait, Loan, LoanStatus, WaitStatus
 from storage.models import GridWorker, Resident
@@ -40,14 +42,14 @@ def _item(session: Session, name: str = "梯子", total: int = 2, **kw) -> LendI
 def test_hold_hand_out_and_return(session):
     item = _item(session)
     (r,) = _residents(session, 1)
-    loan = lending.request(session, item.id, r, 1, NOW)
+    loan = lending_actions.request(session, item.id, r, 1, NOW)
     assert isinstance(loan, Loan) and loan.status == LoanStatus.HELD
     assert loan.number == "JY20261122-0001" and loan.hold_expires_at == NOW + timedelta(hours=24)
     assert item.available == 1
-    lending.hand_out(session, loan, 1, NOW + timedelta(hours=2))
+    lending_actions.hand_out(session, loan, 1, NOW + timedelta(hours=2))
     due = local(loan.due_at)
     assert (due.date().isoformat(), due.hour) == ("2026-11-25", 20)
-    released = lending.take_back(session, loan, 1, NOW + timedelta(days=2))
+    released = lending_actions.take_back(session, loan, 1, NOW + timedelta(days=2))
     assert loan.status == LoanStatus.RETURNED and loan.return_condition == "完好"
     assert released.offers == [] and item.available == 2
     kinds = [e.kind for e in lending.timeline(session, loan_id=loan.id)]
@@ -59,76 +61,76 @@ def test_bad_quantities_cap_and_unknown_item(session):
     a, b = _residents(session, 2)
     for quantity in (0, -1, 3, 10_000):
         with pytest.raises(ValueError):
-            lending.request(session, item.id, a, quantity, NOW)
-    lending.request(session, item.id, a, 2, NOW)
+            lending_actions.request(session, item.id, a, quantity, NOW)
+    lending_actions.request(session, item.id, a, 2, NOW)
     other = _item(session, "电钻", total=1, cap=2)
     with pytest.raises(Conflict):  # cap of 2 units per resident
-        lending.request(session, other.id, a, 1, NOW)
+        lending_actions.request(session, other.id, a, 1, NOW)
     with pytest.raises(NotFound):
-        lending.request(session, 9999, b, 1, NOW)
+        lending_actions.request(session, 9999, b, 1, NOW)
 
 
 def test_nobody_can_cancel_or_hand_out_what_is_not_held(session):
     item = _item(session)
     owner, stranger = _residents(session, 2)
-    loan = lending.request(session, item.id, owner, 1, NOW)
-    with pytest.raises(Conflict):
-        lending.cancel_hold(session, loan, stranger, NOW)
-    lending.cancel_hold(session, loan, owner, NOW)
+    loan = lending_actions.request(session, item.id, owner, 1, NOW)
+    with pytest.raises(NotAllowed):
+        lending_actions.cancel_hold(session, loan, stranger, NOW)
+    lending_actions.cancel_hold(session, loan, owner, NOW)
     assert loan.status == LoanStatus.CANCELLED and item.available == 2
     with pytest.raises(Conflict):
-        lending.hand_out(session, loan, 1, NOW)
+        lending_actions.hand_out(session, loan, 1, NOW)
     with pytest.raises(Conflict):
-        lending.take_back(session, loan, 1, NOW)
+        lending_actions.take_back(session, loan, 1, NOW)
 
 
 def test_waiting_list_gets_returned_units_in_order_then_expired_holds_move_on(session):
     item = _item(session, "电钻", total=1)
     a, b, c = _residents(session, 3)
-    first = lending.request(session, item.id, a, 1, NOW)
-    wait_b = lending.request(session, item.id, b, 1, NOW)
-    wait_c = lending.request(session, item.id, c, 1, NOW)
+    first = lending_actions.request(session, item.id, a, 1, NOW)
+    wait_b = lending_actions.request(session, item.id, b, 1, NOW)
+    wait_c = lending_actions.request(session, item.id, c, 1, NOW)
     assert isinstance(wait_b, LendWait) and lending.wait_position(session, wait_c) == 2
-    assert lending.request(session, item.id, b, 1, NOW).id == wait_b.id  # no double queueing
-    lending.hand_out(session, first, 1, NOW)
-    released = lending.take_back(session, first, 1, NOW + timedelta(days=1))
+    assert lending_actions.request(session, item.id, b, 1, NOW).id == wait_b.id  # no double queueing
+    lending_actions.hand_out(session, first, 1, NOW)
+    released = lending_actions.take_back(session, first, 1, NOW + timedelta(days=1))
     (offer,) = released.offers
     assert offer.resident_id == b.id and offer.status == LoanStatus.HELD
     assert wait_b.status == WaitStatus.OFFERED and item.available == 0
     # b never comes: after the hold time the unit passes to c
-    assert lending.expire_holds(session, NOW + timedelta(days=1, hours=23)) == []
-    ((expired, moved),) = lending.expire_holds(session, NOW + timedelta(days=2, hours=1))
+    assert lending_actions.expire_holds(session, NOW + timedelta(days=1, hours=23)) == []
+    ((expired, moved),) = lending_actions.expire_holds(session, NOW + timedelta(days=2, hours=1))
     assert expired.id == offer.id and expired.status == LoanStatus.EXPIRED
     assert [x.resident_id for x in moved.offers] == [c.id]
-    assert lending.expire_holds(session, NOW + timedelta(days=2, hours=1)) == []
+    assert lending_actions.expire_holds(session, NOW + timedelta(days=2, hours=1)) == []
 
 
 def test_renew_once_and_not_when_others_wait(session):
     item = _item(session, "电钻", total=1)
     a, b = _residents(session, 2)
-    loan = lending.request(session, item.id, a, 1, NOW)
-    lending.hand_out(session, loan, 1, NOW)
+    loan = lending_actions.request(session, item.id, a, 1, NOW)
+    lending_actions.hand_out(session, loan, 1, NOW)
     due = loan.due_at
-    lending.renew(session, loan, a, NOW)
+    lending_actions.renew(session, loan, a, NOW)
     assert loan.due_at == due + timedelta(days=3)
     with pytest.raises(Conflict):
-        lending.renew(session, loan, a, NOW)
+        lending_actions.renew(session, loan, a, NOW)
     other = _item(session, "梯子", total=1)
-    loan2 = lending.request(session, other.id, a, 1, NOW)
-    lending.hand_out(session, loan2, 1, NOW)
-    lending.request(session, other.id, b, 1, NOW)  # b waits for it
+    loan2 = lending_actions.request(session, other.id, a, 1, NOW)
+    lending_actions.hand_out(session, loan2, 1, NOW)
+    lending_actions.request(session, other.id, b, 1, NOW)  # b waits for it
     with pytest.raises(Conflict):
-        lending.renew(session, loan2, a, NOW)
-    with pytest.raises(Conflict):
-        lending.renew(session, loan2, b, NOW)  # not b's
+        lending_actions.renew(session, loan2, a, NOW)
+    with pytest.raises(NotAllowed):
+        lending_actions.renew(session, loan2, b, NOW)  # not b's
 
 
 def test_damaged_return_takes_units_out_of_service(session):
     item = _item(session, total=2)
     (a,) = _residents(session, 1)
-    loan = lending.request(session, item.id, a, 1, NOW)
-    lending.hand_out(session, loan, 1, NOW)
-    lending.take_back(session, loan, 1, NOW, damaged=True, note="梯子腿弯了")
+    loan = lending_actions.request(session, item.id, a, 1, NOW)
+    lending_actions.hand_out(session, loan, 1, NOW)
+    lending_actions.take_back(session, loan, 1, NOW, damaged=True, note="梯子腿弯了")
     assert (item.total, item.available) == (1, 1) and "损坏" in item.condition
     assert "damaged" in [e.kind for e in lending.timeline(session, item_id=item.id)]
 
@@ -136,8 +138,8 @@ def test_damaged_return_takes_units_out_of_service(session):
 def test_stock_changes_keep_what_is_out_and_serve_the_queue(session):
     item = _item(session, total=1)
     a, b = _residents(session, 2)
-    loan = lending.request(session, item.id, a, 1, NOW)
-    lending.request(session, item.id, b, 1, NOW)
+    loan = lending_actions.request(session, item.id, a, 1, NOW)
+    lending_actions.request(session, item.id, b, 1, NOW)
     station = lending.station_by_name(session, "驿站")
     with pytest.raises(Conflict):
         lending.set_item(session, station, "梯子", NOW, total=0)
@@ -179,7 +181,7 @@ def test_fifty_residents_at_once_get_exactly_the_three_free_units(clean_db):
         try:
             barrier.wait()
             with Session(clean_db) as s:
-                lending.request(s, item_id, s.get(Resident, resident_id), 1, NOW)
+                lending_actions.request(s, item_id, s.get(Resident, resident_id), 1, NOW)
                 s.commit()
         except BaseException as exc:  # collected and asserted below
             errors.append(exc)

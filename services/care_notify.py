@@ -12,6 +12,7 @@ from datetime import date, datetime, time, timedelta
 
 from sqlmodel import Session, col, select
 
+from services import care as care_actions
 from services.messages import msg
 from storage import care, reminders
 from storage.care import CareSession, Enrollment, EnrollmentStatus, Freed
@@ -84,7 +85,7 @@ def tell_offers(session: Session, freed: Freed, now: datetime, tz: str = "Asia/S
 
 def expire_offers(session: Session, now: datetime, tz: str = "Asia/Shanghai") -> int:
     """Expire unconfirmed offers, tell those families, offer the places on. Returns count."""
-    done = care.expire_offers(session, now)
+    done = care_actions.expire_offers(session, now)
     for enrollment, freed in done:
         _push(session, enrollment.resident_id, "care.push_offer_expired", now,
               **fields(session, enrollment, tz))
