@@ -14,10 +14,9 @@ from sqlmodel import Session, col, select
 
 from services import care as care_actions
 from services.messages import msg
+from services.notify import push_resident
 from storage import care, reminders
 from storage.care import CareSession, Enrollment, EnrollmentStatus, Freed
-from storage.models import Resident
-from storage.outbox import Recipient, add_push
 from storage.times import as_utc, show
 
 REMINDER_LOCAL_TIME = time(9, 0)
@@ -66,15 +65,10 @@ def fields(session: Session, enrollment: Enrollment, tz: str = "Asia/Shanghai") 
 
 def _push(session: Session, resident_id: int | None, key: str, now: datetime, /,
           **values: str) -> bool:
-    resident = session.get(Resident, resident_id) if resident_id else None
-    if resident is None or not resident.openid:
-        return False  # anonymised or added by staff without an account: nobody to tell
-    add_push(session, to=Recipient.resident(resident), event=key,
-             text=msg(key, **values),
-             data={"first": msg("care.template_first"), "keyword1": values.get("name", ""),
-                   "keyword2": values.get("session", ""), "keyword3": show(now),
-                   "remark": values.get("no", "")})
-    return True
+    return push_resident(session, resident_id, key, msg(key, **values), {
+        "first": msg("care.template_first"), "keyword1": values.get("name", ""),
+        "keyword2": values.get("session", ""), "keyword3": show(now),
+        "remark": values.get("no", "")})
 
 
 def tell_offers(session: Session, freed: Freed, now: datetime, tz: str = "Asia/Shanghai") -> int:

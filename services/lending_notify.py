@@ -15,10 +15,9 @@ from sqlmodel import Session, col, select
 
 from services import lending as lending_actions
 from services.messages import msg
+from services.notify import push_resident
 from storage import lending, reminders
 from storage.lending import LendItem, Loan, LoanStatus, Released, Station
-from storage.models import Resident
-from storage.outbox import Recipient, add_push
 from storage.times import as_utc, local, show
 
 REMINDER_LOCAL_TIME = time(9, 0)
@@ -53,15 +52,10 @@ def terms(item: LendItem) -> str:
 
 def _push(session: Session, resident_id: int, key: str, now: datetime, /,
           **values: str) -> bool:
-    resident = session.get(Resident, resident_id)
-    if resident is None or not resident.openid:
-        return False  # anonymised (unsubscribed): nobody to tell
-    add_push(session, to=Recipient.resident(resident), event=key,
-             text=msg(key, **values),
-             data={"first": msg("lending.template_first"), "keyword1": values.get("no", ""),
-                   "keyword2": values.get("name", ""), "keyword3": show(now),
-                   "remark": values.get("remark", "")})
-    return True
+    return push_resident(session, resident_id, key, msg(key, **values), {
+        "first": msg("lending.template_first"), "keyword1": values.get("no", ""),
+        "keyword2": values.get("name", ""), "keyword3": show(now),
+        "remark": values.get("remark", "")})
 
 
 def tell_offers(session: Session, released: Released, now: datetime,

@@ -100,8 +100,17 @@ def tell_resident(session: Session, ticket: Ticket, event: str, text: str, now: 
                              .order_by(TicketFollower.id)))
     data = template_data(describe(session, ticket), now, remark)
     for resident_id in dict.fromkeys(ids):
-        resident = session.get(Resident, resident_id)
-        if resident is None or not resident.openid:
-            continue  # anonymised (unsubscribed): nobody to tell
-        add_push(session, to=Recipient.resident(resident), event=event, text=text,
-                 data=data, ticket_id=ticket.id)
+        push_resident(session, resident_id, event, text, data, ticket_id=ticket.id)
+
+
+def push_resident(session: Session, resident_id: int | None, event: str, text: str,
+                  data: dict[str, str], ticket_id: int | None = None) -> bool:
+    """Stage a push of ``text`` (template fields ``data``) to resident ``resident_id``;
+    False, and nothing staged, when there is nobody to tell (no id, anonymised after
+    unsubscribing, or added by staff without an account)."""
+    resident = session.get(Resident, resident_id) if resident_id else None
+    if resident is None or not resident.openid:
+        return False
+    add_push(session, to=Recipient.resident(resident), event=event, text=text, data=data,
+             ticket_id=ticket_id)
+    return True
