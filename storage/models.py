@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint, text
+from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, Integer, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from storage.times import utcnow
@@ -39,8 +39,9 @@ class Role:
     COMMUNITY_ADMIN = "community_admin"  # 社区工作人员
     STATION_STAFF = "station_staff"  # 驿站管理员
     DEPARTMENT = "department"  # 部门人员
+    STREET_ADMIN = "street_admin"  # 街道管理员: every community of the account
 
-    ALL = (GRID_WORKER, GRID_LEADER, COMMUNITY_ADMIN, STATION_STAFF, DEPARTMENT)
+    ALL = (GRID_WORKER, GRID_LEADER, COMMUNITY_ADMIN, STATION_STAFF, DEPARTMENT, STREET_ADMIN)
 
 
 class TicketStatus:
@@ -165,6 +166,10 @@ class GridWorker(SQLModel, table=True):
     community_id: int | None = Field(default=None, foreign_key="community.id")
     wecom_userid: str | None = None
     active: bool = True
+    login: str | None = Field(default=None, unique=True, index=True)
+    """Console user name (员工控制台); the phone by default when a password is first set."""
+    password_hash: str | None = None
+    """argon2 hash of the console password (``services.accounts``); None: no console login."""
 
 
 class Resident(SQLModel, table=True):
@@ -469,3 +474,12 @@ class InboundMessage(SQLModel, table=True):
     reply: str | None = None
     needs_staff: bool = Field(default=False, index=True)
     error: str | None = None
+    # -- 待人工处理 (kept for staff): how staff dealt with it -----------------------------------
+    handled_at: datetime | None = _ts()
+    """When a member of staff answered it or turned it into a ticket (aware UTC); None: open."""
+    handled_by_id: int | None = Field(default=None, foreign_key="gridworker.id")
+    handled_ticket_id: int | None = Field(default=None, sa_column=Column(
+        Integer, ForeignKey("ticket.id", use_alter=True, ondelete="SET NULL"), nullable=True))
+    """The ticket staff made of it, if they did."""
+    staff_reply: str | None = None
+    """What staff answered the resident, if they did."""

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import importlib
 
-TABLE_MODULES = ("storage.models", "storage.lending", "storage.care", "storage.reminders")
+TABLE_MODULES = ("storage.models", "storage.lending", "storage.care", "storage.reminders",
+                 "storage.accounts")
 
 
 def load_all() -> None:

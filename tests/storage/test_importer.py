@@ -59,6 +59,14 @@ def test_yaml_then_csv_build_the_hierarchy(session, tmp_path):
     assert staff["oW2"].grid_id == grids["G02"].id
 
 
+def test_street_admin_is_a_role_word(session, tmp_path):
+    text = YAML.replace("role: community_admin}", "role: 街道管理员}")
+    import_file(session, _write(tmp_path, "c.yaml", text))
+    session.commit()
+    worker = session.exec(select(GridWorker).where(GridWorker.openid == "oA1")).one()
+    assert worker.role == Role.STREET_ADMIN
+
+
 def test_reimport_updates_instead_of_duplicating(session, tmp_path):
     path = _write(tmp_path, "c.yaml", YAML)
     import_file(session, path)
