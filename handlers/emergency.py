@@ -13,20 +13,21 @@ The ticket (``opening.open_pending``, urgent: the SLA policy with ``urgent = tru
 where the text says the danger is (a building or place, ``handlers.location``), else at the
 resident's home; the home address is never changed here. With no home and no place named,
 the ticket goes to community staff (unassigned) and the resident is asked where. The same
-emergency told again within ``REPEAT_WINDOW_S`` goes on the open ticket's timeline and to
-the people working it, instead of opening a second ticket.
+emergency told again within ``services.emergency.REPEAT_WINDOW_S`` goes on the open
+ticket's timeline and to the people working it, instead of opening a second ticket.
 
 The short dialogue that follows (``FLOW``) takes the call-back phone (saved on
 ``resident.phone``, put on the timeline, pushed to the worker and leaders) and the place
-(timeline and push); anything else said in it is recorded on the ticket as well.
+(timeline and push); anything else said in it is recorded on the ticket as well. This module
+is the chat adapter: it reads the text and runs the dialogue; who is told and what goes on
+the ticket are ``services.emergency``.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from handlers import community, continues, location
 from handlers.opening import open_pending
@@ -34,24 +35,15 @@ from handlers.report import NEW_TOPIC
 from handlers.turn import Turn
 from intents.emergency import Emergency
 from intents.slots import extract_phone
-from services import promise
+from services import emergency
 from services.messages import msg
-from services.notify import describe, tell_staff
-from services.people import grid_leaders, handlers_of
-from services.tickets import actor
-from storage import org, tickets
-from storage.models import Department, Ticket, TicketStatus
+from storage.models import Ticket, TicketStatus
 
 FLOW = "emergency"
-REPEAT_WINDOW_S = 1800
-"""An emergency of the same category from the same resident within this many seconds is the
-same emergency told again: it is added to the open ticket."""
 MAX_TRIES = 2
 """Answers in the dialogue that give neither phone nor place before the questions stop."""
 ADVICE_LINES = 2
 """At most this many kinds get a line of advice (the leading ones)."""
-PROPERTY_WORD = "物业"
-"""A department whose name holds this word is the property company ("property" numbers)."""
 
 
 def respond(turn: Turn, found: Emergency) -> str:
@@ -62,19 +54,21 @@ def respond(turn: Turn, found: Emergency) -> str:
     """
     resident = turn.resident
     assert resident is not None
-    repeat = _repeat(turn, found)
+    repeat = emergency.repeat_of(turn.session, resident.id, found.category, turn.now)
     if repeat is not None:
         ticket = repeat
-        _add(turn, ticket, turn.text)
+        emergency.add_words(turn.session, ticket, resident, turn.text, turn.now)
         opened = msg("emergency.more", no=ticket.number)
     else:
         ticket = _open(turn, found)
-        opened = _opened(turn, ticket)
-    lines = [msg("emergency.call", numbers=_numbers(turn, found, ticket))]
+        opened = emergency.opened_text(turn.session, ticket, turn.now)
+    numbers = emergency.numbers_text(turn.session, found.numbers, ticket,
+                                     turn.settings.gas_emergency_phone)
+    lines = [msg("emergency.call", numbers=numbers)]
     lines += [msg(f"emergency.advice_{kind}") for kind in found.kinds[:ADVICE_LINES]]
     lines.append(opened)
     awaiting = [a for a, missing in (("phone", resident.phone is None),
-                                     ("where", _placeless(ticket))) if missing]
+                                     ("where", emergency.placeless(ticket))) if missing]
     if awaiting:
         turn.ask({"flow": FLOW, "ticket_id": ticket.id, "awaiting": awaiting, "tries": 0})
         lines.append(_ask(awaiting))
@@ -96,18 +90,14 @@ def continue_emergency(turn: Turn) -> str | None:
     said: list[str] = []
     phone = extract_phone(turn.text) if "phone" in awaiting else None
     if phone:
-        turn.resident.phone = phone
-        tickets.record(turn.session, ticket, "supplement", actor(turn.resident), turn.now,
-                       msg("emergency.phone_note", phone=phone))
-        _tell(turn, ticket, msg("emergency.push_phone", no=ticket.number, phone=phone))
+        emergency.give_phone(turn.session, ticket, turn.resident, phone, turn.now)
         awaiting.remove("phone")
         said.append(msg("emergency.phone_saved"))
     where = location.locate(turn.session, turn.text, community.community_of(turn)
                             ).where if "where" in awaiting else None
     if where is not None:
         label = location.label(turn.session, where, turn.resident)
-        tickets.record(turn.session, ticket, "location", actor(turn.resident), turn.now, label)
-        _tell(turn, ticket, msg("emergency.push_where", no=ticket.number, where=label))
+        emergency.give_place(turn.session, ticket, turn.resident, label, turn.now)
         awaiting.remove("where")
         said.append(msg("emergency.where_saved", where=label))
     u = turn.understanding
@@ -115,7 +105,7 @@ def continue_emergency(turn: Turn) -> str | None:
             u.confidence >= turn.classifier.threshold):
         return None  # a new request (楼道灯坏了): handled afresh, the questions dropped
     if not said:
-        _add(turn, ticket, turn.text)
+        emergency.add_words(turn.session, ticket, turn.resident, turn.text, turn.now)
         said.append(msg("emergency.noted", no=ticket.number))
     tries = int(state.get("tries", 0)) + (0 if phone or where else 1)
     if awaiting and tries < MAX_TRIES:
@@ -142,33 +132,6 @@ def _open(turn: Turn, found: Emergency) -> Ticket:
         Ticket.source_msg_id == turn.inbound_id()).order_by(col(Ticket.id).desc())).first()
 
 
-def _repeat(turn: Turn, found: Emergency) -> Ticket | None:
-    """The resident's open urgent ticket of the same category opened within
-    ``REPEAT_WINDOW_S``, if any."""
-    since = turn.now - timedelta(seconds=REPEAT_WINDOW_S)
-    return turn.session.exec(select(Ticket).where(
-        Ticket.resident_id == turn.resident.id, Ticket.urgent, Ticket.created_at >= since,
-        Ticket.category == found.category, col(Ticket.status).in_(TicketStatus.OPEN),
-    ).order_by(col(Ticket.id).desc())).first()
-
-
-def _add(turn: Turn, ticket: Ticket, text: str) -> None:
-    """Put what the resident said on the timeline and push it to the people working it."""
-    tickets.record(turn.session, ticket, "supplement", actor(turn.resident), turn.now, text)
-    _tell(turn, ticket, msg("emergency.push_more", no=ticket.number, text=text))
-
-
-def _tell(turn: Turn, ticket: Ticket, text: str) -> None:
-    """Push ``text`` to whoever works the ticket and to its grid leaders."""
-    people = handlers_of(turn.session, ticket) + grid_leaders(turn.session, ticket)
-    tell_staff(turn.session, people, ticket, "emergency_update", text)
-
-
-def _placeless(ticket: Ticket) -> bool:
-    return (ticket.building_id is None and ticket.place_id is None
-            and ticket.latitude is None)
-
-
 # -- wording ---------------------------------------------------------------------------------
 
 def _ask(awaiting: list[str]) -> str:
@@ -178,43 +141,3 @@ def _ask(awaiting: list[str]) -> str:
     if awaiting == ["where"]:
         return msg("emergency.ask_where")
     return msg("emergency.ask_phone_where")
-
-
-def _opened(turn: Turn, ticket: Ticket) -> str:
-    """「社区已加急：工单…已派给网格员…并报网格长，预计…」."""
-    fields = describe(turn.session, ticket)
-    when = promise.for_ticket(ticket, turn.now)
-    worker = org.staff(turn.session, ticket.assignee_id) if ticket.assignee_id else None
-    if worker is None:
-        return msg("emergency.opened_unassigned", no=fields["no"], promise=when)
-    leaders = msg("emergency.and_leader") if grid_leaders(turn.session, ticket) else ""
-    return msg("emergency.opened", no=fields["no"], worker=worker.name, leaders=leaders,
-               promise=when)
-
-
-def _numbers(turn: Turn, found: Emergency, ticket: Ticket) -> str:
-    """The numbers to dial as people read them: 「120急救」「96333电梯应急、物业024-…」."""
-    names = []
-    for token in found.numbers:
-        if token == "gas":
-            names.append(msg("emergency.number_gas", phone=turn.settings.gas_emergency_phone))
-        elif token == "property":
-            phone = _property_phone(turn.session, ticket)
-            names.append(msg("emergency.number_property", phone=phone) if phone
-                         else msg("emergency.number_property_unknown"))
-        else:
-            names.append(msg(f"emergency.number_{token}"))
-    return msg("emergency.joiner").join(names)
-
-
-def _property_phone(session: Session, ticket: Ticket) -> str | None:
-    """The phone of the property company (a department named …物业…) of the ticket's
-    community, or of any community when the ticket has none; None when unknown."""
-    grid = org.grid(session, ticket.grid_id) if ticket.grid_id else None
-    query = select(Department).where(col(Department.name).contains(PROPERTY_WORD),
-                                     col(Department.phone).is_not(None))
-    if grid is not None:
-        query = query.where((Department.community_id == grid.community_id)
-                            | col(Department.community_id).is_(None))
-    department = session.exec(query.order_by(col(Department.id))).first()
-    return department.phone if department else None

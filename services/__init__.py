@@ -44,6 +44,9 @@ Shape (one job per module)::
       care.py         课后托管: Child, enroll, accept_offer, cancel, mark_attendance,
                       expire_offers; SignupClosed / AlreadyEnrolled (WrongState),
                       NotEligible (Invalid)
+      emergency.py    三必到 after the urgent ticket: the same emergency told again
+                      (repeat_of), call-back phone / place / more words onto the ticket and
+                      pushed to its workers and grid leaders, the numbers to dial
       lending_notify.py  what a borrower is told: offers, hand-out, return, due reminders
       care_notify.py     what a guardian is told: offers, first-class reminders, notices
 
@@ -52,8 +55,7 @@ Ticket actions lock nothing themselves (the caller loads the ticket ``for_update
 changed row or a plain value, never a reply text; the chat adapters (``handlers.worker``'s
 ``acting``, ``handlers.cancel``, ``handlers.urge``) map the errors to catalogue sentences.
 
-Still outside and meant to come here: the emergency follow-up pushes
-(``handlers.emergency``). ``storage.lending`` / ``storage.care`` keep the tables, queries,
-catalogue upserts (used by ``storage.services_import``) and the stock/place mechanics under
-the row lock that those upserts share with the actions.
+``storage.lending`` / ``storage.care`` keep the tables, queries, catalogue upserts (used by
+``storage.services_import``) and the stock/place mechanics under the row lock that those
+upserts share with the actions.
 """
