@@ -2,8 +2,14 @@
 by ``storage.importer`` in the caller's transaction, then the open tickets of staff who left
 or changed grid are handed over, each hand-over recorded on the ticket's timeline.
 
-    import_org(session, path, now, dry_run=False, allow_moves=False, progress=None)
-        -> storage.importer.ImportReport                (caller commits)
+    import_org(session, path, now, dry_run=False, allow_moves=False, progress=None,
+               within=None) -> storage.importer.ImportReport      (caller commits)
+    outside(session, parsed, within) -> list[Problem]   what a file touches beyond ``within``
+
+``within`` restricts an import to some communities (the ids a community's staff may
+configure, ``services.scope``): a file naming another community, or a new one, or staff
+of another community or of none (the 街道's), is refused with a problem on its line
+(``outside_community`` / ``outside_staff``) next to every other problem of the file.
 
 Who takes a ticket over: an active grid worker of the ticket's grid (the new worker),
 else the grid's leader (网格长), else nobody (the community's staff see it in the queue);
@@ -13,25 +19,47 @@ Raises what ``storage.importer.import_file`` raises (ImportFormatError, ImportPr
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from pathlib import Path
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from services.messages import msg
 from services.notify import describe, tell_staff
 from services.people import community_staff
+from storage import import_parse
 from storage import tickets as repo
-from storage.importer import ImportReport, Progress, StaffChange, import_file
-from storage.models import Grid, GridWorker, Role, Ticket
+from storage.import_parse import Parsed, Problem
+from storage.importer import (
+    ImportProblems,
+    ImportReport,
+    Progress,
+    StaffChange,
+    import_file,
+    read_text,
+)
+from storage.models import Community, Grid, GridWorker, Role, Street, Ticket
 
 ACTOR = "system"
 
 
 def import_org(session: Session, path: Path, now: datetime, *, dry_run: bool = False,
-               allow_moves: bool = False, progress: Progress | None = None) -> ImportReport:
+               allow_moves: bool = False, progress: Progress | None = None,
+               within: Collection[int] | None = None) -> ImportReport:
     """Import ``path`` and hand over the tickets of staff changes (a dry run counts them).
-    ``now`` is aware UTC. Raises ImportFormatError / ImportProblems; nothing is written then."""
+    ``now`` is aware UTC; ``within``: the community ids the file may touch (None: any).
+    Raises ImportFormatError / ImportProblems (with the ``outside`` problems among the
+    file's others); nothing is written then."""
+    if within is not None and path.suffix.lower() in (".yaml", ".yml", ".csv"):
+        parsed = import_parse.parse(read_text(path), path.name, path.suffix.lower())
+        problems = outside(session, parsed, within)
+        if problems:
+            try:
+                import_file(session, path, dry_run=True, allow_moves=allow_moves)
+            except ImportProblems as exc:
+                problems += exc.problems
+            raise ImportProblems(sorted(problems, key=_file_order))
     report = import_file(session, path, dry_run=dry_run, allow_moves=allow_moves,
                          progress=progress)
     if dry_run:
@@ -40,6 +68,49 @@ def import_org(session: Session, path: Path, now: datetime, *, dry_run: bool = F
         report.handed_over = sum(hand_over(session, change, now)
                                  for change in report.staff_changes)
     return report
+
+
+def outside(session: Session, parsed: Parsed, within: Collection[int]) -> list[Problem]:
+    """The problems of a file that touches more than the communities ``within``: each
+    community it names that is not an existing one of them (matched as the importer does:
+    by name within its street, or by name alone when the file names no street and one
+    community has it), and each member of staff it lists who exists already with another
+    community or none. Reads the database, writes nothing."""
+    allowed = set(within)
+    names = {c.name for c in parsed.communities}
+    found: dict[str, list[tuple[Community, str]]] = {}
+    for row, street in session.exec(select(Community, Street.name)
+                                    .join(Street, Street.id == Community.street_id)
+                                    .where(col(Community.name).in_(names))):
+        found.setdefault(row.name, []).append((row, street))
+    allowed_names = msg("import_report.item_sep").join(session.exec(select(Community.name).where(
+        col(Community.id).in_(allowed)).order_by(Community.id)).all()) or "-"
+    problems = []
+    for rec in parsed.communities:
+        rows = found.get(rec.name, [])
+        match = [row for row, street in rows if street == rec.street]
+        if rec.street is None and len(rows) == 1:
+            match = [rows[0][0]]
+        if not match or match[0].id not in allowed:
+            problems.append(Problem(rec.where, "outside_community", {
+                "community": rec.name, "allowed": allowed_names}))
+    seen: set[str] = set()
+    openids = {s.openid for s in parsed.staff}
+    existing = {w.openid: w for w in session.exec(select(GridWorker).where(
+        col(GridWorker.openid).in_(openids)))} if openids else {}
+    for rec in parsed.staff:
+        row = existing.get(rec.openid)
+        if rec.openid in seen or row is None:
+            continue
+        seen.add(rec.openid)
+        if row.community_id not in allowed:
+            problems.append(Problem(rec.where, "outside_staff",
+                                    {"name": row.name, "openid": rec.openid}))
+    return problems
+
+
+def _file_order(problem: Problem) -> tuple[int, str]:
+    return problem.file_line[1] or 0, problem.where
 
 
 def successor(session: Session, grid_id: int | None, leaving_id: int) -> GridWorker | None:

@@ -77,6 +77,9 @@ PROBLEMS = {
                      "--allow-moves to make it)",
     "move_place": "place {place} moves to grid {grid} (a move: run with --allow-moves to make it)",
     "move_staff": "{name} ({openid}) moves to {target} (a move: run with --allow-moves to make it)",
+    "outside_community": "community {community} is not one you may import (yours: {allowed})",
+    "outside_staff": "{name} ({openid}) is staff of another community or of the 街道; only "
+                     "staff over it may change them",
 }
 """Problem kinds and their English text (logs, exceptions); the CLI shows staff the Chinese
 of the same key and fields from the message catalogue (``import_problem.<key>``)."""

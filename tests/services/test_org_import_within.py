@@ -1,0 +1,115 @@
+"""An import restricted to some communities (``import_org(..., within=ids)``, the console's
+import by community staff): a file naming another community, a new community or staff of
+another community is refused with every problem of the file, and nothing changes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlmodel import func, select
+
+from bot.demo import DEMO_FILES
+from services.org_import import import_org
+from storage.importer import ImportProblems, import_file
+from storage.models import Building, Community, Grid, GridWorker
+
+NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
+YG = """\
+street: 和平街道
+community: 阳光社区
+grids:
+  - code: G01
+    name: 阳光一网格
+    buildings: "1-3"
+    workers:
+      - {name: 陈静, openid: yg-worker-g1, phone: "13800000021"}
+  - code: G03
+    name: 阳光三网格
+    buildings: [7, 8]
+    workers:
+      - {name: 新人, openid: yg-new, phone: "13800000099"}
+"""
+
+
+def _demo(session):
+    for path in DEMO_FILES:
+        import_file(session, path)
+    session.commit()
+    return {c.name: c.id for c in session.exec(select(Community))}
+
+
+def _file(tmp_path: Path, text: str, name: str = "org.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _counts(session) -> tuple[int, int, int]:
+    return tuple(session.exec(select(func.count()).select_from(m)).one()
+                 for m in (Grid, Building, GridWorker))
+
+
+def test_own_community_imports(session, tmp_path):
+    ids = _demo(session)
+    report = import_org(session, _file(tmp_path, YG), NOW, within={ids["阳光社区"]})
+    assert (report.created["grids"], report.created["buildings"], report.created["staff"]) == (
+        1, 2, 1)
+
+
+def test_another_community_is_refused_with_all_problems(session, tmp_path):
+    ids = _demo(session)
+    before = _counts(session)
+    bad = YG.replace('phone: "13800000099"', 'phone: "1390000abc"')
+    with pytest.raises(ImportProblems) as caught:
+        import_org(session, _file(tmp_path, bad), NOW, within={ids["幸福新社区"]})
+    keys = [p.key for p in caught.value.problems]
+    assert keys == ["outside_community", "outside_staff", "bad_phone"]
+    assert caught.value.problems[0].fields == {"community": "阳光社区", "allowed": "幸福新社区"}
+    assert caught.value.problems[1].where == "org.yaml line 8"
+    assert _counts(session) == before
+
+
+def test_dry_run_is_refused_too(session, tmp_path):
+    ids = _demo(session)
+    with pytest.raises(ImportProblems) as caught:
+        import_org(session, _file(tmp_path, YG), NOW, dry_run=True, within={ids["和谐社区"]})
+    assert {p.key for p in caught.value.problems} == {"outside_community", "outside_staff"}
+
+
+def test_a_new_community_is_outside(session, tmp_path):
+    ids = _demo(session)
+    text = YG.replace("community: 阳光社区", "community: 新社区").replace("yg-worker-g1", "x1")
+    before = _counts(session)
+    with pytest.raises(ImportProblems) as caught:
+        import_org(session, _file(tmp_path, text), NOW, within=set(ids.values()))
+    assert [p.key for p in caught.value.problems] == ["outside_community"]
+    assert _counts(session) == before
+    assert session.exec(select(Community).where(Community.name == "新社区")).first() is None
+
+
+def test_staff_of_another_community_cannot_be_taken_over(session, tmp_path):
+    """A file of one's own community listing another community's worker (a move even with
+    allow_moves) is refused: only staff over that community may change them."""
+    ids = _demo(session)
+    text = YG.replace("openid: yg-new", "openid: hx-worker-g1")
+    with pytest.raises(ImportProblems) as caught:
+        import_org(session, _file(tmp_path, text), NOW, allow_moves=True,
+                   within={ids["阳光社区"]})
+    assert [p.key for p in caught.value.problems] == ["outside_staff"]
+    hx = session.exec(select(GridWorker).where(GridWorker.openid == "hx-worker-g1")).one()
+    assert hx.community_id == ids["和谐社区"]
+
+
+def test_csv_with_two_communities(session, tmp_path):
+    ids = _demo(session)
+    text = ("street,community,grid_code,grid_name,buildings,name,openid,phone,role\n"
+            "和平街道,阳光社区,G01,阳光一网格,1-3,陈静,yg-worker-g1,13800000021,网格员\n"
+            "和平街道,和谐社区,G01,,1-4,,,,\n")
+    with pytest.raises(ImportProblems) as caught:
+        import_org(session, _file(tmp_path, text, "org.csv"), NOW, within={ids["阳光社区"]})
+    assert [(p.key, p.where) for p in caught.value.problems] == [
+        ("outside_community", "org.csv line 3")]
+    import_org(session, _file(tmp_path, text, "org.csv"), NOW,
+               within={ids["阳光社区"], ids["和谐社区"]})
