@@ -39,7 +39,7 @@ from services.people import (
     handlers_of,
 )
 from services.tickets import auto_close
-from storage import categories, sla
+from storage import categories, org, sla
 from storage import tickets as repo
 from storage.db import session_scope
 from storage.models import Department, GridWorker, Ticket, TicketStatus, TicketTimer
@@ -159,8 +159,8 @@ def _ladder_people(session: Session, ticket: Ticket, to: str,
     # the policy's department, else the category's default one (storage/categories.toml)
     category = categories.load().get(ticket.category)
     name = cfg.policy_named(ticket.sla_policy).department or (category.department if category else "")
-    department = session.exec(select(Department).where(Department.name == name)).first() if name \
-        else None
+    department = org.department_by_name(session, name, community_id_of(session, ticket)) \
+        if name else None
     if department is None and ticket.department_id is not None:
         department = session.get(Department, ticket.department_id)
     if department is None:

@@ -20,7 +20,7 @@ from services.messages import msg
 from services.notify import describe, tell_owner, tell_resident, tell_staff
 from services.people import community_staff, department_members, grid_leaders, staff_of_community
 from services.tickets import actor, move
-from storage import sla
+from storage import org, sla
 from storage import tickets as repo
 from storage.models import Department, Grid, GridWorker, Ticket, TicketStatus
 
@@ -33,7 +33,9 @@ def find_target(session: Session, name: str, community_id: int | None = None
                 ) -> Grid | Department:
     """The grid (by code "G02" or name "第二网格") or department (by name) called ``name``;
     grids are looked up within ``community_id`` when given (codes are unique only within
-    their community).
+    their community); a department is that community's own one first, then a street-level
+    one (``storage.org.department_by_name``: 转派 物业公司 from a ticket of 阳光社区 reaches
+    阳光社区's 物业公司, 转派 城管 the street's 城管 from any community).
 
     Raises NotFound.
     """
@@ -44,7 +46,7 @@ def find_target(session: Session, name: str, community_id: int | None = None
     grid = session.exec(query.order_by(Grid.id)).first()
     if grid is not None:
         return grid
-    department = session.exec(select(Department).where(Department.name == name)).first()
+    department = org.department_by_name(session, name, community_id)
     if department is not None:
         return department
     raise NotFound(name)

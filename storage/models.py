@@ -317,10 +317,22 @@ class Department(SQLModel, table=True):
 
     Departments are assignees: a ticket transferred to one (``Ticket.department_id``) is pushed
     to its members (``DepartmentMember``), any of whom may accept and resolve it.
+
+    A department belongs to a community (its name unique there: each community may have its
+    own 物业公司), or, ``community_id`` None, to the street (街道部门 such as 城管 or 派出所,
+    serving every community; its name unique among the street-level ones). By name, the
+    ticket's community's department is found before a street-level one
+    (``storage.org.department_by_name``).
     """
 
+    __table_args__ = (
+        UniqueConstraint("community_id", "name", name="uq_department_community_name"),
+        Index("uq_department_street_name", "name", unique=True,
+              **_partial("community_id IS NULL")),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(unique=True)
+    name: str
     community_id: int | None = Field(default=None, foreign_key="community.id")
     phone: str | None = None
 

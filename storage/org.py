@@ -17,10 +17,19 @@ from typing import Any
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 
 from storage import NotFound, orgcache
-from storage.models import Building, Community, Grid, GridWorker, Place, Resident, Role
+from storage.models import (
+    Building,
+    Community,
+    Department,
+    Grid,
+    GridWorker,
+    Place,
+    Resident,
+    Role,
+)
 
 
 def _cached(session: Session, key: tuple, load: Callable[[Session], Any]) -> Any:
@@ -97,6 +106,25 @@ def communities(session: Session) -> tuple[Community, ...]:
     cache)."""
     return _cached(session, ("communities",), lambda s: tuple(s.exec(
         select(Community).order_by(Community.id))))
+
+
+def department_by_name(session: Session, name: str, community_id: int | None = None
+                       ) -> Department | None:
+    """The department called ``name`` (trimmed) that serves ``community_id``: the
+    community's own one first, else a street-level one (``community_id`` None, serving
+    every community). With no ``community_id``: the street-level one, else the only one of
+    that name in the account. None when there is none, or several and no community decides.
+    """
+    rows = list(session.exec(select(Department).where(Department.name == name.strip())
+                             .order_by(col(Department.id))))
+    if community_id is not None:
+        own = [d for d in rows if d.community_id == community_id]
+        if own:
+            return own[0]
+    street = [d for d in rows if d.community_id is None]
+    if street:
+        return street[0]
+    return rows[0] if community_id is None and len(rows) == 1 else None
 
 
 def find_building(session: Session, label: str, community_id: int | None = None,
