@@ -4,8 +4,10 @@
     normalise("024-12345678") == "024-12345678"      landline: area code 0xx(x), 7–8 digits,
                                                       optional extension "-123"
     normalise("96333") == "96333"                    5-digit service lines, 400/800 numbers
+    masked("13800000001") == "138****0001"           the middle hidden, for lists staff read
 
-Raises ValueError for anything else (letters, too short or too long: 「1390000abc」).
+``normalise`` raises ValueError for anything else (letters, too short or too long:
+「1390000abc」).
 """
 
 from __future__ import annotations
@@ -26,3 +28,13 @@ def normalise(text: str) -> str:
     if _LANDLINE.fullmatch(compact) or _SERVICE.fullmatch(compact):
         return compact
     raise ValueError(f"not a phone number: {text!r}")
+
+
+def masked(phone: str) -> str:
+    """``phone`` as staff lists show it, the middle hidden: 「137****0000」 for a mobile,
+    「024-****5678」 for a landline; numbers of 7 characters or fewer keep only the last 2
+    (「***33」)."""
+    if len(phone) <= 7:
+        return "*" * max(len(phone) - 2, 0) + phone[-2:]
+    head = phone.index("-") + 1 if "-" in phone[:5] else 3
+    return phone[:head] + "****" + phone[-4:]
