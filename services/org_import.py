@@ -5,6 +5,8 @@ or changed grid are handed over, each hand-over recorded on the ticket's timelin
     import_org(session, path, now, dry_run=False, allow_moves=False, progress=None,
                within=None) -> storage.importer.ImportReport      (caller commits)
     outside(session, parsed, within) -> list[Problem]   what a file touches beyond ``within``
+    import_by(session, worker, path, now, dry_run=False, allow_moves=False)
+        -> ImportReport       the console's import: capabilities and scope of ``worker``
 
 ``within`` restricts an import to some communities (the ids a community's staff may
 configure, ``services.scope``): a file naming another community, or a new one, or staff
@@ -28,6 +30,8 @@ from sqlmodel import Session, col, select
 from services.messages import msg
 from services.notify import describe, tell_staff
 from services.people import community_staff
+from services.permissions import require_may
+from services.scope import scope_of
 from storage import import_parse
 from storage import tickets as repo
 from storage.import_parse import Parsed, Problem
@@ -68,6 +72,45 @@ def import_org(session: Session, path: Path, now: datetime, *, dry_run: bool = F
         report.handed_over = sum(hand_over(session, change, now)
                                  for change in report.staff_changes)
     return report
+
+
+def import_by(session: Session, worker: GridWorker, path: Path, now: datetime, *,
+              dry_run: bool = False, allow_moves: bool = False) -> ImportReport:
+    """``import_org`` done by a member of staff (the staff console): a file with
+    organisation records (grids, buildings, places, staff, departments, care levels) needs
+    the capability "configure_org", one with stations or programmes "configure_lending"
+    (``services.permissions.may``); the file may touch only the communities ``worker`` may
+    configure (``within_of``). ``now`` is aware UTC.
+
+    Raises NotAllowed("configure_org" / "configure_lending"), ImportFormatError,
+    ImportProblems; nothing is written then (nor ever on a dry run)."""
+    if path.suffix.lower() in (".yaml", ".yml", ".csv"):
+        parsed = import_parse.parse(read_text(path), path.name, path.suffix.lower())
+        if has_org(parsed) or parsed.services is None:
+            require_may(session, worker, "configure_org")
+        if parsed.services is not None:
+            require_may(session, worker, "configure_lending")
+    else:
+        require_may(session, worker, "configure_org")
+    return import_org(session, path, now, dry_run=dry_run, allow_moves=allow_moves,
+                      within=within_of(session, worker))
+
+
+def has_org(parsed: Parsed) -> bool:
+    """Whether a parsed file changes the organisation (more than its community's name)."""
+    return bool(parsed.grids or parsed.buildings or parsed.staff or parsed.places
+                or parsed.departments or parsed.levels)
+
+
+def within_of(session: Session, worker: GridWorker) -> frozenset[int] | None:
+    """The community ids ``worker`` may configure (None: all): a street admin's (and staff
+    of no community) all, a community admin's their community, station staff theirs."""
+    scope = scope_of(session, worker)
+    if scope.community_ids is None or (worker.role == Role.STATION_STAFF
+                                       and worker.community_id is None):
+        return None
+    extra = {worker.community_id} if worker.role == Role.STATION_STAFF else set()
+    return frozenset(scope.community_ids | extra)
 
 
 def outside(session: Session, parsed: Parsed, within: Collection[int]) -> list[Problem]:

@@ -36,20 +36,15 @@ from storage.models import (
     Role,
     Street,
 )
+from storage.phones import masked
 
 Ids = Collection[int] | None
 """Community ids in scope; None: all."""
 
 
 def mask_phone(phone: str | None) -> str | None:
-    """A phone number as shown in lists: a mobile keeps its first 3 and last 4 digits
-    (「138****0001」), anything else its last 4 (「****5678」); None stays None."""
-    if not phone:
-        return None
-    digits = phone.replace("-", "")
-    if len(digits) == 11 and digits.startswith("1"):
-        return f"{digits[:3]}****{digits[-4:]}"
-    return "****" + digits[-4:]
+    """``storage.phones.masked`` (「138****0001」), None for no phone."""
+    return masked(phone) if phone else None
 
 
 @dataclass

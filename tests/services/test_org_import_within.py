@@ -113,3 +113,64 @@ def test_csv_with_two_communities(session, tmp_path):
         ("outside_community", "org.csv line 3")]
     import_org(session, _file(tmp_path, text, "org.csv"), NOW,
                within={ids["阳光社区"], ids["和谐社区"]})
+
+
+# ------------------------------------------------------------------- import_by (console)
+STATION_ONLY = """\
+street: 和平街道
+community: {community}
+stations:
+  - name: 阳光驿站
+    items:
+      - {{name: 梯子, count: 1}}
+"""
+
+
+def _worker(session, openid: str) -> GridWorker:
+    return session.exec(select(GridWorker).where(GridWorker.openid == openid)).one()
+
+
+def test_import_by_needs_configure_org(session, tmp_path):
+    from services.errors import NotAllowed
+    from services.org_import import import_by
+
+    _demo(session)
+    with pytest.raises(NotAllowed):
+        import_by(session, _worker(session, "yg-worker-g1"), _file(tmp_path, YG), NOW,
+                  dry_run=True)
+    report = import_by(session, _worker(session, "yg-admin"), _file(tmp_path, YG), NOW)
+    assert report.created["grids"] == 1
+    with pytest.raises(ImportProblems):
+        import_by(session, _worker(session, "admin-1"), _file(tmp_path, YG), NOW)
+
+
+def test_street_admin_imports_any_community(session, tmp_path):
+    from services.org_import import import_by, within_of
+
+    _demo(session)
+    admin = GridWorker(openid="street-1", name="街道办", role="street_admin")
+    session.add(admin)
+    session.flush()
+    assert within_of(session, admin) is None
+    report = import_by(session, admin, _file(tmp_path, YG), NOW, dry_run=True)
+    assert (report.dry_run, report.created["grids"]) == (True, 1)
+
+
+def test_station_staff_import_stations_of_their_community_only(session, tmp_path):
+    from services.errors import NotAllowed
+    from services.org_import import import_by
+    from storage.lending import Station
+
+    ids = _demo(session)
+    keeper = _worker(session, "station-1")  # 幸福新社区
+    report = import_by(session, keeper, _file(tmp_path, STATION_ONLY.format(community="幸福新社区")),
+                       NOW)
+    assert report.notes == ["ServicesReport(stations=1, items=1, programmes=0, sessions=0, "
+                            "notes=[])"]
+    assert session.exec(select(Station).where(Station.name == "阳光驿站")).one().community_id == \
+        ids["幸福新社区"]
+    with pytest.raises(ImportProblems) as caught:
+        import_by(session, keeper, _file(tmp_path, STATION_ONLY.format(community="阳光社区")), NOW)
+    assert [p.key for p in caught.value.problems] == ["outside_community"]
+    with pytest.raises(NotAllowed):  # grids are the organisation: configure_org
+        import_by(session, keeper, _file(tmp_path, YG), NOW, dry_run=True)

@@ -26,7 +26,7 @@ def _demo(session):
 
 def test_mask_phone():
     assert org_view.mask_phone("13800000001") == "138****0001"
-    assert org_view.mask_phone("024-12345678") == "****5678"
+    assert org_view.mask_phone("024-12345678") == "024-****5678"
     assert org_view.mask_phone(None) is None
 
 
