@@ -225,6 +225,29 @@ def to_ticket(session: Session, message_id: int, worker: GridWorker, kind: str,
     return ticket
 
 
+def where_choices(session: Session, worker: GridWorker, row: KeptRow
+                  ) -> list[tuple[str, int, str]]:
+    """Where staff may say the problem of kept message ``row`` is, for ``to_ticket``:
+    ``("building", id, label)`` and ``("place", id, label)`` of the sender's community (of
+    the communities in the worker's scope when it is unknown), buildings by number then
+    places; the label names the community too when the account has several."""
+    seen = scopes.community_ids_seen(session, scopes.scope_of(session, worker))
+    several = len(org.communities(session)) > 1
+    names = {c.id: c.name for c in org.communities(session)}
+    ids = ([row.community_id] if row.community_id is not None
+           else [c for c in names if seen is None or c in seen])
+    choices: list[tuple[str, int, str]] = []
+    for community_id in ids:
+        prefix = names.get(community_id, "") if several else ""
+        for b in session.exec(select(Building).where(Building.community_id == community_id)
+                              .order_by(col(Building.number), col(Building.id))):
+            choices.append(("building", b.id, prefix + b.name))
+    for community_id in ids:
+        prefix = names.get(community_id, "") if several else ""
+        choices += [("place", p.id, prefix + p.name) for p in org.places(session, community_id)]
+    return choices
+
+
 def _lock_open(session: Session, message_id: int, worker: GridWorker
                ) -> tuple[InboundMessage, Resident]:
     """The unhandled kept message (row-locked until commit) and its living resident.

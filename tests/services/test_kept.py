@@ -287,3 +287,20 @@ def test_a_bad_kind_category_or_building_makes_nothing(community):
             kept.to_ticket(s, message.id, admin, "complaint", "楼道堆物", LATER,
                            building_id=999_999)
         assert message.handled_at is None and s.exec(select(Ticket)).all() == []
+
+
+def test_where_choices_are_the_senders_community_buildings_then_places(street):
+    with Session(street) as s:
+        resident(s, "oY1", number=2, community="阳光社区")
+        resident(s, "oU1", number=None)
+        keep(s, "oY1", "东门那边有人乱停车")
+        keep(s, "oU1", "你们是哪个社区的", minutes=1)
+        boss = street_admin(s)
+        theirs, unknown = kept.list_kept(s, boss, LATER)
+        choices = kept.where_choices(s, boss, theirs)
+        assert [label for _, _, label in choices] == [
+            "阳光社区1号楼", "阳光社区2号楼", "阳光社区3号楼", "阳光社区4号楼", "阳光社区5号楼",
+            "阳光社区6号楼", "阳光社区东门"]
+        assert choices[0] == ("building", building(s, 1, "阳光社区").id, "阳光社区1号楼")
+        every = kept.where_choices(s, boss, unknown)  # unknown: all the street's
+        assert {label[:4] for _, _, label in every} == {"幸福新社", "阳光社区", "和谐社区"}
