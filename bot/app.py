@@ -17,13 +17,14 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from bot import webhook
+from bot import open311, webhook
 from bot.database import service_engine
 from bot.inbox import Inbox
 from bot.preflight import use_sla_file
 from bot.queue import JobQueue
 from bot.settings import Settings
 from intents.classify import Classifier
+from services.config_docs import LiveConfig
 from storage.redis import arq_pool, sync_client
 from storage.times import Clock, utcnow
 
@@ -62,7 +63,9 @@ def create_app(
         app.state.engine = engine
         app.state.redis = redis
         reader = classifier or Classifier.load(ticket_prefix=settings.ticket_prefix)
-        app.state.inbox = Inbox(settings, engine, redis, reader, clock)
+        app.state.live_config = LiveConfig(reader, settings.config_reload_s)
+        app.state.live_config.refresh(engine)  # staff-edited lexicon / SLA before the first message
+        app.state.inbox = Inbox(settings, engine, redis, reader, clock, app.state.live_config)
         app.state.queue = JobQueue(pool)
         tasks = [asyncio.create_task(_drain_spool_forever(app.state.inbox))]
         if settings.runs_embedded_worker:
@@ -84,10 +87,21 @@ def create_app(
     docs = {"docs_url": None, "redoc_url": None, "openapi_url": None} if production else {}
     app = FastAPI(title="gridbot", lifespan=lifespan, **docs)
     app.include_router(webhook.router)
+    app.include_router(open311.router)  # Open311 GeoReport v2 at /open311/v2/
     if settings.sandbox and not production:  # Settings refuse it in production; never mount it there
         from bot.devtools.sandbox import sandbox_router
 
         app.include_router(sandbox_router(sync_client(settings.redis_url)), prefix="/sandbox")
+
+    @app.middleware("http")
+    async def live_config(request, call_next):  # noqa: ANN001, ANN202 - Starlette's signature
+        """Before a console or Open311 request (their actions start SLA clocks), apply
+        staff-edited configuration saved by another process (at most every
+        ``settings.config_reload_s`` seconds; the webhook refreshes in ``Inbox``)."""
+        live = getattr(request.app.state, "live_config", None)
+        if live is not None and live.due() and not request.url.path.startswith("/wechat"):
+            await asyncio.to_thread(live.refresh, request.app.state.engine)
+        return await call_next(request)
 
     @app.get("/healthz")
     def healthz() -> dict[str, object]:

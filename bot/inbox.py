@@ -43,6 +43,7 @@ from bot.settings import Settings
 from handlers.dispatch import handle_message
 from handlers.turn import KEEP, Turn
 from intents.classify import Classifier
+from services.config_docs import LiveConfig
 from services.messages import msg
 from storage import dialogue, org, orgcache
 from storage.db import session_scope
@@ -92,10 +93,13 @@ class Inbox:
     """Processes WeChat pushes for one account; safe to share between threads."""
 
     def __init__(self, settings: Settings, engine: Engine, redis: Any, classifier: Classifier,
-                 clock: Clock = utcnow) -> None:
+                 clock: Clock = utcnow, live: LiveConfig | None = None) -> None:
         self.settings = settings
         self.engine = engine
         self.classifier = classifier
+        self.live = live
+        """Staff-edited lexicon and SLA policies (``services.config_docs``): when given, each
+        message is read by ``live.classifier``, refreshed before the message's transaction."""
         self.clock = clock
         self.protocol = Protocol(settings)
         self.guard = RetryGuard(redis, settings.dedup_ttl_s, settings.retry_wait_s)
@@ -187,6 +191,8 @@ class Inbox:
         """
         openid = message.source
         now = self.clock()
+        if self.live is not None:
+            self.classifier = self.live.refresh(self.engine) or self.classifier
         try:
             with session_scope(self.engine) as session:
                 orgcache.attach(session, self.org)

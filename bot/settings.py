@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     """Local append-only spool for inbound messages when both PostgreSQL and Redis fail."""
     max_text_chars: int = 1000
     """Inbound text longer than this is cut before it is understood (kept whole for staff)."""
+    config_reload_s: float = Field(5.0, ge=0)
+    """How often (seconds) each process looks for a lexicon or SLA policy saved in the
+    console (``services.config_docs.LiveConfig``); 0: before every message and job."""
     rate_limit_burst: int = 20
     """Messages one OpenID may send at once (token bucket size)."""
     rate_limit_per_minute: float = 20.0

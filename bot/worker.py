@@ -50,6 +50,7 @@ from bot.preflight import ConfigError, explain
 from bot.push import Pusher
 from bot.relay import relay_due, relay_one
 from bot.settings import Settings
+from services.config_docs import LiveConfig
 from storage.redis import arq_pool, is_memory, sync_client
 from storage.times import Clock, utcnow
 
@@ -130,6 +131,8 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["sync_redis"] = sync_client(settings.redis_url, settings.redis_timeout_s)
     ctx["pusher"] = Pusher(settings, ctx["sync_redis"])
     await asyncio.to_thread(_check_database, ctx["engine"])
+    ctx["live_config"] = LiveConfig(None, settings.config_reload_s)
+    await asyncio.to_thread(ctx["live_config"].refresh, ctx["engine"])
     log.info("worker connected: Redis %s, database %s", scrub(settings.redis_url),
              ctx["engine"].url.render_as_string(hide_password=True))
 
@@ -146,6 +149,14 @@ async def shutdown(ctx: dict[str, Any]) -> None:
         await asyncio.to_thread(engine.dispose)
 
 
+async def job_start(ctx: dict[str, Any]) -> None:
+    """arq's ``on_job_start``: apply SLA policies saved in the console since the last look
+    (``services.config_docs.LiveConfig``, at most every ``settings.config_reload_s`` s)."""
+    live: LiveConfig | None = ctx.get("live_config")
+    if live is not None and live.due():
+        await asyncio.to_thread(live.refresh, ctx["engine"])
+
+
 class WorkerSettings:
     """arq's settings class (``arq.worker.get_kwargs`` reads it): the jobs, the start-up and
     shut-down hooks, and polling. The Redis pool and ``ctx`` are given by ``build_worker``."""
@@ -154,6 +165,7 @@ class WorkerSettings:
     cron_jobs = CRON_JOBS
     on_startup = startup
     on_shutdown = shutdown
+    on_job_start = job_start
     handle_signals = False
     poll_delay = 0.2
     """Seconds between polls of the queue."""

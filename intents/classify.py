@@ -186,6 +186,16 @@ class Classifier:
         classifier.load_time_s = time.perf_counter() - started
         return classifier
 
+    def with_lexicon(self, lexicon: Lexicon) -> Classifier:
+        """A classifier reading ``lexicon`` with this one's segmenter (jieba is not loaded
+        again), emergency detector, ``max_chars`` and ticket prefix: a staff-edited lexicon
+        (``services.config_docs``) in milliseconds rather than seconds."""
+        started = time.perf_counter()
+        other = type(self)(lexicon, self.segmenter, self.max_chars, self.emergency,
+                           self.ticket_numbers.prefix)
+        other.load_time_s = time.perf_counter() - started
+        return other
+
     # ------------------------------------------------------------------ scoring
     def _negated(self, text: str, start: int) -> bool:
         i = start

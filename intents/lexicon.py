@@ -173,14 +173,17 @@ def _split_dotted(header: str) -> tuple[str, ...]:
     return tuple(parts)
 
 
-def load_lexicon(path: Path | None = None) -> Lexicon:
+def load_lexicon(path: Path | None = None, text: str | None = None) -> Lexicon:
     """Read and validate a lexicon file (default: ``intents/lexicon.toml``).
 
-    Returns a ``Lexicon``. Raises ``LexiconError`` (file and line in the message) on a TOML
-    syntax error or on any invalid entry; ``FileNotFoundError`` if ``path`` does not exist.
+    ``text``: validate this lexicon text instead of reading the file (a staff-edited lexicon,
+    ``intents.overlay``); ``path`` then only names it in errors. Returns a ``Lexicon``.
+    Raises ``LexiconError`` (file and line in the message) on a TOML syntax error or on any
+    invalid entry; ``FileNotFoundError`` if ``path`` does not exist.
     """
     path = Path(path) if path is not None else DEFAULT_LEXICON
-    text = path.read_text(encoding="utf-8")
+    if text is None:
+        text = path.read_text(encoding="utf-8")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -27,6 +27,10 @@ step and due time (``job_id``); ``services.escalation.fire`` fires it once under
 lock and moves the row on, so a re-planned or advanced row gets a fresh job and a stale
 job finds nothing to do.
 
+Source. ``load()`` reads the policy file (``use_file``: GRIDBOT_SLA_FILE, else the packaged
+handlers/sla.toml) unless a staff-edited document overrides it (``use_text``: the console's
+``ConfigDocument`` "sla", kept current in every process by ``services.config_docs``).
+
 Errors: ``load`` raises ValueError naming the bad entry of the TOML file.
 """
 
@@ -207,6 +211,36 @@ def parse(raw: dict[str, Any]) -> SlaConfig:
 
 
 _policy_file = POLICY_FILE
+_override: SlaConfig | None = None
+
+
+def use_text(text: str | None) -> None:
+    """Make ``load()`` (without a path) return the policies of ``text``, a staff-edited
+    document (``ConfigDocument`` "sla", set by ``services.config_docs``) that overrides the
+    policy file; None: the file again. Raises ValueError (as ``parse_text``) and then
+    changes nothing."""
+    global _override
+    _override = None if text is None else parse_text(text)
+
+
+def overridden() -> bool:
+    """True while a staff-edited document (``use_text``) overrides the policy file."""
+    return _override is not None
+
+
+def file_in_use() -> Path:
+    """The policy file ``load()`` reads when no document overrides it (``use_file``)."""
+    return Path(_policy_file)
+
+
+def parse_text(text: str, name: str = "sla") -> SlaConfig:
+    """The validated policies of a TOML ``text``; the error names ``name`` and, for a TOML
+    syntax error, the line and column. Raises ValueError."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{name}: not valid TOML ({exc})") from None
+    return parse(raw)
 
 
 def use_file(path: Path | None) -> None:
@@ -217,18 +251,17 @@ def use_file(path: Path | None) -> None:
 
 
 def load(path: Path | None = None) -> SlaConfig:
-    """The validated policies of ``path``, by default the file chosen by ``use_file``
-    (cached per file). Raises ValueError, OSError."""
+    """The validated policies of ``path``; by default the staff-edited document in use
+    (``use_text``), else the file chosen by ``use_file`` (cached per file). Raises
+    ValueError, OSError."""
+    if path is None and _override is not None:
+        return _override
     return _read(Path(path or _policy_file))
 
 
 @cache
 def _read(path: Path) -> SlaConfig:
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{path.name}: not valid TOML ({exc})") from None
-    return parse(raw)
+    return parse_text(path.read_text(encoding="utf-8"), path.name)
 
 
 # -- clocks ------------------------------------------------------------------------------------
