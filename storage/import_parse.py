@@ -54,6 +54,8 @@ PROBLEMS = {
     "bad_estates": "estates must be a list of 小区 names, not {value}",
     "grid_needs_code": "a grid needs a code",
     "department_needs_name": "a department needs a name",
+    "bad_department_scope": "a department's scope is 社区/community (the default) or "
+                            "街道/street, not {value}",
     "not_list": "{key} must be a list, not {value}",
     "place_needs_grid": "a place needs a name and a grid (code), not {value}",
     "community_empty": "community is empty",
@@ -68,8 +70,6 @@ PROBLEMS = {
     "place_unknown_grid": "unknown grid {grid} for place {place} (grids of {community}: {known})",
     "staff_twice": "openid {openid} is listed twice, differently (first at {first})",
     "duplicate_department": "duplicate department {department} (first at {first})",
-    "department_elsewhere": "department {department} belongs to another community (department "
-                            "names are still unique across communities in this database)",
     "no_resident": "no resident {ref} in {community} (address 3-2-501, phone tail or OpenID of "
                    "a follower)",
     "ambiguous_resident": "{ref} fits {count} residents; give the full phone number or the OpenID",
@@ -169,12 +169,22 @@ class PlaceRec:
 
 @dataclass
 class DepartmentRec:
+    """A department of ``community``, or with ``street_level`` a 街道部门 (no community: it
+    serves every community, its name unique among the street-level ones) that the file of
+    ``community`` lists."""
+
     community: str
     name: str
     phone: str | None
     where: str
     members: list[str] = field(default_factory=list)
     """OpenIDs."""
+    street_level: bool = False
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """(community name, or "" for a street-level department; department name)."""
+        return ("" if self.street_level else self.community), self.name
 
 
 @dataclass
@@ -333,6 +343,18 @@ def staff(spec: Any, community: str, grid: str | None, where: str, out: Parsed,
                     left=left in WORDS["left"]["yes"])
 
 
+def department_scope(value: Any, where: str, out: Parsed) -> bool:
+    """Whether a department's ``scope`` (YAML) / ``department_scope`` (CSV) makes it a
+    street-level one (街道/street); empty or 社区/community: the file's community. A problem
+    for anything else (then: the community)."""
+    text = str(value if value is not None else "").strip().lower()
+    if text in WORDS["department_scope"]["street"]:
+        return True
+    if text not in WORDS["department_scope"]["community"]:
+        out.problem(where, "bad_department_scope", value=_quote(value))
+    return False
+
+
 def level(spec: Any, community: str, where: str, out: Parsed) -> None:
     """A ``{resident, level}`` entry (resident: OpenID, phone tail or "3-2-501")."""
     if not isinstance(spec, dict) or not str(spec.get("resident") or "").strip():
@@ -427,7 +449,7 @@ def _yaml(text: str, name: str) -> Parsed:
             out.problem(where, "department_needs_name")
             continue
         dept = DepartmentRec(community, str(d["name"]).strip(), phone(d.get("phone"), where, out),
-                             where)
+                             where, street_level=department_scope(d.get("scope"), where, out))
         out.departments.append(dept)
         for m, at in _list(d, "members", where, out):
             if rec := staff(m, community, None, at, out, Role.DEPARTMENT):
@@ -469,7 +491,8 @@ def _place(spec: Any, community: str, where: str, out: Parsed) -> None:
 # ------------------------------------------------------------------------------- CSV
 CSV_COLUMNS = ("street", "community", "grid_code", "grid_name", "buildings", "name", "openid",
                "phone", "role")
-"""The usual columns; optional: department, places, wecom_userid, left, resident, level."""
+"""The usual columns; optional: department, department_scope, places, wecom_userid, left,
+resident, level."""
 
 
 def _csv(text: str, name: str) -> Parsed:
@@ -511,9 +534,11 @@ def _csv(text: str, name: str) -> Parsed:
                 if rec:
                     out.staff.append(rec)
                     if department:
-                        key = (community, department)
+                        street_level = department_scope(row.get("department_scope"), where, out)
+                        key = ("" if street_level else community, department)
                         if key not in departments:
-                            departments[key] = DepartmentRec(community, department, None, where)
+                            departments[key] = DepartmentRec(community, department, None, where,
+                                                             street_level=street_level)
                             out.departments.append(departments[key])
                         departments[key].members.append(rec.openid)
             if row.get("resident"):

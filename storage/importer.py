@@ -22,10 +22,12 @@ YAML (one community per file)::
     staff:                           # community-level staff (no grid)
       - {name: 赵敏, openid: oAdmin1, role: community_admin}
     departments:                     # optional: 网格吹哨、部门报到 (转派 targets, 督办 level 3)
-      - name: 物业公司
+      - name: 物业公司                # unique within the community
         phone: 024-88886666
         members:                     # role defaults to department
           - {name: 孙工, openid: oDept1}
+      - {name: 城管, scope: 街道}      # a 街道部门: no community, serves all (name unique
+                                     # among them); scope 社区 (the default) or 街道
     residents:                       # optional: care levels 红橙黄蓝绿 (or 无) of followers,
       - {resident: 3-2-501, level: 红}  # named by address, phone tail or OpenID
 
@@ -34,13 +36,15 @@ CSV (UTF-8, header row; one row per grid worker, or a grid with no name/openid):
     street,community,grid_code,grid_name,buildings,name,openid,phone,role
     和平街道,幸福新社区,G01,第一网格,1-4;A栋,王芳,oWorker1,13800000001,网格员
 
-Optional columns: ``department`` (the row's person is a member; ``grid_code`` may be empty),
+Optional columns: ``department`` (the row's person is a member; ``grid_code`` may be empty;
+``department_scope`` 街道 makes it a street-level department),
 ``places`` (``东门=东大门/东侧门;健身区``: names, aliases after ``=``), ``wecom_userid``,
 ``left`` (是/yes: left the staff), ``resident`` + ``level`` (a care level).
 
 Rows are matched by name (street, community), code within the community (grid), number or
-name within the community (building), name within the community (place, department) and
-OpenID (staff); importing the same file again changes nothing. Coordinates are WGS-84.
+name within the community (building), name within the community (place, department; a
+street-level department by name among those) and OpenID (staff); importing the same file
+again changes nothing. Coordinates are WGS-84.
 
 Nothing is written unless the whole file is right: ``import_file`` lists *every* problem
 (``ImportProblems``, each with file and line) — bad values, unknown roles, bad phone numbers,
@@ -275,8 +279,10 @@ class _Plan:
         self.staff = {r.openid: r for r in session.exec(select(GridWorker).where(
             col(GridWorker.openid).in_({s.openid for s in parsed.staff})))}
         self.departments = {(by_id.get(r.community_id, ""), r.name): r for r in session.exec(
-            select(Department).where(col(Department.name).in_(
-                {d.name for d in parsed.departments})))}
+            select(Department).where(col(Department.name).in_({d.name for d in parsed.departments}),
+                                     col(Department.community_id).in_(ids)
+                                     | col(Department.community_id).is_(None)))}
+        """{(community name, or "" for a street-level one; name): row} (``DepartmentRec.key``)."""
         self._check()
 
     # ------------------------------------------------------------------------- checks
@@ -479,22 +485,16 @@ class _Plan:
                 self.staff_writes.append((row, rec))
 
     def _check_departments(self) -> None:
-        global_names = _global_codes(Department, "name")
         self.department_writes: list[tuple[Department | None, import_parse.DepartmentRec,
                                            bool]] = []
         seen: dict[tuple[str, str], str] = {}
         for rec in self.p.departments:
-            if (rec.community, rec.name) in seen:
+            if rec.key in seen:
                 self.problem(rec.where, "duplicate_department", department=rec.name,
-                             first=seen[(rec.community, rec.name)])
+                             first=seen[rec.key])
                 continue
-            seen[(rec.community, rec.name)] = rec.where
-            row = self.departments.get((rec.community, rec.name))
-            if row is None and global_names:
-                other = next((r for (c, n), r in self.departments.items() if n == rec.name), None)
-                if other is not None:
-                    self.problem(rec.where, "department_elsewhere", department=rec.name)
-                    continue
+            seen[rec.key] = rec.where
+            row = self.departments.get(rec.key)
             values = {"phone": rec.phone or (row.phone if row else None)}
             changed = self._tally("departments", row, values)
             self.department_writes.append((row, rec, changed))  # members may still be new
@@ -620,11 +620,14 @@ class _Plan:
         self.report.staff_changes = self.changes
 
     def _write_departments(self, cid: dict[str, int]) -> None:
-        rows = [(row, {"name": rec.name, "community_id": cid[rec.community],
+        def community_id(rec: import_parse.DepartmentRec) -> int | None:
+            return None if rec.street_level else cid[rec.community]
+
+        rows = [(row, {"name": rec.name, "community_id": community_id(rec),
                        "phone": rec.phone or (row.phone if row else None)})
                 for row, rec, changed in self.department_writes if changed]
         ids = self._upsert(Department, rows, key=("community_id", "name"))
-        dept_ids = [row.id if row is not None else ids[(cid[rec.community], rec.name)]
+        dept_ids = [row.id if row is not None else ids[(community_id(rec), rec.name)]
                     for row, rec, _ in self.department_writes]
         members = set(self.s.exec(select(DepartmentMember.department_id, DepartmentMember.worker_id)
                                   .where(col(DepartmentMember.department_id).in_(
