@@ -3,7 +3,8 @@ owner (首问负责) and to the residents concerned, queued in the outbox in the
 transaction (``storage.outbox.add_push``; ``bot.push`` delivers them).
 
 Words come from the message catalogue (``services.messages``); staff recused from a ticket
-(``services.conflict``) are never told about it.
+(``services.conflict``) are never told about it. ``message_resident`` is the one staff action
+here: a staff member's own words to a ticket's reporter (the console's 「给居民留言」).
 """
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
-from services import conflict
+from services import conflict, permissions
+from services.errors import Invalid
 from services.messages import msg
 from services.people import COMMUNITY_LEVEL
 from storage import org as org_repo
+from storage import tickets as repo
 from storage.models import (
     Department,
     GridWorker,
+    Outbox,
     Resident,
     Ticket,
     TicketFollower,
@@ -114,3 +118,39 @@ def push_resident(session: Session, resident_id: int | None, event: str, text: s
     add_push(session, to=Recipient.resident(resident), event=event, text=text, data=data,
              ticket_id=ticket_id)
     return True
+
+
+STAFF_MESSAGE = "staff_message"
+"""TicketEvent.kind and Outbox.event of a staff member's message to the reporter."""
+STAFF_MESSAGE_MAX_CHARS = 500
+"""The longest message staff may send (a customer-service text message holds 2048 bytes;
+the catalogue's frame and a Chinese text at 3 bytes a character stay inside it)."""
+
+
+def message_resident(session: Session, ticket: Ticket, by: GridWorker, text: str,
+                     now: datetime) -> Outbox:
+    """A staff message to the ticket's reporter (``push.staff_message``), queued in the outbox:
+    the relay sends it as a customer-service message (客服消息) inside WeChat's 48-hour window
+    and as a template message (模板消息, ``template_data`` with the text as remark) outside it
+    (``bot.push``). Recorded on the timeline as a ``STAFF_MESSAGE`` event with the text.
+    Returns the staged outbox row.
+
+    Raises NotAllowed (``by`` may not act on the ticket: ``permissions`` action "message"),
+    Invalid (empty or longer than ``STAFF_MESSAGE_MAX_CHARS`` characters, or a reporter with
+    no WeChat account to reach: reported through another door, or forgotten).
+    """
+    permissions.require(session, by, "message", ticket)
+    text = text.strip()
+    if not text:
+        raise Invalid("a message needs text")
+    if len(text) > STAFF_MESSAGE_MAX_CHARS:
+        raise Invalid(f"a message holds at most {STAFF_MESSAGE_MAX_CHARS} characters")
+    resident = session.get(Resident, ticket.resident_id) if ticket.resident_id else None
+    if resident is None or not resident.openid:
+        raise Invalid(f"{ticket.number}: the reporter has no WeChat account to message")
+    row = add_push(session, to=Recipient.resident(resident), event=STAFF_MESSAGE,
+                   text=msg("push.staff_message", no=ticket.number, who=by.name, text=text),
+                   data=template_data(describe(session, ticket), now, text[:100]),
+                   ticket_id=ticket.id)
+    repo.record(session, ticket, STAFF_MESSAGE, f"worker:{by.id}", now, text)
+    return row

@@ -4,10 +4,13 @@ Actors: a ``GridWorker`` (staff), a ``Resident``, or None — the system (SLA ti
 importer's hand-overs), which may do everything.
 
 - Staff actions (``STAFF_ACTIONS``: accept, start, resolve, ask, resume, call_in, transfer,
-  reject, note, attach, view): the ticket's assignee; its 首问责任人; a member of the department it
-  was transferred to; a grid leader of its grid; community staff of its community (all
-  communities for staff with none); for an unassigned ticket any worker of its grid. Never
-  someone recused from it (回避, ``services.conflict``) — whatever their role.
+  reject, note, attach, view, assign, message — the resident): the ticket's assignee; its
+  首问责任人; a member of the department it was transferred to; a grid leader of its grid;
+  community staff of its community (all communities for staff with none); a street admin
+  (街道管理员: every community); for an unassigned ticket any worker of its grid. Never
+  someone recused from it (回避, ``services.conflict``) — whatever their role. ``assign``
+  (派单 to a named person) further needs an ``ASSIGNER_ROLES`` role: a grid leader, community
+  staff or a street admin, never a plain worker, even the assignee.
 - Resident actions (``RESIDENT_ACTIONS``: cancel, urge, rate, answer, attach): the
   resident who reported it.
 - Station staff (``STATION_ROLES``: station staff, community admins) hand out and take back
@@ -25,7 +28,9 @@ from storage.lending import LendItem, Loan, Station
 from storage.models import GridWorker, Resident, Role, Ticket
 
 STAFF_ACTIONS = frozenset({"accept", "start", "resolve", "ask", "resume", "call_in",
-                           "transfer", "reject", "note", "attach", "view"})
+                           "transfer", "reject", "note", "attach", "view", "assign", "message"})
+ASSIGNER_ROLES = (Role.GRID_LEADER, Role.COMMUNITY_ADMIN, Role.STREET_ADMIN)
+"""Roles that may assign (派单) a ticket they may act on to someone; plain workers may not."""
 RESIDENT_ACTIONS = frozenset({"cancel", "urge", "rate", "answer", "attach"})
 STATION_ROLES = (Role.STATION_STAFF, Role.COMMUNITY_ADMIN)
 """Roles that run a lending station (借出, 归还, 借用清单)."""
@@ -44,6 +49,8 @@ def allowed(session: Session, who: Actor, action: str, ticket: Ticket) -> bool:
         return True
     if isinstance(who, Resident):
         return action in RESIDENT_ACTIONS and who.id == ticket.resident_id
+    if action == "assign" and who.role not in ASSIGNER_ROLES:
+        return False
     return action in STAFF_ACTIONS and _staff_may(session, who, ticket)
 
 

@@ -25,7 +25,7 @@ from services import conflict, permissions, promise
 from services.errors import Invalid, WrongState
 from services.messages import msg
 from services.notify import describe, tell_owner, tell_resident, tell_staff, template_data
-from services.people import grid_leaders, handlers_of, staff_of_community
+from services.people import community_id_of, grid_leaders, handlers_of, staff_of_community
 from storage import Conflict, sla
 from storage import org as org_repo
 from storage import tickets as repo
@@ -33,6 +33,7 @@ from storage.models import (
     GridWorker,
     Priority,
     Resident,
+    Role,
     Ticket,
     TicketEvent,
     TicketStatus,
@@ -219,6 +220,70 @@ def accept(session: Session, ticket: Ticket, worker: GridWorker, now: datetime) 
     tell_owner(session, ticket, "ticket_accepted_owner",
                msg("push.owner_update", no=ticket.number, who=worker.name,
                    what=msg("event.accepted")), skip=worker)
+
+
+ASSIGNABLE = (S.SUBMITTED, S.ASSIGNED, S.ACCEPTED, S.IN_PROGRESS, S.WAITING_RESIDENT,
+              S.REOPENED)
+"""Statuses in which a ticket may be assigned (派单) to someone (again)."""
+ASSIGNEE_ROLES = (Role.GRID_WORKER, Role.GRID_LEADER, Role.COMMUNITY_ADMIN)
+"""Roles a ticket may be assigned to: the community's own staff (not a department member,
+who gets tickets by 转派 to the department, nor station staff)."""
+
+
+def assign(session: Session, ticket: Ticket, by: GridWorker, to: GridWorker,
+           now: datetime) -> None:
+    """派单: ``by`` (a grid leader, community staff or street admin who may act on the
+    ticket: ``permissions`` action "assign") makes ``to`` its assignee; ``to`` must still
+    accept it (接单), the ticket is ``assigned``.
+
+    ``to`` is an active ``ASSIGNEE_ROLES`` staff member of the ticket's community (a worker
+    of another grid of it takes the ticket into their grid's queue and becomes its
+    首问责任人, as a 转派 to a grid does), never someone recused from it (回避). A ticket with
+    a department leaves it. A waiting_resident ticket resumes its SLA clocks; due times do
+    not restart (they are the resident's promise) and the timers are replanned. ``to`` is
+    pushed the task, a previous assignee is told it went to someone else, the 首问责任人 is
+    kept informed. Raises NotAllowed, WrongState (a final or resolved ticket, or ``to``
+    already has it), Invalid (``to`` inactive, of another community, of a role that takes no
+    tickets, or recused).
+    """
+    permissions.require(session, by, "assign", ticket)
+    if ticket.status not in ASSIGNABLE:
+        raise WrongState(f"{ticket.number}: cannot assign in {ticket.status}")
+    if to.id == ticket.assignee_id and ticket.status == S.ASSIGNED:
+        raise WrongState(f"{ticket.number} is already assigned to {to.name}")
+    community_id = community_id_of(session, ticket)
+    to_grid = org_repo.grid(session, to.grid_id) if to.grid_id else None
+    to_community = to_grid.community_id if to_grid else to.community_id
+    if not to.active or to.role not in ASSIGNEE_ROLES:
+        raise Invalid(f"{to.name} takes no tickets")
+    if community_id is not None and to_community not in (None, community_id):
+        raise Invalid(f"{to.name} is not staff of the ticket's community")
+    if to.id in conflict.recused_ids(session, ticket):
+        raise Invalid(f"{to.name} is recused from {ticket.number}")
+    previous = org_repo.staff(session, ticket.assignee_id) if ticket.assignee_id else None
+    sla.resume(ticket, now)
+    if to_grid is not None and to_grid.id != ticket.grid_id:
+        ticket.grid_id = to_grid.id
+        ticket.first_owner_id = to.id
+    elif ticket.first_owner_id is None:
+        ticket.first_owner_id = to.id
+    ticket.department_id = None
+    ticket.assignee_id = to.id
+    move(session, ticket, S.ASSIGNED, actor(by), now,
+         msg("assign.note", who=by.name, to=to.name))
+    sla.plan(session, ticket, now)
+    fields = describe(session, ticket)
+    add_push(session, to=Recipient.staff(to), event="task_assigned",
+             text=msg("push.task_assigned_by", who=by.name, **fields),
+             data=template_data(fields, now, "请尽快接单"), ticket_id=ticket.id)
+    if previous is not None and previous.id != to.id:
+        tell_staff(session, [previous], ticket, "task_reassigned",
+                   msg("push.task_reassigned", no=ticket.number, who=by.name, to=to.name),
+                   skip=by)
+    if previous is None or ticket.first_owner_id != previous.id:  # told just above
+        tell_owner(session, ticket, "ticket_assigned_owner",
+                   msg("push.owner_update", no=ticket.number, who=by.name,
+                       what=msg("assign.what", to=to.name)), skip=by)
 
 
 def start(session: Session, ticket: Ticket, worker: GridWorker, now: datetime) -> None:
