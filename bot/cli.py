@@ -16,6 +16,7 @@
     gridbot intents classify|eval            the understanding of messages
     gridbot outbox list|retry                pushes that are dead or in doubt; re-send them
     gridbot station …  / gridbot care …      lending stations; after-school care programmes
+    gridbot apikey create|list|revoke        Open311 API keys of client systems (12345 platform)
 
 Settings come from GRIDBOT_* environment variables (bot/settings.py). A misconfiguration
 (an invalid or unsafe setting, a database or Redis that cannot be reached, a database without
@@ -39,6 +40,7 @@ from typer.core import TyperGroup
 # Start-up: importing this module registers every command but loads neither the storage stack
 # nor jieba (`gridbot --help` < 0.5 s); command bodies import what they use (bot/lazy.py).
 from bot import cli_ops, cli_qrcode
+from bot.cli_apikey import apikey_app
 from bot.cli_chat import chat
 from bot.cli_intents import app as intents_app
 from bot.cli_outbox import outbox_app
@@ -83,6 +85,7 @@ app.add_typer(station_app, name="station")
 app.add_typer(care_app, name="care")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(resident_app, name="resident")
+app.add_typer(apikey_app, name="apikey")
 app.command("chat", short_help="在终端里模拟微信对话（居民或网格员）。", help=(
     "在终端里以居民或网格员的身份和运行中的 gridbot 对话，就像微信那样；输入 /help 查看对话内命令。"))(chat)
 app.registered_commands += cli_ops.ops_app.registered_commands  # stats, notice (with their help)
