@@ -47,10 +47,11 @@ from intents.classify import Classifier, Understanding
 from intents.errors import LexiconError
 from intents.lexicon import CATEGORY_INTENTS, DEFAULT_LEXICON, INTENTS, Lexicon
 from services import promise
-from services.errors import Invalid, NotFound, WrongState
+from services.errors import Invalid, NotAllowed, NotFound, WrongState
+from services.permissions import may
 from storage import sla
 from storage.accounts import AuditEntry, ConfigDocument
-from storage.models import GridWorker, Ticket, TicketStatus
+from storage.models import Community, GridWorker, Role, Ticket, TicketStatus
 from storage.times import as_utc
 
 log = logging.getLogger("gridbot.config")
@@ -121,6 +122,30 @@ def check_name(name: str) -> str:
     if name not in NAMES:
         raise NotFound(f"no configuration document {name!r}")
     return name
+
+
+def capability_of(name: str) -> str:
+    """The console capability editing ``name`` needs: "configure_sla" or
+    "configure_lexicon". Raises NotFound."""
+    return "configure_sla" if check_name(name) == SLA else "configure_lexicon"
+
+
+def may_configure(session: Session, worker: GridWorker | None, name: str) -> bool:
+    """Whether ``worker`` may edit ``name``. The SLA policies and the lexicon are
+    account-wide: a street admin's (``services.permissions``), and a community admin's when
+    the account has only that one community. Raises NotFound for an unknown name."""
+    if may(session, worker, capability_of(name)):
+        return True
+    if worker is None or not worker.active or worker.role != Role.COMMUNITY_ADMIN:
+        return False
+    ids = session.exec(select(Community.id).limit(2)).all()
+    return len(ids) == 1 and worker.community_id == ids[0]
+
+
+def require_configure(session: Session, worker: GridWorker | None, name: str) -> None:
+    """``may_configure`` or raise NotAllowed (NotFound for an unknown name)."""
+    if not may_configure(session, worker, name):
+        raise NotAllowed(capability_of(name))
 
 
 def intent_of(name: str) -> str | None:
@@ -286,14 +311,16 @@ class Trial:
     ``understanding``: the classifier's result (intent, category, confidence, slots,
     emergency, urgent, evidence); ``confident``: confidence reaches the lexicon's threshold
     (else the bot asks which one was meant); ``label``: the intent's name for people
-    (「报修」); ``kind``: "repair"/"complaint" when a ticket would be opened, else None;
-    then the ticket's SLA ``policy`` name, ``response_due_at`` / ``resolve_due_at`` (aware
-    UTC) and the ``promise`` sentence a resident would read."""
+    (「报修」); ``kind``: the kind of ticket that would be opened ("repair", "complaint", or
+    an emergency's kind), else None; then the ticket's ``category``, SLA ``policy`` name,
+    ``response_due_at`` / ``resolve_due_at`` (aware UTC) and the ``promise`` sentence a
+    resident would read."""
 
     understanding: Understanding
     confident: bool
     label: str
     kind: str | None = None
+    category: str | None = None
     policy: str | None = None
     response_due_at: datetime | None = None
     resolve_due_at: datetime | None = None
@@ -325,14 +352,18 @@ def try_message(session: Session, base: Classifier, text: str, now: datetime,
     cfg = validate_sla(texts[SLA]) if SLA in texts else sla.load()
     u = clf.classify(text)
     trial = Trial(u, u.confidence >= clf.threshold, clf.labels.get(u.intent, u.intent))
-    if u.intent not in CATEGORY_INTENTS:
+    if u.emergency is not None:  # an urgent ticket of the emergency's kind, whatever the intent
+        kind, category = u.emergency.ticket_kind, u.emergency.category
+    elif u.intent in CATEGORY_INTENTS:
+        kind, category = u.intent, u.category
+    else:
         return trial
-    ticket = Ticket(number="-", kind=u.intent, category=u.category, urgent=u.urgent,
+    ticket = Ticket(number="-", kind=kind, category=category, urgent=u.urgent,
                     status=TicketStatus.SUBMITTED, created_at=now)
     if priority is not None:
         ticket.priority = priority
     policy = sla.start_clocks(ticket, now, cfg)
-    return Trial(u, trial.confident, trial.label, u.intent, policy.name,
+    return Trial(u, trial.confident, trial.label, kind, category, policy.name,
                  ticket.response_due_at, ticket.resolve_due_at,
                  promise.for_ticket(ticket, now))
 

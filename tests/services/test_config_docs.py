@@ -207,3 +207,31 @@ def test_the_lexicon_part_of_every_intent_round_trips(session: Session) -> None:
     base = DEFAULT_LEXICON.read_text(encoding="utf-8")
     parts = {docs.intent_of(n): docs.get(session, n).text for n in docs.NAMES if n != docs.SLA}
     assert overlay.overlay(base, parts).text == base
+
+
+def test_try_an_emergency_shows_the_urgent_policy(session: Session, classifier) -> None:
+    trial = docs.try_message(session, classifier, "3号楼电梯里有人被困出不来了", START)
+    assert trial.understanding.urgent and trial.understanding.emergency is not None
+    assert trial.policy == "紧急险情"
+    assert as_utc(trial.response_due_at) == START + timedelta(minutes=10)
+
+
+def test_who_may_configure(session: Session, community) -> None:
+    from storage.models import Community, Role
+
+    admin = session.exec(select(GridWorker).where(GridWorker.openid == "admin-1")).one()
+    worker = session.exec(select(GridWorker).where(GridWorker.openid == "worker-g1")).one()
+    street = GridWorker(openid="street-1", name="街道管理员", role=Role.STREET_ADMIN)
+    session.add(street)
+    session.flush()
+    for name in (docs.SLA, REPAIR):
+        assert docs.may_configure(session, street, name)
+        assert docs.may_configure(session, admin, name)  # the account's only community
+        assert not docs.may_configure(session, worker, name)
+    first = session.exec(select(Community)).one()
+    session.add(Community(street_id=first.street_id, name="阳光社区"))
+    session.flush()
+    assert not docs.may_configure(session, admin, REPAIR)  # account-wide: the street's now
+    assert docs.may_configure(session, street, REPAIR)
+    with pytest.raises(NotFound):
+        docs.may_configure(session, street, "lexicon:nonsense")
