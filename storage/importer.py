@@ -66,6 +66,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import UniqueConstraint, insert, update
 from sqlmodel import Session, col, select
@@ -89,6 +90,9 @@ from storage.models import (
     Street,
 )
 from storage.vulnerability import AmbiguousResident, find_resident
+
+if TYPE_CHECKING:
+    from storage.services_import import ServicesReport
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 """Largest import file accepted. A community's file is tens of KB; PyYAML needs about 2 s
@@ -142,6 +146,9 @@ class ImportReport:
     """Open tickets handed to another handler, or on a dry run that would be (set by
     ``services.org_import``)."""
     notes: list[str] = field(default_factory=list)
+    services: ServicesReport | None = None
+    """Stations, items, programmes and sessions created or updated (or, dry run, that would
+    be), when the file has ``stations``/``programmes``."""
 
     streets = property(lambda self: self.created["streets"])
     communities = property(lambda self: self.created["communities"])
@@ -187,7 +194,8 @@ def import_file(session: Session, path: Path, *, dry_run: bool = False,
         if parsed.services is not None:
             from storage.services_import import import_services
 
-            plan.report.notes.append(str(import_services(session, parsed.services)))
+            plan.report.services = import_services(session, parsed.services)
+            plan.report.notes.append(str(plan.report.services))
     except BaseException:
         savepoint.rollback()
         raise
