@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from bot import open311, webhook
+from bot import console, open311, webhook
 from bot.database import service_engine
 from bot.inbox import Inbox
 from bot.preflight import use_sla_file
@@ -86,7 +86,10 @@ def create_app(
     # no /docs, /redoc or /openapi.json in production: they would map every route for anyone
     docs = {"docs_url": None, "redoc_url": None, "openapi_url": None} if production else {}
     app = FastAPI(title="gridbot", lifespan=lifespan, **docs)
+    app.state.clock = clock
+    app.state.settings = settings
     app.include_router(webhook.router)
+    console.install(app)  # the staff console at /console (bot/console)
     app.include_router(open311.router)  # Open311 GeoReport v2 at /open311/v2/
     if settings.sandbox and not production:  # Settings refuse it in production; never mount it there
         from bot.devtools.sandbox import sandbox_router

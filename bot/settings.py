@@ -137,6 +137,12 @@ class Settings(BaseSettings):
     sandbox: bool = False
     """Mount the stand-in for WeChat's API at /sandbox (for `gridbot serve --demo`)."""
 
+    # Staff console (/console)
+    console_session_idle_s: int = Field(8 * 3600, ge=60)
+    """A console login ends after this many seconds without a request."""
+    console_session_max_s: int = Field(7 * 24 * 3600, ge=60)
+    """A console login ends this many seconds after it began, however busy."""
+
     @field_validator("wechat_aes_key", "wechat_aes_key_previous", "wecom_secret", "wecom_corp_id",
                      "stats_database_url", "sla_file", mode="before")
     @classmethod

@@ -15,6 +15,9 @@ importer's hand-overs), which may do everything.
   resident who reported it.
 - Station staff (``STATION_ROLES``: station staff, community admins) hand out and take back
   loans (``may_lend``) of the stations of their community (any station for staff with none).
+- Street administrators (街道管理员) may act on every ticket of the account (not when recused).
+- Console capabilities (``may`` / ``require_may``): which pages and actions of the staff
+  console a role has (``CAPABILITIES``), optionally within one community (``services.scope``).
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ from sqlmodel import Session
 from services import conflict
 from services.errors import NotAllowed
 from services.people import community_id_of, departments_of
+from services.scope import scope_of
 from storage.lending import LendItem, Loan, Station
-from storage.models import GridWorker, Resident, Role, Ticket
+from storage.models import Grid, GridWorker, Resident, Role, Ticket
 
 STAFF_ACTIONS = frozenset({"accept", "start", "resolve", "ask", "resume", "call_in",
                            "transfer", "reject", "note", "attach", "view", "assign", "message"})
@@ -36,6 +40,27 @@ STATION_ROLES = (Role.STATION_STAFF, Role.COMMUNITY_ADMIN)
 """Roles that run a lending station (借出, 归还, 借用清单)."""
 
 Actor = GridWorker | Resident | None
+
+_ALL = frozenset(Role.ALL)
+_TICKET_ROLES = _ALL - {Role.STATION_STAFF}
+_MANAGERS = frozenset({Role.STREET_ADMIN, Role.COMMUNITY_ADMIN, Role.GRID_LEADER})
+_COMMUNITY = frozenset({Role.STREET_ADMIN, Role.COMMUNITY_ADMIN})
+_STREET = frozenset({Role.STREET_ADMIN})
+CAPABILITIES: dict[str, frozenset[str]] = {
+    "queue": _TICKET_ROLES,  # 工单 list and pages
+    "dashboard": _MANAGERS,  # 数据看板
+    "export": _MANAGERS,  # 导出 CSV / XLSX
+    "kept": _COMMUNITY,  # 待人工处理: answer a kept message, or make it a ticket
+    "message_resident": _TICKET_ROLES,  # write to a ticket's resident (per ticket: ``allowed``)
+    "assign": _MANAGERS,  # 派单 / change the assignee
+    "configure_org": _COMMUNITY,  # communities, grids, buildings, staff (import)
+    "configure_sla": _STREET,  # SLA policies
+    "configure_lexicon": _STREET,  # the intent lexicon
+    "configure_lending": _COMMUNITY | {Role.STATION_STAFF},  # stations, items, care programmes
+    "audit": _COMMUNITY,  # the audit log
+}
+"""Console capability → roles having it. Without a community a capability is the role's
+alone; with one, the community must also be in the worker's reach (``may``)."""
 
 
 def allowed(session: Session, who: Actor, action: str, ticket: Ticket) -> bool:
@@ -60,6 +85,32 @@ def require(session: Session, who: Actor, action: str, ticket: Ticket) -> None:
         raise NotAllowed(action, ticket.number)
 
 
+def may(session: Session, worker: GridWorker | None, capability: str,
+        community_id: int | None = None) -> bool:
+    """Whether ``worker`` has the console ``capability`` (a key of ``CAPABILITIES``), and —
+    when ``community_id`` is given — within that community: one seen whole by their scope
+    (``services.scope``), or the community of a grid in it. An inactive worker or None has
+    nothing. Raises ValueError for an unknown capability (a programming error)."""
+    if capability not in CAPABILITIES:
+        raise ValueError(f"unknown capability {capability!r}")
+    if worker is None or not worker.active or worker.role not in CAPABILITIES[capability]:
+        return False
+    if community_id is None:
+        return True
+    scope = scope_of(session, worker)
+    if scope.covers_community(community_id):
+        return True
+    return any(grid is not None and grid.community_id == community_id
+               for grid in (session.get(Grid, g) for g in scope.grid_ids))
+
+
+def require_may(session: Session, worker: GridWorker | None, capability: str,
+                community_id: int | None = None) -> None:
+    """``may`` or raise NotAllowed(capability)."""
+    if not may(session, worker, capability, community_id):
+        raise NotAllowed(capability)
+
+
 def may_lend(session: Session, worker: GridWorker, loan: Loan | None = None) -> bool:
     """Whether ``worker`` may hand out / take back ``loan`` (None: lending work at all):
     a ``STATION_ROLES`` role, and the loan's station in the worker's community (or the
@@ -75,7 +126,7 @@ def may_lend(session: Session, worker: GridWorker, loan: Loan | None = None) -> 
 def _staff_may(session: Session, worker: GridWorker, ticket: Ticket) -> bool:
     if worker.id in conflict.recused_ids(session, ticket):
         return False
-    if worker.id in (ticket.assignee_id, ticket.first_owner_id):
+    if worker.id in (ticket.assignee_id, ticket.first_owner_id) or worker.role == Role.STREET_ADMIN:
         return True
     if ticket.department_id is not None and ticket.department_id in departments_of(session, worker):
         return True

@@ -1,0 +1,105 @@
+"""Console login and logout: GET/POST /console/login, POST /console/logout.
+
+The password check, sessions and throttling are ``services.accounts``; this module reads the
+form, sets or clears the cookie and writes the audit log (login, login_failed,
+login_blocked, logout). The login form carries its own CSRF token (double-submit: a random
+value in the ``PRE_COOKIE`` cookie and in the form) since there is no session yet.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from bot.console.web import (
+    COOKIE,
+    PRE_COOKIE,
+    CsrfDep,
+    DbDep,
+    LoggedInDep,
+    NowDep,
+    SettingsDep,
+    audit,
+    client_ip,
+    redirect,
+    render,
+)
+from services import accounts
+
+router = APIRouter()
+
+TOO_MANY = "尝试次数过多，请15分钟后再试"
+WRONG = "账号或密码不正确"
+
+
+def safe_next(url: str | None) -> str:
+    """``url`` when it is a console path on this site, else /console/ (no open redirect)."""
+    if url and url.startswith("/console") and not url.startswith("//") and "\\" not in url:
+        return url
+    return "/console/"
+
+
+def _login_page(request: Request, next_url: str, error: str | None = None, login: str = "",
+                status_code: int = 200) -> Response:
+    token = request.cookies.get(PRE_COOKIE) or secrets.token_urlsafe(24)
+    response = render(request, "login.html", {"next": next_url, "error": error, "login": login,
+                                              "login_csrf": token}, status_code=status_code)
+    response.set_cookie(PRE_COOKIE, token, httponly=True, samesite="lax", path="/console",
+                        secure=request.app.state.settings.environment == "production")
+    return response
+
+
+@router.get("/login")
+def login_form(request: Request, next: str | None = None) -> Response:  # noqa: A002 - the query name
+    """The login page."""
+    return _login_page(request, safe_next(next))
+
+
+@router.post("/login")
+def login(request: Request, db: DbDep, now: NowDep, settings: SettingsDep,
+          login: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "",
+          next: Annotated[str, Form()] = "/console/",  # noqa: A002
+          csrf_token: Annotated[str, Form()] = "") -> Response:
+    """Check the password; on success start a session (cookie) and go to ``next``."""
+    next_url = safe_next(next)
+    pre = request.cookies.get(PRE_COOKIE)
+    if not pre or not secrets.compare_digest(pre, csrf_token):
+        return _login_page(request, next_url, "页面已过期，请重新登录。", login, status_code=403)
+    ip = client_ip(request)
+    throttle = accounts.Throttle(request.app.state.redis)
+    name = login.strip()[:100]
+    if throttle.blocked(name, ip):
+        audit(db, request, None, "login_blocked", "login", name)
+        db.commit()
+        return _login_page(request, next_url, TOO_MANY, name, status_code=429)
+    worker = accounts.authenticate(db, name, password)
+    if worker is None:
+        throttle.failed(name, ip)
+        known = accounts.find_login(db, name) if name else None
+        audit(db, request, known, "login_failed", "login", name)
+        db.commit()
+        return _login_page(request, next_url, WRONG, name, status_code=401)
+    throttle.succeeded(name)
+    token, _row = accounts.start_session(db, worker, now, max_s=settings.console_session_max_s,
+                                         ip=ip, user_agent=request.headers.get("user-agent"))
+    audit(db, request, worker, "login", "worker", worker.id)
+    db.commit()
+    response = RedirectResponse(next_url, status_code=303)
+    response.set_cookie(COOKIE, token, max_age=settings.console_session_max_s, httponly=True,
+                        samesite="lax", path="/console", secure=settings.environment == "production")
+    response.delete_cookie(PRE_COOKIE, path="/console")
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, db: DbDep, logged: LoggedInDep, _: CsrfDep) -> Response:
+    """End this browser's session and go to the login page."""
+    accounts.end_session(db, request.cookies.get(COOKIE))
+    audit(db, request, logged.worker, "logout", "worker", logged.worker.id)
+    db.commit()
+    response = redirect(request, "/console/login", ok="已退出登录")
+    response.delete_cookie(COOKIE, path="/console")
+    return response

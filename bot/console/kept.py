@@ -1,0 +1,133 @@
+"""「待人工处理」 pages: the messages the bot kept for staff (``services.kept``).
+
+    GET  /console/kept                    the list, oldest first (``?handled=1``: with the
+                                          handled ones; ``?page=N``)
+    POST /console/kept/{id}/answer        form ``text``: the answer goes to the resident
+    POST /console/kept/{id}/ticket        form ``category`` ("<kind>:<name>", or "<kind>:"
+                                          for 其他) and ``where`` ("" home, "building:<id>",
+                                          "place:<id>"): one ticket, routed like a chat one
+
+A thin door: it parses the form, calls ``services.kept``, writes the audit entry and
+redirects back with a Chinese confirmation (``?ok=``); the layer's errors become pages
+(``web.service_errors``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from bot.console.web import CsrfDep, DbDep, NowDep, SettingsDep, StaffDep, audit, render, service_errors
+from services import kept
+from services.errors import Invalid
+from services.messages import MissingMessage, msg
+from storage import categories
+
+router = APIRouter()
+
+PAGE_SIZE = 30
+"""Kept messages on one page."""
+
+
+@router.get("/kept", response_class=HTMLResponse)
+def kept_list(request: Request, db: DbDep, me: StaffDep, now: NowDep, handled: bool = False,
+              page: int = 1, ok: str | None = None) -> HTMLResponse:
+    """The kept messages ``me`` may see, with an answer form and a to-ticket form each."""
+    page = max(page, 1)
+    with service_errors():
+        rows = kept.list_kept(db, me, now, include_handled=handled, limit=PAGE_SIZE + 1,
+                              offset=(page - 1) * PAGE_SIZE)
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    return render(request, "kept.html", {
+        "rows": rows, "handled": handled, "page": page, "more": more, "ok": ok,
+        "pending": kept.count_kept(db, me),
+        "choices": {row.id: kept.where_choices(db, me, row) for row in rows
+                    if row.handled_at is None and not row.anonymised},
+        "categories": category_choices(), "intents": {row.id: intent_label(row.intent)
+                                                      for row in rows},
+    })
+
+
+@router.post("/kept/{message_id}/answer")
+def kept_answer(request: Request, message_id: int, db: DbDep, me: StaffDep, now: NowDep,
+                _csrf: CsrfDep, text: Annotated[str, Form()] = "") -> RedirectResponse:
+    """Answer the resident; back to the list with 「已回复居民」."""
+    with service_errors():
+        kept.answer(db, message_id, me, text, now)
+    audit(db, request, me, "kept.answer", "inbound_message", str(message_id), text=text.strip())
+    db.commit()
+    return _back(request, "已回复居民，消息已标记为已处理。")
+
+
+@router.post("/kept/{message_id}/ticket")
+def kept_ticket(request: Request, message_id: int, db: DbDep, me: StaffDep, now: NowDep,
+                settings: SettingsDep, _csrf: CsrfDep,
+                category: Annotated[str, Form()] = "",
+                where: Annotated[str, Form()] = "") -> RedirectResponse:
+    """Turn the message into a ticket; back to the list naming its number."""
+    with service_errors():
+        kind, name = parse_category(category)
+        ticket = kept.to_ticket(db, message_id, me, kind, name, now,
+                                prefix=settings.ticket_prefix, **parse_where(where))
+    audit(db, request, me, "kept.ticket", "inbound_message", str(message_id),
+          ticket=ticket.number, kind=kind, category=name)
+    db.commit()
+    return _back(request, f"已转为工单 {ticket.number}，并已告知居民。")
+
+
+def category_choices() -> list[tuple[str, list[tuple[str, str]]]]:
+    """Option groups for the to-ticket form: (kind label, [(value, label)]), each kind with
+    its categories from ``storage/categories.toml`` and 「其他」 last."""
+    groups = []
+    for kind in categories.KINDS:
+        options = [(f"{kind}:{name}", name) for name in categories.load().names(kind)]
+        options.append((f"{kind}:", "其他"))
+        groups.append((msg(f"kind.{kind}"), options))
+    return groups
+
+
+def parse_category(value: str) -> tuple[str, str | None]:
+    """"repair:水管" → ("repair", "水管"); "repair:" → ("repair", None). Raises Invalid."""
+    kind, sep, name = value.partition(":")
+    if not sep or kind not in categories.KINDS:
+        raise Invalid(msg("kept.unknown_kind", kind=value or "-"))
+    return kind, name or None
+
+
+def parse_where(value: str) -> dict[str, int]:
+    """"" → {} (the resident's home); "building:7" → {"building_id": 7}; "place:3" →
+    {"place_id": 3}. Raises Invalid."""
+    if not value:
+        return {}
+    what, _, number = value.partition(":")
+    if what in ("building", "place") and number.isdigit():
+        return {f"{what}_id": int(number)}
+    raise Invalid(msg("kept.unknown_building"))
+
+
+def intent_label(intent: str | None) -> str:
+    """The bot's guess as staff read it (「报修」), the intent's code when the catalogue has
+    no word for it, "-" for none."""
+    if not intent:
+        return "-"
+    try:
+        return msg(f"intent.{intent}")
+    except MissingMessage:
+        return intent
+
+
+def pending_count(request: Request, session, worker) -> int:
+    """The nav badge: unhandled kept messages ``worker`` may see (for ``web.render``)."""
+    del request
+    return kept.count_kept(session, worker)
+
+
+def _back(request: Request, ok: str) -> RedirectResponse:
+    """303 to the list the form was on (keeping ``handled``/``page``), with ``ok``."""
+    params = {k: v for k, v in request.query_params.items() if k in ("handled", "page")}
+    params["ok"] = ok
+    return RedirectResponse(f"/console/kept?{urlencode(params)}", status_code=303)

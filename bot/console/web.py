@@ -1,0 +1,311 @@
+"""What every console page module uses: templates, ``render``, the request dependencies,
+``audit``, ``redirect`` and the mapping of service errors to pages.
+
+A page module (``bot/console/<page>.py``) is a thin adapter::
+
+    router = APIRouter()
+
+    @router.post("/tickets/{number}/accept")
+    def accept(number: str, request: Request, db: DbDep, me: StaffDep, now: NowDep,
+               _: CsrfDep) -> Response:
+        with service_errors():
+            ticket = ...  # call services
+        audit(db, request, me, "ticket.accept", "ticket", number)
+        db.commit()
+        return redirect(request, f"/console/tickets/{number}", ok="已接单")
+
+- ``DbDep``: a sqlmodel Session on ``app.state.engine`` (the handler commits; closed after).
+- ``StaffDep``: the logged-in active ``GridWorker``; not logged in → 303 to
+  /console/login?next=… (htmx requests: 401 with an ``HX-Redirect`` header).
+- ``CsrfDep``: on every POST; the form field ``csrf_token`` or the ``X-CSRF-Token`` header
+  must equal the session's token, else 403.
+- ``NowDep``: aware UTC now from ``app.state.clock``; ``SettingsDep``: ``app.state.settings``.
+- Service errors raised in a console request become pages (``install`` registers the
+  handlers): NotAllowed → 403, NotFound → 404, WrongState / storage.Conflict → 409,
+  Invalid → 422, each with a Chinese sentence (``error`` in the page, or a flash fragment
+  for htmx requests). ``service_errors()`` is the same mapping as a context manager.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlmodel import Session
+
+from bot.settings import Settings
+from services import accounts
+from services.errors import Invalid, NotAllowed, ServiceError, WrongState
+from services.permissions import may
+from storage import Conflict
+from storage import NotFound as StorageNotFound
+from storage.accounts import AuditEntry
+from storage.models import GridWorker, Role
+from storage.times import local
+
+log = logging.getLogger("gridbot.console")
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+COOKIE = "gridbot_console"
+"""Name of the session cookie (HttpOnly, SameSite=Lax, Secure in production)."""
+PRE_COOKIE = "gridbot_console_pre"
+"""Cookie holding the login form's CSRF token before there is a session."""
+
+ROLE_NAMES = {
+    Role.STREET_ADMIN: "街道管理员",
+    Role.COMMUNITY_ADMIN: "社区工作人员",
+    Role.GRID_LEADER: "网格长",
+    Role.GRID_WORKER: "网格员",
+    Role.DEPARTMENT: "部门人员",
+    Role.STATION_STAFF: "驿站管理员",
+}
+"""Role → what staff read."""
+
+ERROR_TEXT = {
+    403: "您没有权限进行此操作。",
+    404: "找不到您要的内容，可能已被删除或编号有误。",
+    409: "当前状态不允许此操作，请刷新页面后再试。",
+    422: "填写的内容有误，请检查后再试。",
+}
+
+
+# -- Jinja2 filters -----------------------------------------------------------------------
+
+def _tz(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """An aware UTC datetime shown in Asia/Shanghai ("-" for None)."""
+    if value is None:
+        return "-"
+    return local(value).strftime(fmt)
+
+
+templates.env.filters["tz"] = _tz
+templates.env.filters["local"] = _tz
+templates.env.filters["tzdate"] = lambda v: _tz(v, "%Y-%m-%d")
+templates.env.filters["role_name"] = lambda role: ROLE_NAMES.get(role, role or "")
+templates.env.globals["ROLE_NAMES"] = ROLE_NAMES
+
+
+# -- dependencies -------------------------------------------------------------------------
+
+def _db(request: Request) -> Iterator[Session]:
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
+        request.state.db = session
+        yield session
+
+
+def _now(request: Request) -> datetime:
+    clock = getattr(request.app.state, "clock", None)
+    if clock is None:
+        from storage.times import utcnow
+
+        return utcnow()
+    return clock()
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+DbDep = Annotated[Session, Depends(_db)]
+NowDep = Annotated[datetime, Depends(_now)]
+SettingsDep = Annotated[Settings, Depends(_settings)]
+
+
+class LoginRequired(Exception):
+    """Raised by ``StaffDep`` when the request has no live console session."""
+
+    def __init__(self, next_url: str) -> None:
+        super().__init__(next_url)
+        self.next_url = next_url
+
+
+class ConsoleError(Exception):
+    """An error page: ``status`` (403, 404, 409, 422 …) and the sentence to show."""
+
+    def __init__(self, status: int, message: str | None = None) -> None:
+        super().__init__(message or ERROR_TEXT.get(status, "出错了。"))
+        self.status = status
+        self.message = message or ERROR_TEXT.get(status, "出错了。")
+
+
+def _logged_in(request: Request, db: DbDep, now: NowDep, settings: SettingsDep) -> accounts.LoggedIn:
+    logged = accounts.session_for_token(db, request.cookies.get(COOKIE), now,
+                                        idle_s=settings.console_session_idle_s)
+    db.commit()  # the touch of last_seen_at, or the expired row's deletion
+    if logged is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise LoginRequired(target)
+    request.state.console = logged
+    return logged
+
+
+LoggedInDep = Annotated[accounts.LoggedIn, Depends(_logged_in)]
+
+
+def _staff(logged: LoggedInDep) -> GridWorker:
+    return logged.worker
+
+
+StaffDep = Annotated[GridWorker, Depends(_staff)]
+
+
+async def _csrf(request: Request, logged: LoggedInDep) -> None:
+    sent = request.headers.get("x-csrf-token")
+    if sent is None:
+        form = await request.form()  # cached: the handler's Form() fields read it again
+        value = form.get("csrf_token")
+        sent = value if isinstance(value, str) else None
+    if not sent or not secrets.compare_digest(sent, logged.row.csrf_token):
+        raise ConsoleError(403, "页面已过期或来源不明，请刷新页面后重试。")
+
+
+CsrfDep = Annotated[None, Depends(_csrf)]
+
+
+# -- rendering ----------------------------------------------------------------------------
+
+def is_htmx(request: Request) -> bool:
+    """Whether htmx sent the request (``HX-Request: true``)."""
+    return request.headers.get("hx-request") == "true"
+
+
+def render(request: Request, name: str, context: dict[str, Any] | None = None,
+           status_code: int = 200) -> HTMLResponse:
+    """The template ``name`` with ``context`` plus: ``me`` (GridWorker or None),
+    ``csrf_token``, ``now`` (aware UTC), ``can(capability, community_id=None)``, ``htmx``,
+    ``ok`` / ``error`` (from the query string unless given), ``request``."""
+    logged: accounts.LoggedIn | None = getattr(request.state, "console", None)
+    me = logged.worker if logged else None
+    db: Session | None = getattr(request.state, "db", None)
+
+    def can(capability: str, community_id: int | None = None) -> bool:
+        return me is not None and db is not None and may(db, me, capability, community_id)
+
+    full: dict[str, Any] = {
+        "me": me,
+        "csrf_token": logged.row.csrf_token if logged else "",
+        "now": _now(request),
+        "can": can,
+        "htmx": is_htmx(request),
+        "ok": request.query_params.get("ok"),
+        "error": request.query_params.get("error"),
+    }
+    full.update(context or {})
+    return templates.TemplateResponse(request, name, full, status_code=status_code)
+
+
+def redirect(request: Request, url: str, ok: str | None = None, error: str | None = None) -> Response:
+    """303 to ``url`` (with ``?ok=`` / ``?error=`` for the next page to show); for htmx
+    requests an ``HX-Redirect`` header instead, so the whole page changes."""
+    params = {k: v for k, v in (("ok", ok), ("error", error)) if v}
+    if params:
+        url += ("&" if "?" in url else "?") + urlencode(params)
+    if is_htmx(request):
+        return Response(status_code=200, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)
+
+
+def client_ip(request: Request) -> str | None:
+    """The client's address as the server saw it (uvicorn's proxy headers apply)."""
+    return request.client.host if request.client else None
+
+
+def audit(session: Session, request: Request | None, me: GridWorker | None, action: str,
+          target_kind: str | None = None, target_id: object = None, **detail: Any) -> AuditEntry:
+    """Add one audit log row (committed with the caller's transaction): ``action`` such as
+    "ticket.assign", by ``me``, on ``target_kind``/``target_id`` (str()'d), with ``detail``
+    (JSON-able values). The time is ``app.state.clock``'s now."""
+    entry = AuditEntry(at=_now(request) if request is not None else None, worker_id=me.id if me else None,
+                       action=action, target_kind=target_kind,
+                       target_id=None if target_id is None else str(target_id),
+                       detail=detail, ip=client_ip(request) if request is not None else None)
+    if entry.at is None:
+        from storage.times import utcnow
+
+        entry.at = utcnow()
+    session.add(entry)
+    return entry
+
+
+# -- errors -------------------------------------------------------------------------------
+
+def status_of(exc: Exception) -> int:
+    """HTTP status for a service error (500 for anything else)."""
+    if isinstance(exc, NotAllowed):
+        return 403
+    if isinstance(exc, StorageNotFound):
+        return 404
+    if isinstance(exc, WrongState | Conflict):
+        return 409
+    if isinstance(exc, Invalid | ValueError):
+        return 422
+    return 500
+
+
+def message_of(exc: Exception, status: int) -> str:
+    """The sentence shown for ``exc``: ``Invalid``'s own message when it is Chinese (the
+    services write some), else the status's standard sentence."""
+    text = str(exc)
+    if isinstance(exc, Invalid | WrongState) and any("\u4e00" <= ch <= "\u9fff" for ch in text):
+        return text
+    return ERROR_TEXT.get(status, "出错了。")
+
+
+@contextlib.contextmanager
+def service_errors() -> Iterator[None]:
+    """Turn the service errors raised inside into ``ConsoleError`` (an error page)."""
+    try:
+        yield
+    except (ServiceError, StorageNotFound, Conflict) as exc:
+        status = status_of(exc)
+        raise ConsoleError(status, message_of(exc, status)) from exc
+
+
+def error_response(request: Request, status: int, message: str) -> Response:
+    """The error page (or, for htmx, the flash fragment swapped into #flash)."""
+    if is_htmx(request):
+        response = render(request, "_flash.html", {"error": message, "ok": None}, status_code=status)
+        response.headers["HX-Retarget"] = "#flash"
+        response.headers["HX-Reswap"] = "innerHTML"
+        return response
+    return render(request, "error.html", {"status": status, "error": message}, status_code=status)
+
+
+def install(app: FastAPI, router) -> None:  # noqa: ANN001 - an APIRouter
+    """Mount the console on ``app``: the static files, ``router`` and the error handlers
+    (login required, console errors, service errors raised on /console pages)."""
+    from fastapi.staticfiles import StaticFiles
+
+    app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")
+    app.include_router(router)
+
+    @app.exception_handler(LoginRequired)
+    async def _login_required(request: Request, exc: LoginRequired) -> Response:
+        url = "/console/login?next=" + quote(exc.next_url, safe="")
+        if is_htmx(request):
+            return Response(status_code=401, headers={"HX-Redirect": url})
+        return RedirectResponse(url, status_code=303)
+
+    @app.exception_handler(ConsoleError)
+    async def _console_error(request: Request, exc: ConsoleError) -> Response:
+        return error_response(request, exc.status, exc.message)
+
+    async def _service_error(request: Request, exc: Exception) -> Response:
+        status = status_of(exc)
+        if not request.url.path.startswith("/console"):
+            log.error("unhandled service error on %s", request.url.path, exc_info=exc)
+            return Response("Internal Server Error", status_code=500)
+        return error_response(request, status, message_of(exc, status))
+
+    for kind in (ServiceError, StorageNotFound, Conflict):
+        app.add_exception_handler(kind, _service_error)
