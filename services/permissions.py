@@ -29,7 +29,7 @@ from services.errors import NotAllowed
 from services.people import community_id_of, departments_of
 from services.scope import scope_of
 from storage.lending import LendItem, Loan, Station
-from storage.models import Grid, GridWorker, Resident, Role, Ticket
+from storage.models import Department, Grid, GridWorker, Resident, Role, Ticket
 
 STAFF_ACTIONS = frozenset({"accept", "start", "resolve", "ask", "resume", "call_in",
                            "transfer", "reject", "note", "attach", "view", "assign", "message"})
@@ -89,19 +89,21 @@ def may(session: Session, worker: GridWorker | None, capability: str,
         community_id: int | None = None) -> bool:
     """Whether ``worker`` has the console ``capability`` (a key of ``CAPABILITIES``), and —
     when ``community_id`` is given — within that community: one seen whole by their scope
-    (``services.scope``), or the community of a grid in it. An inactive worker or None has
-    nothing. Raises ValueError for an unknown capability (a programming error)."""
+    (``services.scope``), their own (``GridWorker.community_id``), that of a grid in their
+    scope or of a department they act for. An inactive worker or None has nothing.
+    Raises ValueError for an unknown capability (a programming error)."""
     if capability not in CAPABILITIES:
         raise ValueError(f"unknown capability {capability!r}")
     if worker is None or not worker.active or worker.role not in CAPABILITIES[capability]:
         return False
-    if community_id is None:
+    if community_id is None or worker.community_id == community_id:
         return True
     scope = scope_of(session, worker)
     if scope.covers_community(community_id):
         return True
-    return any(grid is not None and grid.community_id == community_id
-               for grid in (session.get(Grid, g) for g in scope.grid_ids))
+    grids = (session.get(Grid, g) for g in scope.grid_ids)
+    departments = (session.get(Department, d) for d in scope.department_ids)
+    return any(row is not None and row.community_id == community_id for row in (*grids, *departments))
 
 
 def require_may(session: Session, worker: GridWorker | None, capability: str,
