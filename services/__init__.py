@@ -49,6 +49,10 @@ Shape (one job per module)::
                       pushed to its workers and grid leaders, the numbers to dial
       lending_notify.py  what a borrower is told: offers, hand-out, return, due reminders
       care_notify.py     what a guardian is told: offers, first-class reminders, notices
+      open311.py      Open311 GeoReport v2 reads: categories as services, a ticket as a
+                      public request (no personal data), GET requests filters
+      open311_intake.py  a POSTed request → a ticket routed like a chat report
+      api_keys.py     Open311 client keys: issue (shown once, SHA-256 stored), verify, revoke
 
 Actors: a ``GridWorker`` (staff), a ``Resident`` or None (the system: timers, imports).
 Ticket actions lock nothing themselves (the caller loads the ticket ``for_update``), return the
