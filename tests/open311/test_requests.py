@@ -148,3 +148,22 @@ def test_a_residents_wechat_ticket_shows_nothing_personal(o311, chat, community)
     [row] = response.json()
     assert row["address"] == "幸福新社区3号楼" and row["media_url"] is None
     assert row["service_code"] == "stairwell_light"
+
+
+def test_dates_in_the_forms_clients_send(community):
+    from datetime import UTC, datetime
+
+    from services.open311 import parse_query
+
+    with Session(community) as session:
+        def start_of(value):
+            return parse_query(session, {"start_date": value}, START).start
+
+        expected = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
+        assert start_of("2026-11-22T10:00:00+08:00") == expected
+        assert start_of("2026-11-22T10:00:00 08:00") == expected  # "+" decoded as a space
+        assert start_of("2026-11-22T02:00:00Z") == expected
+        assert start_of("2026-11-22T10:00:00") == expected  # no offset: Asia/Shanghai
+        assert start_of("2026-11-22") == datetime(2026, 11, 21, 16, 0, tzinfo=UTC)
+        query = parse_query(session, {}, START)
+        assert (query.start, query.end) == (START - timedelta(days=90), START)
