@@ -116,6 +116,29 @@ def _grids(session: Session, scope: Scope) -> list[tuple[int, str, str, str, int
     return sorted(rows, key=lambda g: (g[3], g[4], g[1]))
 
 
+@dataclass(frozen=True)
+class Area:
+    """A community in a member of staff's scope, for the period pickers of the dashboard and
+    the exports: ``whole`` when the scope sees it whole; ``grids`` (id, "G01 第一网格") those
+    of its grids in scope."""
+
+    community_id: int
+    community: str
+    whole: bool
+    grids: tuple[tuple[int, str], ...]
+
+
+def areas(session: Session, scope: Scope) -> list[Area]:
+    """The communities and grids of ``scope``, by community name then grid code."""
+    out: list[Area] = []
+    for gid, code, name, community, community_id, whole in _grids(session, scope):
+        if not out or out[-1].community_id != community_id:
+            out.append(Area(community_id, community, whole, ()))
+        last = out[-1]
+        out[-1] = replace(last, grids=(*last.grids, (gid, f"{code} {name}")))
+    return out
+
+
 def build(session: Session, start: datetime, end: datetime, now: datetime, tz: str,
           scope: Scope = EVERYTHING) -> Dashboard:
     """The dashboard of tickets created in [start, end) (aware) in the grids of ``scope``

@@ -17,6 +17,8 @@ from fastapi import APIRouter, FastAPI
 PAGES = [
     "auth",  # /console/login, /console/logout
     # page modules, one line each (e.g. "queue",) — above "home"
+    "dashboard",  # /console/dashboard, /console/dashboard.json
+    "exports",  # /console/exports, /console/exports/{what}.{csv|xlsx}
     "home",  # last: the fallback start page at GET /console/ (a page module's own wins)
 ]
 
