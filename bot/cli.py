@@ -12,6 +12,7 @@
     gridbot notice TITLE BODY --grid …       push a notice (停水停电通知) to residents;
                                              --status N shows its delivery counts
     gridbot resident level REF LEVEL         a resident's care level (红橙黄蓝绿 or none)
+    gridbot staff password WHO | list        staff console passwords (argon2); staff and logins
     gridbot qrcode [--buildings] [--out DIR] the communities' QR codes (scenes; PNGs via the API)
     gridbot intents classify|eval            the understanding of messages
     gridbot outbox list|retry                pushes that are dead or in doubt; re-send them
@@ -46,6 +47,7 @@ from bot.cli_intents import app as intents_app
 from bot.cli_outbox import outbox_app
 from bot.cli_residents import resident_app
 from bot.cli_services import care_app, station_app
+from bot.cli_staff import staff_app
 from bot.lazy import lazy_module
 
 if TYPE_CHECKING:
@@ -85,6 +87,7 @@ app.add_typer(station_app, name="station")
 app.add_typer(care_app, name="care")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(resident_app, name="resident")
+app.add_typer(staff_app, name="staff")
 app.add_typer(apikey_app, name="apikey")
 app.command("chat", short_help="在终端里模拟微信对话（居民或网格员）。", help=(
     "在终端里以居民或网格员的身份和运行中的 gridbot 对话，就像微信那样；输入 /help 查看对话内命令。"))(chat)
@@ -132,13 +135,16 @@ def serve(
     if migrate:
         migrations.upgrade(settings.database_url)
     if demo:
-        from bot.demo import seed
+        from bot.demo import DEMO_ADMIN_LOGIN, DEMO_PASSWORD, console_logins, seed
         from storage.db import make_engine
 
         engine = make_engine(settings.database_url)
         for report in seed(engine):
             typer.echo(f"demo data imported: {report}")
+        console_logins(engine)
         engine.dispose()
+        typer.echo(f"控制台：http://127.0.0.1:{port}/console/ 账号 {DEMO_ADMIN_LOGIN} 密码 {DEMO_PASSWORD}"
+                   "（其他演示员工：账号为手机号，密码相同）")
         typer.echo(f"demo: WeChat API sandbox at {overrides['wechat_api_base_url']}; "
                    f"talk with `gridbot chat --url http://127.0.0.1:{port}` "
                    "(staff: --openid worker-g1)")

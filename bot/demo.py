@@ -27,3 +27,34 @@ def seed(engine: Engine, files: tuple[Path, ...] = DEMO_FILES) -> list[ImportRep
         if session.exec(select(Community).where(Community.name == "幸福新社区")).first():
             return []
         return [import_file(session, path) for path in files]
+
+
+DEMO_PASSWORD = "gridbot-demo"
+"""Console password of every demo staff member (`gridbot serve --demo` only)."""
+DEMO_ADMIN_LOGIN = "admin"
+"""Console login of the demo's street administrator (街道管理员, every community)."""
+
+
+def console_logins(engine: Engine, password: str = DEMO_PASSWORD) -> list[tuple[str, str, str]]:
+    """Give the demo's staff console logins: a street administrator 「刘主任」 (login
+    ``admin``, created if missing) and every other member of staff without a password (login:
+    their phone, else OpenID), all with ``password``. Returns (login, name, role) of each
+    login set now (empty when run before)."""
+    from services import accounts
+    from storage.models import GridWorker, Role
+
+    made: list[tuple[str, str, str]] = []
+    with session_scope(engine) as session:
+        admin = session.exec(select(GridWorker).where(GridWorker.openid == "street-admin")).first()
+        if admin is None:
+            admin = GridWorker(openid="street-admin", name="刘主任", role=Role.STREET_ADMIN,
+                               phone="13800000300")
+            session.add(admin)
+            session.flush()
+        for worker in [admin, *session.exec(select(GridWorker).order_by(GridWorker.id))]:
+            if worker.password_hash or not worker.active:
+                continue
+            login = DEMO_ADMIN_LOGIN if worker.id == admin.id else None
+            accounts.set_password(session, worker, password, login=login)
+            made.append((worker.login, worker.name, worker.role))
+    return made

@@ -1,0 +1,113 @@
+"""`gridbot staff …` — console accounts of staff (员工控制台).
+
+    gridbot staff password WHO [--login NAME] [--stdin]   set a console password
+    gridbot staff list                                    staff, roles, logins
+
+WHO is a console login, a phone number or an OpenID. The password is asked twice (hidden)
+unless ``--stdin`` reads it from one line of standard input (scripts). Setting a password
+ends the worker's open console sessions and writes an audit row ("password_set"). Exit 1
+when nobody or several people match WHO, or the password is refused (too short, login taken).
+
+Registered by bot/cli.py: ``app.add_typer(staff_app, name="staff")``.
+"""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from typing import Annotated
+
+import typer
+
+staff_app = typer.Typer(help="员工控制台账号：设置登录密码，查看员工名单。", no_args_is_help=True)
+
+
+@staff_app.command("password", help=(
+        "为员工设置（或重设）控制台登录密码，至少8位。员工可用登录名、手机号或 OpenID 指明；"
+        "登录名默认为手机号。设置后该员工已登录的浏览器全部退出，并记入审计日志。"))
+def password(
+    who: Annotated[str, typer.Argument(metavar="员工", show_default=False,
+                                       help="登录名、手机号或 OpenID。")],
+    login: Annotated[str | None, typer.Option(metavar="登录名", show_default=False,
+                                              help="同时设置登录名（默认沿用原登录名，没有则用手机号）。")]
+    = None,
+    stdin: Annotated[bool, typer.Option(help="从标准输入读一行作为密码（用于脚本），不再询问。")] = False,
+) -> None:
+    """Set a worker's console password (asked twice, hidden)."""
+    from sqlmodel import or_, select
+
+    from bot.preflight import load_settings
+    from services import accounts
+    from services.errors import Invalid
+    from storage.accounts import AuditEntry
+    from storage.db import make_engine, session_scope
+    from storage.models import GridWorker
+
+    settings = load_settings()
+    engine = make_engine(settings.database_url, connect_timeout_s=settings.db_connect_timeout_s)
+    try:
+        with session_scope(engine) as session:
+            found = list(session.exec(select(GridWorker).where(or_(
+                GridWorker.login == who, GridWorker.phone == who, GridWorker.openid == who))))
+            if len(found) != 1:
+                typer.echo(f"找不到员工「{who}」（可用登录名、手机号或 OpenID）。" if not found else
+                           f"「{who}」对应多位员工，请改用 OpenID："
+                           + "、".join(f"{w.name}（{w.openid}）" for w in found), err=True)
+                raise typer.Exit(1)
+            worker = found[0]
+            if stdin:
+                secret = sys.stdin.readline().rstrip("\r\n")
+            else:
+                secret = typer.prompt(f"{worker.name} 的新密码", hide_input=True,
+                                      confirmation_prompt="再输入一次")
+            try:
+                accounts.set_password(session, worker, secret, login=login)
+            except Invalid as exc:
+                typer.echo(_invalid_text(str(exc)), err=True)
+                raise typer.Exit(1) from None
+            session.add(AuditEntry(worker_id=None, action="password_set", target_kind="worker",
+                                   target_id=str(worker.id),
+                                   detail={"by": f"cli:{getpass.getuser()}", "login": worker.login}))
+            name, login_name = worker.name, worker.login
+    finally:
+        engine.dispose()
+    typer.echo(f"已为 {name} 设置控制台密码，登录名：{login_name}")
+
+
+def _invalid_text(message: str) -> str:
+    """The Chinese line for ``services.accounts.set_password``'s Invalid messages."""
+    from services.accounts import MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS
+
+    if message.startswith("password"):
+        return f"密码需要 {MIN_PASSWORD_CHARS}–{MAX_PASSWORD_CHARS} 个字符。"
+    if "another worker" in message:
+        return "这个登录名已被其他员工使用，请用 --login 另选一个。"
+    return "登录名不能为空。"
+
+
+@staff_app.command("list", help="列出员工：姓名、身份、社区、网格、控制台登录名、是否已设密码、是否在职。")
+def list_staff() -> None:
+    """Print every member of staff with their role and console login."""
+    from sqlmodel import Session, select
+
+    from bot.console.web import ROLE_NAMES
+    from bot.preflight import load_settings
+    from storage.db import make_engine
+    from storage.models import Community, Grid, GridWorker
+
+    settings = load_settings()
+    engine = make_engine(settings.database_url, connect_timeout_s=settings.db_connect_timeout_s)
+    try:
+        with Session(engine) as session:
+            communities = {c.id: c.name for c in session.exec(select(Community))}
+            grids = {g.id: g for g in session.exec(select(Grid))}
+            rows = list(session.exec(select(GridWorker).order_by(GridWorker.community_id, GridWorker.id)))
+    finally:
+        engine.dispose()
+    typer.echo("编号\t姓名\t身份\t社区\t网格\t登录名\t密码\t状态")
+    for w in rows:
+        grid = grids.get(w.grid_id)
+        community = communities.get(w.community_id or (grid.community_id if grid else None), "-")
+        typer.echo("\t".join([str(w.id), w.name, ROLE_NAMES.get(w.role, w.role), community,
+                              grid.code if grid else "-", w.login or "-",
+                              "已设" if w.password_hash else "未设", "在职" if w.active else "离职"]))

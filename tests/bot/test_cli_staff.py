@@ -1,0 +1,83 @@
+"""`gridbot staff password|list`: console passwords set from the command line, and the demo's
+console logins (`gridbot serve --demo`)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import Session, select
+from typer.testing import CliRunner
+
+from bot.cli import app
+from bot.demo import DEMO_ADMIN_LOGIN, DEMO_PASSWORD, console_logins
+from services import accounts
+from storage.accounts import AuditEntry, ConsoleSession
+from storage.models import GridWorker, Role
+from storage.times import utcnow
+
+
+@pytest.fixture
+def cli_env(monkeypatch, postgres_url, redis_url, community):
+    monkeypatch.setenv("GRIDBOT_DATABASE_URL", postgres_url)
+    monkeypatch.setenv("GRIDBOT_REDIS_URL", redis_url)
+    return community
+
+
+def _worker(engine, openid: str) -> GridWorker:
+    with Session(engine) as s:
+        return s.exec(select(GridWorker).where(GridWorker.openid == openid)).one()
+
+
+def test_password_is_asked_twice_and_ends_open_sessions(cli_env):
+    engine = cli_env
+    with Session(engine, expire_on_commit=False) as s:
+        worker = s.exec(select(GridWorker).where(GridWorker.openid == "worker-g1")).one()
+        accounts.set_password(s, worker, "first-password")
+        accounts.start_session(s, worker, utcnow(), max_s=3600)
+        s.commit()
+    result = CliRunner().invoke(app, ["staff", "password", "13800000001"],
+                                input="new-password-1\nnew-password-1\n")
+    assert result.exit_code == 0, result.output
+    assert "已为 王芳 设置控制台密码，登录名：13800000001" in result.output
+    with Session(engine) as s:
+        worker = s.get(GridWorker, worker.id)
+        assert accounts.authenticate(s, "13800000001", "new-password-1").id == worker.id
+        assert accounts.authenticate(s, "13800000001", "first-password") is None
+        assert s.exec(select(ConsoleSession)).all() == []
+        [entry] = s.exec(select(AuditEntry).where(AuditEntry.action == "password_set")).all()
+        assert entry.target_id == str(worker.id) and entry.detail["login"] == "13800000001"
+
+
+def test_mismatch_short_password_and_unknown_staff_are_refused(cli_env):
+    runner = CliRunner()
+    mismatch = runner.invoke(app, ["staff", "password", "worker-g1"],
+                             input="new-password-1\nother-password\nnew-password-1\nnew-password-1\n")
+    assert mismatch.exit_code == 0  # asked again until both agree
+    short = runner.invoke(app, ["staff", "password", "worker-g1", "--stdin"], input="short\n")
+    assert short.exit_code == 1 and "密码需要 8" in short.output
+    unknown = runner.invoke(app, ["staff", "password", "nobody", "--stdin"], input="long-enough\n")
+    assert unknown.exit_code == 1 and "找不到员工「nobody」" in unknown.output
+
+
+def test_login_option_and_taken_logins(cli_env):
+    runner = CliRunner()
+    ok = runner.invoke(app, ["staff", "password", "admin-1", "--login", "zhao", "--stdin"],
+                       input="long-enough-1\n")
+    assert ok.exit_code == 0 and "登录名：zhao" in ok.output
+    taken = runner.invoke(app, ["staff", "password", "worker-g1", "--login", "zhao", "--stdin"],
+                          input="long-enough-2\n")
+    assert taken.exit_code == 1 and "已被其他员工使用" in taken.output
+    listing = runner.invoke(app, ["staff", "list"])
+    assert listing.exit_code == 0
+    lines = {line.split("\t")[1]: line.split("\t") for line in listing.output.splitlines()[1:]}
+    assert lines["赵主任"][2:] == ["社区工作人员", "幸福新社区", "-", "zhao", "已设", "在职"]
+    assert lines["王芳"][2:] == ["网格员", "幸福新社区", "G01", "-", "未设", "在职"]
+
+
+def test_demo_console_logins(community):
+    made = console_logins(community)
+    logins = {login: role for login, _, role in made}
+    assert logins[DEMO_ADMIN_LOGIN] == Role.STREET_ADMIN
+    assert logins["13800000001"] == Role.GRID_WORKER
+    with Session(community) as s:
+        assert accounts.authenticate(s, DEMO_ADMIN_LOGIN, DEMO_PASSWORD).name == "刘主任"
+    assert console_logins(community) == []  # once only; passwords staff changed stay
