@@ -19,6 +19,7 @@ PAGES = [
     # page modules, one line each (e.g. "queue",) — above "home"
     "dashboard",  # /console/dashboard, /console/dashboard.json
     "exports",  # /console/exports, /console/exports/{what}.{csv|xlsx}
+    "kept",  # /console/kept: 待人工处理 (answer a kept message, or turn it into a ticket)
     "config",  # /console/config: organisation, stations, programmes, import with dry run
     "home",  # last: the fallback start page at GET /console/ (a page module's own wins)
 ]
