@@ -22,7 +22,8 @@ department it was transferred to (转派), else the community and grid. Datetime
 (ISO 8601) with the offset of the people-facing zone (``+08:00`` for Asia/Shanghai).
 
 The write side (POST) is ``services.open311_intake``; the HTTP door is ``bot.open311``.
-Errors are ``services.errors``: NotFound (unknown service or request), Invalid (a bad filter);
+Errors are ``services.errors``: NotFound (unknown service, request or jurisdiction_id: the
+spec's 404), Invalid (a bad filter: 400);
 their messages are the Chinese sentences of the ``[open311]`` catalogue table.
 """
 
@@ -148,7 +149,7 @@ def parse_query(session: Session, params: Mapping[str, str], now: datetime,
 
     Without dates the last ``DEFAULT_SPAN_DAYS`` days up to ``now``; with one, the other is
     ``DEFAULT_SPAN_DAYS`` days away (end capped at ``now``). Raises Invalid (a bad date or
-    status, an empty or over-long span, an unknown jurisdiction_id)."""
+    status, an empty or over-long span), NotFound (an unknown jurisdiction_id)."""
     ids = _split(params.get("service_request_id"))
     statuses = tuple(s.lower() for s in _split(params.get("status")))
     if bad := [s for s in statuses if s not in STATUSES]:
@@ -174,14 +175,14 @@ def parse_query(session: Session, params: Mapping[str, str], now: datetime,
 
 def jurisdiction(session: Session, value: str | None) -> int | None:
     """The community a jurisdiction_id names (its id or its name); None when not given.
-    Raises Invalid (no such community: the spec answers 400)."""
+    Raises NotFound (no such community: the spec answers 404)."""
     value = (value or "").strip()
     if not value:
         return None
     for community in org.communities(session):
         if value in (str(community.id), community.name):
             return community.id
-    raise Invalid(msg("open311.error_jurisdiction", value=value))
+    raise NotFound(msg("open311.error_jurisdiction", value=value))
 
 
 def find(session: Session, query: Query, tz: str = "Asia/Shanghai") -> list[dict[str, Any]]:

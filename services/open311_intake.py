@@ -21,8 +21,10 @@ address naming none is refused as ambiguous. A location that matches nothing is 
 
 The reporter is no WeChat resident: ``Reporter(name, phone, source="open311:<key name>")``,
 so the timeline's first event names the client and the contact given (staff read it; GET
-never shows it). A ``media_url`` is recorded as the ticket's photo. Errors: Invalid (400),
-NotAllowed (403: a key limited to another community than ``jurisdiction_id``), with the
+never shows it). A ``media_url`` is recorded as the ticket's photo. Errors, as the spec
+answers them: NotFound (404: an unknown service_code or jurisdiction_id), Invalid (400: a
+missing or bad parameter), NotAllowed (403: a key limited to another community than
+``jurisdiction_id``), with the
 Chinese sentences of the ``[open311]`` catalogue table.
 """
 
@@ -39,7 +41,7 @@ from sqlmodel import Session
 
 from intents.slots import extract_address
 from services import places, promise
-from services.errors import Invalid, NotAllowed
+from services.errors import Invalid, NotAllowed, NotFound
 from services.messages import msg
 from services.open311 import KINDS, OPEN311_ACTOR, agency, jurisdiction
 from services.tickets import NewTicket, Reporter, open_ticket
@@ -65,14 +67,15 @@ def submit(session: Session, key: ApiKey, form: Mapping[str, str], now: datetime
 
     Returns (the ticket, the spec's response ``{"service_request_id", "service_notice",
     "account_id"}``; the notice says who has it and when it is due: 「已派给幸福新社区第一网格，
-    预计明天上午10:00前处理好」). Raises Invalid, NotAllowed (module docstring).
+    预计明天上午10:00前处理好」). Raises NotFound (an unknown or emergency service_code, an
+    unknown jurisdiction_id), Invalid, NotAllowed (module docstring).
     """
     code = _field(form, "service_code", MAX_FIELD_CHARS)
     if not code:
         raise Invalid(msg("open311.error_service_code_missing"))
     category = category_file.load().by_code(code)
-    if category is None or category.kind not in KINDS:
-        raise Invalid(msg("open311.error_service_code", code=code))
+    if category is None or category.kind not in KINDS:  # the spec: 404 for an unknown code
+        raise NotFound(msg("open311.error_service_code", code=code))
     description = (form.get("description") or "").strip()
     if len(description) > MAX_DESCRIPTION_CHARS:
         raise Invalid(msg("open311.error_too_long", name="description",
@@ -100,7 +103,8 @@ def locate(session: Session, key: ApiKey, form: Mapping[str, str],
     """``NewTicket`` location fields for the form's address_id / address_string / lat+long
     (module docstring): ``building_id`` (+ ``unit``, ``room``) or ``place_id``, plus
     ``latitude``/``longitude`` when a point was given. Raises Invalid (none given, a bad
-    value, nothing matched, an ambiguous address), NotAllowed (jurisdiction_id outside the
+    value, nothing matched, an ambiguous address), NotFound (an unknown jurisdiction_id),
+    NotAllowed (jurisdiction_id outside the
     key's community)."""
     address = address if address is not None else _field(form, "address_string",
                                                           MAX_ADDRESS_CHARS)
@@ -128,7 +132,7 @@ def locate(session: Session, key: ApiKey, form: Mapping[str, str],
 
 def _communities(session: Session, key: ApiKey, form: Mapping[str, str],
                  address: str | None) -> list[int]:
-    """Community ids to look in (module docstring). Raises NotAllowed, Invalid."""
+    """Community ids to look in (module docstring). Raises NotAllowed, NotFound."""
     named = jurisdiction(session, form.get("jurisdiction_id"))
     if key.community_id is not None:
         if named is not None and named != key.community_id:
