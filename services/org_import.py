@@ -10,8 +10,9 @@ or changed grid are handed over, each hand-over recorded on the ticket's timelin
 
 ``within`` restricts an import to some communities (the ids a community's staff may
 configure, ``services.scope``): a file naming another community, or a new one, or staff
-of another community or of none (the 街道's), is refused with a problem on its line
-(``outside_community`` / ``outside_staff``) next to every other problem of the file.
+of another community or of none (the 街道's), or a new or changed street-level department,
+is refused with a problem on its line (``outside_community`` / ``outside_staff`` /
+``outside_department``) next to every other problem of the file.
 
 Who takes a ticket over: an active grid worker of the ticket's grid (the new worker),
 else the grid's leader (网格长), else nobody (the community's staff see it in the queue);
@@ -43,7 +44,7 @@ from storage.importer import (
     import_file,
     read_text,
 )
-from storage.models import Community, Grid, GridWorker, Role, Street, Ticket
+from storage.models import Community, Department, Grid, GridWorker, Role, Street, Ticket
 
 ACTOR = "system"
 
@@ -117,8 +118,9 @@ def outside(session: Session, parsed: Parsed, within: Collection[int]) -> list[P
     """The problems of a file that touches more than the communities ``within``: each
     community it names that is not an existing one of them (matched as the importer does:
     by name within its street, or by name alone when the file names no street and one
-    community has it), and each member of staff it lists who exists already with another
-    community or none. Reads the database, writes nothing."""
+    community has it), each member of staff it lists who exists already with another
+    community or none, and each street-level department (街道部门) it would create or whose
+    phone it would change. Reads the database, writes nothing."""
     allowed = set(within)
     names = {c.name for c in parsed.communities}
     found: dict[str, list[tuple[Community, str]]] = {}
@@ -149,7 +151,21 @@ def outside(session: Session, parsed: Parsed, within: Collection[int]) -> list[P
         if row.community_id not in allowed:
             problems.append(Problem(rec.where, "outside_staff",
                                     {"name": row.name, "openid": rec.openid}))
+    problems += _street_departments(session, parsed)
     return problems
+
+
+def _street_departments(session: Session, parsed: Parsed) -> list[Problem]:
+    """A restricted file may list a street-level department (街道部门) to add its own staff
+    as members, but not create one nor change its phone: that is the 街道's."""
+    wanted = [d for d in parsed.departments if d.street_level]
+    if not wanted:
+        return []
+    rows = {d.name: d for d in session.exec(select(Department).where(
+        col(Department.community_id).is_(None),
+        col(Department.name).in_({d.name for d in wanted})))}
+    return [Problem(d.where, "outside_department", {"department": d.name}) for d in wanted
+            if d.name not in rows or (d.phone is not None and d.phone != rows[d.name].phone)]
 
 
 def _file_order(problem: Problem) -> tuple[int, str]:

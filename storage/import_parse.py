@@ -80,6 +80,8 @@ PROBLEMS = {
     "outside_community": "community {community} is not one you may import (yours: {allowed})",
     "outside_staff": "{name} ({openid}) is staff of another community or of the 街道; only "
                      "staff over it may change them",
+    "outside_department": "street-level department {department} is the 街道's: only its staff may "
+                          "create it or change its phone",
 }
 """Problem kinds and their English text (logs, exceptions); the CLI shows staff the Chinese
 of the same key and fields from the message catalogue (``import_problem.<key>``)."""

@@ -174,3 +174,25 @@ def test_station_staff_import_stations_of_their_community_only(session, tmp_path
     assert [p.key for p in caught.value.problems] == ["outside_community"]
     with pytest.raises(NotAllowed):  # grids are the organisation: configure_org
         import_by(session, keeper, _file(tmp_path, YG), NOW, dry_run=True)
+
+
+def test_street_level_departments_are_the_streets(session, tmp_path):
+    """A community's file may add its staff to a 街道部门 as it is, not create one or change
+    its phone."""
+    from storage.models import Department
+
+    ids = _demo(session)
+    session.add(Department(name="城管", community_id=None, phone="024-11110000"))
+    session.commit()
+    mine = {ids["阳光社区"]}
+    base = YG + "departments:\n  - {name: 城管, scope: 街道, members: [{name: 小城, openid: yg-cg}]}\n"
+    report = import_org(session, _file(tmp_path, base), NOW, dry_run=True, within=mine)
+    assert report.created["members"] == 1
+    phone = base.replace("scope: 街道,", "scope: 街道, phone: 024-22220000,")
+    new = base.replace("城管", "环卫")
+    for text in (phone, new):
+        with pytest.raises(ImportProblems) as caught:
+            import_org(session, _file(tmp_path, text), NOW, within=mine)
+        assert [(p.key, p.where) for p in caught.value.problems] == [
+            ("outside_department", "org.yaml line 15")]
+    assert import_org(session, _file(tmp_path, new), NOW, dry_run=True).created["departments"] == 1
