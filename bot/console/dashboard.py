@@ -90,22 +90,30 @@ def chart_data(board: board_service.Dashboard) -> dict[str, Any]:
     }
 
 
-def _board(request: Request, db, me, now, settings, days: int, first: str | None,
+def parse_days(text: str | None) -> int:
+    """The ``days`` query value: one of ``PERIOD_DAYS`` (default 30); ConsoleError 422 else."""
+    if not text:
+        return board_service.PERIOD_DAYS[-1]
+    if not text.isdigit() or int(text) not in board_service.PERIOD_DAYS:
+        raise ConsoleError(422, "统计天数只能选近7天或近30天。")
+    return int(text)
+
+
+def _board(request: Request, db, me, now, settings, days: str | None, first: str | None,
            last: str | None, community: str | None) -> board_service.Dashboard:
     require_may(db, me, "dashboard")
-    if days not in board_service.PERIOD_DAYS:
-        raise ConsoleError(422, "统计天数只能选近7天或近30天。")
     try:
         return board_service.for_staff(
             db, me, now, settings.timezone, first=parse_day(first, "开始日期"),
-            last=parse_day(last, "结束日期"), days=days, community_id=parse_id(community))
+            last=parse_day(last, "结束日期"), days=parse_days(days),
+            community_id=parse_id(community))
     except ValueError as exc:  # the first day after the last (storage.stats.period)
         raise ConsoleError(422, "开始日期晚于结束日期，请重新选择。") from exc
 
 
 @router.get("/dashboard")
 def dashboard_page(request: Request, db: DbDep, me: StaffDep, now: NowDep, settings: SettingsDep,
-                   days: int = 30, first: str | None = Query(None, alias="from"),
+                   days: str | None = None, first: str | None = Query(None, alias="from"),
                    last: str | None = Query(None, alias="to"),
                    community: str | None = None) -> Response:
     """The dashboard page of the logged-in member of staff."""
@@ -113,14 +121,14 @@ def dashboard_page(request: Request, db: DbDep, me: StaffDep, now: NowDep, setti
     return render(request, "dashboard.html", {
         "board": board, "charts": chart_data(board),
         "areas": board_service.areas(db, scope_of(db, me)),
-        "days": days if not (first or last) else None,
+        "days": None if (first or last) else parse_days(days),
         "community": parse_id(community), "kind_label": _kind_label,
     })
 
 
 @router.get("/dashboard.json")
 def dashboard_json(request: Request, db: DbDep, me: StaffDep, now: NowDep, settings: SettingsDep,
-                   days: int = 30, first: str | None = Query(None, alias="from"),
+                   days: str | None = None, first: str | None = Query(None, alias="from"),
                    last: str | None = Query(None, alias="to"),
                    community: str | None = None) -> Response:
     """The same figures as JSON: ``period`` {from, to, timezone}, ``scopes`` (the rows of

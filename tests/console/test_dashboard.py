@@ -107,6 +107,8 @@ def test_periods(console, street):
                                                      "to": "2026-11-01"}).status_code == 422
     assert console.get("/console/dashboard", params={"from": "11/01"}).status_code == 422
     assert console.get("/console/dashboard", params={"days": 9}).status_code == 422
+    bad = console.get("/console/dashboard", params={"days": "abc"})
+    assert bad.status_code == 422 and "近7天" in bad.text  # a page, not FastAPI's JSON
 
 
 def test_not_logged_in_goes_to_the_login(console, street):
