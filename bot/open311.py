@@ -173,8 +173,9 @@ def requests(request: Request, ext: str) -> Response:
 
     def many(_: str, fmt: str) -> Response:
         with _session(request) as session:
-            query = reads.parse_query(session, dict(request.query_params), _now(request),
-                                      _tz(request))
+            params = {k: ",".join(request.query_params.getlist(k))  # status=open&status=closed
+                      for k in request.query_params}
+            query = reads.parse_query(session, params, _now(request), _tz(request))
             return _answer(fmt, "service_requests", reads.find(session, query, _tz(request)))
 
     return _respond(request, "requests" + ext, many)

@@ -93,6 +93,7 @@ def test_get_requests_filters(o311, api_key, community, clock):
     assert numbers(o311.get(url, params={"status": "open"})) == [noise, lift]
     assert numbers(o311.get(url, params={"status": "closed"})) == [light]
     assert numbers(o311.get(url, params={"status": "open,closed"})) == [noise, lift, light]
+    assert numbers(o311.get(f"{url}?service_code=lift&service_code=noise")) == [noise, lift]
     assert numbers(o311.get(url, params={"service_code": "lift,noise"})) == [noise, lift]
     assert numbers(o311.get(url, params={"service_request_id": f"{light},{noise}",
                                          "status": "open"})) == [noise, light]  # ids win
