@@ -2,22 +2,24 @@
 
 Registered by ``bot/cli.py`` as ``gridbot station …`` and ``gridbot care …``::
 
-    gridbot station add NAME [--address --hours --phone --max-open --hold-hours]
+    gridbot station add NAME [--community C --address --hours --phone --max-open --hold-hours]
     gridbot station list
-    gridbot station item STATION NAME --count N [--loan-days --deposit --id --photo …]
-    gridbot station stock STATION NAME COUNT          units in service (held/out stay so)
-    gridbot station loans [--station S] [--overdue]   holds and loans, overdue first
+    gridbot station item STATION NAME --count N [--community C --loan-days --deposit --id …]
+    gridbot station stock STATION NAME COUNT [--community C]   units in service
+    gridbot station loans [--station S --community C] [--overdue]   overdue first
 
-    gridbot care programme NAME [--kind --grades 1-6 --location --fee --offer-hours]
+    gridbot care programme NAME [--community C --kind --grades 1-6 --location --fee …]
     gridbot care list                                  programmes, sessions, places
-    gridbot care session PROGRAMME NAME [--weekdays 1-5 --time 16:30-18:00 --capacity 30
-                                         --start --end --opens --closes --location]
+    gridbot care session PROGRAMME NAME [--community C --weekdays 1-5 --time 16:30-18:00
+                                         --capacity 30 --start --end --opens --closes …]
     gridbot care roster SESSION_ID [--csv FILE] [--waiting]
     gridbot care attend SESSION_ID NAME_OR_NO… [--date D] [--absent] [--note]
     gridbot care notice SESSION_ID TEXT                push to every enrolled family
     gridbot care enroll SESSION_ID NAME --phone P [--grade G | --age A] [--notes N]
     gridbot care cancel NUMBER                         withdraw an enrollment (staff)
 
+``--community`` names the community of a new station or programme, or of the one named;
+it is needed only when the account serves several communities (the error lists them).
 Settings (the database) come from GRIDBOT_* environment variables. Changes that tell
 residents something (stock that serves the queue, a notice, a cancellation) stage outbox rows;
 the worker sends them. Errors are printed in Chinese for staff and exit with status 1.
@@ -63,9 +65,15 @@ def _session() -> Iterator[tuple[Session, Settings]]:
 
     settings = load_settings()
     engine = make_engine(settings.database_url)
+    from storage.org import CommunityNeeded
+
     try:
         with session_scope(engine) as session:
             yield session, settings
+    except CommunityNeeded as exc:
+        typer.echo(f"错误：这个账号有多个社区（{'、'.join(exc.choices)}），"
+                   f"请用 --community 指明是哪个社区。", err=True)
+        raise typer.Exit(1) from None
     except (StorageError, ValueError) as exc:
         typer.echo(f"错误：{exc}", err=True)
         raise typer.Exit(1) from None
@@ -73,10 +81,30 @@ def _session() -> Iterator[tuple[Session, Settings]]:
         engine.dispose()
 
 
+def _community_id(session: Session, name: str | None, default: bool = False) -> int | None:
+    """The id of community ``name``; with no name and ``default``, the account's only one
+    (None before any import); else None (look in every community). Raises NotFound,
+    ``storage.org.CommunityNeeded`` (several communities and no name, with ``default``)."""
+    from storage import org
+
+    if name or default:
+        try:
+            return org.which_community(session, name).id
+        except NotFound:
+            known = [c.name for c in org.communities(session)]
+            if name:
+                raise NotFound(f"没有叫「{name}」的社区（现有：{'、'.join(known) or '无'}）"
+                               ) from None
+    return None
+
+
 # ------------------------------------------------------------------ stations
 @station_app.command("add", help="新增驿站，或修改已有驿站的所给字段。")
 def station_add(
     name: Annotated[str, typer.Argument(help="驿站名称。")],
+    community: Annotated[str | None, typer.Option(
+        metavar="社区名", show_default=False,
+        help="所属社区（账号有多个社区时必填）。")] = None,
     address: Annotated[str | None, typer.Option(help="地址。")] = None,
     hours: Annotated[str | None, typer.Option(help="开放时间，如 每天 8:30–17:30。")] = None,
     phone: Annotated[str | None, typer.Option(help="联系电话。")] = None,
@@ -85,7 +113,9 @@ def station_add(
 ) -> None:
     """Add a station, or update the fields given."""
     with _session() as (session, _):
-        station = lending.upsert_station(session, name, utcnow(), address=address,
+        station = lending.upsert_station(session, name, utcnow(),
+                                         community_id=_community_id(session, community, True),
+                                         address=address,
                                          opening_hours=hours, phone=phone,
                                          max_open_per_resident=max_open, hold_hours=hold_hours)
         typer.echo(f"驿站 #{station.id} {station.name} 已保存")
@@ -118,6 +148,9 @@ def _item_line(item: lending.LendItem) -> str:
 def station_item(
     station: Annotated[str, typer.Argument(help="驿站名称或编号。")],
     name: Annotated[str, typer.Argument(help="物品名称，用居民常说的叫法，如 梯子。")],
+    community: Annotated[str | None, typer.Option(
+        metavar="社区名", show_default=False,
+        help="所属社区（账号有多个社区时必填）。")] = None,
     count: Annotated[int | None, typer.Option(help="可用件数。")] = None,
     loan_days: Annotated[int | None, typer.Option(help="借期（天）。")] = None,
     max_per_loan: Annotated[int | None, typer.Option(help="每次最多借几件。")] = None,
@@ -128,7 +161,7 @@ def station_item(
 ) -> None:
     """Add an item to a station, or update it."""
     with _session() as (session, settings):
-        row = lending.station_by_name(session, station)
+        row = lending.station_by_name(session, station, _community_id(session, community))
         item, released = lending.set_item(
             session, row, name, utcnow(), total=count, loan_days=loan_days,
             max_per_loan=max_per_loan, deposit_yuan=deposit, needs_id=needs_id,
@@ -142,10 +175,13 @@ def station_stock(
     station: Annotated[str, typer.Argument(help="驿站名称或编号。")],
     name: Annotated[str, typer.Argument(help="物品名称。")],
     count: Annotated[int, typer.Argument(help="现在可用的件数。")],
+    community: Annotated[str | None, typer.Option(
+        metavar="社区名", show_default=False,
+        help="所属社区（账号有多个社区时必填）。")] = None,
 ) -> None:
     """Set how many units of an item are in service; new units serve the queue first."""
     with _session() as (session, settings):
-        row = lending.station_by_name(session, station)
+        row = lending.station_by_name(session, station, _community_id(session, community))
         if not any(i.name == name for i in lending.all_items(session, row.id)):
             raise NotFound(f"{row.name} 没有 {name}")
         item, released = lending.set_item(session, row, name, utcnow(), total=count)
@@ -165,6 +201,9 @@ def _tell_lending_offers(session: Session, released: lending.Released, settings:
                      "（单号、物品、状态、归还或取件期限、电话）。")
 def station_loans(
     station: Annotated[str | None, typer.Option(help="只看这个驿站（名称或编号）。")] = None,
+    community: Annotated[str | None, typer.Option(
+        metavar="社区名", show_default=False,
+        help="所属社区（账号有多个社区时必填）。")] = None,
     overdue: Annotated[bool, typer.Option(help="只看逾期未还的。")] = False,
 ) -> None:
     """Holds and loans, overdue first (单号, item, status, due or pick-up deadline, phone)."""
@@ -172,7 +211,8 @@ def station_loans(
 
     LendItem, LoanStatus, Station = lending.LendItem, lending.LoanStatus, lending.Station  # noqa: N806
     with _session() as (session, settings):
-        station_id = lending.station_by_name(session, station).id if station else None
+        station_id = lending.station_by_name(
+            session, station, _community_id(session, community)).id if station else None
         now = utcnow()
         rows = lending.open_loans(session, station_id)
 
@@ -198,6 +238,9 @@ def station_loans(
 @care_app.command("programme", help="新增托管项目，或修改已有项目的所给字段。")
 def care_programme(
     name: Annotated[str, typer.Argument(help="项目名称，如 四点半课堂。")],
+    community: Annotated[str | None, typer.Option(
+        metavar="社区名", show_default=False,
+        help="所属社区（账号有多个社区时必填）。")] = None,
     kind: Annotated[str | None, typer.Option(help="类型：四点半课堂 或 假期托管。")] = None,
     grades: Annotated[str | None, typer.Option(help="年级范围，如 1-6。")] = None,
     ages: Annotated[str | None, typer.Option(help="年龄范围，如 6-12（可不填）。")] = None,
@@ -213,7 +256,9 @@ def care_programme(
     with _session() as (session, _):
         gmin, gmax = parse_range(grades, "--grades") if grades else (None, None)
         amin, amax = parse_range(ages, "--ages") if ages else (None, None)
-        prog = care.upsert_programme(session, name, kind=kind, grade_min=gmin, grade_max=gmax,
+        prog = care.upsert_programme(session, name,
+                                     community_id=_community_id(session, community, True),
+                                     kind=kind, grade_min=gmin, grade_max=gmax,
                                      age_min=amin, age_max=amax, location=location,
                                      fee_yuan=fee, offer_hours=offer_hours,
                                      description=description)
@@ -224,6 +269,9 @@ def care_programme(
 def care_session(
     programme: Annotated[str, typer.Argument(help="项目名称或编号。")],
     name: Annotated[str, typer.Argument(help="班次名称，如 2026秋季学期。")],
+    community: Annotated[str | None, typer.Option(
+        metavar="社区名", show_default=False,
+        help="所属社区（账号有多个社区时必填）。")] = None,
     weekdays: Annotated[str | None, typer.Option(help="上课日，1 为周一：1-5、1,3,5 或 周一至周五。")] = None,
     time: Annotated[str | None, typer.Option(help="上课时间（北京时间），如 16:30-18:00。")] = None,
     capacity: Annotated[int | None, typer.Option(help="名额。")] = None,
@@ -237,7 +285,7 @@ def care_session(
     from storage.services_import import parse_local_moment
 
     with _session() as (session, settings):
-        prog = care.programme_by_name(session, programme)
+        prog = care.programme_by_name(session, programme, _community_id(session, community))
         start_time = end_time = None
         if time:
             start_time, _, end_time = time.replace("–", "-").partition("-")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from handlers import continues, handles
+from handlers import community, continues, handles
 from handlers.turn import Turn
 from intents.slots import extract_child, extract_phone
 from services import care as care_actions
@@ -71,15 +71,18 @@ def _slots(turn: Turn) -> dict[str, Any]:
 
 
 def start(turn: Turn) -> str:
-    """List the open classes (of the programme asked for) and begin collecting."""
+    """List the open classes (of the programme asked for) of the resident's community
+    (``handlers.community.gate`` has asked which one when unknown on an account of several)
+    and begin collecting."""
     slots = _slots(turn)
     kind = slots.get("program")
-    rows = care.open_sessions(turn.session, turn.now, kind)
+    home = community.community_of(turn)
+    rows = care.open_sessions(turn.session, turn.now, kind, home)
     if not rows and kind:
         if _of_kind(turn, kind):
             turn.finish()
             return _nothing_open(turn, kind)
-        rows = care.open_sessions(turn.session, turn.now)
+        rows = care.open_sessions(turn.session, turn.now, community_id=home)
     if not rows:
         turn.finish()
         return _nothing_open(turn, None)
@@ -99,15 +102,17 @@ def start(turn: Turn) -> str:
 
 
 def _of_kind(turn: Turn, kind: str) -> list[CareSession]:
-    """Active sessions of programmes whose kind or name is ``kind``."""
-    return [r for r in care.sessions(turn.session)
+    """Active sessions of programmes whose kind or name is ``kind`` (of the resident's
+    community when known: ``handlers.community.community_of``)."""
+    return [r for r in care.sessions(turn.session, community_id=community.community_of(turn))
             if kind in (care.programme_of(turn.session, r).kind,
                         care.programme_of(turn.session, r).name)]
 
 
 def _nothing_open(turn: Turn, kind: str | None) -> str:
     """Why nothing can be signed up for now: opens later, closed, or nothing at all."""
-    rows = _of_kind(turn, kind) if kind else care.sessions(turn.session)
+    rows = _of_kind(turn, kind) if kind else care.sessions(
+        turn.session, community_id=community.community_of(turn))
     upcoming = [r for r in rows if care.window_state(r, turn.now) == "not_yet"]
     if upcoming:
         row = min(upcoming, key=lambda r: as_utc(r.signup_opens_at))

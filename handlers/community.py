@@ -33,7 +33,8 @@ _WORDLESS = re.compile(r"[\W_]+")
 
 def community_of(turn: Turn) -> int | None:
     """The community a message is about: the one it names (「和谐家园3号楼」), else the
-    resident's; None when unknown (the account's first community is then used)."""
+    resident's; None when unknown (then org lookups find nothing on an account of several
+    communities: never the first one)."""
     named = _named(turn)
     if named is not None:
         return named.community_id

@@ -36,8 +36,7 @@ from sqlalchemy import CheckConstraint, Column, Date, DateTime, UniqueConstraint
 from sqlalchemy import update as sa_update
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from storage import Conflict, NotFound, numbers
-from storage.models import Community
+from storage import Conflict, NotFound, numbers, org
 from storage.times import as_utc, local
 
 NUMBER_PREFIX = numbers.ENROLLMENT_PREFIX
@@ -218,19 +217,19 @@ def upsert_programme(session: Session, name: str, *, community_id: int | None = 
                      grade_max: int | None = None, age_min: int | None = None,
                      age_max: int | None = None, fee_yuan: int | None = None,
                      offer_hours: int | None = None) -> Programme:
-    """Create programme ``name`` or update the fields given (None = keep).
+    """Create programme ``name`` of community ``community_id`` or update the fields given
+    (None = keep). ``community_id`` defaults to the account's only community.
 
     Raises ValueError for a grade range outside 1…9 or reversed, a negative fee or a
-    non-positive offer time.
+    non-positive offer time; ``storage.org.CommunityNeeded`` (a ValueError) for no
+    ``community_id`` on an account of several communities.
     """
-    prog = session.exec(select(Programme).where(Programme.name == name)).first()
+    if community_id is None:
+        community_id = org.only_community_id(session)
+    prog = session.exec(select(Programme).where(Programme.name == name,
+                                                Programme.community_id == community_id)).first()
     if prog is None:
-        if community_id is None:
-            first = session.exec(select(Community).order_by(Community.id)).first()
-            community_id = first.id if first else None
         prog = Programme(name=name, community_id=community_id, kind=kind or name)
-    elif community_id is not None:
-        prog.community_id = community_id
     for attr, value in (("kind", kind), ("description", description), ("location", location),
                         ("grade_min", grade_min), ("grade_max", grade_max),
                         ("age_min", age_min), ("age_max", age_max), ("fee_yuan", fee_yuan),
@@ -247,13 +246,27 @@ def upsert_programme(session: Session, name: str, *, community_id: int | None = 
     return prog
 
 
-def programme_by_name(session: Session, name_or_id: str | int) -> Programme:
-    """A programme by id or exact name. Raises NotFound."""
+def programme_by_name(session: Session, name_or_id: str | int,
+                      community_id: int | None = None) -> Programme:
+    """A programme by id or exact name (names are unique within a community: of
+    ``community_id`` when given).
+
+    Raises NotFound; ``storage.org.CommunityNeeded`` (choices: the communities that have
+    one) when the name is found in several communities and none is given."""
     prog = None
     if isinstance(name_or_id, int) or str(name_or_id).isdigit():
         prog = session.get(Programme, int(name_or_id))
+        if prog is not None and community_id not in (None, prog.community_id):
+            prog = None
     if prog is None:
-        prog = session.exec(select(Programme).where(Programme.name == str(name_or_id))).first()
+        query = select(Programme).where(Programme.name == str(name_or_id))
+        if community_id is not None:
+            query = query.where(Programme.community_id == community_id)
+        rows = list(session.exec(query.order_by(col(Programme.id))))
+        if len(rows) > 1:
+            names = {c.id: c.name for c in org.communities(session)}
+            raise org.CommunityNeeded([names.get(r.community_id, "-") for r in rows])
+        prog = rows[0] if rows else None
     if prog is None:
         raise NotFound(f"programme {name_or_id}")
     return prog
@@ -377,19 +390,25 @@ def window_state(row: CareSession, now: datetime) -> str:
     return "open"
 
 
-def sessions(session: Session, programme_id: int | None = None) -> list[CareSession]:
-    """Active sessions of active programmes (of one programme), by id."""
+def sessions(session: Session, programme_id: int | None = None,
+             community_id: int | None = None) -> list[CareSession]:
+    """Active sessions of active programmes (of one programme; of one community's
+    programmes), by id."""
     query = (select(CareSession).join(Programme, col(Programme.id) == CareSession.programme_id)
              .where(CareSession.active, Programme.active))
     if programme_id is not None:
         query = query.where(CareSession.programme_id == programme_id)
+    if community_id is not None:
+        query = query.where(Programme.community_id == community_id)
     return list(session.exec(query.order_by(CareSession.id)))
 
 
-def open_sessions(session: Session, now: datetime, kind: str | None = None) -> list[CareSession]:
+def open_sessions(session: Session, now: datetime, kind: str | None = None,
+                  community_id: int | None = None) -> list[CareSession]:
     """Sessions whose sign-up window is open at ``now``, optionally of programmes whose kind
-    or name is ``kind`` (四点半课堂, 假期托管, 寒假托管 …)."""
-    rows = [s for s in sessions(session) if window_state(s, now) == "open"]
+    or name is ``kind`` (四点半课堂, 假期托管, 寒假托管 …) and of one community."""
+    rows = [s for s in sessions(session, community_id=community_id)
+            if window_state(s, now) == "open"]
     if kind is not None:
         rows = [s for s in rows if kind in (programme_of(session, s).kind,
                                             programme_of(session, s).name)]

@@ -34,8 +34,7 @@ from sqlalchemy import CheckConstraint, Column, DateTime, UniqueConstraint, func
 from sqlalchemy import update as sa_update
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from storage import Conflict, NotFound, numbers
-from storage.models import Community
+from storage import Conflict, NotFound, numbers, org
 from storage.tickets import next_number
 from storage.times import SHANGHAI, as_utc, local
 
@@ -255,19 +254,20 @@ def upsert_station(session: Session, name: str, now: datetime, *, actor: str = "
                    opening_hours: str | None = None, phone: str | None = None,
                    max_open_per_resident: int | None = None,
                    hold_hours: int | None = None) -> Station:
-    """Create station ``name`` or update the fields given (None = keep). Community defaults to
-    the account's first community. Raises ValueError on a non-positive limit."""
-    station = session.exec(select(Station).where(Station.name == name)).first()
+    """Create station ``name`` of community ``community_id`` or update the fields given
+    (None = keep). ``community_id`` defaults to the account's only community.
+
+    Raises ValueError on a non-positive limit, ``storage.org.CommunityNeeded`` (a
+    ValueError) for no ``community_id`` on an account of several communities."""
+    if community_id is None:
+        community_id = org.only_community_id(session)
+    station = session.exec(select(Station).where(Station.name == name,
+                                                 Station.community_id == community_id)).first()
     if station is None:
-        if community_id is None:
-            first = session.exec(select(Community).order_by(Community.id)).first()
-            community_id = first.id if first else None
         station = Station(name=name, community_id=community_id)
         session.add(station)
         session.flush()
         record(session, "station_added", actor, now, station_id=station.id, note=name)
-    elif community_id is not None:
-        station.community_id = community_id
     for attr, value in (("address", address), ("opening_hours", opening_hours), ("phone", phone),
                         ("max_open_per_resident", max_open_per_resident),
                         ("hold_hours", hold_hours)):
@@ -281,16 +281,34 @@ def upsert_station(session: Session, name: str, now: datetime, *, actor: str = "
     return station
 
 
-def station_by_name(session: Session, name_or_id: str | int) -> Station:
-    """A station by id or exact name. Raises NotFound."""
+def station_by_name(session: Session, name_or_id: str | int,
+                    community_id: int | None = None) -> Station:
+    """A station by id or exact name (names are unique within a community: of
+    ``community_id`` when given).
+
+    Raises NotFound; ``storage.org.CommunityNeeded`` (choices: the communities that have
+    one) when the name is found in several communities and none is given."""
     station = None
     if isinstance(name_or_id, int) or str(name_or_id).isdigit():
         station = session.get(Station, int(name_or_id))
+        if station is not None and community_id not in (None, station.community_id):
+            station = None
     if station is None:
-        station = session.exec(select(Station).where(Station.name == str(name_or_id))).first()
+        query = select(Station).where(Station.name == str(name_or_id))
+        if community_id is not None:
+            query = query.where(Station.community_id == community_id)
+        rows = list(session.exec(query.order_by(col(Station.id))))
+        if len(rows) > 1:
+            raise org.CommunityNeeded(_community_names(session, [r.community_id for r in rows]))
+        station = rows[0] if rows else None
     if station is None:
         raise NotFound(f"station {name_or_id}")
     return station
+
+
+def _community_names(session: Session, ids: list[int | None]) -> list[str]:
+    names = {c.id: c.name for c in org.communities(session)}
+    return [names.get(i, "-") for i in ids]
 
 
 def stations(session: Session) -> list[Station]:

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, SQLModel, col, select
 
-from storage import NotFound, orgcache
+from storage import NotFound, StorageError, orgcache
 from storage.models import (
     Building,
     Community,
@@ -96,9 +96,47 @@ def resident_for(session: Session, openid: str, now: datetime) -> Resident:
 
 
 def default_community(session: Session) -> Community | None:
-    """The community this account serves (the first one imported)."""
-    return _cached(session, ("default_community",),
-                   lambda s: s.exec(select(Community).order_by(Community.id)).first())
+    """The account's only community; None when it has none or several (then the caller
+    must know which one: never the first imported)."""
+    all_ = communities(session)
+    return all_[0] if len(all_) == 1 else None
+
+
+class CommunityNeeded(StorageError, ValueError):
+    """No community was named on an account of several: ``choices`` are their names (by
+    id), for the door to list (the CLI in Chinese)."""
+
+    def __init__(self, choices: list[str]) -> None:
+        self.choices = choices
+        super().__init__("several communities (" + ", ".join(choices) + "): name one")
+
+
+def which_community(session: Session, name: str | None) -> Community:
+    """Community ``name``; with no name, the account's only one.
+
+    Raises NotFound (no community of that name, or none at all), CommunityNeeded (no name
+    and several communities; the names are on the error). Two communities of one name in
+    different streets: the first by id."""
+    all_ = communities(session)
+    if name is not None and name.strip():
+        found = next((c for c in all_ if c.name == name.strip()), None)
+        if found is None:
+            raise NotFound(f"community {name.strip()}")
+        return found
+    if len(all_) > 1:
+        raise CommunityNeeded([c.name for c in all_])
+    if not all_:
+        raise NotFound("community (none imported yet)")
+    return all_[0]
+
+
+def only_community_id(session: Session) -> int | None:
+    """The id of the account's only community, None when there is none yet. Raises
+    CommunityNeeded when there are several (a default is never the first imported)."""
+    all_ = communities(session)
+    if len(all_) > 1:
+        raise CommunityNeeded([c.name for c in all_])
+    return all_[0].id if all_ else None
 
 
 def communities(session: Session) -> tuple[Community, ...]:
@@ -129,8 +167,8 @@ def department_by_name(session: Session, name: str, community_id: int | None = N
 
 def find_building(session: Session, label: str, community_id: int | None = None,
                   read_label: Callable[[str], str | None] | None = None) -> Building | None:
-    """The building residents call ``label`` in the community (default: the account's), or
-    None.
+    """The building residents call ``label`` in the community (default: the account's only
+    one), or None (also when no community is given on an account of several).
 
     ``label`` is a canonical building label ("5", "A", "C5"; case and surrounding spaces do
     not matter). A number is looked up as ``Building.number`` first; any label is then
@@ -177,8 +215,9 @@ def place(session: Session, place_id: int) -> Place | None:
 
 
 def places(session: Session, community_id: int | None = None) -> tuple[Place, ...]:
-    """The public places of the community (default: the account's), by id. Read-only
-    (detached when served from the org cache): use ``place()`` for one to attach."""
+    """The public places of the community (default: the account's only one; none on an
+    account of several), by id. Read-only (detached when served from the org cache): use
+    ``place()`` for one to attach."""
     if community_id is None:
         community = default_community(session)
         if community is None:
@@ -191,7 +230,8 @@ def places(session: Session, community_id: int | None = None) -> tuple[Place, ..
 def located(session: Session, community_id: int | None = None
             ) -> tuple[tuple[str, int, float, float], ...]:
     """("building"|"place", id, lat, lng) of every building and place of the community
-    (default: the account's) whose coordinates were imported (WGS-84 degrees)."""
+    (default: the account's only one; none on an account of several) whose coordinates were
+    imported (WGS-84 degrees)."""
     if community_id is None:
         community = default_community(session)
         if community is None:

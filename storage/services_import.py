@@ -126,7 +126,8 @@ def import_services(session: Session, doc: dict, now: datetime | None = None,
                     tz: str = "Asia/Shanghai") -> ServicesReport:
     """Create or update the ``stations`` and ``programmes`` of ``doc`` (a parsed YAML
     mapping) in the caller's transaction. Rows belong to ``doc["community"]`` when that
-    community exists, else to the account's first community. Raises ImportFormatError.
+    community exists, else to the account's only community (ImportFormatError when it has
+    several). Raises ImportFormatError.
     """
     now = now or utcnow()
     report = ServicesReport()
