@@ -430,44 +430,60 @@ def _sheet_title(title: str) -> str:
     return "".join(ch for ch in title if ch not in "[]:*?/\\")[:31] or "Sheet1"
 
 
+def _xlsx_value(value: Any, tz: str) -> Any:
+    """A value as an XLSX cell value: booleans as 是/否, aware datetimes as naive local ones
+    (Excel has no time zones), everything else unchanged."""
+    if isinstance(value, bool):
+        return _yes_no(value)
+    if isinstance(value, datetime):
+        return local(value, tz).replace(tzinfo=None)
+    return value
+
+
 def to_xlsx(table: Table) -> bytes:
     """The table as an XLSX workbook (bytes) of one sheet named ``table.title``: a bold,
     frozen header row with a filter, fitted column widths (at most ``MAX_COLUMN_WIDTH``),
     datetimes as Excel datetimes in ``table.tz`` (``DATETIME_FORMAT``), dates as dates,
-    booleans as 是/否, text always as text (never a formula)."""
+    booleans as 是/否, text always as text (never a formula). Written in openpyxl's
+    write-only mode: memory grows with the rows of ``table``, not with cell objects."""
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
-    book = Workbook()
-    sheet = book.active
-    sheet.title = _sheet_title(table.title)
-    bold = Font(bold=True)
+    rows = [[_xlsx_value(v, table.tz) for v in row] for row in table.rows]
     widths = [_width(h) for h in table.headers]
-    for c, header in enumerate(table.headers, start=1):
-        sheet.cell(row=1, column=c, value=header).font = bold
-    for r, row in enumerate(table.rows, start=2):
-        for c, value in enumerate(row, start=1):
-            cell = sheet.cell(row=r, column=c)
-            shown: Any = value
-            if isinstance(value, bool):
-                shown = _yes_no(value)
-            elif isinstance(value, datetime):
-                shown = local(value, table.tz).replace(tzinfo=None)
-                cell.number_format = DATETIME_FORMAT
-            elif isinstance(value, date):
-                cell.number_format = DATE_FORMAT
-            cell.value = shown
-            if isinstance(shown, str):
-                cell.data_type = "s"  # a resident's "=…" stays text
+    for row in rows:
+        for c, shown in enumerate(row):
             if shown is not None:
                 width = len(DATETIME_FORMAT) if isinstance(shown, datetime) else _width(shown)
-                widths[c - 1] = max(widths[c - 1], width)
+                widths[c] = max(widths[c], width)
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(_sheet_title(table.title))
     for c, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(c)].width = min(width + 2, MAX_COLUMN_WIDTH)
     sheet.freeze_panes = "A2"
     if table.headers:
-        sheet.auto_filter.ref = f"A1:{get_column_letter(len(table.headers))}{len(table.rows) + 1}"
+        sheet.auto_filter.ref = f"A1:{get_column_letter(len(table.headers))}{len(rows) + 1}"
+    bold = Font(bold=True)
+    header = []
+    for text in table.headers:
+        cell = WriteOnlyCell(sheet, value=text)
+        cell.font = bold
+        header.append(cell)
+    sheet.append(header)
+    for row in rows:
+        cells = []
+        for shown in row:
+            cell = WriteOnlyCell(sheet, value=shown)
+            if isinstance(shown, datetime):
+                cell.number_format = DATETIME_FORMAT
+            elif isinstance(shown, date):
+                cell.number_format = DATE_FORMAT
+            elif isinstance(shown, str):
+                cell.data_type = "s"  # a resident's "=…" stays text
+            cells.append(cell)
+        sheet.append(cells)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
