@@ -216,7 +216,7 @@ def import_(
         typer.echo(import_report.refused_line(len(exc.problems)), err=True)
         raise typer.Exit(1) from None
     except ImportFormatError as exc:
-        typer.echo(f"import failed: {exc}", err=True)
+        typer.echo(import_report.error_line(exc), err=True)
         raise typer.Exit(2) from None
     finally:
         engine.dispose()
@@ -266,8 +266,10 @@ def _announce_org_change(settings: Settings) -> None:
     try:
         bump_generation(sync_client(settings.redis_url, settings.redis_timeout_s))
     except RedisError:
-        typer.echo("note: Redis is unavailable; web processes see the change within "
-                   f"{settings.org_cache_ttl_s:.0f} s (GRIDBOT_ORG_CACHE_TTL_S)", err=True)
+        from services.messages import msg
+
+        typer.echo(msg("import_report.redis_down", seconds=f"{settings.org_cache_ttl_s:.0f}"),
+                   err=True)
 
 
 @db_app.command("upgrade", help="把数据库结构升级到指定版本（默认最新）。")

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from bot.lazy import lazy_module
-from storage import NotFound, StorageError
+from storage import ImportFormatError, NotFound, StorageError
 from storage.times import as_utc, local, show, utcnow
 
 if TYPE_CHECKING:
@@ -74,8 +74,15 @@ def _session() -> Iterator[tuple[Session, Settings]]:
         typer.echo(f"错误：这个账号有多个社区（{'、'.join(exc.choices)}），"
                    f"请用 --community 指明是哪个社区。", err=True)
         raise typer.Exit(1) from None
+    except ImportFormatError as exc:  # a bad --grades / --opens value
+        from bot.import_report import error_text
+
+        typer.echo(f"错误：{error_text(exc)}", err=True)
+        raise typer.Exit(1) from None
     except (StorageError, ValueError) as exc:
-        typer.echo(f"错误：{exc}", err=True)
+        from bot.import_report import value_text
+
+        typer.echo(f"错误：{value_text(exc)}", err=True)
         raise typer.Exit(1) from None
     finally:
         engine.dispose()

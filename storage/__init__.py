@@ -5,14 +5,25 @@ Exception tree::
     StorageError
      ├── NotFound           a row named by the caller does not exist
      ├── Conflict           the change contradicts the current state (e.g. closing a closed ticket)
-     └── ImportFormatError  an import file is malformed (names the line)
+     ├── ImportFormatError  an import file is malformed (names the line)
+     └── BadValue           a value out of range (also a ValueError)
+
+Any of them may carry a ``key`` and its ``fields`` besides the English text, so a door shows
+staff the catalogue's Chinese of the same key (``bot.import_report``: ``import_error.<key>``
+for ImportFormatError, ``bad_value.<key>`` for the others, in services/messages.zh.toml).
 """
 
 import reprlib
 
 
 class StorageError(Exception):
-    """Base of every error raised by storage/."""
+    """Base of every error raised by storage/. ``key`` (None: only the English text) and
+    ``fields``: the catalogue sentence staff read instead (see the module docstring)."""
+
+    def __init__(self, message: str = "", key: str | None = None, **fields: object) -> None:
+        super().__init__(message)
+        self.key = key
+        self.fields = fields
 
 
 class NotFound(StorageError):
@@ -32,11 +43,11 @@ class ImportFormatError(StorageError):
 
     MAX_CHARS = 300
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, key: str | None = None, **fields: object) -> None:
         message = " ".join(message.splitlines())
         if len(message) > self.MAX_CHARS:
             message = message[:self.MAX_CHARS - 1] + "…"
-        super().__init__(message)
+        super().__init__(message, key, **fields)
 
     @staticmethod
     def quote(value: object) -> str:
@@ -49,3 +60,7 @@ _QUOTE.maxstring = _QUOTE.maxother = 80
 _QUOTE.maxlist = _QUOTE.maxtuple = _QUOTE.maxset = 5
 _QUOTE.maxdict = 4
 _QUOTE.maxlevel = 3
+
+
+class BadValue(StorageError, ValueError):
+    """A value out of range (a grade, a fee, a stock count …), with its ``key``."""

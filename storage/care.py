@@ -36,7 +36,7 @@ from sqlalchemy import CheckConstraint, Column, Date, DateTime, UniqueConstraint
 from sqlalchemy import update as sa_update
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from storage import Conflict, NotFound, numbers, org
+from storage import BadValue, Conflict, NotFound, numbers, org
 from storage.times import as_utc, local
 
 NUMBER_PREFIX = numbers.ENROLLMENT_PREFIX
@@ -237,9 +237,10 @@ def upsert_programme(session: Session, name: str, *, community_id: int | None = 
         if value is not None:
             setattr(prog, attr, value)
     if not 1 <= prog.grade_min <= prog.grade_max <= 9:
-        raise ValueError(f"grades {prog.grade_min}–{prog.grade_max} must lie within 1–9")
+        raise BadValue(f"grades {prog.grade_min}–{prog.grade_max} must lie within 1–9",
+                       "grades_range", min=prog.grade_min, max=prog.grade_max)
     if prog.fee_yuan < 0 or prog.offer_hours <= 0:
-        raise ValueError("fee must be ≥ 0 and offer_hours > 0")
+        raise BadValue("fee must be ≥ 0 and offer_hours > 0", "fee_offer")
     prog.active = True
     session.add(prog)
     session.flush()
@@ -273,7 +274,17 @@ def programme_by_name(session: Session, name_or_id: str | int,
 
 
 def parse_weekdays(spec: str | list | tuple) -> str:
-    """[1,2,3] / "1-5" / "1,3,5" / "周一至周五" → "1,2,3,4,5". Raises ValueError."""
+    """[1,2,3] / "1-5" / "1,3,5" / "周一至周五" → "1,2,3,4,5". Raises BadValue (a ValueError)."""
+    try:
+        return _parse_weekdays(spec)
+    except BadValue:
+        raise
+    except ValueError:
+        raise BadValue(f"weekdays must be 1 (Mon) … 7 (Sun): {spec!r}", "weekdays",
+                       value=repr(spec)) from None
+
+
+def _parse_weekdays(spec: str | list | tuple) -> str:
     if isinstance(spec, (list, tuple)):
         days = [int(d) for d in spec]
     else:
@@ -292,7 +303,8 @@ def parse_weekdays(spec: str | list | tuple) -> str:
             else:
                 days.append(int(part))
     if not days or any(d < 1 or d > 7 for d in days):
-        raise ValueError(f"weekdays must be 1 (Mon) … 7 (Sun): {spec!r}")
+        raise BadValue(f"weekdays must be 1 (Mon) … 7 (Sun): {spec!r}", "weekdays",
+                       value=repr(spec))
     return ",".join(str(d) for d in sorted(set(days)))
 
 
@@ -301,7 +313,8 @@ def _check_hhmm(text: str) -> str:
         hour, minute = (int(x) for x in str(text).replace("：", ":").split(":"))
         return dtime(hour, minute).strftime("%H:%M")
     except ValueError:
-        raise ValueError(f"time of day must be HH:MM, not {text!r}") from None
+        raise BadValue(f"time of day must be HH:MM, not {text!r}", "time_of_day",
+                       value=repr(text)) from None
 
 
 def upsert_session(session: Session, programme: Programme, name: str, now: datetime, *,
@@ -336,13 +349,17 @@ def upsert_session(session: Session, programme: Programme, name: str, now: datet
         if value is not None:
             setattr(row, attr, value)
     if row.starts_on and row.ends_on and row.ends_on < row.starts_on:
-        raise ValueError(f"{name}: ends {row.ends_on} before it starts {row.starts_on}")
+        raise BadValue(f"{name}: ends {row.ends_on} before it starts {row.starts_on}",
+                       "ends_before_start", name=name, start=row.starts_on, end=row.ends_on)
     freed = Freed()
     if capacity is not None:
         if capacity < 0 or capacity > 10_000:
-            raise ValueError(f"capacity must be within 0…10000, not {capacity}")
+            raise BadValue(f"capacity must be within 0…10000, not {capacity}",
+                           "capacity_range", value=capacity)
         if capacity < row.taken:
-            raise Conflict(f"{name}: {row.taken} places taken, cannot set capacity {capacity}")
+            raise Conflict(f"{name}: {row.taken} places taken, cannot set capacity {capacity}",
+                           "capacity_below_taken", name=name, taken=row.taken,
+                           capacity=capacity)
         if capacity != row.capacity:
             record(session, "capacity", actor, now, session_id=row.id,
                    note=f"{row.capacity}→{capacity}")

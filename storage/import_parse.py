@@ -398,14 +398,17 @@ def _check_yaml_events(text: str, name: str) -> None:
     for event in yaml.parse(text, Loader=_YAML_LOADER):
         line = event.start_mark.line + 1 if event.start_mark else "?"
         if isinstance(event, yaml.AliasEvent):
+            anchor = _quote(event.anchor)[1:-1]
             raise ImportFormatError(
-                f"{name} line {line}: YAML aliases (*{_quote(event.anchor)[1:-1]}) are not "
-                f"allowed in an import file; write the value out")
+                f"{name} line {line}: YAML aliases (*{anchor}) are not "
+                f"allowed in an import file; write the value out", "alias", file=name,
+                line=line, anchor=anchor)
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_YAML_DEPTH:
                 raise ImportFormatError(f"{name} line {line}: nested deeper than "
-                                        f"{MAX_YAML_DEPTH} levels")
+                                        f"{MAX_YAML_DEPTH} levels", "too_deep", file=name,
+                                        line=line, max=MAX_YAML_DEPTH)
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
 
@@ -418,9 +421,12 @@ def _yaml(text: str, name: str) -> Parsed:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ImportFormatError(f"{name}{line}: not valid YAML ({problem})") from None
+        raise ImportFormatError(f"{name}{line}: not valid YAML ({problem})", "not_yaml",
+                                file=name, line=mark.line + 1 if mark else None,
+                                problem=problem) from None
     if not isinstance(doc, dict) or not doc.get("community"):
-        raise ImportFormatError(f"{name}: expected a mapping with 'street', 'community' and 'grids'")
+        raise ImportFormatError(f"{name}: expected a mapping with 'street', 'community' and 'grids'",
+                                "not_mapping", file=name, line=None)
     out = Parsed()
     top = f"{name} line 1"
     community = str(doc["community"]).strip()
@@ -506,7 +512,9 @@ def _csv(text: str, name: str) -> Parsed:
     try:
         missing = [c for c in ("community", "grid_code") if c not in (reader.fieldnames or [])]
         if missing:
-            raise ImportFormatError(f"{name} line 1: missing column(s) {', '.join(missing)}")
+            raise ImportFormatError(f"{name} line 1: missing column(s) {', '.join(missing)}",
+                                    "missing_columns", file=name, line=1,
+                                    columns=", ".join(missing))
         for raw in reader:
             where = f"{name} line {reader.line_num}"
             row = {k: (v or "").strip() for k, v in raw.items() if k}
@@ -546,7 +554,9 @@ def _csv(text: str, name: str) -> Parsed:
             if row.get("resident"):
                 level(row, community, where, out)
     except csv.Error as exc:
-        raise ImportFormatError(f"{name} line {reader.line_num + 1}: not valid CSV ({exc})") from None
+        raise ImportFormatError(f"{name} line {reader.line_num + 1}: not valid CSV ({exc})",
+                                "not_csv", file=name, line=reader.line_num + 1,
+                                problem=str(exc)) from None
     return out
 
 

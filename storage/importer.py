@@ -181,7 +181,8 @@ def import_file(session: Session, path: Path, *, dry_run: bool = False,
     """
     suffix = path.suffix.lower()
     if suffix not in (".yaml", ".yml", ".csv"):
-        raise ImportFormatError(f"{path.name}: use a .yaml, .yml or .csv file")
+        raise ImportFormatError(f"{path.name}: use a .yaml, .yml or .csv file", "wrong_type",
+                                file=path.name, line=None)
     parsed = import_parse.parse(read_text(path), path.name, suffix)
     plan = _Plan(session, parsed, allow_moves)
     problems = parsed.problems + plan.problems
@@ -222,17 +223,22 @@ def read_text(path: Path) -> str:
         data = fh.read(MAX_FILE_BYTES + 1)
     if len(data) > MAX_FILE_BYTES:
         raise ImportFormatError(f"{path.name}: larger than the {MAX_FILE_BYTES // 2**20} MB "
-                                f"limit of an import file; split it into several files")
+                                f"limit of an import file; split it into several files",
+                                "too_large", file=path.name, line=None,
+                                mb=MAX_FILE_BYTES // 2**20)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         raise ImportFormatError(f"{path.name} line {line} (byte {exc.start}): not UTF-8 "
-                                f"(byte 0x{data[exc.start]:02x}); save the file as UTF-8") from None
+                                f"(byte 0x{data[exc.start]:02x}); save the file as UTF-8",
+                                "not_utf8", file=path.name, line=line, byte=exc.start,
+                                value=f"0x{data[exc.start]:02x}") from None
     if (nul := data.find(b"\0")) >= 0:
         line = data.count(b"\n", 0, nul) + 1
         raise ImportFormatError(f"{path.name} line {line} (byte {nul}): a NUL byte; "
-                                f"save the file as UTF-8 text")
+                                f"save the file as UTF-8 text", "nul_byte", file=path.name,
+                                line=line, byte=nul)
     return text.removeprefix("\ufeff")
 
 

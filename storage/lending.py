@@ -34,7 +34,7 @@ from sqlalchemy import CheckConstraint, Column, DateTime, UniqueConstraint, func
 from sqlalchemy import update as sa_update
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from storage import Conflict, NotFound, numbers, org
+from storage import BadValue, Conflict, NotFound, numbers, org
 from storage.tickets import next_number
 from storage.times import SHANGHAI, as_utc, local
 
@@ -273,7 +273,8 @@ def upsert_station(session: Session, name: str, now: datetime, *, actor: str = "
                         ("hold_hours", hold_hours)):
         if value is not None:
             if attr in ("max_open_per_resident", "hold_hours") and int(value) <= 0:
-                raise ValueError(f"{attr} must be positive, not {value}")
+                raise BadValue(f"{attr} must be positive, not {value}", "not_positive",
+                               attr=attr, value=value)
             setattr(station, attr, value)
     station.active = True
     session.add(station)
@@ -338,9 +339,11 @@ def set_item(session: Session, station: Station, name: str, now: datetime, *,
     item = lock_item(session, item.id)
     for attr, value in (("loan_days", loan_days), ("max_per_loan", max_per_loan)):
         if value is not None and int(value) <= 0:
-            raise ValueError(f"{attr} must be positive, not {value}")
+            raise BadValue(f"{attr} must be positive, not {value}", "not_positive", attr=attr,
+                           value=value)
     if deposit_yuan is not None and deposit_yuan < 0:
-        raise ValueError(f"deposit must not be negative, not {deposit_yuan}")
+        raise BadValue(f"deposit must not be negative, not {deposit_yuan}", "deposit_negative",
+                       value=deposit_yuan)
     for attr, value in (("loan_days", loan_days), ("condition", condition),
                         ("photo_url", photo_url), ("deposit_yuan", deposit_yuan),
                         ("needs_id", needs_id), ("max_per_loan", max_per_loan), ("note", note)):
@@ -350,11 +353,13 @@ def set_item(session: Session, station: Station, name: str, now: datetime, *,
     released = Released()
     if total is not None:
         if total < 0 or total > 10_000:
-            raise ValueError(f"stock must be within 0…10000, not {total}")
+            raise BadValue(f"stock must be within 0…10000, not {total}", "stock_range",
+                           value=total)
         delta = total - item.total
         if item.available + delta < 0:
             raise Conflict(f"{item.name}: {item.total - item.available} held or out, "
-                           f"cannot set stock to {total}")
+                           f"cannot set stock to {total}", "stock_below_out", item=item.name,
+                           out=item.total - item.available, total=total)
         if delta:
             item.total = total
             item.available += delta

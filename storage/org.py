@@ -108,7 +108,8 @@ class CommunityNeeded(StorageError, ValueError):
 
     def __init__(self, choices: list[str]) -> None:
         self.choices = choices
-        super().__init__("several communities (" + ", ".join(choices) + "): name one")
+        super().__init__("several communities (" + ", ".join(choices) + "): name one",
+                         "community_needed", choices="、".join(choices))
 
 
 def which_community(session: Session, name: str | None) -> Community:

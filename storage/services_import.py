@@ -78,7 +78,8 @@ def parse_range(spec: Any, where: str) -> tuple[int, int]:
         if max(abs(lo), abs(hi)) > NUMBER_MAX:
             raise ValueError
     except ValueError:
-        raise ImportFormatError(f"{where}: bad range {_quote(spec)} (e.g. 1-6)") from None
+        raise ImportFormatError(f"{where}: bad range {_quote(spec)} (e.g. 1-6)", "bad_range",
+                                entry=where, value=_quote(spec)) from None
     return lo, hi
 
 
@@ -88,7 +89,8 @@ def _date(value: Any, where: str) -> date | None:
     try:
         return date.fromisoformat(str(value))
     except ValueError:
-        raise ImportFormatError(f"{where}: bad date {_quote(value)} (YYYY-MM-DD)") from None
+        raise ImportFormatError(f"{where}: bad date {_quote(value)} (YYYY-MM-DD)", "bad_date",
+                                entry=where, value=_quote(value)) from None
 
 
 def parse_local_moment(value: Any, where: str, tz: str) -> datetime | None:
@@ -102,10 +104,18 @@ def parse_local_moment(value: Any, where: str, tz: str) -> datetime | None:
         try:
             moment = datetime.fromisoformat(str(value))
         except ValueError:
-            raise ImportFormatError(f"{where}: bad time {_quote(value)} (YYYY-MM-DD HH:MM)") from None
+            raise ImportFormatError(f"{where}: bad time {_quote(value)} (YYYY-MM-DD HH:MM)",
+                                    "bad_time", entry=where, value=_quote(value)) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(tz))
     return as_utc(moment)
+
+
+def _bad_value(where: str, exc: Exception) -> ImportFormatError:
+    """An entry's value refused by ``storage.lending``/``storage.care`` (a ValueError or
+    Conflict, with its ``key`` when it has one) as an ImportFormatError naming the entry;
+    ``fields["error"]`` is the original error."""
+    return ImportFormatError(f"{where}: {exc}", "bad_value", entry=where, error=exc)
 
 
 def _int(spec: dict, key: str, where: str, default: int | None = None) -> int | None:
@@ -118,7 +128,8 @@ def _int(spec: dict, key: str, where: str, default: int | None = None) -> int | 
             raise ValueError
     except (TypeError, ValueError):
         raise ImportFormatError(f"{where}: {key} must be a whole number up to {NUMBER_MAX}, "
-                                f"not {_quote(value)}") from None
+                                f"not {_quote(value)}", "bad_number", entry=where, field=key,
+                                max=NUMBER_MAX, value=_quote(value)) from None
     return number
 
 
@@ -145,7 +156,8 @@ def import_services(session: Session, doc: dict, now: datetime | None = None,
 def _station(session: Session, spec: Any, where: str, community_id: int | None, now: datetime,
              report: ServicesReport) -> None:
     if not isinstance(spec, dict) or not spec.get("name"):
-        raise ImportFormatError(f"{where}: a station needs a name")
+        raise ImportFormatError(f"{where}: a station needs a name", "station_needs_name",
+                                entry=where)
     try:
         station = lending.upsert_station(
             session, str(spec["name"]), now, actor="staff:import", community_id=community_id,
@@ -154,12 +166,13 @@ def _station(session: Session, spec: Any, where: str, community_id: int | None, 
             max_open_per_resident=_int(spec, "max_open_per_resident", where),
             hold_hours=_int(spec, "hold_hours", where))
     except ValueError as exc:
-        raise ImportFormatError(f"{where}: {exc}") from None
+        raise _bad_value(where, exc) from None
     report.stations += 1
     for j, item in enumerate(spec.get("items") or [], start=1):
         here = f"{where}.items[{j}]"
         if not isinstance(item, dict) or not item.get("name"):
-            raise ImportFormatError(f"{here}: an item needs a name")
+            raise ImportFormatError(f"{here}: an item needs a name", "item_needs_name",
+                                    entry=here)
         try:
             lending.set_item(
                 session, station, str(item["name"]), now, actor="staff:import",
@@ -169,14 +182,15 @@ def _station(session: Session, spec: Any, where: str, community_id: int | None, 
                 needs_id=bool(item["id_required"]) if "id_required" in item else None,
                 max_per_loan=_int(item, "max_per_loan", here), note=item.get("note"))
         except (ValueError, Conflict) as exc:
-            raise ImportFormatError(f"{here}: {exc}") from None
+            raise _bad_value(here, exc) from None
         report.items += 1
 
 
 def _programme(session: Session, spec: Any, where: str, community_id: int | None,
                now: datetime, tz: str, report: ServicesReport) -> None:
     if not isinstance(spec, dict) or not spec.get("name"):
-        raise ImportFormatError(f"{where}: a programme needs a name")
+        raise ImportFormatError(f"{where}: a programme needs a name", "programme_needs_name",
+                                entry=where)
     grade_min, grade_max = parse_range(spec["grades"], where) if spec.get("grades") else (
         _int(spec, "grade_min", where), _int(spec, "grade_max", where))
     age_min, age_max = parse_range(spec["ages"], where) if spec.get("ages") else (None, None)
@@ -187,17 +201,19 @@ def _programme(session: Session, spec: Any, where: str, community_id: int | None
             grade_min=grade_min, grade_max=grade_max, age_min=age_min, age_max=age_max,
             fee_yuan=_int(spec, "fee", where), offer_hours=_int(spec, "offer_hours", where))
     except ValueError as exc:
-        raise ImportFormatError(f"{where}: {exc}") from None
+        raise _bad_value(where, exc) from None
     report.programmes += 1
     for j, s in enumerate(spec.get("sessions") or [], start=1):
         here = f"{where}.sessions[{j}]"
         if not isinstance(s, dict) or not s.get("name"):
-            raise ImportFormatError(f"{here}: a session needs a name")
+            raise ImportFormatError(f"{here}: a session needs a name", "session_needs_name",
+                                    entry=here)
         start_time = end_time = None
         if s.get("time"):
             parts = str(s["time"]).replace("–", "-").split("-")
             if len(parts) != 2:
-                raise ImportFormatError(f"{here}: time must look like 16:30-18:00")
+                raise ImportFormatError(f"{here}: time must look like 16:30-18:00",
+                                        "session_time", entry=here, value=_quote(s["time"]))
             start_time, end_time = parts[0].strip(), parts[1].strip()
         try:
             care.upsert_session(
@@ -208,5 +224,5 @@ def _programme(session: Session, spec: Any, where: str, community_id: int | None
                 signup_opens_at=parse_local_moment(s.get("signup_opens"), here, tz),
                 signup_closes_at=parse_local_moment(s.get("signup_closes"), here, tz))
         except (ValueError, Conflict) as exc:
-            raise ImportFormatError(f"{here}: {exc}") from None
+            raise _bad_value(here, exc) from None
         report.sessions += 1

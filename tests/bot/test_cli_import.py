@@ -48,8 +48,8 @@ def test_dry_run_lists_every_problem_and_writes_nothing(env, tmp_path):
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
         "org.yaml 第6行：不认识的角色 '保洁'（可写：网格员, 专职网格员, 网格长, 社区管理员, 社区工作人员, "
-        "部门, 部门人员, 驿站管理员, 驿站工作人员, grid_worker, grid_leader, community_admin, "
-        "station_staff, department）",
+        "部门, 部门人员, 驿站管理员, 驿站工作人员, 街道管理员, 街道工作人员, grid_worker, "
+        "grid_leader, community_admin, station_staff, department, street_admin）",
         "org.yaml 第6行：电话号码 '1390000abc' 不对（手机 11 位，或像 024-12345678 这样的座机）",
         "org.yaml 第8行：楼栋 2 同时写在两个网格：G01（org.yaml 第5行）和 G02",
         "没有导入：共 3 个问题，数据库没有任何改动。"]

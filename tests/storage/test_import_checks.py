@@ -82,8 +82,8 @@ def test_every_problem_is_listed_with_its_line_and_nothing_changes(session, tmp_
         "bad.yaml line 8: bad phone number '1390000abc' (a mobile 1xxxxxxxxxx or a landline like "
         "024-12345678)",
         "bad.yaml line 9: unknown role 'boss' (one of 网格员, 专职网格员, 网格长, 社区管理员, "
-        "社区工作人员, 部门, 部门人员, 驿站管理员, 驿站工作人员, grid_worker, grid_leader, "
-        "community_admin, station_staff, department)",
+        "社区工作人员, 部门, 部门人员, 驿站管理员, 驿站工作人员, 街道管理员, 街道工作人员, "
+        "grid_worker, grid_leader, community_admin, station_staff, department, street_admin)",
         "bad.yaml line 10: duplicate grid code G01 in 阳光社区 (first at bad.yaml line 5)",
         "bad.yaml line 13: building 3 is in two grids: G01 (bad.yaml line 6) and G02",
         "bad.yaml line 15: openid oW1 is listed twice, differently (first at bad.yaml line 8)",

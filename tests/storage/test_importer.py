@@ -195,4 +195,4 @@ def test_gridbot_import_prints_one_line_and_exits_2(cli_env, tmp_path, name):
     result = CliRunner().invoke(app, ["import", str(path)])
     assert result.exit_code == 2
     assert len(result.output.splitlines()) == 1 and len(result.output) < 400, result.output
-    assert result.output.startswith(f"import failed: {name}")
+    assert result.output.startswith(f"导入失败：{name}")
