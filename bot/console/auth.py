@@ -22,12 +22,14 @@ from bot.console.web import (
     LoggedInDep,
     NowDep,
     SettingsDep,
+    StaffDep,
     audit,
     client_ip,
     redirect,
     render,
 )
 from services import accounts
+from services.errors import Invalid
 
 router = APIRouter()
 
@@ -102,4 +104,43 @@ def logout(request: Request, db: DbDep, logged: LoggedInDep, _: CsrfDep) -> Resp
     db.commit()
     response = redirect(request, "/console/login", ok="已退出登录")
     response.delete_cookie(COOKIE, path="/console")
+    return response
+
+
+@router.get("/password")
+def password_form(request: Request, me: StaffDep) -> Response:
+    """The page where the logged-in member of staff changes their own password."""
+    return render(request, "password.html", {"min_chars": accounts.MIN_PASSWORD_CHARS})
+
+
+@router.post("/password")
+def change_password(request: Request, db: DbDep, me: StaffDep, now: NowDep, settings: SettingsDep,
+                    _: CsrfDep, current: Annotated[str, Form()] = "",
+                    new: Annotated[str, Form()] = "", again: Annotated[str, Form()] = "") -> Response:
+    """Change one's own password (the current one first); every other session ends, this
+    browser gets a new one."""
+    def refuse(text: str) -> Response:
+        return render(request, "password.html", {"min_chars": accounts.MIN_PASSWORD_CHARS,
+                                                 "error": text}, status_code=422)
+
+    worker = me
+    if not accounts.verify(db, worker, current):
+        audit(db, request, worker, "password_change_refused", "worker", worker.id)
+        db.commit()
+        return refuse("当前密码不正确。")
+    if new != again:
+        return refuse("两次输入的新密码不一致。")
+    if new == current:
+        return refuse("新密码不能与当前密码相同。")
+    try:
+        accounts.set_password(db, worker, new)
+    except Invalid:
+        return refuse(f"新密码需要至少 {accounts.MIN_PASSWORD_CHARS} 个字符。")
+    token, _row = accounts.start_session(db, worker, now, max_s=settings.console_session_max_s,
+                                         ip=client_ip(request), user_agent=request.headers.get("user-agent"))
+    audit(db, request, worker, "password_changed", "worker", worker.id)
+    db.commit()
+    response = redirect(request, "/console/", ok="密码已修改，其他设备上的登录已退出。")
+    response.set_cookie(COOKIE, token, max_age=settings.console_session_max_s, httponly=True,
+                        samesite="lax", path="/console", secure=settings.environment == "production")
     return response

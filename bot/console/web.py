@@ -144,7 +144,7 @@ def _logged_in(request: Request, db: DbDep, now: NowDep, settings: SettingsDep) 
     db.commit()  # the touch of last_seen_at, or the expired row's deletion
     if logged is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        raise LoginRequired(target)
+        raise LoginRequired(target if request.method == "GET" else "/console/")
     request.state.console = logged
     return logged
 

@@ -173,3 +173,36 @@ def test_static_files_are_served(console):
     css = console.get("/console/static/console.css")
     assert css.status_code == 200 and "--brand" in css.text
     assert console.get("/console/static/htmx.min.js").status_code == 200
+
+
+def test_changing_ones_own_password(console):
+    worker = login(console, "worker-g1")
+    engine = console.app.state.engine
+    other = console.__class__(console.app)  # a second browser, logged in too
+    login(other, "13800000001", password=PASSWORD)
+    page = console.get("/console/password")
+    assert page.status_code == 200 and "修改密码" in page.text
+    wrong = post(console, "/console/password", {"current": "nope", "new": "n3w-password!",
+                                                "again": "n3w-password!"})
+    assert wrong.status_code == 422 and "当前密码不正确" in wrong.text
+    differ = post(console, "/console/password", {"current": PASSWORD, "new": "n3w-password!",
+                                                 "again": "other-password"})
+    assert differ.status_code == 422 and "不一致" in differ.text
+    short = post(console, "/console/password", {"current": PASSWORD, "new": "short", "again": "short"})
+    assert short.status_code == 422 and "至少 8" in short.text
+    done = post(console, "/console/password", {"current": PASSWORD, "new": "n3w-password!",
+                                               "again": "n3w-password!"})
+    assert done.status_code == 200 and "密码已修改" in done.text
+    assert console.get("/console/", follow_redirects=False).status_code == 200  # this browser stays
+    assert other.get("/console/", follow_redirects=False).status_code == 303  # the other is out
+    assert _try(console, worker.login, "n3w-password!").status_code == 303
+    actions = [a for a, _, _ in _audit(engine)]
+    assert "password_change_refused" in actions and "password_changed" in actions
+
+
+def test_an_expired_session_on_a_post_returns_to_the_start_page(console, clock, settings):
+    login(console, "worker-g1")
+    clock.advance(settings.console_session_idle_s + 1)
+    response = post(console, "/console/logout", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/console/login?next=%2Fconsole%2F"
