@@ -63,6 +63,10 @@ def summary(report: ImportReport, file: str) -> str:
         parts.append(msg("import_report.services", **{
             k: getattr(report.services, k) for k in ("stations", "items", "programmes",
                                                       "sessions")}))
+    if report.missing:
+        parts.append(msg("import_report.missing", names=msg("import_report.item_sep").join(
+            msg("import_report.missing_one", grid=m.grid, name=m.name, openid=m.openid)
+            for m in report.missing)))
     counts = msg("import_report.part_sep").join(parts)
     return msg("import_report.dry_run" if report.dry_run else "import_report.done", file=file,
                counts=counts)

@@ -129,6 +129,17 @@ class StaffChange:
 
 
 @dataclass
+class MissingStaff:
+    """An active member of staff of ``grid`` (a code) of ``community`` that the file's list
+    of that grid's workers leaves out."""
+
+    community: str
+    grid: str
+    name: str
+    openid: str
+
+
+@dataclass
 class ImportReport:
     """What the import did (or, dry run, would do): rows per table ("grids", "buildings",
     "staff" …) created, updated, left unchanged and moved (to another grid or street), staff
@@ -146,6 +157,9 @@ class ImportReport:
     """Open tickets handed to another handler, or on a dry run that would be (set by
     ``services.org_import``)."""
     notes: list[str] = field(default_factory=list)
+    missing: list[MissingStaff] = field(default_factory=list)
+    """Active staff of a grid whose list in the file leaves them out: not changed, listed
+    so staff mark a leaver ``left: 是`` (nothing is deleted silently)."""
     services: ServicesReport | None = None
     """Stations, items, programmes and sessions created or updated (or, dry run, that would
     be), when the file has ``stations``/``programmes``."""
@@ -316,6 +330,7 @@ class _Plan:
         self._check_buildings()
         self._check_places()
         self._check_staff()
+        self._check_missing_staff()
         self._check_departments()
         self._check_levels()
 
@@ -497,6 +512,20 @@ class _Plan:
                 values["community_id"] = community.id if community else -1
             if self._tally("staff", row, values):
                 self.staff_writes.append((row, rec))
+
+    def _check_missing_staff(self) -> None:
+        """Active staff of each grid whose workers the file lists, who are not in the file
+        at all: reported (``ImportReport.missing``), never changed."""
+        listed = {s.openid for s in self.p.staff}
+        grids = {self.grids[(s.community, s.grid)].id: (s.community, s.grid)
+                 for s in self.p.staff if s.grid is not None and (s.community, s.grid) in self.grids}
+        if not grids:
+            return
+        for row in self.s.exec(select(GridWorker).where(
+                GridWorker.active, col(GridWorker.grid_id).in_(grids),
+                col(GridWorker.openid).not_in(listed)).order_by(col(GridWorker.id))):
+            community, grid = grids[row.grid_id]
+            self.report.missing.append(MissingStaff(community, grid, row.name, row.openid))
 
     def _check_departments(self) -> None:
         self.department_writes: list[tuple[Department | None, import_parse.DepartmentRec,
