@@ -102,3 +102,21 @@ def test_names_are_unique_within_a_community_and_among_street_level_ones(street,
         s.add(Department(name="城管", community_id=None))
         with pytest.raises(IntegrityError):
             s.flush()
+
+
+def test_the_督办_ladder_reaches_the_category_department_of_the_tickets_community(street,
+                                                                                 community):
+    from services import escalation
+    from storage import sla
+
+    cfg = sla.load()
+    with Session(community) as s:
+        t = _ticket(s, street["阳光社区"])  # 物业服务: the policy's department, else 物业公司
+        name = cfg.policy_named(t.sla_policy).department or "物业公司"
+        people, label = escalation._ladder_people(s, t, "department", cfg)
+        expected = {"物业公司": ["yg-dept-wy"], "城管": ["street-cg"]}[name]
+        assert ([p.openid for p in people], label) == (expected, name)
+        t.sla_policy, t.category = None, "物业服务"
+        if not cfg.policy_named(None).department:  # the category's own department
+            people, label = escalation._ladder_people(s, t, "department", cfg)
+            assert ([p.openid for p in people], label) == (["yg-dept-wy"], "物业公司")
