@@ -2,6 +2,7 @@
 
     gridbot staff password WHO [--login NAME] [--stdin]   set a console password
     gridbot staff list                                    staff, roles, logins
+    gridbot staff link WHO [--url URL]                    push a one-time login link
 
 WHO is a console login, a phone number or an OpenID. The password is asked twice (hidden)
 unless ``--stdin`` reads it from one line of standard input (scripts). Setting a password
@@ -72,6 +73,59 @@ def password(
     finally:
         engine.dispose()
     typer.echo(f"已为 {name} 设置控制台密码，登录名：{login_name}")
+
+
+@staff_app.command("link", help=(
+        "给员工的微信推送一个员工控制台的一次性登录链接（10分钟内有效，只能用一次），"
+        "适合忘记密码或还没有密码的员工。控制台地址来自 GRIDBOT_CONSOLE_URL 或 --url。"))
+def link(
+    who: Annotated[str, typer.Argument(metavar="员工", show_default=False,
+                                       help="登录名、手机号或 OpenID。")],
+    url: Annotated[str | None, typer.Option(metavar="地址", show_default=False,
+                                            help="控制台的公网地址，如 https://gridbot.example.org/console/"
+                                                 "（默认取 GRIDBOT_CONSOLE_URL）。")] = None,
+) -> None:
+    """Push a one-time console login link to a worker through the outbox."""
+    from urllib.parse import quote
+
+    from sqlmodel import or_, select
+
+    from bot.preflight import load_settings
+    from services import accounts
+    from services.messages import msg
+    from storage.db import make_engine, session_scope
+    from storage.models import GridWorker
+    from storage.outbox import Recipient, add_push
+    from storage.times import utcnow
+
+    settings = load_settings()
+    base = (url or settings.console_url or "").strip()
+    if not base.startswith(("http://", "https://")):
+        typer.echo("请用 --url 或 GRIDBOT_CONSOLE_URL 给出控制台的公网地址"
+                   "（http:// 或 https:// 开头）。", err=True)
+        raise typer.Exit(1)
+    base = base.rstrip("/")
+    if not base.endswith("/console"):
+        base += "/console"
+    engine = make_engine(settings.database_url, connect_timeout_s=settings.db_connect_timeout_s)
+    try:
+        with session_scope(engine) as session:
+            found = list(session.exec(select(GridWorker).where(or_(
+                GridWorker.login == who, GridWorker.phone == who, GridWorker.openid == who),
+                GridWorker.active)))
+            if len(found) != 1:
+                typer.echo(f"找不到在职员工「{who}」（可用登录名、手机号或 OpenID）。" if not found else
+                           f"「{who}」对应多位员工，请改用 OpenID。", err=True)
+                raise typer.Exit(1)
+            worker = found[0]
+            token = accounts.issue_login_link(session, worker, utcnow(), by=f"cli:{getpass.getuser()}")
+            text = msg("console.push_login_link", name=worker.name, minutes=accounts.LINK_TTL_S // 60,
+                       url=f"{base}/login/link?token={quote(token)}")
+            add_push(session, to=Recipient.staff(worker), event="console.push_login_link", text=text)
+            name = worker.name
+    finally:
+        engine.dispose()
+    typer.echo(f"已把登录链接推送给 {name}（{accounts.LINK_TTL_S // 60}分钟内有效）。")
 
 
 def _invalid_text(message: str) -> str:

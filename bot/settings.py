@@ -142,6 +142,9 @@ class Settings(BaseSettings):
     """A console login ends after this many seconds without a request."""
     console_session_max_s: int = Field(7 * 24 * 3600, ge=60)
     """A console login ends this many seconds after it began, however busy."""
+    console_url: str | None = None
+    """Public address of the console, e.g. https://gridbot.example.org/console/ (the login
+    links `gridbot staff link` pushes to staff point there)."""
 
     @field_validator("wechat_aes_key", "wechat_aes_key_previous", "wecom_secret", "wecom_corp_id",
                      "stats_database_url", "sla_file", mode="before")

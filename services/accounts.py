@@ -6,6 +6,8 @@
 - ``start_session`` / ``session_for_token`` / ``end_session``: a browser login. The token
   (``secrets.token_urlsafe(32)``) goes into the cookie; the table keeps its SHA-256. A session
   ends ``idle_s`` seconds after the last request or ``max_s`` seconds after the login.
+- ``issue_login_link`` / ``redeem_login_link``: a one-time login link (10 minutes) pushed to
+  a member of staff's WeChat; kept hashed in the audit log, which also makes it single-use.
 - ``Throttle``: failed logins counted in Redis per login name and per IP address over a
   window; too many and ``blocked`` says so until the window passes.
 
@@ -26,7 +28,7 @@ from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from services.errors import Invalid
-from storage.accounts import ConsoleSession
+from storage.accounts import AuditEntry, ConsoleSession
 from storage.models import GridWorker
 from storage.times import as_utc
 
@@ -181,6 +183,52 @@ def purge_expired(session: Session, now: datetime, *, idle_s: int) -> int:
         (col(ConsoleSession.expires_at) <= now)
         | (col(ConsoleSession.last_seen_at) <= now - timedelta(seconds=idle_s))))
     return result.rowcount or 0
+
+
+# -- one-time login links ---------------------------------------------------------------------
+
+LINK_ISSUED = "login_link_issued"
+LINK_USED = "login_link_used"
+LINK_TTL_S = 10 * 60
+
+
+def issue_login_link(session: Session, worker: GridWorker, now: datetime, *,
+                     ttl_s: int = LINK_TTL_S, by: str | None = None) -> str:
+    """A one-time login token for ``worker``, valid ``ttl_s`` seconds (the link pushed to
+    their WeChat by `gridbot staff link`). Kept only as its SHA-256 in an audit row
+    (``LINK_ISSUED``); ``by`` says who asked. Raises Invalid for an inactive worker."""
+    if not worker.active:
+        raise Invalid("worker is not active")
+    token = secrets.token_urlsafe(32)
+    session.add(AuditEntry(at=now, worker_id=worker.id, action=LINK_ISSUED, target_kind="login_link",
+                           target_id=token_hash(token),
+                           detail={"expires_at": (now + timedelta(seconds=ttl_s)).isoformat(),
+                                   "by": by}))
+    session.flush()
+    return token
+
+
+def redeem_login_link(session: Session, token: str | None, now: datetime,
+                      ip: str | None = None) -> GridWorker | None:
+    """The active worker whose unexpired, unused login link ``token`` is, marking it used
+    (an audit row ``LINK_USED``); None otherwise. The issue row is locked meanwhile, so a
+    link works once however many requests race."""
+    if not token:
+        return None
+    digest = token_hash(token)
+    issued = session.exec(select(AuditEntry).where(
+        AuditEntry.action == LINK_ISSUED, AuditEntry.target_id == digest).with_for_update()).first()
+    if issued is None or now >= datetime.fromisoformat(issued.detail["expires_at"]):
+        return None
+    used = session.exec(select(AuditEntry.id).where(
+        AuditEntry.action == LINK_USED, AuditEntry.target_id == digest)).first()
+    worker = session.get(GridWorker, issued.worker_id)
+    if used is not None or worker is None or not worker.active:
+        return None
+    session.add(AuditEntry(at=now, worker_id=worker.id, action=LINK_USED, target_kind="login_link",
+                           target_id=digest, detail={}, ip=ip))
+    session.flush()
+    return worker
 
 
 # -- throttling -----------------------------------------------------------------------------

@@ -144,3 +144,43 @@ def change_password(request: Request, db: DbDep, me: StaffDep, now: NowDep, sett
     response.set_cookie(COOKIE, token, max_age=settings.console_session_max_s, httponly=True,
                         samesite="lax", path="/console", secure=settings.environment == "production")
     return response
+
+
+@router.get("/login/link")
+def link_form(request: Request, token: str = "") -> Response:
+    """A one-time login link (`gridbot staff link`) opens this page; its button logs in (a
+    GET does not, so a link preview cannot use the link up)."""
+    pre = request.cookies.get(PRE_COOKIE) or secrets.token_urlsafe(24)
+    response = render(request, "login_link.html", {"token": token, "login_csrf": pre})
+    response.set_cookie(PRE_COOKIE, pre, httponly=True, samesite="lax", path="/console",
+                        secure=request.app.state.settings.environment == "production")
+    return response
+
+
+@router.post("/login/link")
+def link_login(request: Request, db: DbDep, now: NowDep, settings: SettingsDep,
+               token: Annotated[str, Form()] = "", csrf_token: Annotated[str, Form()] = "") -> Response:
+    """Redeem a one-time login link: a session as with a password."""
+    pre = request.cookies.get(PRE_COOKIE)
+    if not pre or not secrets.compare_digest(pre, csrf_token):
+        return _login_page(request, "/console/", "页面已过期，请重新打开登录链接。", status_code=403)
+    ip = client_ip(request)
+    throttle = accounts.Throttle(request.app.state.redis)
+    if throttle.blocked("login-link", ip):
+        return _login_page(request, "/console/", TOO_MANY, status_code=429)
+    worker = accounts.redeem_login_link(db, token, now, ip=ip)
+    if worker is None:
+        throttle.failed("login-link", ip)
+        audit(db, request, None, "login_failed", "login_link")
+        db.commit()
+        return _login_page(request, "/console/", "登录链接无效、已用过或已过期，请重新获取或用密码登录。",
+                           status_code=401)
+    session_token, _row = accounts.start_session(db, worker, now, max_s=settings.console_session_max_s,
+                                                 ip=ip, user_agent=request.headers.get("user-agent"))
+    audit(db, request, worker, "login", "worker", worker.id, via="link")
+    db.commit()
+    response = RedirectResponse("/console/", status_code=303)
+    response.set_cookie(COOKIE, session_token, max_age=settings.console_session_max_s, httponly=True,
+                        samesite="lax", path="/console", secure=settings.environment == "production")
+    response.delete_cookie(PRE_COOKIE, path="/console")
+    return response

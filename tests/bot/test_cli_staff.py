@@ -81,3 +81,52 @@ def test_demo_console_logins(community):
     with Session(community) as s:
         assert accounts.authenticate(s, DEMO_ADMIN_LOGIN, DEMO_PASSWORD).name == "刘主任"
     assert console_logins(community) == []  # once only; passwords staff changed stay
+
+
+def test_a_login_link_is_pushed_and_logs_in_once(cli_env, monkeypatch, settings, clock, classifier):
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from bot.app import create_app
+    from storage.models import Outbox
+
+    runner = CliRunner()
+    missing = runner.invoke(app, ["staff", "link", "worker-g1"])
+    assert missing.exit_code == 1 and "GRIDBOT_CONSOLE_URL" in missing.output
+    monkeypatch.setenv("GRIDBOT_CONSOLE_URL", "https://gridbot.example.org/console/")
+    sent = runner.invoke(app, ["staff", "link", "worker-g1"])
+    assert sent.exit_code == 0 and "已把登录链接推送给 王芳" in sent.output
+    with Session(cli_env) as s:
+        [push] = s.exec(select(Outbox).where(Outbox.openid == "worker-g1")).all()
+    assert push.event == "console.push_login_link" and push.recipient_kind == "staff"
+    url = re.search(r"https://gridbot\.example\.org/console/login/link\?token=(\S+)", push.text)
+    assert url, push.text
+    token = url.group(1)
+
+    with TestClient(create_app(settings, clock=clock, classifier=classifier)) as client:
+        page = client.get("/console/login/link", params={"token": token})
+        assert page.status_code == 200 and "一次性登录链接" in page.text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        assert client.get("/console/", follow_redirects=False).status_code == 303  # GET alone: no login
+        done = client.post("/console/login/link", data={"token": token, "csrf_token": csrf})
+        assert done.status_code == 200 and "王芳" in done.text
+        client.cookies.clear()
+        client.get("/console/login/link", params={"token": token})
+        csrf = client.cookies.get("gridbot_console_pre")
+        again = client.post("/console/login/link", data={"token": token, "csrf_token": csrf})
+        assert again.status_code == 401 and "已用过" in again.text
+
+
+def test_a_login_link_expires(community):
+    from datetime import timedelta
+
+    from tests.chat import START
+
+    with Session(community, expire_on_commit=False) as s:
+        worker = s.exec(select(GridWorker).where(GridWorker.openid == "worker-g2")).one()
+        token = accounts.issue_login_link(s, worker, START)
+        assert accounts.redeem_login_link(s, token, START + timedelta(minutes=11)) is None
+        assert accounts.redeem_login_link(s, "forged", START) is None
+        assert accounts.redeem_login_link(s, token, START + timedelta(minutes=9)).id == worker.id
+        assert accounts.redeem_login_link(s, token, START + timedelta(minutes=9)) is None
