@@ -20,6 +20,7 @@ PAGES = [
     "dashboard",  # /console/dashboard, /console/dashboard.json
     "exports",  # /console/exports, /console/exports/{what}.{csv|xlsx}
     "kept",  # /console/kept: 待人工处理 (answer a kept message, or turn it into a ticket)
+    "audit",  # /console/audit: 审计日志
     "config",  # /console/config: organisation, stations, programmes, import with dry run
     "home",  # last: the fallback start page at GET /console/ (a page module's own wins)
 ]

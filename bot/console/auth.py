@@ -85,6 +85,7 @@ def login(request: Request, db: DbDep, now: NowDep, settings: SettingsDep,
         db.commit()
         return _login_page(request, next_url, WRONG, name, status_code=401)
     throttle.succeeded(name)
+    accounts.purge_expired(db, now, idle_s=settings.console_session_idle_s)  # abandoned logins
     token, _row = accounts.start_session(db, worker, now, max_s=settings.console_session_max_s,
                                          ip=ip, user_agent=request.headers.get("user-agent"))
     audit(db, request, worker, "login", "worker", worker.id)
