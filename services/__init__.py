@@ -17,6 +17,14 @@ Shape (one job per module)::
                                     └ Invalid     (a value out of range / missing)
       permissions.py  allowed(session, who, action, ticket) / require(...): every rule of
                       who may act on a ticket, the 回避 recusal included
+                      and the console capabilities: may / require_may(session, worker,
+                      capability, community_id=None)
+      scope.py        what a member of staff sees: Scope, scope_of, ticket_filter (a where-
+                      clause over Ticket), community_ids_seen
+      accounts.py     console logins: set_password / verify / authenticate (argon2id),
+                      sessions (hashed tokens, idle and absolute expiry), one-time login
+                      links, Throttle (failed logins in Redis)
+      audit_log.py    审计日志 as staff read it (street: all; community: their staff's)
       conflict.py     回避: whom a complaint is about, who takes it instead (conflict.toml)
       people.py       who is told and who works what: community_staff, grid_leaders,
                       department_members, handlers_of, open_tickets_of (queue order)
