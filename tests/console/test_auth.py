@@ -206,3 +206,21 @@ def test_an_expired_session_on_a_post_returns_to_the_start_page(console, clock, 
     response = post(console, "/console/logout", follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"] == "/console/login?next=%2Fconsole%2F"
+
+
+def test_cookies_are_secure_in_production(settings, community, clock, classifier):
+    from fastapi.testclient import TestClient
+
+    from bot.app import create_app
+
+    production = settings.model_copy(update={"environment": "production"})
+    with TestClient(create_app(production, clock=clock, classifier=classifier),
+                    base_url="https://testserver") as client:
+        set_password(community, "worker-g1")
+        form = client.get("/console/login")
+        assert "Secure" in form.headers["set-cookie"]
+        response = _try(client, "13800000001", PASSWORD)
+        assert response.status_code == 303
+        cookie = [c for c in response.headers.get_list("set-cookie") if c.startswith("gridbot_console=")]
+        assert cookie and "Secure" in cookie[0] and "HttpOnly" in cookie[0]
+        assert client.get("/console/", follow_redirects=False).status_code == 200
