@@ -135,19 +135,25 @@ def serve(
     if migrate:
         migrations.upgrade(settings.database_url)
     if demo:
-        from bot.demo import DEMO_ADMIN_LOGIN, DEMO_PASSWORD, console_logins, seed
+        from bot import import_report
+        from bot.demo import DEMO_ADMIN_LOGIN, DEMO_FILES, DEMO_PASSWORD, console_logins, open311_key, seed
+        from services.messages import msg
         from storage.db import make_engine
+        from storage.times import utcnow
 
         engine = make_engine(settings.database_url)
-        for report in seed(engine):
-            typer.echo(f"demo data imported: {report}")
+        for path, report in zip(DEMO_FILES, seed(engine), strict=False):
+            typer.echo(import_report.summary(report, path.name))
         console_logins(engine)
+        api_key = open311_key(engine, utcnow())
         engine.dispose()
         typer.echo(f"控制台：http://127.0.0.1:{port}/console/ 账号 {DEMO_ADMIN_LOGIN} 密码 {DEMO_PASSWORD}"
                    "（其他演示员工：账号为手机号，密码相同）")
-        typer.echo(f"demo: WeChat API sandbox at {overrides['wechat_api_base_url']}; "
-                   f"talk with `gridbot chat --url http://127.0.0.1:{port}` "
-                   "(staff: --openid worker-g1)")
+        open311_url = f"{base.removesuffix('/sandbox')}/open311/v2/"
+        typer.echo(msg("demo.open311", url=open311_url, key=api_key) if api_key
+                   else msg("demo.open311_revoked", url=open311_url))
+        typer.echo(msg("demo.sandbox", url=overrides["wechat_api_base_url"],
+                       base=f"http://127.0.0.1:{port}"))
     log_config = logs.uvicorn_log_config(settings)  # applied again in every worker process
     if workers == 1:
         uvicorn.run(create_app(settings), host=host, port=port, log_level="info", log_config=log_config)

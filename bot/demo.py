@@ -5,6 +5,7 @@ and by estate name (小区) shows (``gridbot qrcode`` makes their codes)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -58,3 +59,25 @@ def console_logins(engine: Engine, password: str = DEMO_PASSWORD) -> list[tuple[
             accounts.set_password(session, worker, password, login=login)
             made.append((worker.login, worker.name, worker.role))
     return made
+
+
+DEMO_API_KEY = "g311_gridbot-demo-open311-key"
+"""The demo's Open311 API key (`gridbot serve --demo` only: it is public, like
+``DEMO_PASSWORD``); kept hashed in ``ApiKey`` like every key (``services.api_keys``)."""
+DEMO_API_KEY_NAME = "演示"
+
+
+def open311_key(engine: Engine, now: datetime) -> str | None:
+    """``DEMO_API_KEY``, issued (an ``ApiKey`` row named ``DEMO_API_KEY_NAME``, every
+    community) unless its row exists already; ``now`` is aware UTC. Returns the key, or
+    None when staff have revoked it (it is not issued again)."""
+    from services.api_keys import digest
+    from storage.accounts import ApiKey
+
+    with session_scope(engine) as session:
+        row = session.exec(select(ApiKey).where(ApiKey.key_hash == digest(DEMO_API_KEY))).first()
+        if row is None:
+            session.add(ApiKey(name=DEMO_API_KEY_NAME, key_hash=digest(DEMO_API_KEY),
+                               created_at=now))
+            return DEMO_API_KEY
+        return DEMO_API_KEY if row.revoked_at is None else None
