@@ -43,7 +43,7 @@ from arq import cron
 from arq.worker import Worker, func
 from sqlalchemy import Engine, inspect
 
-from bot import jobs_services, jobs_sla
+from bot import jobs_privacy, jobs_services, jobs_sla
 from bot.database import service_engine
 from bot.logs import scrub
 from bot.preflight import ConfigError, explain
@@ -104,10 +104,11 @@ def _tolerant(job: Any) -> Any:
 
 
 FUNCTIONS = [_tolerant(f) for f in (func(relay, name="relay", keep_result=0, max_tries=1),
-                                    *jobs_sla.FUNCTIONS, *jobs_services.FUNCTIONS)]
+                                    *jobs_sla.FUNCTIONS, *jobs_services.FUNCTIONS,
+                                    *jobs_privacy.FUNCTIONS)]
 CRON_JOBS = [_tolerant(c) for c in (
     cron(sweep_outbox, second=set(range(0, 60, 10)), unique=True, run_at_startup=True),
-    *jobs_sla.CRON_JOBS, *jobs_services.CRON_JOBS)]
+    *jobs_sla.CRON_JOBS, *jobs_services.CRON_JOBS, *jobs_privacy.CRON_JOBS)]
 
 
 def build_context(settings: Settings, clock: Clock = utcnow, engine: Any = None) -> dict[str, Any]:

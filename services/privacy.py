@@ -6,7 +6,13 @@ unsubscribe (取消关注), and the README promises residents it is done. The ``
 event (handlers/events.py) calls ``forget_resident`` inside the turn's transaction.
 Source: developers.weixin.qq.com/doc/offiaccount/Message_Management/Receiving_event_pushes.html
 
-Two passes, both bulk statements (no per-row ORM loads):
+Two passes, both bulk statements (no per-row ORM loads). Pass 1 runs in the webhook's
+transaction (``forget_resident``); pass 2 scans whole tables, so it runs in the worker: the
+webhook's transaction only records it as a durable ``storage.forgetting.PrivacySweep`` row,
+and ``run_sweep`` (arq job ``privacy_sweep`` in bot/jobs_privacy.py, every
+``SWEEP_EVERY_S`` seconds there and at worker start-up) does it and deletes the row in one
+transaction — a crash rolls both back and the next run starts again; a second run of a
+done sweep finds no row (and the values, already masked, no longer match).
 
 1. **Rows about the resident** — found by OpenID, resident id, their tickets, loans and
    enrollments, or the timeline actor "resident:<id>" — have their free text put through
@@ -70,8 +76,11 @@ Redis for WeChat's retries (``storage.dedup``, keyed by MsgId or OpenID + Create
 ``Settings.dedup_ttl_s`` (15 min), per-OpenID rate-limit counters after their window, and a
 message spooled while the database was down once it has been processed.
 
-Cost: pass 1 is proportional to the resident's own history; pass 2 is one scan of each
-free-text table (about 0.7 s for 200,000 messages plus 200,000 pushes on PostgreSQL).
+Cost: pass 1 is proportional to the resident's own history (the webhook answers within
+WeChat's 5 s); pass 2 is one scan of each free-text table (about 0.7 s for 200,000 messages
+plus 200,000 pushes on PostgreSQL), in the worker. Until it has run (seconds, or after the
+worker is back) others' rows still hold the values, and so does the ``privacy_sweep`` row
+that lists them.
 
 Limits: another person's text naming the resident in another spelling (the phone with
 spaces) is not found; a known value is masked wherever it appears, also in a neighbour's
@@ -95,6 +104,7 @@ from sqlmodel import Session, SQLModel, select
 
 from intents.slots import extract_address, extract_child_name, extract_phone
 from storage.care import CareAttendance, CareEvent, Enrollment, EnrollmentStatus
+from storage.forgetting import PrivacySweep
 from storage.lending import LendEvent, LendItem, LendWait, Loan, WaitStatus
 from storage.models import (
     Building,
@@ -172,12 +182,13 @@ def scrub(text: str | None, known: Iterable[str] = ()) -> str | None:
 
 
 def forget_resident(session: Session, resident: Resident, now: datetime) -> dict[str, int]:
-    """Delete ``resident``'s personal data from every table (see the module docstring),
-    keeping the anonymous statistics; ``now`` is aware UTC. Idempotent.
+    """Delete ``resident``'s personal data from their own rows (pass 1) and request the sweep
+    of everyone's rows (pass 2: a ``PrivacySweep`` row for ``run_sweep``), keeping the
+    anonymous statistics; ``now`` is aware UTC. Idempotent.
 
     Runs in the caller's transaction; pending ORM changes are flushed first and every loaded
     object is expired afterwards (the bulk statements bypass the identity map). Returns how
-    many rows were rewritten per area, for the log.
+    many rows were rewritten per area, and ``"sweep requested"`` (1 or 0), for the log.
     """
     session.flush()
     who = _Who(resident.id, resident.openid, _known_values(session, resident))
@@ -186,7 +197,7 @@ def forget_resident(session: Session, resident: Resident, now: datetime) -> dict
         "ticket + timeline": _forget_tickets(session, who),
         "lending": _forget_lending(session, who),
         "care": _forget_care(session, who, now),
-        "others' rows": _sweep_everyone(session, who),
+        "sweep requested": _request_sweep(session, who, now),
     }
     session.expire_all()  # the Core statements above bypassed the identity map
     resident.openid = None
@@ -303,12 +314,63 @@ def _forget_care(session: Session, who: _Who, now: datetime) -> int:
     return changed
 
 
-def _sweep_everyone(session: Session, who: _Who) -> int:
-    """Pass 2: the known values (and the OpenID → marker) out of everyone's free text.
-    Returns the pushes changed (the SQL sweeps do not count their rows)."""
-    swaps = [(value, MASK) for value in who.known]
+def _request_sweep(session: Session, who: _Who, now: datetime) -> int:
+    """Record pass 2 for the worker: a ``PrivacySweep`` row with the known values (and the
+    OpenID → marker), unless there is nothing to find. Returns 1 when recorded, else 0."""
+    swaps = [[value, MASK] for value in who.known]
     if who.openid is not None:
-        swaps.append((who.openid, who.anon))
+        swaps.append([who.openid, who.anon])
+    if not swaps:
+        return 0
+    session.add(PrivacySweep(resident_id=who.id, swaps=swaps, requested_at=now))
+    session.flush()
+    return 1
+
+
+def pending_sweeps(session: Session) -> list[int]:
+    """Ids of the sweeps not done yet, oldest request first."""
+    return list(session.exec(select(PrivacySweep.id)
+                             .order_by(PrivacySweep.requested_at, PrivacySweep.id)))
+
+
+def note_attempt(session: Session, sweep_id: int, now: datetime) -> int | None:
+    """Count a try of sweep ``sweep_id`` starting at ``now`` (aware UTC); commit it before
+    the try, so a try that crashes is still counted. Returns the tries so far, or None when
+    the sweep is done (no row)."""
+    row = session.get(PrivacySweep, sweep_id)
+    if row is None:
+        return None
+    row.attempts += 1
+    row.last_attempt_at = now
+    session.add(row)
+    session.flush()
+    return row.attempts
+
+
+def run_sweep(session: Session, sweep_id: int) -> int | None:
+    """Pass 2 for sweep ``sweep_id``: its values out of everyone's free text, then its row
+    deleted — all in the caller's transaction, so the row goes only when the sweep commits.
+
+    The row is locked first (``FOR UPDATE SKIP LOCKED`` on PostgreSQL). Returns the pushes
+    changed (the SQL sweeps do not count their rows), or None when there is no such row (done
+    already) or another transaction holds it. Idempotent.
+    """
+    row = session.exec(select(PrivacySweep).where(PrivacySweep.id == sweep_id)
+                       .with_for_update(skip_locked=True)).first()
+    if row is None:
+        return None
+    swaps = [(str(value), str(replacement)) for value, replacement in row.swaps]
+    changed = _sweep_everyone(session, swaps)
+    session.delete(row)
+    session.flush()
+    session.expire_all()  # the Core statements bypassed the identity map
+    return changed
+
+
+def _sweep_everyone(session: Session, swaps: Sequence[tuple[str, str]]) -> int:
+    """Pass 2: each ``(value, replacement)`` out of everyone's free text (the known values →
+    MASK, the OpenID → marker). Returns the pushes changed (the SQL sweeps do not count their
+    rows)."""
     if not swaps:
         return 0
     changed = _sweep_outbox(session, swaps)

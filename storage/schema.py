@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 
 TABLE_MODULES = ("storage.models", "storage.lending", "storage.care", "storage.reminders",
-                 "storage.accounts")
+                 "storage.accounts", "storage.forgetting")
 
 
 def load_all() -> None:

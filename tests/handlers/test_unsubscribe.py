@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
+from bot.jobs_privacy import sweep_pending
 from services.messages import msg
 from services.privacy import MASK, marker
 from storage.care import Enrollment
@@ -84,6 +85,12 @@ def test_unsubscribe_deletes_personal_data_from_every_table_and_keeps_statistics
     rows_before = {table: len(rows) for table, rows in dump(chat.engine).items()}
 
     assert chat.event(A, "unsubscribe") == ""
+    # others' rows (the station's staff were told A's phone) wait for the worker's sweep,
+    # whose durable row lists what to look for
+    waiting = {p.split(".")[0] for places in where_found(chat.engine, A_NEEDLES).values()
+               for p in places}
+    assert {"privacy_sweep", "inboundmessage"} <= waiting
+    assert sweep_pending(chat.engine)["swept"] == 1
 
     assert where_found(chat.engine, A_NEEDLES) == {}
     anon = marker(resident_a.id)
