@@ -3,6 +3,7 @@ communities, grids, buildings, staff, public places, departments, lending statio
 programmes within a staff member's scope.
 
     organisation(session, community_ids)   -> Organisation   (communities … departments)
+    communities(session, community_ids)    -> [(id, name)]   (a picker's options)
     stations(session, community_ids)       -> list[StationView]
     programmes(session, community_ids)     -> list[ProgrammeView]
 
@@ -145,6 +146,14 @@ class Organisation:
     staff: list[StaffView]
     places: list[PlaceView]
     departments: list[DepartmentView]
+
+
+def communities(session: Session, community_ids: Ids) -> list[tuple[int, str]]:
+    """(id, name) of the communities ``community_ids`` (None: all), by street then id: a
+    picker's options, without the rest of the organisation."""
+    return [(i, name) for i, name in session.exec(
+        select(Community.id, Community.name).join(Street, Street.id == Community.street_id)
+        .where(_in(Community.id, community_ids)).order_by(Street.name, Community.id))]
 
 
 def _in(column, ids: Ids):

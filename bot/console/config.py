@@ -113,7 +113,7 @@ def overview(request: Request, db: DbDep, me: StaffDep, tab: str = "",
         context["stations"] = org_view.stations(db, ids)
     elif current is not None and current.key == "programmes":
         context["programmes"] = org_view.programmes(db, ids)
-    context["communities"] = org_view.organisation(db, within).communities if (
+    context["communities"] = org_view.communities(db, within) if (
         within is None or len(within) > 1) else []
     return render(request, "config.html", context)
 

@@ -96,6 +96,7 @@ def test_street_admin_sees_every_community_and_may_narrow(console, street):
         yg = s.exec(select(Grid.community_id).where(Grid.name == "阳光一网格")).one()
     narrowed = console.get("/console/config", params={"tab": "grids", "community": yg}).text
     assert "阳光一网格" in narrowed and "第一网格" not in narrowed
+    assert f'<option value="{yg}" selected>阳光社区</option>' in narrowed
 
 
 def test_a_grid_worker_is_refused(console, street):

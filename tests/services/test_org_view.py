@@ -115,3 +115,10 @@ def test_programmes_with_places_and_waiting_list(session):
     assert (s.weekdays, s.start_time, s.end_time) == ("周一至周五", "16:30", "18:00")
     assert (progs[0].grade_min, progs[0].grade_max) == (1, 6)
     assert org_view.programmes(session, {ids["和谐社区"]}) == []
+
+
+def test_communities_for_a_picker(session):
+    ids = _demo(session)
+    assert org_view.communities(session, None) == [
+        (ids["幸福新社区"], "幸福新社区"), (ids["阳光社区"], "阳光社区"), (ids["和谐社区"], "和谐社区")]
+    assert org_view.communities(session, [ids["和谐社区"]]) == [(ids["和谐社区"], "和谐社区")]
