@@ -93,6 +93,7 @@ def stats(
     from sqlmodel import Session
 
     from bot.preflight import ConfigError, load_settings
+    from services.messages import msg
     from storage.db import make_engine
     from storage.stats import compute, period
 
@@ -110,9 +111,7 @@ def stats(
         if settings.stats_database_url is None:
             raise  # bot.preflight explains it (GRIDBOT_DATABASE_URL)
         reason = str(exc.orig or exc).strip().splitlines()[0]
-        raise ConfigError(f"GRIDBOT_STATS_DATABASE_URL: cannot read the reporting database "
-                          f"({reason}): start the replica, correct the URL, or unset it to "
-                          "read the main database") from None
+        raise ConfigError(msg("config_error.stats_db_unreachable", detail=reason)) from None
     finally:
         engine.dispose()
     if as_csv:

@@ -2,7 +2,9 @@
 
 A misconfiguration becomes one ``ConfigError`` whose message is one line naming the setting
 (its GRIDBOT_ variable) and the fix; every `gridbot` command prints that line on stderr and
-exits with code 2 (``bot.cli``), instead of a traceback.
+exits with code 2 (``bot.cli``), instead of a traceback. The line is for staff, so it is
+Chinese, from the message catalogue's ``[config_error]`` table (``services/messages.zh.toml``);
+what a driver or pydantic said stays as it is, in brackets.
 
     load_settings(**overrides)   Settings, or ConfigError for an invalid/unsafe configuration
                                  (pydantic ValidationError, pydantic-settings SettingsError,
@@ -34,9 +36,7 @@ from pydantic_settings import SettingsError
 from sqlalchemy import inspect, make_url
 
 from bot.settings import Settings
-
-DB_FIX = "start PostgreSQL or correct GRIDBOT_DATABASE_URL"
-SCHEMA_FIX = "run `gridbot db upgrade`"
+from services.messages import msg
 
 
 class ConfigError(Exception):
@@ -65,16 +65,14 @@ def use_sla_file(settings: Settings) -> None:
         return
     from storage import sla
 
-    unset = "or unset GRIDBOT_SLA_FILE to use the packaged handlers/sla.toml"
     try:
         sla.load(path)
     except OSError as exc:
-        raise ConfigError(f"GRIDBOT_SLA_FILE: cannot read {path} ({exc.strerror or exc}): "
-                          f"correct the path {unset}") from None
+        raise ConfigError(msg("config_error.sla_unreadable", path=path,
+                              reason=exc.strerror or exc)) from None
     except (ValueError, KeyError, TypeError) as exc:
-        raise ConfigError(f"GRIDBOT_SLA_FILE: {path} is not a valid policy file "
-                          f"({_first_line(exc)}): correct it (handlers/sla.toml shows the format) "
-                          f"{unset}") from None
+        raise ConfigError(msg("config_error.sla_invalid", path=path,
+                              reason=_first_line(exc))) from None
     sla.use_file(path)
 
 
@@ -109,10 +107,8 @@ def check_workers(settings: Settings, workers: int) -> None:
                                       ("GRIDBOT_REDIS_URL", settings.redis_url.startswith("memory://")))
                 if bad]
     if embedded:
-        raise ConfigError(f"--workers {workers} needs PostgreSQL and Redis shared by the processes, "
-                          f"but {' and '.join(embedded)} {'is' if len(embedded) == 1 else 'are'} the "
-                          "embedded default: set GRIDBOT_DATABASE_URL=postgresql+psycopg://user:password@host/db"
-                          " and GRIDBOT_REDIS_URL=redis://host:6379/0, or use --workers 1")
+        raise ConfigError(msg("config_error.workers_embedded", n=workers,
+                              vars=msg("config_error.vars_sep").join(embedded)))
 
 
 def explain(exc: BaseException) -> ConfigError | None:
@@ -129,25 +125,53 @@ def explain(exc: BaseException) -> ConfigError | None:
     ):
         return _database_error(exc)
     if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
-        return ConfigError(f"GRIDBOT_REDIS_URL: cannot reach Redis ({_first_line(exc)}): "
-                           "start Redis or correct GRIDBOT_REDIS_URL")
+        return ConfigError(msg("config_error.redis_unreachable", where="",
+                               detail=_first_line(exc)))
     return None
 
 
 # -- settings ---------------------------------------------------------------------------------
+_FIELD_ERRORS = {
+    "missing": ("field_missing", ()), "int_parsing": ("field_int", ()),
+    "int_type": ("field_int", ()), "int_from_float": ("field_int", ()),
+    "float_parsing": ("field_number", ()), "float_type": ("field_number", ()),
+    "bool_parsing": ("field_bool", ()), "bool_type": ("field_bool", ()),
+    "greater_than_equal": ("field_min", ("ge",)), "greater_than": ("field_above", ("gt",)),
+    "less_than_equal": ("field_max", ("le",)), "string_pattern_mismatch": ("field_pattern", ()),
+    "literal_error": ("field_choice", ()),
+}
+"""pydantic error type → (``config_error`` key, the ``ctx`` value shown as ``limit``)."""
+
+
 def _settings_error(exc: ValidationError | SettingsError) -> ConfigError:
     if isinstance(exc, SettingsError):
         field = re.search(r'field "(\w+)"', str(exc))
-        var = f"GRIDBOT_{field.group(1).upper()}" if field else "a GRIDBOT_ variable"
-        example = ' e.g. {"ticket_status": "TM0001"}' if field and field.group(1) == "template_ids" else ""
-        return ConfigError(f"{var} is not valid JSON: set it to a JSON object{example}")
+        var = f"GRIDBOT_{field.group(1).upper()}" if field else "GRIDBOT_*"
+        example = (msg("config_error.json_example", example='{"ticket_status": "TM0001"}')
+                   if field and field.group(1) == "template_ids" else "")
+        return ConfigError(msg("config_error.json", var=var, example=example))
     problems = []
     for error in exc.errors(include_url=False, include_input=False):
-        message = str(error["msg"]).removeprefix("Value error, ")
+        message = _field_text(error)
         if error["loc"]:
-            message = f"GRIDBOT_{str(error['loc'][0]).upper()}: {message}"
+            message = msg("config_error.field", var=f"GRIDBOT_{str(error['loc'][0]).upper()}",
+                          text=message)
         problems.append(message)
-    return ConfigError("invalid configuration: " + "; ".join(problems))
+    return ConfigError(msg("config_error.invalid",
+                           problems=msg("config_error.problem_sep").join(problems)))
+
+
+def _field_text(error: dict) -> str:
+    """One pydantic error in Chinese: a validator's own sentence (already Chinese, from
+    bot.settings), a known error type, else pydantic's words in brackets."""
+    text = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "value_error":
+        return text
+    key, limits = _FIELD_ERRORS.get(error["type"], ("field_other", ()))
+    ctx = error.get("ctx") or {}
+    return msg(f"config_error.{key}", detail=text, pattern=ctx.get("pattern", ""),
+               expected=str(ctx.get("expected", "")).replace("' or '", "' 或 '"),
+               limit=next((ctx[k] for k in limits if k in ctx), ""))
 
 
 # -- database ---------------------------------------------------------------------------------
@@ -161,8 +185,7 @@ def _check_database(settings: Settings, *, schema: bool) -> None:
     try:
         engine = make_engine(url, connect_timeout_s=settings.db_connect_timeout_s)
     except (sqlalchemy.exc.ArgumentError, ImportError) as exc:
-        raise ConfigError(f"GRIDBOT_DATABASE_URL is not a database URL ({_first_line(exc)}): "
-                          "use postgresql+psycopg://user:password@host/db") from None
+        raise ConfigError(msg("config_error.db_bad_url", detail=_first_line(exc))) from None
     try:
         with engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
@@ -176,29 +199,26 @@ def _check_database(settings: Settings, *, schema: bool) -> None:
     load_all()
     missing = sorted(set(SQLModel.metadata.tables) - tables)
     if len(missing) == len(SQLModel.metadata.tables):
-        raise ConfigError(f"GRIDBOT_DATABASE_URL: {_safe_url(url)} has no gridbot tables: {SCHEMA_FIX}")
+        raise ConfigError(msg("config_error.db_no_tables", url=_safe_url(url)))
     if missing:
-        raise ConfigError(f"GRIDBOT_DATABASE_URL: the schema of {_safe_url(url)} is out of date "
-                          f"(no table {', '.join(missing)}): {SCHEMA_FIX}")
+        raise ConfigError(msg("config_error.db_out_of_date", url=_safe_url(url),
+                              tables=", ".join(missing)))
 
 
 def _database_error(exc: Exception, url: str | None = None) -> ConfigError:
     """One line for a DBAPIError (psycopg/sqlite3 error in ``.orig``) or a bad URL."""
-    where = f" {_safe_url(url)}" if url else ""
+    where = msg("config_error.at", url=_safe_url(url)) if url else ""
     orig = getattr(exc, "orig", None)
     text = _first_line(orig if orig is not None else exc)
     if isinstance(exc, sqlalchemy.exc.ArgumentError):
-        return ConfigError(f"GRIDBOT_DATABASE_URL is not a database URL ({text}): "
-                           "use postgresql+psycopg://user:password@host/db")
+        return ConfigError(msg("config_error.db_bad_url", detail=text))
     if _schema_missing(exc):
-        return ConfigError(f"GRIDBOT_DATABASE_URL: the database{where} lacks the schema ({text}): "
-                           f"{SCHEMA_FIX}")
+        return ConfigError(msg("config_error.db_schema_missing", where=where, detail=text))
     if re.search(r'database ".*" does not exist', text):
-        return ConfigError(f"GRIDBOT_DATABASE_URL: {text}: create it (createdb) and {SCHEMA_FIX}, "
-                           "or correct the URL")
+        return ConfigError(msg("config_error.db_missing", detail=text))
     if "authentication failed" in text or "password" in text:
-        return ConfigError(f"GRIDBOT_DATABASE_URL: {text}: correct the user or password in the URL")
-    return ConfigError(f"GRIDBOT_DATABASE_URL: cannot use the database{where} ({text}): {DB_FIX}")
+        return ConfigError(msg("config_error.db_auth", detail=text))
+    return ConfigError(msg("config_error.db_unreachable", where=where, detail=text))
 
 
 def _schema_missing(exc: Exception) -> bool:
@@ -219,14 +239,14 @@ def _check_redis(settings: Settings) -> None:
         client = sync_client(settings.redis_url, timeout_s=settings.redis_timeout_s)
         client.ping()
     except ValueError as exc:  # not a redis:// URL
-        raise ConfigError(f"GRIDBOT_REDIS_URL is not a Redis URL ({_first_line(exc)}): "
-                          "use redis://host:6379/0") from None
+        raise ConfigError(msg("config_error.redis_bad_url", detail=_first_line(exc))) from None
     except redis.exceptions.AuthenticationError:
-        raise ConfigError(f"GRIDBOT_REDIS_URL: Redis at {_safe_url(settings.redis_url)} refused "
-                          "the password: correct it in the URL") from None
+        raise ConfigError(msg("config_error.redis_password",
+                              url=_safe_url(settings.redis_url))) from None
     except redis.exceptions.RedisError as exc:
-        raise ConfigError(f"GRIDBOT_REDIS_URL: cannot reach Redis at {_safe_url(settings.redis_url)} "
-                          f"({_first_line(exc)}): start Redis or correct GRIDBOT_REDIS_URL") from None
+        raise ConfigError(msg("config_error.redis_unreachable",
+                              where=msg("config_error.at", url=_safe_url(settings.redis_url)),
+                              detail=_first_line(exc))) from None
 
 
 # -- text -------------------------------------------------------------------------------------

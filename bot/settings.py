@@ -18,6 +18,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.messages import msg
 from storage.numbers import DEFAULT_TICKET_PREFIX
 
 DEV_TOKEN = "gridbot-dev-token"
@@ -160,42 +161,25 @@ class Settings(BaseSettings):
         if self.environment == "production":
             problems += self._production_problems()
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError(msg("config_error.problem_sep").join(problems))
         return self
 
     def _production_problems(self) -> list[str]:
         """What makes this configuration unsafe for production, one sentence per setting,
-        each naming the environment variable and the fix."""
-        problems = []
-        if _is_placeholder(self.wechat_token, DEV_TOKEN):
-            problems.append("GRIDBOT_WECHAT_TOKEN is blank or a placeholder: set the Token of the "
-                            "account's server configuration (公众号 → 设置与开发 → 基本配置)")
-        if _is_placeholder(self.wechat_app_secret, DEV_SECRET):
-            problems.append("GRIDBOT_WECHAT_APP_SECRET is blank or a placeholder: set the "
-                            "account's AppSecret (基本配置)")
-        if _is_placeholder(self.wechat_app_id, DEMO_APP_ID):
-            problems.append("GRIDBOT_WECHAT_APP_ID is blank or the demo AppID: set the account's "
-                            "AppID (基本配置)")
-        if not self.safe_mode and not self.allow_plaintext:
-            problems.append("production requires safe mode: set GRIDBOT_WECHAT_AES_KEY to the "
-                            "account's EncodingAESKey and choose 安全模式 in 基本配置, or set "
-                            "GRIDBOT_ALLOW_PLAINTEXT=true to accept plaintext mode, whose "
-                            "signature does not cover the message")
-        if self.wecom_corp_id is not None and _is_placeholder(self.wecom_secret, DEV_SECRET):
-            problems.append("GRIDBOT_WECOM_SECRET is blank or a placeholder while "
-                            "GRIDBOT_WECOM_CORP_ID is set: set the WeCom application's Secret, "
-                            "or unset GRIDBOT_WECOM_CORP_ID")
-        if self.database_url.startswith("sqlite") and not self.allow_sqlite:
-            problems.append("GRIDBOT_DATABASE_URL is SQLite: set a PostgreSQL URL "
-                            "(postgresql+psycopg://user:password@host/db), or set "
-                            "GRIDBOT_ALLOW_SQLITE=true for a single-process install")
-        if self.redis_url.startswith("memory://"):
-            problems.append("GRIDBOT_REDIS_URL is memory:// (in-process): production needs a real "
-                            "Redis, e.g. redis://host:6379/0")
-        if self.sandbox:
-            problems.append("GRIDBOT_SANDBOX=true would serve an unauthenticated stand-in for "
-                            "WeChat's API: unset GRIDBOT_SANDBOX in production")
-        return problems
+        each naming the environment variable and the fix (Chinese, for the operator: the
+        catalogue's ``[config_error]`` table)."""
+        unsafe = [
+            ("token_placeholder", _is_placeholder(self.wechat_token, DEV_TOKEN)),
+            ("secret_placeholder", _is_placeholder(self.wechat_app_secret, DEV_SECRET)),
+            ("app_id_placeholder", _is_placeholder(self.wechat_app_id, DEMO_APP_ID)),
+            ("plaintext", not self.safe_mode and not self.allow_plaintext),
+            ("wecom_placeholder", self.wecom_corp_id is not None
+             and _is_placeholder(self.wecom_secret, DEV_SECRET)),
+            ("sqlite", self.database_url.startswith("sqlite") and not self.allow_sqlite),
+            ("memory_redis", self.redis_url.startswith("memory://")),
+            ("sandbox", self.sandbox),
+        ]
+        return [msg(f"config_error.{key}") for key, bad in unsafe if bad]
 
     @property
     def safe_mode(self) -> bool:
@@ -239,12 +223,11 @@ def _aes_key_problem(name: str, key: str | None) -> str | None:
         return None
     var = f"GRIDBOT_{name.upper()}"
     if len(key) != 43:
-        return (f"{var} must be the 43-character EncodingAESKey, got {len(key)} characters: "
-                "copy it again from 基本配置 (no spaces or quotes)")
+        return msg("config_error.aes_length", var=var, n=len(key))
     try:
         raw = base64.b64decode(key + "=", validate=True)
     except binascii.Error:
         raw = b""
     if len(raw) != 32:
-        return f"{var} is not an EncodingAESKey (43 characters of A–Z, a–z, 0–9): copy it again"
+        return msg("config_error.aes_chars", var=var)
     return None

@@ -51,6 +51,7 @@ from bot.push import Pusher
 from bot.relay import relay_due, relay_one
 from bot.settings import Settings
 from services.config_docs import LiveConfig
+from services.messages import msg
 from storage.redis import arq_pool, is_memory, sync_client
 from storage.times import Clock, utcnow
 
@@ -198,9 +199,8 @@ def _check_database(engine: Engine) -> None:
     with engine.connect() as conn:
         conn.exec_driver_sql("SELECT 1")
         if not inspect(conn).has_table("outbox"):
-            raise ConfigError(f"GRIDBOT_DATABASE_URL: the database has no gridbot tables "
-                              f"({engine.url.render_as_string(hide_password=True)}): run "
-                              "`gridbot db upgrade`")
+            raise ConfigError(msg("config_error.db_no_tables",
+                                  url=engine.url.render_as_string(hide_password=True)))
 
 
 async def _watch_database(ctx: dict[str, Any], interval_s: float) -> None:
@@ -264,8 +264,7 @@ def _config_error(exc: BaseException) -> ConfigError | None:
     if isinstance(exc, redis.exceptions.AuthenticationError | redis.exceptions.AuthorizationError) \
             or (isinstance(exc, redis.exceptions.ResponseError)
                 and any(m in str(exc) for m in ("NOAUTH", "WRONGPASS", "NOPERM"))):
-        return ConfigError(f"GRIDBOT_REDIS_URL: Redis refused the credentials ({_first_line(exc)}): "
-                           "correct the user or password in the URL")
+        return ConfigError(msg("config_error.redis_credentials", detail=_first_line(exc)))
     if isinstance(exc, sqlalchemy.exc.ArgumentError | sqlalchemy.exc.ProgrammingError):
         return explain(exc)
     if isinstance(exc, DatabaseDown):

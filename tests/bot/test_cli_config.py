@@ -52,28 +52,29 @@ def one_line(result) -> str:
 @pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a[:2]))
 def test_every_command_refuses_a_42_character_aes_key_in_one_line(args):
     line = one_line(run(args, wechat_aes_key=AES_42))
-    assert "GRIDBOT_WECHAT_AES_KEY" in line and "43-character" in line and "got 42" in line
+    assert line == ("gridbot: 配置有误：GRIDBOT_WECHAT_AES_KEY 必须是 43 个字符的 EncodingAESKey，"
+                    "现在是 42 个字符：请从 基本配置 重新复制（不要带空格或引号）")
 
 
 @pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a[:2]))
 def test_every_command_refuses_a_blank_token_in_production(args):
     line = one_line(run(args, environment="production", wechat_token="  "))
-    assert "GRIDBOT_WECHAT_TOKEN is blank or a placeholder" in line
+    assert "GRIDBOT_WECHAT_TOKEN 是空的或是占位值：请设为公众号服务器配置里的 Token" in line
     assert "GRIDBOT_ALLOW_PLAINTEXT" in line  # and everything else that is unsafe, same line
 
 
 @pytest.mark.parametrize("args", [["review"], ["stats"], ["worker"]], ids=str)
 def test_bad_template_ids_json_names_the_variable(args):
     line = one_line(run(args, template_ids='{"ticket_status": TM1'))
-    assert line == ('gridbot: GRIDBOT_TEMPLATE_IDS is not valid JSON: set it to a JSON object'
-                    ' e.g. {"ticket_status": "TM0001"}')
+    assert line == ('gridbot: GRIDBOT_TEMPLATE_IDS 不是有效的 JSON：请设为一个 JSON 对象，'
+                    '例如 {"ticket_status": "TM0001"}')
 
 
 BAD_SLA_FILES = {
-    "missing": (None, "cannot read"),
-    "not TOML": ("[default\nresponse_minutes = 60\n", "is not a valid policy file"),
+    "missing": (None, "读不到"),
+    "not TOML": ("[default\nresponse_minutes = 60\n", "不是有效的服务时限文件"),
     "bad policy": ('[[policy]]\nname = "x"\nkind = "repair"\ncalendar = "nowhere"\n',
-                   "is not a valid policy file"),
+                   "不是有效的服务时限文件"),
 }
 
 
@@ -85,8 +86,8 @@ def test_a_bad_sla_file_names_the_setting(args, case, tmp_path: Path):
     if text is not None:
         path.write_text(text, encoding="utf-8")
     line = one_line(run(args, sla_file=str(path)))
-    assert line.startswith("gridbot: GRIDBOT_SLA_FILE: ") and str(path) in line and says in line
-    assert "unset GRIDBOT_SLA_FILE" in line
+    assert line.startswith("gridbot: GRIDBOT_SLA_FILE：") and str(path) in line and says in line
+    assert "或删除 GRIDBOT_SLA_FILE 以使用自带的 handlers/sla.toml" in line
 
 
 @real_servers
@@ -94,13 +95,15 @@ def test_a_bad_sla_file_names_the_setting(args, case, tmp_path: Path):
 def test_a_database_that_does_not_exist(args):
     url = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
     line = one_line(run(args, database_url=f"{url}/gridbot_no_such_db_{uuid.uuid4().hex[:6]}"))
-    assert "GRIDBOT_DATABASE_URL" in line and "does not exist" in line and "createdb" in line
+    assert line.startswith("gridbot: GRIDBOT_DATABASE_URL：") and "does not exist" in line
+    assert line.endswith("：请先创建这个数据库（createdb）再运行 gridbot db upgrade，或改正地址")
 
 
 @pytest.mark.parametrize("args", [["review"], ["import", __file__], ["stats"]], ids=str)
 def test_a_database_that_cannot_be_reached(args):
     line = one_line(run(args, database_url="postgresql+psycopg://gridbot:s3cretpw@127.0.0.1:1/gridbot"))
-    assert "GRIDBOT_DATABASE_URL" in line and "127.0.0.1" in line and "s3cretpw" not in line
+    assert line.startswith("gridbot: GRIDBOT_DATABASE_URL：无法使用数据库") and "127.0.0.1" in line
+    assert line.endswith("：请启动 PostgreSQL 或改正 GRIDBOT_DATABASE_URL") and "s3cretpw" not in line
 
 
 @pytest.fixture
@@ -121,14 +124,18 @@ def empty_database(tmp_path: Path):
                                   ["station", "list"]], ids=str)
 def test_a_database_without_the_schema_says_run_db_upgrade(args, empty_database):
     line = one_line(run(args, database_url=empty_database))
-    assert "GRIDBOT_DATABASE_URL" in line and "gridbot db upgrade" in line
+    assert line.startswith("gridbot: GRIDBOT_DATABASE_URL：") and line.endswith(
+        "：请运行 gridbot db upgrade")
+    if args[0] != "station":  # checked before it runs; `station list` meets the missing table
+        assert line.endswith(" 里没有 gridbot 的数据表：请运行 gridbot db upgrade")
 
 
 @real_servers
 def test_serve_with_redis_down_stops_before_starting(engine, postgres_url):
     line = one_line(run(["serve", "--no-migrate", "--port", "1"], database_url=postgres_url,
                         redis_url="redis://:pw123456@127.0.0.1:1/0"))
-    assert line.startswith("gridbot: GRIDBOT_REDIS_URL: cannot reach Redis at redis://:***@127.0.0.1:1/0")
+    assert line.startswith("gridbot: GRIDBOT_REDIS_URL：连不上 Redis redis://:***@127.0.0.1:1/0（")
+    assert line.endswith("）：请启动 Redis 或改正 GRIDBOT_REDIS_URL")
     assert "pw123456" not in line
 
 

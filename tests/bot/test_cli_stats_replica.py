@@ -85,7 +85,8 @@ def test_an_unreachable_replica_is_one_line_naming_its_setting(clean_db, postgre
                    stats_database_url="postgresql+psycopg://gridbot:pw-replica-77@127.0.0.1:1/gridbot")
     assert result.exit_code == 2, result.output
     lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("gridbot: GRIDBOT_STATS_DATABASE_URL: "), result.stderr
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("gridbot: GRIDBOT_STATS_DATABASE_URL：读不了统计用的数据库（"), result.stderr
     assert "pw-replica-77" not in result.stderr
 
 

@@ -137,5 +137,5 @@ def test_workers_refused_on_the_embedded_default(tmp_path):
                           env=_env(), capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.count("\n") == 1, proc.stderr
-    assert "--workers 2 needs PostgreSQL and Redis" in proc.stderr
-    assert "GRIDBOT_DATABASE_URL and GRIDBOT_REDIS_URL are the embedded default" in proc.stderr
+    assert "--workers 2 需要各进程共用的 PostgreSQL 和 Redis" in proc.stderr
+    assert "但 GRIDBOT_DATABASE_URL 和 GRIDBOT_REDIS_URL 还是内置的默认值" in proc.stderr

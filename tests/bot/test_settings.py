@@ -28,7 +28,7 @@ def test_environment_variables_with_prefix(monkeypatch):
 def test_production_refuses_placeholders_and_memory_redis():
     with pytest.raises(ValidationError, match="GRIDBOT_WECHAT_TOKEN"):
         Settings(_env_file=None, environment="production")
-    with pytest.raises(ValidationError, match="real Redis"):
+    with pytest.raises(ValidationError, match="真正的 Redis"):
         Settings(_env_file=None, environment="production", wechat_token="t", wechat_app_secret="s")
 
 
