@@ -71,6 +71,16 @@ ROLE_NAMES = {
 }
 """Role → what staff read."""
 
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": ("frame-ancestors 'none'; base-uri 'self'; form-action 'self';"
+                                " object-src 'none'"),
+}
+"""Headers of every console response but static files (``install``)."""
+
 ERROR_TEXT = {
     403: "您没有权限进行此操作。",
     404: "找不到您要的内容，可能已被删除或编号有误。",
@@ -288,6 +298,16 @@ def install(app: FastAPI, router) -> None:  # noqa: ANN001 - an APIRouter
 
     app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")
     app.include_router(router)
+
+    @app.middleware("http")
+    async def _console_headers(request: Request, call_next):  # noqa: ANN202 - Starlette's signature
+        """Console pages: never cached (they show residents' data), never framed, no
+        referrer to other sites, no MIME sniffing."""
+        response = await call_next(request)
+        if request.url.path.startswith("/console") and not request.url.path.startswith("/console/static/"):
+            for name, value in SECURITY_HEADERS.items():
+                response.headers.setdefault(name, value)
+        return response
 
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired) -> Response:

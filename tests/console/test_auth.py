@@ -224,3 +224,13 @@ def test_cookies_are_secure_in_production(settings, community, clock, classifier
         cookie = [c for c in response.headers.get_list("set-cookie") if c.startswith("gridbot_console=")]
         assert cookie and "Secure" in cookie[0] and "HttpOnly" in cookie[0]
         assert client.get("/console/", follow_redirects=False).status_code == 200
+
+
+def test_console_pages_are_not_cached_or_framed(console):
+    login(console, "worker-g1")
+    for path in ("/console/login", "/console/"):
+        headers = console.get(path).headers
+        assert headers["cache-control"] == "no-store" and headers["x-frame-options"] == "DENY"
+        assert "frame-ancestors 'none'" in headers["content-security-policy"]
+        assert headers["referrer-policy"] == "same-origin"
+    assert "x-frame-options" not in console.get("/console/static/console.css").headers
