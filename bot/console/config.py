@@ -20,7 +20,6 @@ and renders.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import tempfile
 from collections.abc import Callable
@@ -42,7 +41,7 @@ from bot.console.web import (
     render,
     service_errors,
 )
-from bot.import_report import problem_line, summary
+from bot.import_report import error_line, problem_line, summary
 from services import org_view
 from services.messages import msg
 from services.org_import import import_by, within_of
@@ -174,7 +173,7 @@ def import_apply(request: Request, db: DbDep, me: StaffDep, now: NowDep, _csrf: 
           handed_over=outcome.report.handed_over, services=outcome.services, **outcome.counts())
     db.commit()
     staged_imports.discard(redis, me.id, token)
-    return redirect(request, "/console/config", ok=outcome.done_text(staged.name))
+    return redirect(request, "/console/config", ok=outcome.summary(staged.name))
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -184,6 +183,8 @@ class Outcome:
 
     report: ImportReport | None
     problems: list[str]
+    moves: bool = False
+    """Whether some problems are moves (allowed by 「允许调动」)."""
 
     def counts(self) -> dict[str, dict[str, int]]:
         """{"created": {"grids": 2, …}, "updated": …} (the audit entry's detail)."""
@@ -194,22 +195,16 @@ class Outcome:
 
     @property
     def services(self) -> str | None:
-        """「驿站 1，物品 8，托管项目 2，班次 2」 created or updated, None without any."""
+        """「驿站 1 个、物品 8 种…」 created or updated (dry run: would be), None without."""
         found = self.report.services if self.report is not None else None
         if found is None:
             return None
-        parts = [f"{label} {n}" for label, n in (("驿站", found.stations), ("物品", found.items),
-                                                 ("托管项目", found.programmes),
-                                                 ("班次", found.sessions)) if n]
-        return msg("import_report.item_sep").join(parts) or None
+        return msg("import_report.services", **{
+            k: getattr(found, k) for k in ("stations", "items", "programmes", "sessions")})
 
-    def done_text(self, name: str) -> str:
-        """The one line shown after the import (``bot.import_report.summary`` in Chinese,
-        the stations/programmes counts instead of their English note)."""
-        report = dataclasses.replace(self.report, notes=[])
-        text = summary(report, name)
-        return f"{text}{msg('import_report.part_sep')}驿站与托管 {self.services}" if (
-            self.services) else text
+    def summary(self, name: str) -> str:
+        """The one line ``gridbot import`` prints for this run (``bot.import_report``)."""
+        return summary(self.report, name)
 
     def table(self) -> list[tuple[str, int, int, int, int]]:
         """(table label, created, updated, unchanged, moved) for each table with a count."""
@@ -231,9 +226,10 @@ def _run(action: Callable[[Path], ImportReport], name: str, data: bytes) -> Outc
             with service_errors():
                 return Outcome(action(path), [])
         except ImportProblems as exc:
-            return Outcome(None, [problem_line(p) for p in exc.problems])
+            return Outcome(None, [problem_line(p) for p in exc.problems],
+                           moves=any(p.key.startswith("move_") for p in exc.problems))
         except ImportFormatError as exc:
-            return Outcome(None, [f"文件无法读取：{exc}"])
+            return Outcome(None, [error_line(exc)])
 
 
 def _upload(file: UploadFile | None, text: str, fmt: str) -> tuple[str, bytes]:

@@ -125,7 +125,7 @@ def test_dry_run_lists_every_problem_and_changes_nothing(console, street):
     assert "粘贴内容.yaml 第9行：不认识的角色" in page.text
     assert "粘贴内容.yaml 第11行：楼栋 14 同时写在两个网格：G04（粘贴内容.yaml 第6行）和 G05" \
         in page.text
-    assert TOKEN.search(page.text) is None and "确认导入" not in page.text
+    assert TOKEN.search(page.text) is None and "确认导入" not in page.text and "允许调动" not in page.text
     assert _counts(street) == before
     assert _audit(street)[-1][0] == "config.import_check"
     assert _audit(street)[-1][1]["ok"] is False and _audit(street)[-1][1]["problems"] == 3
@@ -204,6 +204,7 @@ def test_moves_need_allow_moves_and_the_confirmation_keeps_it(console, street):
         'buildings: "5-8"', 'buildings: "4-8"')
     refused = _check(console, text)
     assert refused.status_code == 422 and "4号楼要从网格 G01 调到 G02" in refused.text
+    assert "勾选「允许调动」" in refused.text
     checked = _check(console, text, allow_moves="true")
     assert checked.status_code == 200 and "允许调动：是" in checked.text
     assert re.search(r"<td>楼栋</td><td>0</td><td>0</td><td>11</td><td>1</td>", checked.text)
@@ -225,7 +226,7 @@ def test_upload_csv_and_unreadable_files(console, street):
     assert page.status_code == 200 and "网格_表.csv" in page.text
     bad = post(console, "/console/config/import/check", files={
         "file": ("org.yaml", b"community: [\n", "application/x-yaml")})
-    assert bad.status_code == 422 and "文件无法读取" in bad.text
+    assert bad.status_code == 422 and "导入失败" in bad.text
     wrong = post(console, "/console/config/import/check", files={
         "file": ("org.txt", b"x", "text/plain")})
     assert wrong.status_code == 422 and ".yaml" in wrong.text
@@ -246,7 +247,7 @@ stations:
       - {name: 梯子, count: 1}
 """
     checked = _check(console, station)
-    assert checked.status_code == 200 and "驿站 1，物品 1" in checked.text
+    assert checked.status_code == 200 and "驿站 1 个、物品 1 种" in checked.text
     with Session(street) as s:
         assert s.exec(select(Station).where(Station.name == "第二驿站")).first() is None
     post(console, "/console/config/import/apply", {"token": TOKEN.search(checked.text).group(1)})
