@@ -43,7 +43,11 @@ Shape (one job per module)::
       messages.py     the one message catalogue: every sentence a resident or worker reads
                       (messages.zh.toml)
       org_import.py   `gridbot import` with the hand-over of a leaving or moving worker's
-                      open tickets
+                      open tickets; ``within`` keeps a file to some communities, ``import_by``
+                      is the console's import (configure_org / configure_lending, own scope)
+      org_view.py     the configuration pages' read-only listings: communities, grids,
+                      buildings, staff (phones masked), places, departments, stations with
+                      stock, programmes with places and waiting lists, within a scope
       notices.py      sending a notice (通知) to the residents ``storage.notices`` picks
       privacy.py      forgetting a resident who unsubscribed (every table scrubbed)
       lending.py      工具借用: request, cancel_wait, cancel_hold, renew (residents);
