@@ -254,3 +254,21 @@ stations:
     with Session(street) as s:
         assert s.exec(select(Station).where(Station.name == "第二驿站")).first() is not None
     assert _check(console, NEW_GRID).status_code == 403  # grids: configure_org
+
+
+def test_apply_checks_again_and_refuses_what_changed_since(console, street, tmp_path):
+    """The confirmation imports the checked text, checked again against the database as it
+    is now: building 13 given to G03 meanwhile makes the import a move, refused."""
+    login(console, "admin-1")
+    token = TOKEN.search(_check(console, NEW_GRID).text).group(1)
+    text = COMMUNITY_FILE.read_text(encoding="utf-8").replace('"9-11"', '"9-11", 13')
+    path = tmp_path / "org.yaml"
+    path.write_text(text, encoding="utf-8")
+    with session_scope(street) as s:
+        import_file(s, path)
+    before = _counts(street)
+    page = post(console, "/console/config/import/apply", {"token": token})
+    assert page.status_code == 409 and "导入失败" in page.text
+    assert "13号楼要从网格 G03 调到 G04" in page.text
+    assert _counts(street) == before
+    assert [a for a, _ in _audit(street)] == ["config.import_check"]
