@@ -40,7 +40,7 @@ def test_import_of_a_bad_file_exits_2_naming_the_line(env, tmp_path: Path):
     path = tmp_path / "bad.csv"
     path.write_text("street,community\n", encoding="utf-8")
     result = CliRunner().invoke(app, ["import", str(path)])
-    assert result.exit_code == 2 and "line 1" in result.output
+    assert result.exit_code == 2 and "bad.csv 第1行：缺少列 grid_code" in result.output
 
 
 def test_review_lists_messages_kept_for_staff(env):
