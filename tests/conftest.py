@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 import time
 import traceback
 import uuid
@@ -74,18 +75,52 @@ return 1
 CLAIM_TTL_S = 4 * 3600
 
 
+_TAKE_ABANDONED = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('FLUSHDB')
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+return 1
+"""
+
+
+def _abandoned(owner: bytes | None) -> bool:
+    """Whether an owner token names a test run of this host whose process is gone (killed
+    before its clean-up: a timeout, SIGKILL). Tokens are "<host>:<pid>:<random>"; anything
+    else — another host's run, an unknown format, a live process — is never taken."""
+    parts = (owner or b"").decode(errors="replace").split(":")
+    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return False
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def _claim_redis_db() -> tuple[int, str]:
-    """Claim an empty logical database; (db, owner token). Fails the run when none is free."""
-    token = f"{os.getpid()}-{uuid.uuid4().hex}"
+    """Claim an empty logical database; (db, owner token). Fails the run when none is free.
+
+    When none is empty, a database claimed by a test run of this host that died before its
+    clean-up (its owner key names a process that no longer exists) is taken over: everything
+    in it was written by that run (the claim rule), so it is emptied and claimed atomically
+    (compare-and-swap on the owner key)."""
+    token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
     pinned = os.environ.get("GRIDBOT_TEST_REDIS_DB")
     candidates = [int(pinned)] if pinned else range(1, 16)
-    for db in candidates:
-        client = redis_lib.Redis.from_url(f"{REDIS_BASE}/{db}")
-        try:
-            if client.eval(_CLAIM_EMPTY, 1, OWNER_KEY, token, CLAIM_TTL_S):
-                return db, token
-        finally:
-            client.close()
+    for take_abandoned in (False, True):
+        for db in candidates:
+            client = redis_lib.Redis.from_url(f"{REDIS_BASE}/{db}")
+            try:
+                if client.eval(_CLAIM_EMPTY, 1, OWNER_KEY, token, CLAIM_TTL_S):
+                    return db, token
+                owner = client.get(OWNER_KEY)
+                if take_abandoned and _abandoned(owner) and client.eval(
+                        _TAKE_ABANDONED, 1, OWNER_KEY, owner, token, CLAIM_TTL_S):
+                    return db, token
+            finally:
+                client.close()
     pytest.fail(f"no empty Redis logical database among {list(candidates)} at {REDIS_BASE}; "
                 "tests never write into a database holding data they did not create")
 
