@@ -7,6 +7,9 @@
                                           for 其他) and ``where`` ("" home, "building:<id>",
                                           "place:<id>"): one ticket, routed like a chat one
 
+``kept_count()`` (a Jinja global registered here) is the nav badge of base.html: how
+many kept messages wait for the logged-in member of staff.
+
 A thin door: it parses the form, calls ``services.kept``, writes the audit entry and
 redirects back with a Chinese confirmation (``?ok=``); the layer's errors become pages
 (``web.service_errors``).
@@ -18,6 +21,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from sqlmodel import Session
 
 from bot.console.web import (
@@ -30,6 +35,7 @@ from bot.console.web import (
     redirect,
     render,
     service_errors,
+    templates,
 )
 from services import kept
 from services.errors import Invalid
@@ -130,7 +136,16 @@ def intent_label(intent: str | None) -> str:
         return intent
 
 
-def pending_count(session: Session, worker) -> int:  # noqa: ANN001 - a GridWorker
-    """The nav badge: unhandled kept messages ``worker`` may see (0 without the "kept"
-    capability), for ``web.render`` to offer base.html as ``kept_count``."""
-    return kept.count_kept(session, worker)
+@pass_context
+def kept_count(context: Context) -> int:
+    """The nav badge of base.html (``kept_count()``): unhandled kept messages the page's
+    ``me`` may see, on the request's session (``request.state.db``); 0 without the "kept"
+    capability, or on a page with nobody logged in or no session."""
+    request, me = context.get("request"), context.get("me")
+    session: Session | None = getattr(request.state, "db", None) if request else None
+    if me is None or session is None:
+        return 0
+    return kept.count_kept(session, me)
+
+
+templates.env.globals["kept_count"] = kept_count

@@ -79,7 +79,16 @@ def test_the_list_shows_a_message_the_bot_kept(console, sim):
     assert f'action="/console/kept/{message.id}/answer"' in page.text
     assert f'action="/console/kept/{message.id}/ticket"' in page.text
     assert 'value="complaint:噪音"' in page.text  # the categories file's choices
-    assert re.search(r"待人工处理 <span[^>]*>1</span>", page.text)
+    assert re.search(r"<h1>待人工处理 <span[^>]*>1</span>", page.text)
+
+
+def test_the_nav_shows_how_many_wait(console, sim):
+    login(console, "admin-1")
+    badge = re.compile(r'href="/console/kept"[^>]*>待人工处理 <span class="badge warn"[^>]*>(\d+)</span>')
+    assert not badge.search(console.get("/console/").text)  # nothing waits: no badge
+    kept_message(console, sim, home=6)
+    kept_message(console, sim, openid="oKept2", home=3)
+    assert badge.search(console.get("/console/").text).group(1) == "2"
 
 
 def test_an_answer_goes_to_that_resident_through_the_outbox(console, sim):
