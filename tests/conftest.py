@@ -178,12 +178,29 @@ def engine(postgres_url: str) -> Iterator[Engine]:
     eng.dispose()
 
 
+def _idle_in_transaction(engine: Engine) -> list[str]:
+    """The last statement of each connection of this database left idle in a transaction."""
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT left(query, 200) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND state = 'idle in transaction'").all()
+    return [row[0] for row in rows]
+
+
 def _truncate(engine: Engine) -> None:
     tables = list(reversed(SQLModel.metadata.sorted_tables))
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             names = ", ".join(f'"{t.name}"' for t in tables)
-            conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+            # a connection the test left "idle in transaction" (a leaked session) would hold
+            # its locks for ever: fail loudly, naming it, instead of hanging the run
+            conn.exec_driver_sql("SET LOCAL lock_timeout = '15s'")
+            try:
+                conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+            except Exception as exc:
+                raise RuntimeError(
+                    "cleaning the test database timed out: a connection was left idle in a "
+                    f"transaction (a session not closed): {_idle_in_transaction(engine)}") from exc
             # the per-day number sequences (storage.tickets.next_number) start again too
             for (seq,) in conn.exec_driver_sql(
                     "SELECT sequencename FROM pg_sequences WHERE sequencename LIKE 'gridbot_seq_%%'"):
