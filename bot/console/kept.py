@@ -39,7 +39,7 @@ from bot.console.web import (
 )
 from services import kept
 from services.errors import Invalid
-from services.messages import MissingMessage, msg
+from services.messages import msg
 from storage import categories
 
 router = APIRouter()
@@ -63,8 +63,7 @@ def kept_list(request: Request, db: DbDep, me: StaffDep, now: NowDep, handled: b
         "pending": kept.count_kept(db, me),
         "choices": {row.id: kept.where_choices(db, me, row) for row in rows
                     if row.handled_at is None and not row.anonymised},
-        "categories": category_choices(), "intents": {row.id: intent_label(row.intent)
-                                                      for row in rows},
+        "categories": category_choices(),
     })
 
 
@@ -108,6 +107,8 @@ def category_choices() -> list[tuple[str, list[tuple[str, str]]]]:
 
 def parse_category(value: str) -> tuple[str, str | None]:
     """"repair:水管" → ("repair", "水管"); "repair:" → ("repair", None). Raises Invalid."""
+    if not value:
+        raise Invalid(msg("kept.choose_category"))
     kind, sep, name = value.partition(":")
     if not sep or kind not in categories.KINDS:
         raise Invalid(msg("kept.unknown_kind", kind=value or "-"))
@@ -123,17 +124,6 @@ def parse_where(value: str) -> dict[str, int]:
     if what in ("building", "place") and number.isdigit():
         return {f"{what}_id": int(number)}
     raise Invalid(msg("kept.unknown_building"))
-
-
-def intent_label(intent: str | None) -> str:
-    """The bot's guess as staff read it (「报修」), the intent's code when the catalogue has
-    no word for it, "-" for none."""
-    if not intent:
-        return "-"
-    try:
-        return msg(f"intent.{intent}")
-    except MissingMessage:
-        return intent
 
 
 @pass_context

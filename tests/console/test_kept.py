@@ -79,6 +79,7 @@ def test_the_list_shows_a_message_the_bot_kept(console, sim):
     assert f'action="/console/kept/{message.id}/answer"' in page.text
     assert f'action="/console/kept/{message.id}/ticket"' in page.text
     assert 'value="complaint:噪音"' in page.text  # the categories file's choices
+    assert "未识别" in text  # the bot's guess ("other") as staff read it
     assert re.search(r"<h1>待人工处理 <span[^>]*>1</span>", page.text)
 
 
@@ -159,6 +160,15 @@ def test_to_ticket_at_home_by_default(console, sim):
         assert s.get(Grid, ticket.grid_id).code == "G02" and ticket.category is None
     bad = post(console, f"/console/kept/{message.id}/ticket", {"category": "praise:x"})
     assert bad.status_code in (409, 422)
+
+
+def test_to_ticket_needs_a_category(console, sim):
+    message = kept_message(console, sim, home=6)
+    login(console, "admin-1")
+    refused = post(console, f"/console/kept/{message.id}/ticket", {"category": ""})
+    assert refused.status_code == 422 and msg("kept.choose_category") in refused.text
+    with Session(console.app.state.engine) as s:
+        assert s.exec(select(Ticket)).all() == []
 
 
 def test_staff_of_another_community_neither_see_nor_act(console, sim):
