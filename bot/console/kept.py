@@ -10,16 +10,16 @@
 ``kept_count()`` (a Jinja global registered here) is the nav badge of base.html: how
 many kept messages wait for the logged-in member of staff.
 
-A thin door: it parses the form, calls ``services.kept``, writes the audit entry and
-redirects back with a Chinese confirmation (``?ok=``); the layer's errors become pages
-(``web.service_errors``).
+A thin door: it parses the form, calls ``services.kept``, writes the audit entry, commits,
+nudges the push relay and redirects back with a Chinese confirmation (``?ok=``); the
+layer's errors become pages (``web.service_errors``).
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import pass_context
 from jinja2.runtime import Context
@@ -41,6 +41,7 @@ from services import kept
 from services.errors import Invalid
 from services.messages import msg
 from storage import categories
+from storage.outbox import staged_ids
 
 router = APIRouter()
 
@@ -68,19 +69,21 @@ def kept_list(request: Request, db: DbDep, me: StaffDep, now: NowDep, handled: b
 
 
 @router.post("/kept/{message_id}/answer")
-def kept_answer(request: Request, message_id: int, db: DbDep, me: StaffDep, now: NowDep,
-                _csrf: CsrfDep, text: Annotated[str, Form()] = "") -> Response:
+def kept_answer(request: Request, background: BackgroundTasks, message_id: int, db: DbDep,
+                me: StaffDep, now: NowDep, _csrf: CsrfDep,
+                text: Annotated[str, Form()] = "") -> Response:
     """Answer the resident; back to the list with 「已回复居民」."""
     with service_errors():
         kept.answer(db, message_id, me, text, now)
     audit(db, request, me, "kept.answer", "inbound_message", str(message_id), text=text.strip())
     db.commit()
+    _nudge(request, background, db)
     return redirect(request, "/console/kept", ok="已回复居民，消息已标记为已处理。")
 
 
 @router.post("/kept/{message_id}/ticket")
-def kept_ticket(request: Request, message_id: int, db: DbDep, me: StaffDep, now: NowDep,
-                settings: SettingsDep, _csrf: CsrfDep,
+def kept_ticket(request: Request, background: BackgroundTasks, message_id: int, db: DbDep,
+                me: StaffDep, now: NowDep, settings: SettingsDep, _csrf: CsrfDep,
                 category: Annotated[str, Form()] = "",
                 where: Annotated[str, Form()] = "") -> Response:
     """Turn the message into a ticket; back to the list naming its number."""
@@ -91,7 +94,17 @@ def kept_ticket(request: Request, message_id: int, db: DbDep, me: StaffDep, now:
     audit(db, request, me, "kept.ticket", "inbound_message", str(message_id),
           ticket=ticket.number, kind=kind, category=name)
     db.commit()
+    _nudge(request, background, db)
     return redirect(request, "/console/kept", ok=f"已转为工单 {ticket.number}，并已告知居民。")
+
+
+def _nudge(request: Request, background: BackgroundTasks, db: Session) -> None:
+    """After the commit: ask the worker to relay the pushes just staged now (the outbox
+    sweep would find them within seconds anyway)."""
+    queue = getattr(request.app.state, "queue", None)
+    ids = staged_ids(db)
+    if queue is not None and ids:
+        background.add_task(queue.nudge, ids)
 
 
 def category_choices() -> list[tuple[str, list[tuple[str, str]]]]:
