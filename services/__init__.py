@@ -36,6 +36,9 @@ Shape (one job per module)::
       duplicates.py   the open ticket a report duplicates (find); joining it (follow)
       handover.py     转派 (transfer), 上报 (call_in), 驳回 (reject), find_target
       questions.py    询问 (ask) and the resident's answer / 恢复 (answer)
+      kept.py         待人工处理: the messages the bot kept for staff, listed within a scope
+                      (list_kept, count_kept), answered to the resident (answer) or made
+                      a ticket routed like a chat report (to_ticket), each once
       escalation.py   督办: firing one SLA timer (warn, ladder, reminders, 默认满意)
       promise.py      promised times as residents read them (「明天上午9:30前」)
       places.py       where a report is: a point to the nearest building or place
