@@ -22,6 +22,7 @@ PAGES = [
     "kept",  # /console/kept: 待人工处理 (answer a kept message, or turn it into a ticket)
     "audit",  # /console/audit: 审计日志
     "config",  # /console/config: organisation, stations, programmes, import with dry run
+    "config_rules",  # /console/config/sla, /console/config/lexicon (+ 试一试)
     "home",  # last: the fallback start page at GET /console/ (a page module's own wins)
 ]
 

@@ -73,6 +73,7 @@ def _editor(request: Request, db: DbDep, me: GridWorker, name: str, *, text: str
     intent = docs.intent_of(name)
     return render(request, "config_lexicon.html" if intent else "config_sla.html", {
         "doc": doc, "name": name, "intent": intent, "labels": _labels(request),
+        "action": "/console/config/lexicon" if intent else "/console/config/sla",
         "text": doc.text if text is None else text,
         "version": (doc.version or 0) if version is None else version,
         "revisions": revisions, "diff": diff, "diff_lines": diff_lines,
@@ -200,12 +201,13 @@ def try_message(request: Request, db: DbDep, me: StaffDep, now: NowDep, _csrf: C
     if context["message"]:
         drafts = {name: text.replace("\r\n", "\n")} if text is not None else {}
         live = request.app.state.live_config
-        try:
-            with service_errors():
+        with service_errors():
+            try:
                 trial = docs.try_message(db, live.base, context["message"][:1000], now, drafts)
-        except ConfigInvalid as exc:
-            context["error"] = invalid_text(exc).replace("未保存：", "草稿有误：", 1)
-        else:
+            except ConfigInvalid as exc:
+                trial = None
+                context["error"] = invalid_text(exc).replace("未保存：", "草稿有误：", 1)
+        if trial is not None:
             context["trial"] = trial
             context["handler"] = handler_of(trial.understanding.intent)
     return render(request, "_config_try.html", context)

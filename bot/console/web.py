@@ -282,13 +282,23 @@ def service_errors() -> Iterator[None]:
 
 
 def error_response(request: Request, status: int, message: str) -> Response:
-    """The error page (or, for htmx, the flash fragment swapped into #flash)."""
-    if is_htmx(request):
-        response = render(request, "_flash.html", {"error": message, "ok": None}, status_code=status)
-        response.headers["HX-Retarget"] = "#flash"
-        response.headers["HX-Reswap"] = "innerHTML"
-        return response
-    return render(request, "error.html", {"status": status, "error": message}, status_code=status)
+    """The error page (or, for htmx, the flash fragment swapped into #flash).
+
+    Runs after the request's session was closed (the exception left ``DbDep``); the page's
+    queries (``can``, the nav badge) reopen it, so it is closed again here: else its
+    connection stays checked out "idle in transaction", holding locks."""
+    try:
+        if is_htmx(request):
+            response = render(request, "_flash.html", {"error": message, "ok": None},
+                              status_code=status)
+            response.headers["HX-Retarget"] = "#flash"
+            response.headers["HX-Reswap"] = "innerHTML"
+            return response
+        return render(request, "error.html", {"status": status, "error": message},
+                      status_code=status)
+    finally:
+        if (db := getattr(request.state, "db", None)) is not None:
+            db.close()
 
 
 def install(app: FastAPI, router) -> None:  # noqa: ANN001 - an APIRouter
