@@ -36,7 +36,7 @@ from sqlmodel import Session, col, select
 from services import scope as scopes
 from services.errors import Invalid, NotFound, WrongState
 from services.messages import msg
-from services.notify import describe, push_resident, template_data
+from services.notify import STAFF_MESSAGE_MAX_CHARS, describe, push_resident, template_data
 from services.permissions import may, require_may
 from services.promise import for_ticket
 from services.tickets import NewTicket, Reporter, open_ticket
@@ -44,12 +44,15 @@ from storage import categories, org
 from storage.models import Building, GridWorker, InboundMessage, Resident, Ticket
 from storage.numbers import DEFAULT_TICKET_PREFIX
 from storage.phones import masked
-from storage.times import show
+from storage.times import as_utc, show
 
 CAPABILITY = "kept"
 """The ``services.permissions.may`` capability of this list."""
-ANSWER_MAX_CHARS = 600
-"""Longest staff answer (a WeChat 客服消息 takes 2048 bytes of text; Chinese is 3 bytes)."""
+ANSWER_MAX_CHARS = STAFF_MESSAGE_MAX_CHARS
+"""Longest staff answer: as long as a staff message about a ticket (``services.notify``)."""
+SERVICE_WINDOW_S = 48 * 3600
+"""WeChat's customer-service window: 客服消息 reach a follower within 48 h of their last
+message; later the relay falls back to a 模板消息 (``bot.push``)."""
 ANON_PREFIX = "anon:"
 """``services.privacy.marker``: the OpenID column of an anonymised resident's messages."""
 
@@ -69,7 +72,9 @@ class KeptRow:
     ``phone`` is masked (「137****0000」); ``address`` is the home as people write it
     (None: unknown); ``community`` the community's name (None: unknown); ``anonymised``:
     the resident unsubscribed and was forgotten (nobody to answer). ``received_at`` and
-    ``handled_at`` are aware UTC; ``confidence`` 0–1 of the ``intent`` guess.
+    ``handled_at`` are aware UTC; ``confidence`` 0–1 of the ``intent`` guess; ``in_window``:
+    the resident wrote within ``SERVICE_WINDOW_S`` of ``now`` (an answer goes as a 客服消息;
+    else as a 模板消息).
     """
 
     id: int
@@ -91,6 +96,7 @@ class KeptRow:
     staff_reply: str | None
     ticket_id: int | None
     ticket_number: str | None
+    in_window: bool = False
 
 
 def _kept():
@@ -128,15 +134,14 @@ def list_kept(session: Session, worker: GridWorker, now: datetime,
               include_handled: bool = False, limit: int = 50, offset: int = 0
               ) -> list[KeptRow]:
     """The kept messages ``worker`` may see, oldest first (received_at, id); handled ones
-    too when ``include_handled``. ``now`` (aware UTC) is unused today and kept for the
-    door's signature (a future "waiting for" column). Raises NotAllowed without the "kept"
-    capability."""
-    del now
+    too when ``include_handled``; ``in_window`` as of ``now`` (aware UTC). Raises NotAllowed
+    without the "kept" capability."""
     require_may(session, worker, CAPABILITY)
     rows = session.exec(_query(session, worker, include_handled)
                         .order_by(col(InboundMessage.received_at), col(InboundMessage.id))
                         .limit(limit).offset(offset)).all()
-    return [_row(session, message, resident, building) for message, resident, building in rows]
+    return [_row(session, message, resident, building, now)
+            for message, resident, building in rows]
 
 
 def count_kept(session: Session, worker: GridWorker) -> int:
@@ -148,15 +153,17 @@ def count_kept(session: Session, worker: GridWorker) -> int:
     return session.exec(select(func.count()).select_from(inner.subquery())).one()
 
 
-def get_kept(session: Session, message_id: int, worker: GridWorker) -> KeptRow:
-    """One kept message ``worker`` may see. Raises NotAllowed (no "kept" capability),
-    NotFound (no such kept message, or outside the worker's scope)."""
+def get_kept(session: Session, message_id: int, worker: GridWorker,
+             now: datetime | None = None) -> KeptRow:
+    """One kept message ``worker`` may see (``in_window`` as of ``now``, aware UTC; False
+    without it). Raises NotAllowed (no "kept" capability), NotFound (no such kept message,
+    or outside the worker's scope)."""
     require_may(session, worker, CAPABILITY)
     found = session.exec(_query(session, worker, include_handled=True)
                          .where(InboundMessage.id == message_id)).first()
     if found is None:
         raise NotFound(f"kept message {message_id}")
-    return _row(session, *found)
+    return _row(session, *found, now)
 
 
 def answer(session: Session, message_id: int, worker: GridWorker, text: str,
@@ -306,7 +313,7 @@ def _excerpt(message: InboundMessage) -> str:
 
 
 def _row(session: Session, message: InboundMessage, resident: Resident | None,
-         building: Building | None) -> KeptRow:
+         building: Building | None, now: datetime | None) -> KeptRow:
     community_id = (resident.community_id if resident and resident.community_id
                     else building.community_id if building else None)
     community = next((c for c in org.communities(session) if c.id == community_id), None)
@@ -324,4 +331,7 @@ def _row(session: Session, message: InboundMessage, resident: Resident | None,
         handled_at=message.handled_at, handled_by=handler.name if handler else None,
         staff_reply=message.staff_reply, ticket_id=ticket.id if ticket else None,
         ticket_number=ticket.number if ticket else None,
+        in_window=bool(now and resident and resident.openid and resident.last_message_at
+                       and (now - as_utc(resident.last_message_at)).total_seconds()
+                       < SERVICE_WINDOW_S),
     )

@@ -64,7 +64,7 @@ def kept_list(request: Request, db: DbDep, me: StaffDep, now: NowDep, handled: b
         "pending": kept.count_kept(db, me),
         "choices": {row.id: kept.where_choices(db, me, row) for row in rows
                     if row.handled_at is None and not row.anonymised},
-        "categories": category_choices(),
+        "categories": category_choices(), "answer_max": kept.ANSWER_MAX_CHARS,
     })
 
 

@@ -80,6 +80,7 @@ def test_the_list_shows_a_message_the_bot_kept(console, sim):
     assert f'action="/console/kept/{message.id}/ticket"' in page.text
     assert 'value="complaint:噪音"' in page.text  # the categories file's choices
     assert "未识别" in text  # the bot's guess ("other") as staff read it
+    assert "将以客服消息送达" in text  # the resident wrote just now: inside the 48 h window
     assert re.search(r"<h1>待人工处理 <span[^>]*>1</span>", page.text)
 
 

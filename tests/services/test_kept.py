@@ -304,3 +304,13 @@ def test_where_choices_are_the_senders_community_buildings_then_places(street):
         assert choices[0] == ("building", building(s, 1, "阳光社区").id, "阳光社区1号楼")
         every = kept.where_choices(s, boss, unknown)  # unknown: all the street's
         assert {label[:4] for _, _, label in every} == {"幸福新社", "阳光社区", "和谐社区"}
+
+
+def test_in_window_tells_whether_a_customer_service_message_still_reaches_them(community):
+    with Session(community) as s:
+        r = resident(s, "oK1")
+        r.last_message_at = START
+        keep(s, "oK1", "物业费怎么交")
+        admin = staff(s, "admin-1")
+        assert kept.list_kept(s, admin, START + timedelta(hours=47))[0].in_window
+        assert not kept.list_kept(s, admin, START + timedelta(hours=49))[0].in_window
