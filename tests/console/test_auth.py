@@ -234,3 +234,18 @@ def test_console_pages_are_not_cached_or_framed(console):
         assert "frame-ancestors 'none'" in headers["content-security-policy"]
         assert headers["referrer-policy"] == "same-origin"
     assert "x-frame-options" not in console.get("/console/static/console.css").headers
+
+
+def test_station_staff_land_on_the_start_page_with_their_links(console, community):
+    from sqlmodel import Session
+
+    from storage.models import GridWorker, Role
+
+    with Session(community) as s:
+        s.add(GridWorker(openid="station-1", name="孙阿姨", role=Role.STATION_STAFF, phone="13800000200"))
+        s.commit()
+    login(console, "station-1")
+    page = console.get("/console/")
+    assert page.status_code == 200 and "孙阿姨" in page.text
+    assert 'href="/console/config"' in page.text and "驿站" in page.text
+    assert 'href="/console/kept"' not in page.text and 'href="/console/audit"' not in page.text
