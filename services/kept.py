@@ -202,7 +202,8 @@ def to_ticket(session: Session, message_id: int, worker: GridWorker, kind: str,
     ``handled_ticket_id``. ``kind`` is a ``storage.categories.KINDS`` kind, ``category`` a
     category name of that kind (None: 其他); ``now`` aware UTC. Returns the ticket.
 
-    Raises NotAllowed, NotFound (see ``get_kept``), WrongState (already handled: a second
+    Raises NotAllowed (see ``get_kept``; or the building or place is in a community out of
+    the worker's reach), NotFound (see ``get_kept``), WrongState (already handled: a second
     click makes no second ticket), Invalid (unknown kind, category, building or place; the
     resident is anonymised).
     """
@@ -211,7 +212,7 @@ def to_ticket(session: Session, message_id: int, worker: GridWorker, kind: str,
     if category is not None and category not in categories.load().names(kind):
         raise Invalid(msg("kept.unknown_category", category=category))
     message, resident = _lock_open(session, message_id, worker)
-    where = _where(session, building_id, unit, room, place_id)
+    where = _where(session, worker, building_id, unit, room, place_id)
     photo = message.msg_type == "image" and bool(message.content)
     report = NewTicket(
         kind=kind, category=category, urgent=kind == "emergency",
@@ -277,17 +278,22 @@ def _sender(session: Session, message: InboundMessage) -> Resident | None:
                                                InboundMessage.id == message.id)).first()
 
 
-def _where(session: Session, building_id: int | None, unit: int | None, room: str | None,
-           place_id: int | None) -> dict:
-    """``NewTicket`` location fields ({}: the reporter's home, as ``open_ticket`` takes it);
-    a building or place named must exist (Invalid)."""
+def _where(session: Session, worker: GridWorker, building_id: int | None, unit: int | None,
+           room: str | None, place_id: int | None) -> dict:
+    """``NewTicket`` location fields ({}: the reporter's home, as ``open_ticket`` takes it).
+    A building or place named must exist (Invalid) in a community within the worker's
+    reach (NotAllowed: nobody files a ticket into another community's grid)."""
     if building_id is not None:
-        if org.building(session, building_id) is None:
+        found = org.building(session, building_id)
+        if found is None:
             raise Invalid(msg("kept.unknown_building"))
+        require_may(session, worker, CAPABILITY, found.community_id)
         return {"building_id": building_id, "unit": unit, "room": room or None}
     if place_id is not None:
-        if org.place(session, place_id) is None:
+        spot = org.place(session, place_id)
+        if spot is None:
             raise Invalid(msg("kept.unknown_place"))
+        require_may(session, worker, CAPABILITY, spot.community_id)
         return {"place_id": place_id}
     return {}
 

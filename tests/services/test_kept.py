@@ -314,3 +314,17 @@ def test_in_window_tells_whether_a_customer_service_message_still_reaches_them(c
         admin = staff(s, "admin-1")
         assert kept.list_kept(s, admin, START + timedelta(hours=47))[0].in_window
         assert not kept.list_kept(s, admin, START + timedelta(hours=49))[0].in_window
+
+
+def test_staff_cannot_file_it_into_another_communitys_building(street):
+    with Session(street) as s:
+        resident(s, "oK1")  # 幸福新社区
+        message = keep(s, "oK1", "那边的路灯不亮")
+        elsewhere = building(s, 2, "阳光社区")
+        with pytest.raises(NotAllowed):
+            kept.to_ticket(s, message.id, staff(s, "admin-1"), "repair", None, LATER,
+                           building_id=elsewhere.id)
+        assert message.handled_at is None and s.exec(select(Ticket)).all() == []
+        ticket = kept.to_ticket(s, message.id, street_admin(s), "repair", None, LATER,
+                                building_id=elsewhere.id)  # the street's admin may
+        assert ticket.grid_id == elsewhere.grid_id
