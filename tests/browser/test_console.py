@@ -155,3 +155,14 @@ def test_the_console_on_a_phone(server, phone_page, staff_login, shot):
     assert width <= 390 + 1, f"the page is {width}px wide on a 390px phone"
     shot(phone_page, "phone-queue")
 
+
+
+def test_htmx_errors_show_in_the_flash_area_and_a_lost_session_goes_to_login(server, page, staff_login):
+    staff_login(page, "worker-g1")
+    expect(page.locator("#queue")).to_be_visible()
+    page.evaluate("() => htmx.ajax('GET', '/console/audit', {target: '#queue'})")  # not theirs: 403
+    expect(page.locator("#flash .flash.error")).to_have_text("您没有权限进行此操作。")
+    expect(page.locator("#queue")).to_be_visible()  # the target was left alone
+    page.context.clear_cookies()  # the session is gone (expired, logged out elsewhere)
+    page.evaluate("() => htmx.ajax('GET', '/console/tickets', {target: '#queue'})")
+    expect(page).to_have_url(re.compile(r"/console/login\?next="))
