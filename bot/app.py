@@ -63,7 +63,8 @@ def create_app(
         app.state.engine = engine
         app.state.redis = redis
         reader = classifier or Classifier.load(ticket_prefix=settings.ticket_prefix)
-        app.state.live_config = LiveConfig(reader, settings.config_reload_s)
+        app.state.live_config = LiveConfig(reader, settings.config_reload_s,
+                                           monotonic=lambda: clock().timestamp())
         app.state.live_config.refresh(engine)  # staff-edited lexicon / SLA before the first message
         app.state.inbox = Inbox(settings, engine, redis, reader, clock, app.state.live_config)
         app.state.queue = JobQueue(pool)

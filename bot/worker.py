@@ -133,7 +133,9 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["sync_redis"] = sync_client(settings.redis_url, settings.redis_timeout_s)
     ctx["pusher"] = Pusher(settings, ctx["sync_redis"])
     await asyncio.to_thread(_check_database, ctx["engine"])
-    ctx["live_config"] = LiveConfig(None, settings.config_reload_s)
+    clock: Clock = ctx.get("clock") or utcnow
+    ctx["live_config"] = LiveConfig(None, settings.config_reload_s,
+                                    monotonic=lambda: clock().timestamp())
     await asyncio.to_thread(ctx["live_config"].refresh, ctx["engine"])
     log.info("worker connected: Redis %s, database %s", scrub(settings.redis_url),
              ctx["engine"].url.render_as_string(hide_password=True))

@@ -375,7 +375,8 @@ class LiveConfig:
 
     ``base``: the classifier on the packaged lexicon (None in a process that classifies
     nothing, e.g. the worker); ``classifier``: the one to use now. ``refresh`` looks at the
-    saved documents at most every ``every_s`` seconds (``monotonic`` clock) and rebuilds
+    saved documents at most every ``every_s`` seconds of ``monotonic`` (seconds; the app and
+    the worker pass their clock, so a test's frozen clock looks once) and rebuilds
     what changed; a document that no longer loads (the packaged files changed under it) is
     logged and the packaged default used for it. Thread-safe enough for its use: a refresh
     swaps whole objects."""
@@ -390,8 +391,12 @@ class LiveConfig:
         self._checked: float | None = None
 
     def due(self) -> bool:
-        """True when ``refresh`` would look at the database."""
-        return self._checked is None or self.monotonic() - self._checked >= self.every_s
+        """True when ``refresh`` would look at the database (a clock that went back counts
+        as due)."""
+        if self._checked is None:
+            return True
+        elapsed = self.monotonic() - self._checked
+        return elapsed >= self.every_s or elapsed < 0
 
     def refresh(self, engine: Engine, force: bool = False) -> Classifier | None:
         """Apply the saved documents if they changed since the last look (when due, or

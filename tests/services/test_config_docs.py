@@ -235,3 +235,18 @@ def test_who_may_configure(session: Session, community) -> None:
     assert docs.may_configure(session, street, REPAIR)
     with pytest.raises(NotFound):
         docs.may_configure(session, street, "lexicon:nonsense")
+
+
+def test_the_worker_applies_saved_sla_before_a_job(session: Session) -> None:
+    import asyncio
+
+    from bot.worker import WorkerSettings, job_start
+
+    assert WorkerSettings.on_job_start is job_start
+    ctx = {"live_config": LiveConfig(None, every_s=0), "engine": session.get_bind()}
+    asyncio.run(job_start(ctx))
+    assert not sla.overridden()
+    docs.save(session, docs.SLA, fast_sla(session), None, START)
+    session.commit()
+    asyncio.run(job_start(ctx))
+    assert sla.load().policy_named("物业报修").response_s == 15 * 60
