@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import String, cast, false, func, literal, or_, true
+from sqlalchemy import Integer, case, cast, false, func, or_, text, true
 from sqlmodel import Session, col, select
 
 from services import scope as scopes
@@ -41,7 +41,7 @@ from services.permissions import may, require_may
 from services.promise import for_ticket
 from services.tickets import NewTicket, Reporter, open_ticket
 from storage import categories, org
-from storage.models import Building, GridWorker, InboundMessage, Resident, Ticket
+from storage.models import KEPT_SQL, Building, GridWorker, InboundMessage, Resident, Ticket
 from storage.numbers import DEFAULT_TICKET_PREFIX
 from storage.phones import masked
 from storage.times import as_utc, show
@@ -56,11 +56,13 @@ message; later the relay falls back to a 模板消息 (``bot.push``)."""
 ANON_PREFIX = "anon:"
 """``services.privacy.marker``: the OpenID column of an anonymised resident's messages."""
 
-_RESIDENT_JOIN = or_(
-    Resident.openid == InboundMessage.openid,
-    InboundMessage.openid == literal(ANON_PREFIX, String) + cast(Resident.id, String),
-)
-"""The sender of a message: the resident with its OpenID, or the anonymised one it names."""
+_ANON_ID = case((col(InboundMessage.openid).startswith(ANON_PREFIX),
+                 cast(func.substr(InboundMessage.openid, len(ANON_PREFIX) + 1), Integer)),
+                else_=None)
+"""The resident id in an anonymised message's "anon:<id>" (NULL for any other OpenID)."""
+_RESIDENT_JOIN = or_(Resident.openid == InboundMessage.openid, Resident.id == _ANON_ID)
+"""The sender of a message: the resident with its OpenID, or the anonymised one it names
+(both sides index lookups: resident.openid, resident.id)."""
 _COMMUNITY = func.coalesce(Resident.community_id, Building.community_id)
 """The sender's community: their own, else their building's (None: unknown)."""
 
@@ -100,8 +102,10 @@ class KeptRow:
 
 
 def _kept():
-    """Messages kept for staff (not placed, or failed on)."""
-    return or_(col(InboundMessage.needs_staff).is_(True), col(InboundMessage.error).is_not(None))
+    """Messages kept for staff (not placed, or failed on): ``storage.models.KEPT_SQL`` written
+    into the SQL as the partial index ``ix_inboundmessage_kept_open`` has it, so that
+    PostgreSQL uses the index for the unhandled ones."""
+    return text(KEPT_SQL)
 
 
 def _scope_clause(session: Session, worker: GridWorker):

@@ -466,11 +466,21 @@ class Outbox(SQLModel, table=True):
     """When the latest attempt was claimed (aware UTC); ``attempts`` counts them all."""
 
 
+KEPT_SQL = "(needs_staff OR error IS NOT NULL)"
+"""Messages kept for staff (not placed, or failed on): 待人工处理."""
+
+
 class InboundMessage(SQLModel, table=True):
     """Every message WeChat delivered, once (``dedup_key`` is unique), with our reply.
 
-    Messages we could not place (``needs_staff``) or failed on (``error``) are kept for staff.
+    Messages we could not place (``needs_staff``) or failed on (``error``) are kept for staff
+    (「待人工处理」, ``services.kept``); ``ix_inboundmessage_kept_open``, a partial index over
+    those not yet handled, keeps that list and the console's badge count small however many
+    messages arrive.
     """
+
+    __table_args__ = (Index("ix_inboundmessage_kept_open", "received_at", "id",
+                            **_partial(f"handled_at IS NULL AND {KEPT_SQL}")),)
 
     id: int | None = Field(default=None, primary_key=True)
     dedup_key: str = Field(unique=True)

@@ -212,6 +212,7 @@ def test_a_forgotten_resident_cannot_be_answered(community):
         admin = staff(s, "admin-1")
         [row] = kept.list_kept(s, admin, LATER)  # still listed: the building stays known
         assert row.id == message.id and row.anonymised and row.phone is None
+        assert (row.resident_id, row.community) == (r.id, "幸福新社区")  # found by "anon:<id>"
         assert "13712345678" not in (row.content or "")
         with pytest.raises(Invalid, match=msg("kept.resident_gone")):
             kept.answer(s, message.id, admin, "您好", LATER)
