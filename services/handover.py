@@ -12,13 +12,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session, or_, select
+from sqlmodel import Session, col, or_, select
 
 from services import conflict, permissions
-from services.errors import NotFound, WrongState
+from services.errors import Invalid, NotFound, WrongState
 from services.messages import msg
 from services.notify import describe, tell_owner, tell_resident, tell_staff
-from services.people import community_staff, department_members, grid_leaders, staff_of_community
+from services.people import (
+    community_id_of,
+    community_staff,
+    department_members,
+    grid_leaders,
+    staff_of_community,
+)
 from services.tickets import actor, move
 from storage import org, sla
 from storage import tickets as repo
@@ -50,6 +56,23 @@ def find_target(session: Session, name: str, community_id: int | None = None
     if department is not None:
         return department
     raise NotFound(name)
+
+
+def transfer_targets(session: Session, ticket: Ticket) -> list[Grid | Department]:
+    """Where ``ticket`` may be transferred (转派): the other grids of its community (every
+    grid for a ticket with no grid), by code, then the departments of its community and those
+    of none, by name — the one it is with left out."""
+    community_id = community_id_of(session, ticket)
+    grids = select(Grid).order_by(Grid.community_id, Grid.code)
+    departments = select(Department).order_by(Department.name)
+    if community_id is not None:
+        grids = grids.where(Grid.community_id == community_id)
+        departments = departments.where(or_(col(Department.community_id).is_(None),
+                                            Department.community_id == community_id))
+    found: list[Grid | Department] = [
+        g for g in session.exec(grids) if g.id != ticket.grid_id or ticket.department_id]
+    found += [d for d in session.exec(departments) if d.id != ticket.department_id]
+    return found
 
 
 def transfer(session: Session, ticket: Ticket, worker: GridWorker, target: Grid | Department,
@@ -116,8 +139,10 @@ def call_in(session: Session, ticket: Ticket, worker: GridWorker, reason: str,
 def reject(session: Session, ticket: Ticket, worker: GridWorker, reason: str,
            now: datetime) -> None:
     """驳回: close the ticket as not the community's business; ``reason`` says why and where
-    to go and is pushed to the resident. Raises NotAllowed, WrongState."""
+    to go and is pushed to the resident. Raises NotAllowed, WrongState, Invalid (no reason)."""
     permissions.require(session, worker, "reject", ticket)
+    if not reason.strip():
+        raise Invalid("a rejection needs a reason and where to go")
     ticket.resolution = reason
     sla.mark_resolved(ticket, now)
     move(session, ticket, S.REJECTED, actor(worker), now, reason)

@@ -32,7 +32,7 @@ from services.notify import describe
 from services.scope import scope_of, ticket_filter
 from storage import org as org_repo
 from storage import tickets as repo
-from storage.models import GridWorker, Resident, Ticket, TicketEvent, TicketStatus
+from storage.models import Community, Grid, GridWorker, Resident, Ticket, TicketEvent, TicketStatus
 from storage.times import as_utc
 
 S = TicketStatus
@@ -75,14 +75,16 @@ class QueueFilter:
 @dataclass(frozen=True)
 class Countdown:
     """One SLA clock of a ticket: ``clock`` "response" or "resolve", ``due_at`` (aware UTC),
-    ``seconds_left`` (int, negative when overdue), ``colour`` (GREEN/AMBER/RED) and
-    ``paused`` (waiting for the resident: the count is frozen)."""
+    ``seconds_left`` (int, negative when overdue), ``colour`` (GREEN/AMBER/RED),
+    ``paused`` (waiting for the resident: the count is frozen) and ``seconds_total`` (the
+    clock's whole time, start to due, at least 1)."""
 
     clock: str
     due_at: datetime
     seconds_left: int
     colour: str
     paused: bool
+    seconds_total: int = 1
 
     @property
     def overdue(self) -> bool:
@@ -137,6 +139,22 @@ def count_tickets(session: Session, worker: GridWorker, flt: QueueFilter,
     return int(session.exec(query).one())
 
 
+def grid_choices(session: Session, worker: GridWorker) -> list[tuple[int, str]]:
+    """The grids ``worker``'s queue may be filtered by: (grid id, label) for every grid of
+    the communities in their scope and their own grids, by community then code; the label
+    names the community too when there are several (「阳光社区 · 阳光一网格」)."""
+    scope = scope_of(session, worker)
+    query = (select(Grid, Community.name).join(Community, Community.id == Grid.community_id)
+             .order_by(Grid.community_id, Grid.code))
+    if scope.community_ids is not None:
+        query = query.where(or_(col(Grid.community_id).in_(sorted(scope.community_ids)),
+                                col(Grid.id).in_(sorted(scope.grid_ids))))
+    rows = list(session.exec(query))
+    several = len({grid.community_id for grid, _ in rows}) > 1
+    return [(grid.id, f"{community} · {grid.name}" if several else grid.name)
+            for grid, community in rows]
+
+
 def countdowns(ticket: Ticket, now: datetime) -> tuple[Countdown | None, Countdown | None]:
     """(response, resolve) countdowns of ``ticket`` at ``now``; a clock that stopped (the
     response once answered, both once resolved or closed) or has no due time gives None."""
@@ -160,7 +178,7 @@ def _countdown(clock: str, start: datetime, due: datetime, at: datetime,
     left = int((due - at).total_seconds())
     total = max((due - start).total_seconds(), 1.0)
     colour = RED if left < 0 else GREEN if left > total / 2 else AMBER
-    return Countdown(clock, due, left, colour, paused)
+    return Countdown(clock, due, left, colour, paused, int(total))
 
 
 def _row(session: Session, ticket: Ticket, now: datetime) -> QueueRow:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, and_, col, or_, select
 
 from services import conflict, permissions, promise
 from services.errors import Invalid, WrongState
@@ -30,6 +30,7 @@ from storage import Conflict, sla
 from storage import org as org_repo
 from storage import tickets as repo
 from storage.models import (
+    Grid,
     GridWorker,
     Priority,
     Resident,
@@ -284,6 +285,22 @@ def assign(session: Session, ticket: Ticket, by: GridWorker, to: GridWorker,
         tell_owner(session, ticket, "ticket_assigned_owner",
                    msg("push.owner_update", no=ticket.number, who=by.name,
                        what=msg("assign.what", to=to.name)), skip=by)
+
+
+def assignable_to(session: Session, ticket: Ticket) -> list[GridWorker]:
+    """Whom ``assign`` accepts for ``ticket``: active ``ASSIGNEE_ROLES`` staff of its
+    community (of every community for a ticket with no grid), not recused from it; grid
+    staff by grid, then community staff, by name."""
+    community_id = community_id_of(session, ticket)
+    query = select(GridWorker).where(GridWorker.active, col(GridWorker.role).in_(ASSIGNEE_ROLES))
+    if community_id is not None:
+        grids = select(Grid.id).where(Grid.community_id == community_id)
+        query = query.where(or_(col(GridWorker.grid_id).in_(grids),
+                                and_(col(GridWorker.grid_id).is_(None),
+                                     GridWorker.community_id == community_id)))
+    recused = conflict.recused_ids(session, ticket)
+    people = [w for w in session.exec(query) if w.id not in recused]
+    return sorted(people, key=lambda w: (w.grid_id is None, w.grid_id or 0, w.name, w.id))
 
 
 def start(session: Session, ticket: Ticket, worker: GridWorker, now: datetime) -> None:

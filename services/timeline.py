@@ -10,6 +10,7 @@ a push at ``Outbox.created_at`` (the real clock when it was staged). Names are g
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -50,6 +51,8 @@ class Entry:
     push: Outbox | None = None
     actor_kind: str = "system"
     actor_name: str = ""
+    text: str = ""
+    """The step's note or the push's text, with phone numbers masked (``mask_phones``)."""
 
     @property
     def kind(self) -> str:
@@ -132,8 +135,9 @@ def ticket_detail(session: Session, ticket: Ticket, worker: GridWorker,
     pushes = list(session.exec(select(Outbox).where(Outbox.ticket_id == ticket.id)
                                .order_by(col(Outbox.id))))
     names = _staff_names(session, events, pushes, ticket)
-    entries = [Entry(as_utc(e.at), event=e, **_actor(e.actor, names)) for e in events]
-    entries += [Entry(as_utc(p.created_at), push=p,
+    entries = [Entry(as_utc(e.at), event=e, text=mask_phones(e.note or ""),
+                     **_actor(e.actor, names)) for e in events]
+    entries += [Entry(as_utc(p.created_at), push=p, text=mask_phones(p.text),
                       actor_kind="worker" if p.recipient_kind == "staff" else "resident",
                       actor_name=names.get(p.recipient_id, "") if p.recipient_kind == "staff"
                       else "") for p in pushes]
@@ -154,6 +158,16 @@ def ticket_detail(session: Session, ticket: Ticket, worker: GridWorker,
                 if e.kind == PHOTO and e.note],
         location=_location(session, ticket, events),
         response=response, resolve=resolve)
+
+
+_MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+
+
+def mask_phones(text: str) -> str:
+    """``text`` with every mobile number in it masked as ``storage.phones.masked`` does
+    (「居民电话：13712345678」 → 「居民电话：137****5678」): the timeline repeats what the
+    pushes said, and the page shows the reporter's phone masked only."""
+    return _MOBILE.sub(lambda m: masked(m.group(0)), text)
 
 
 def _staff_names(session: Session, events: list[TicketEvent], pushes: list[Outbox],

@@ -10,21 +10,23 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session, select
 
-from bot.demo import COMMUNITY_FILE, MORE_COMMUNITY_FILES, seed
+from bot.demo import MORE_COMMUNITY_FILES
 from services import tickets
+from storage.db import session_scope
+from storage.importer import import_file
 from storage.models import Building, Community, GridWorker, Resident, Role, Ticket
 from tests.chat import START
 
 
 @pytest.fixture(name="street")
-def street_fixture(clean_db, redis):
-    """The demo's 幸福新社区 and 阳光社区 (same grid codes and building numbers) and a street
-    admin (street-1)."""
-    seed(clean_db, files=(COMMUNITY_FILE, MORE_COMMUNITY_FILES[0]))
-    with Session(clean_db) as s:
-        s.add(GridWorker(openid="street-1", name="街道李", role=Role.STREET_ADMIN))
-        s.commit()
-    return clean_db
+def street_fixture(community):
+    """The demo's 幸福新社区 (the ``community`` fixture) with 阳光社区 (same grid codes and
+    building numbers) and a street admin (street-1, phone 13800000900)."""
+    with session_scope(community) as s:
+        import_file(s, MORE_COMMUNITY_FILES[0])
+        s.add(GridWorker(openid="street-1", name="街道李", phone="13800000900",
+                         role=Role.STREET_ADMIN))
+    return community
 
 
 def staff(s: Session, openid: str) -> GridWorker:

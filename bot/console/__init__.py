@@ -17,6 +17,7 @@ from fastapi import APIRouter, FastAPI
 PAGES = [
     "auth",  # /console/login, /console/logout
     # page modules, one line each (e.g. "queue",) — above "home"
+    "queue", "ticket",  # GET /console/ + /console/tickets (queue); /console/tickets/{number} (+ actions)
     "dashboard",  # /console/dashboard, /console/dashboard.json
     "exports",  # /console/exports, /console/exports/{what}.{csv|xlsx}
     "kept",  # /console/kept: 待人工处理 (answer a kept message, or turn it into a ticket)
