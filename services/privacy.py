@@ -42,7 +42,8 @@ resident.subscribed        False; anonymised_at = now
 inboundmessage.openid      "anon:<id>" (NOT NULL, indexed)                msg_type, intent,
 inboundmessage.dedup_key   the OpenID inside event keys → "anon:<id>"     confidence, received_at,
 inboundmessage.content     scrubbed; NULL for image/location messages     needs_staff
-inboundmessage.reply/error scrubbed
+inboundmessage.reply/error scrubbed                                       handled_at/_by,
+inboundmessage.staff_reply scrubbed (staff's answer, 待人工处理)          handled_ticket_id
 outbox.openid              "anon:<id>" on pushes to them; pending and     event, audience,
                            in-doubt ones become dead ("unsubscribed"),    channel, status, times
                            one being sent (leased) finishes
@@ -241,9 +242,10 @@ def _forget_messages(session: Session, who: _Who) -> int:
     if who.openid is not None:
         changed += _rewrite(
             session, InboundMessage, InboundMessage.openid == who.openid,
-            ("msg_type", "content", "reply", "error"),
+            ("msg_type", "content", "reply", "error", "staff_reply"),
             lambda r: {"content": None if r["msg_type"] in BLANKED_MSG_TYPES else who.clean(r["content"]),
-                       "reply": who.clean(r["reply"]), "error": who.clean(r["error"])})
+                       "reply": who.clean(r["reply"]), "error": who.clean(r["error"]),
+                       "staff_reply": who.clean(r["staff_reply"])})
         _bulk(session, update(InboundMessage.__table__)
               .where(InboundMessage.openid == who.openid)
               .values(openid=who.anon,
@@ -380,7 +382,7 @@ def _sweep_everyone(session: Session, swaps: Sequence[tuple[str, str]]) -> int:
 
 
 SWEPT: tuple[tuple[type[SQLModel], tuple[str, ...]], ...] = (
-    (InboundMessage, ("content", "reply", "error")),
+    (InboundMessage, ("content", "reply", "error", "staff_reply")),
     (Ticket, ("description", "resolution", "rating_comment", "location")),
     (TicketEvent, ("note",)),
     (TicketFollower, ("note",)),

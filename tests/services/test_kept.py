@@ -329,3 +329,15 @@ def test_staff_cannot_file_it_into_another_communitys_building(street):
         ticket = kept.to_ticket(s, message.id, street_admin(s), "repair", None, LATER,
                                 building_id=elsewhere.id)  # the street's admin may
         assert ticket.grid_id == elsewhere.grid_id
+
+
+def test_forgetting_a_resident_scrubs_staffs_answer_too(community):
+    with Session(community) as s:
+        r = resident(s, "oK1")
+        message = keep(s, "oK1", "请回电")
+        kept.answer(s, message.id, staff(s, "admin-1"), "好的，稍后拨打13712345678联系您", LATER)
+        privacy.forget_resident(s, r, LATER)
+        s.flush()
+        s.refresh(message)
+        assert "13712345678" not in message.staff_reply and "稍后拨打" in message.staff_reply
+        assert message.handled_at is not None  # kept for statistics
