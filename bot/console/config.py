@@ -79,8 +79,12 @@ TABS = (
 
 
 def _capabilities(db, me) -> dict[str, bool]:  # noqa: ANN001 - Session, GridWorker
-    return {c: may(db, me, c) for c in ("configure_org", "configure_lending", "configure_sla",
-                                        "configure_lexicon")}
+    from services import config_docs  # SLA / lexicon: also a one-community account's admin
+
+    return {"configure_org": may(db, me, "configure_org"),
+            "configure_lending": may(db, me, "configure_lending"),
+            "configure_sla": config_docs.may_configure(db, me, config_docs.SLA),
+            "configure_lexicon": config_docs.may_configure(db, me, config_docs.LEXICON + "repair")}
 
 
 def _require_import(caps: dict[str, bool]) -> None:

@@ -52,6 +52,7 @@ def test_pages_need_the_capability(console, street_admin) -> None:
     login(console, "worker-g1")
     assert console.get("/console/config/sla").status_code == 403
     assert console.get("/console/config/lexicon?intent=repair").status_code == 403
+    assert 'href="/console/config/lexicon"' not in console.get("/console/config").text
     assert post(console, "/console/config/sla", {"text": "x", "version": "0"}).status_code == 403
     assert post(console, "/console/config/try", {"name": "sla", "message": "x"}).status_code == 403
     login(console, street_admin)
@@ -64,11 +65,13 @@ def test_pages_need_the_capability(console, street_admin) -> None:
 def test_a_community_admin_configures_a_one_community_account(console, community) -> None:
     login(console, "admin-1")
     assert console.get("/console/config/lexicon?intent=repair").status_code == 200
+    assert 'href="/console/config/lexicon"' in console.get("/console/config").text
     with Session(community) as session:
         first = session.exec(select(Community)).first()
         session.add(Community(street_id=first.street_id, name="阳光社区"))
         session.commit()
     assert console.get("/console/config/lexicon?intent=repair").status_code == 403
+    assert 'href="/console/config/lexicon"' not in console.get("/console/config").text
 
 
 def test_invalid_toml_is_refused_with_its_line(console, street_admin, community) -> None:
