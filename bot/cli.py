@@ -290,9 +290,11 @@ def db_upgrade(revision: Annotated[str, typer.Argument(
     typer.echo("database is up to date")
 
 
-@app.command(help="列出留给工作人员看的最新消息（机器人没看懂的，或处理出错的）。")
+@app.command(help="列出留给工作人员看的最新消息（机器人没看懂的，或处理出错的）；"
+                  "已在控制台「待人工处理」回复或转为工单的不再列出。")
 def review(limit: Annotated[int, typer.Option(min=1, help="最多列出几条。")] = 20) -> None:
-    """List the latest messages kept for staff (not understood, or failed)."""
+    """List the latest messages kept for staff (not understood, or failed) that nobody
+    handled yet in the console (``services.kept``)."""
     from sqlmodel import Session, col, select
 
     from storage.db import make_engine
@@ -303,7 +305,8 @@ def review(limit: Annotated[int, typer.Option(min=1, help="最多列出几条。
     preflight.check_services(settings, redis_=False)
     with Session(make_engine(settings.database_url)) as session:
         rows = session.exec(
-            select(InboundMessage).where(InboundMessage.needs_staff)
+            select(InboundMessage).where(InboundMessage.needs_staff,
+                                         col(InboundMessage.handled_at).is_(None))
             .order_by(col(InboundMessage.received_at).desc()).limit(limit)
         ).all()
     if not rows:

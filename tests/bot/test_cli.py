@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -48,9 +49,12 @@ def test_review_lists_messages_kept_for_staff(env):
         s.add(InboundMessage(dedup_key="msg:1", openid="o1", msg_type="text", content="阿巴阿巴",
                              needs_staff=True, intent="other"))
         s.add(InboundMessage(dedup_key="msg:2", openid="o2", msg_type="text", content="你好"))
+        s.add(InboundMessage(dedup_key="msg:3", openid="o3", msg_type="text", content="已答复的",
+                             needs_staff=True, intent="other", handled_at=datetime.now(UTC)))
         s.commit()
     result = CliRunner().invoke(app, ["review"])
     assert result.exit_code == 0 and "阿巴阿巴" in result.output and "你好" not in result.output
+    assert "已答复的" not in result.output  # handled in the console (待人工处理)
 
 
 def test_help_lists_the_commands():
