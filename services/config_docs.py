@@ -17,7 +17,7 @@ syntax error). The version counts saves and never goes back after a reset; the p
 texts live in the audit log (the door audits ``audit_detail``; ``history`` reads it).
 
 Live reload: ``LiveConfig`` (one per process: the web app, the worker) compares the
-(name, version, updated_at) of the saved documents with what it applied, at most every
+(name, version, updated_at, text) of the saved documents with what it applied, at most every
 ``every_s`` seconds, and rebuilds the SLA policies (``storage.sla.use_text``) and the
 classifier (the packaged lexicon + saved intents, on the process's jieba segmenter) when
 they differ. A save is therefore live in every process within ``every_s`` seconds, in the
@@ -387,7 +387,7 @@ class LiveConfig:
         self.classifier = base
         self.every_s = every_s
         self.monotonic = monotonic
-        self._stamp: frozenset[tuple[str, int, str]] | None = None
+        self._stamp: frozenset[tuple[str, int, str, int]] | None = None
         self._checked: float | None = None
 
     def due(self) -> bool:
@@ -409,7 +409,8 @@ class LiveConfig:
             with Session(engine) as session:
                 rows = session.exec(select(ConfigDocument)).all()
                 texts = {r.name: r.text for r in rows}
-                stamp = frozenset((r.name, r.version, str(r.updated_at)) for r in rows)
+                stamp = frozenset((r.name, r.version, str(r.updated_at), hash(r.text))
+                                  for r in rows)
         except Exception:  # noqa: BLE001 - the bot keeps working on what it has
             log.exception("could not read the saved configuration; keeping the current one")
             return self.classifier
