@@ -7,6 +7,8 @@ Import the fixture with ``from tests.staff_support import street_fixture  # noqa
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from sqlmodel import Session, select
 
@@ -16,6 +18,9 @@ from storage.db import session_scope
 from storage.importer import import_file
 from storage.models import Building, Community, GridWorker, Resident, Role, Ticket
 from tests.chat import START
+
+_REPORTERS = itertools.count(1)
+"""Numbers the reporters ``report`` makes (unique OpenIDs)."""
 
 
 @pytest.fixture(name="street")
@@ -42,7 +47,7 @@ def report(s: Session, number: int, text: str = "楼道灯坏了", *, community:
            kind: str = "repair", category: str = "楼道灯", urgent: bool = False,
            phone: str = "13700001234", at=START) -> Ticket:
     home = building(s, number, community)
-    resident = Resident(openid=f"o-{text}-{number}-{at.timestamp()}", building_id=home.id,
+    resident = Resident(openid=f"o-reporter-{next(_REPORTERS)}", building_id=home.id,
                         phone=phone)
     s.add(resident)
     s.flush()
