@@ -51,6 +51,10 @@ Shape (one job per module)::
       org_view.py     the configuration pages' read-only listings: communities, grids,
                       buildings, staff (phones masked), places, departments, stations with
                       stock, programmes with places and waiting lists, within a scope
+      config_docs.py  staff-edited SLA policies ("sla") and intent lexicon tables
+                      ("lexicon:<intent>") over the packaged files: validate / save / reset
+                      / history, try_message on a draft, LiveConfig (every process picks
+                      saves up within settings.config_reload_s)
       notices.py      sending a notice (通知) to the residents ``storage.notices`` picks
       privacy.py      forgetting a resident who unsubscribed (every table scrubbed)
       lending.py      工具借用: request, cancel_wait, cancel_hold, renew (residents);
