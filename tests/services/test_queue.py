@@ -10,7 +10,16 @@ from sqlmodel import Session
 
 from services import questions, tickets
 from services.errors import Invalid
-from services.queue import AMBER, GREEN, RED, QueueFilter, count_tickets, countdowns, list_tickets
+from services.queue import (
+    AMBER,
+    GREEN,
+    RED,
+    QueueFilter,
+    count_tickets,
+    countdowns,
+    grid_choices,
+    list_tickets,
+)
 from storage.models import TicketStatus
 from storage.times import as_utc
 from tests.chat import START
@@ -164,3 +173,12 @@ def test_pages(street):
         assert numbers(first) + numbers(rest) == [t.number for t in made]
         with pytest.raises(Invalid):
             list_tickets(s, admin, QueueFilter(), START, offset=-1)
+
+
+def test_the_grid_filter_offers_the_grids_in_scope(street):
+    with Session(street) as s:
+        assert [label for _, label in grid_choices(s, staff(s, "admin-1"))] == [
+            "第一网格", "第二网格", "第三网格"]
+        assert [label for _, label in grid_choices(s, staff(s, "worker-g2"))] == ["第二网格"]
+        labels = [label for _, label in grid_choices(s, staff(s, "street-1"))]
+        assert "阳光社区 · 阳光一网格" in labels and "幸福新社区 · 第一网格" in labels

@@ -165,3 +165,25 @@ def test_street_admin_acts_everywhere(street):
         tickets.assign(s, t, boss, staff(s, "yg-worker-g2"), LATER)
         assert t.assignee_id == staff(s, "yg-worker-g2").id
         assert s.exec(select(GridWorker).where(GridWorker.role == Role.STREET_ADMIN)).one() == boss
+
+
+def test_the_choices_the_ticket_page_offers(street):
+    with Session(street) as s:
+        t = report(s, 2)
+        names = [w.name for w in tickets.assignable_to(s, t)]
+        assert set(names) == {"王芳", "周杰", "李强", "张敏", "赵主任"}  # 幸福新社区's staff only
+        assert names[-1] == "赵主任"  # grid staff first, then community staff
+        targets = handover.transfer_targets(s, t)
+        grids = [x.code for x in targets if hasattr(x, "code")]
+        assert grids == ["G02", "G03"]  # the other grids of its community
+        assert {x.name for x in targets if not hasattr(x, "code")} >= {"物业公司", "住建"}
+        about = report(s, 3, "网格员王芳态度很差，推诿不办", kind="complaint", category="服务态度")
+        assert "王芳" not in [w.name for w in tickets.assignable_to(s, about)]
+
+
+def test_a_rejection_needs_a_reason(street):
+    with Session(street) as s:
+        t = report(s, 2)
+        with pytest.raises(Invalid):
+            handover.reject(s, t, staff(s, "worker-g1"), "  ", LATER)
+        assert t.status == S.ASSIGNED
