@@ -29,12 +29,20 @@ Shape (one job per module)::
       people.py       who is told and who works what: community_staff, grid_leaders,
                       department_members, handlers_of, open_tickets_of (queue order)
       notify.py       describe / status_text (what people read about a ticket),
-                      tell_staff / tell_owner / tell_resident and the template data
+                      tell_staff / tell_owner / tell_resident and the template data;
+                      message_resident (a staff member's words to the reporter)
       tickets.py      the life cycle: Reporter (no WeChat resident needed), NewTicket,
                       open_ticket, accept, start, resolve, rate, reopen, auto_close,
-                      cancel, urge, attach (photos, a point, a supplement), note (民情日记)
+                      cancel, urge, attach (photos, a point, a supplement), note (民情日记),
+                      assign (派单 by leaders/admins) and assignable_to
       duplicates.py   the open ticket a report duplicates (find); joining it (follow)
-      handover.py     转派 (transfer), 上报 (call_in), 驳回 (reject), find_target
+      handover.py     转派 (transfer), 上报 (call_in), 驳回 (reject), find_target,
+                      transfer_targets
+      queue.py        the console's queue: list_tickets / count_tickets within a scope
+                      (QueueFilter: grid, kind, category, state, overdue, search), SLA
+                      countdowns in colour (countdowns), grid_choices
+      timeline.py     the console's ticket page: ticket_detail (steps and pushes merged by
+                      time, photos, location on the grid's building list), can_view
       questions.py    询问 (ask) and the resident's answer / 恢复 (answer)
       kept.py         待人工处理: the messages the bot kept for staff, listed within a scope
                       (list_kept, count_kept), answered to the resident (answer) or made
