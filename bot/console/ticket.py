@@ -103,6 +103,7 @@ def ticket_page(request: Request, number: str, db: DbDep, me: StaffDep, now: Now
     can = {a: ticket.status in WHEN[a] and permissions.allowed(db, me, a, ticket)
            for a in ACTIONS}
     can["message"] = can["message"] and page.reporter_reachable
+    can["accept"] = can["accept"] and ticket.assignee_id in (None, me.id)  # others: 派单 to self
     return render(request, "ticket.html", {
         "t": ticket, "page": page, "act": can,
         "assignees": tickets.assignable_to(db, ticket) if can["assign"] else [],

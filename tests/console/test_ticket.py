@@ -65,6 +65,11 @@ def test_the_page_shows_the_ticket_its_timeline_photos_and_place(street, console
     assert "提交工单" in text and "推送给王芳" in text and "待发送" in text  # step and push
     for action in ("assign", "resolve", "message", "note", "transfer", "call_in", "reject"):
         assert f"/console/tickets/{number}/{action}" in text, action
+    assert f"/console/tickets/{number}/accept" not in text  # 王芳's to take
+    login(console, "worker-g1")
+    mine = console.get(f"/console/tickets/{number}").text
+    assert f"/console/tickets/{number}/accept" in mine
+    assert f"/console/tickets/{number}/assign" not in mine  # workers do not assign
 
 
 def test_from_report_to_resolved_over_http(street, console):
