@@ -32,7 +32,16 @@ from services.notify import describe
 from services.scope import scope_of, ticket_filter
 from storage import org as org_repo
 from storage import tickets as repo
-from storage.models import Community, Grid, GridWorker, Resident, Ticket, TicketEvent, TicketStatus
+from storage.models import (
+    Community,
+    Department,
+    Grid,
+    GridWorker,
+    Resident,
+    Ticket,
+    TicketEvent,
+    TicketStatus,
+)
 from storage.times import as_utc
 
 S = TicketStatus
@@ -105,6 +114,8 @@ class QueueRow:
     assignee_name: str
     response: Countdown | None
     resolve: Countdown | None
+    department_name: str = ""
+    """The department it was transferred to (转派), "" when none."""
 
     @property
     def countdown(self) -> Countdown | None:
@@ -184,11 +195,13 @@ def _countdown(clock: str, start: datetime, due: datetime, at: datetime,
 def _row(session: Session, ticket: Ticket, now: datetime) -> QueueRow:
     grid = org_repo.grid(session, ticket.grid_id) if ticket.grid_id else None
     assignee = org_repo.staff(session, ticket.assignee_id) if ticket.assignee_id else None
+    department = session.get(Department, ticket.department_id) if ticket.department_id else None
     response, resolve = countdowns(ticket, now)
     return QueueRow(ticket=ticket, fields=describe(session, ticket),
                     grid_name=grid.name if grid else "",
                     assignee_name=assignee.name if assignee else "",
-                    response=response, resolve=resolve)
+                    response=response, resolve=resolve,
+                    department_name=department.name if department else "")
 
 
 def _conditions(session: Session, worker: GridWorker, flt: QueueFilter, now: datetime) -> list:

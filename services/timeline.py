@@ -62,8 +62,8 @@ class Entry:
 
 @dataclass(frozen=True)
 class Photo:
-    """A picture sent with or after the report: its URL (WeChat's PicUrl), when (aware UTC),
-    and who sent it (an actor label)."""
+    """A picture sent with or after the report: its URL (WeChat's PicUrl; only http(s) URLs
+    are listed), when (aware UTC), and who sent it (an actor label)."""
 
     url: str
     at: datetime
@@ -155,7 +155,7 @@ def ticket_detail(session: Session, ticket: Ticket, worker: GridWorker,
         reporter_reachable=bool(resident and resident.openid),
         entries=entries,
         photos=[Photo(e.note, as_utc(e.at), e.actor) for e in events
-                if e.kind == PHOTO and e.note],
+                if e.kind == PHOTO and e.note and e.note.startswith(("https://", "http://"))],
         location=_location(session, ticket, events),
         response=response, resolve=resolve)
 

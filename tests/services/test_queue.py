@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session
 
-from services import questions, tickets
+from services import handover, questions, tickets
 from services.errors import Invalid
 from services.queue import (
     AMBER,
@@ -182,3 +182,13 @@ def test_the_grid_filter_offers_the_grids_in_scope(street):
         assert [label for _, label in grid_choices(s, staff(s, "worker-g2"))] == ["第二网格"]
         labels = [label for _, label in grid_choices(s, staff(s, "street-1"))]
         assert "阳光社区 · 阳光一网格" in labels and "幸福新社区 · 第一网格" in labels
+
+
+def test_a_transferred_ticket_names_its_department(street):
+    with Session(street) as s:
+        t = report(s, 2)
+        handover.transfer(s, t, staff(s, "worker-g1"), handover.find_target(s, "物业公司"),
+                          "公共照明", START)
+        row = list_tickets(s, staff(s, "dept-wy"), QueueFilter(), START)[0]
+        assert (row.ticket.number, row.department_name, row.assignee_name) == (t.number,
+                                                                              "物业公司", "")

@@ -34,7 +34,8 @@ def test_the_timeline_has_every_step_and_push_in_time_order(street):
                               photos=("http://mmbiz.qpic.cn/a.jpg",)),
             start)
         tickets.attach(s, t, resident, start + timedelta(minutes=1),
-                       photos=["http://mmbiz.qpic.cn/b.jpg"], point=(41.8, 123.43, "二号楼东侧"))
+                       photos=["http://mmbiz.qpic.cn/b.jpg", "javascript:alert(1)"],
+                       point=(41.8, 123.43, "二号楼东侧"))
         tickets.accept(s, t, g1, start + timedelta(minutes=2))
         notify.message_resident(s, t, admin, "师傅下午到", start + timedelta(minutes=3))
         s.flush()
@@ -48,10 +49,13 @@ def test_the_timeline_has_every_step_and_push_in_time_order(street):
         page = ticket_detail(s, t, admin, start + timedelta(minutes=5))
         kinds = [e.kind for e in page.entries]
         steps = [k for k, e in zip(kinds, page.entries, strict=True) if e.event is not None]
-        assert steps == [S.SUBMITTED, "photo", S.ASSIGNED, "photo", "location", S.ACCEPTED,
-                         notify.STAFF_MESSAGE]
+        assert steps == [S.SUBMITTED, "photo", S.ASSIGNED, "photo", "photo", "location",
+                         S.ACCEPTED, notify.STAFF_MESSAGE]
         assert {"task_assigned", "ticket_accepted", notify.STAFF_MESSAGE} <= set(kinds)
         assert [e.at for e in page.entries] == sorted(e.at for e in page.entries)
+        task = next(e for e in page.entries if e.kind == "task_assigned")
+        assert "13712345678" in task.push.text  # the worker was told the number …
+        assert "137****5678" in task.text and "13712345678" not in task.text  # … the page masks it
         sent = next(e for e in page.entries if e.push is not None and e.push.id == first_push.id)
         assert (sent.actor_kind, sent.actor_name) == ("worker", g1.name)  # the recipient
         assert (sent.push.status, sent.push.channel) == (OutboxStatus.SENT, "template")
@@ -63,7 +67,7 @@ def test_the_timeline_has_every_step_and_push_in_time_order(street):
         assert {e.kind for e in to_resident} == {"ticket_accepted", notify.STAFF_MESSAGE}
 
         assert [p.url for p in page.photos] == ["http://mmbiz.qpic.cn/a.jpg",
-                                                "http://mmbiz.qpic.cn/b.jpg"]
+                                                "http://mmbiz.qpic.cn/b.jpg"]  # http(s) only
         where = page.location
         assert (where.community, where.grid, where.building, where.unit, where.room) == (
             "幸福新社区", "第一网格", home.name, 1, "301")
