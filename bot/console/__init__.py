@@ -16,14 +16,14 @@ from fastapi import APIRouter, FastAPI
 
 PAGES = [
     "auth",  # /console/login, /console/logout
-    # page modules, one line each (e.g. "queue",) — above "home"
+    # page modules in nav order (工单, 待人工处理, 数据看板, 导出, 配置), one line each, above "home"
     "queue", "ticket",  # GET /console/ + /console/tickets (queue); /console/tickets/{number} (+ actions)
+    "kept",  # /console/kept: 待人工处理 (answer a kept message, or turn it into a ticket)
     "dashboard",  # /console/dashboard, /console/dashboard.json
     "exports",  # /console/exports, /console/exports/{what}.{csv|xlsx}
-    "kept",  # /console/kept: 待人工处理 (answer a kept message, or turn it into a ticket)
-    "audit",  # /console/audit: 审计日志
     "config",  # /console/config: organisation, stations, programmes, import with dry run
     "config_rules",  # /console/config/sla, /console/config/lexicon (+ 试一试)
+    "audit",  # /console/audit: 审计日志
     "home",  # last: the fallback start page at GET /console/ (a page module's own wins)
 ]
 
