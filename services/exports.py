@@ -20,7 +20,7 @@ Excel datetimes in ``Table.tz``. Text a spreadsheet would run as a formula (a re
 
 Phones: staff in ``FULL_PHONE_ROLES`` — street admins and community staff, who call residents
 back and run the stations and classes — get full numbers; every other role gets them masked
-("138****5678", ``mask_phone``).
+("138****5678", ``storage.phones.masked`` through ``Limits.phone``).
 
 Scope (``for_staff``): staff with the "export" capability export what ``services.scope`` lets
 them see — tickets by ``services.scope.ticket_filter``; loans of the stations of their scope
@@ -65,6 +65,7 @@ from storage.models import (
     Role,
     Ticket,
 )
+from storage.phones import masked
 from storage.stats import is_overdue
 from storage.times import as_utc, local
 
@@ -72,7 +73,7 @@ LABELS_FILE = Path(__file__).with_name("exports.toml")
 EXPORTS = ("tickets", "loans", "care", "notices")
 """The export names, in the order the console lists them."""
 FULL_PHONE_ROLES = frozenset({Role.STREET_ADMIN, Role.COMMUNITY_ADMIN})
-"""Roles that see residents' and guardians' phones in full; all others get ``mask_phone``."""
+"""Roles that see residents' and guardians' phones in full; all others get them masked (``Limits.phone``)."""
 CSV_ENCODING = "utf-8-sig"
 """UTF-8 with a byte-order mark: Excel reads the file as UTF-8 only with it."""
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -126,15 +127,10 @@ class Limits:
     scope: Scope = EVERYTHING
     full_phones: bool = True
 
-
-def mask_phone(phone: str | None) -> str | None:
-    """"13812345678" → "138****5678"; any number keeps its first 3 and last 4 characters
-    ("024-12345678" → "024*****5678"); 7 characters or fewer keep the last 2. None stays None."""
-    if not phone:
-        return phone
-    if len(phone) <= 7:
-        return "*" * (len(phone) - 2) + phone[-2:]
-    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+    def phone(self, phone: str | None) -> str | None:
+        """``phone`` as this member of staff may see it: in full, or masked
+        (``storage.phones.masked``: 「138****5678」, 「024-****5678」); None stays None."""
+        return phone if self.full_phones else masked(phone)
 
 
 def _table(name: str, keys: Iterable[str], tz: str) -> Table:
@@ -212,7 +208,6 @@ def tickets(session: Session, filters: Filters, now: datetime, tz: str,
                    None if limits.scope.everything else ticket_filter(limits.scope),
                    _in(Grid.community_id, _one(filters.community_id)),
                    _in(Ticket.grid_id, _one(filters.grid_id)))
-    phone = (lambda p: p) if limits.full_phones else mask_phone
     for t, code, grid, community, building, place, resident_phone, assignee, department in (
             session.exec(query.order_by(Ticket.created_at, Ticket.id))):
         values = {
@@ -221,7 +216,7 @@ def tickets(session: Session, filters: Filters, now: datetime, tz: str,
             "community": community, "grid": f"{code} {grid}" if code else None,
             "building": building, "unit": t.unit, "room": t.room,
             "place": place or t.location, "description": t.description,
-            "phone": phone(resident_phone), "assignee": assignee, "department": department,
+            "phone": limits.phone(resident_phone), "assignee": assignee, "department": department,
             "created_at": t.created_at, "first_response_at": t.first_response_at,
             "resolved_at": t.resolved_at, "closed_at": t.closed_at,
             "response_due_at": t.response_due_at, "resolve_due_at": t.resolve_due_at,
@@ -258,7 +253,6 @@ def loans(session: Session, filters: Filters, now: datetime, tz: str,
                    _in(Station.id, limits.scope.station_ids),
                    _in(Station.community_id, _one(filters.community_id)),
                    _in(Building.grid_id, _one(filters.grid_id)))
-    phone = (lambda p: p) if limits.full_phones else mask_phone
     now = as_utc(now)
     for loan, item, station, community, resident_phone, building in session.exec(
             query.order_by(Loan.created_at, Loan.id)):
@@ -267,7 +261,7 @@ def loans(session: Session, filters: Filters, now: datetime, tz: str,
         values = {
             "number": loan.number, "community": community, "station": station, "item": item,
             "quantity": loan.quantity, "status": _label("loan_status", loan.status),
-            "phone": phone(resident_phone), "building": building, "created_at": loan.created_at,
+            "phone": limits.phone(resident_phone), "building": building, "created_at": loan.created_at,
             "hold_expires_at": loan.hold_expires_at, "out_at": loan.out_at,
             "due_at": loan.due_at, "returned_at": loan.returned_at, "renewals": loan.renewals,
             "overdue": late, "return_condition": loan.return_condition,
@@ -310,14 +304,13 @@ def care(session: Session, filters: Filters, now: datetime, tz: str,
                    _area(limits.scope, col(Programme.community_id), Building.grid_id),
                    _in(Programme.community_id, _one(filters.community_id)),
                    _in(Building.grid_id, _one(filters.grid_id)))
-    phone = (lambda p: p) if limits.full_phones else mask_phone
     for e, session_name, programme, community, came, days in session.exec(
             query.order_by(Programme.name, CareSession.name, Enrollment.created_at,
                            Enrollment.id)):
         values = {
             "number": e.number, "community": community, "programme": programme,
             "session": session_name, "child_name": e.child_name, "grade": e.grade, "age": e.age,
-            "phone": phone(e.guardian_phone), "status": _label("enrollment_status", e.status),
+            "phone": limits.phone(e.guardian_phone), "status": _label("enrollment_status", e.status),
             "created_at": e.created_at, "enrolled_at": e.enrolled_at,
             "first_session_on": e.first_session_on, "present": int(came or 0),
             "absent": int((days or 0) - (came or 0)), "notes": e.notes,
@@ -351,14 +344,13 @@ def notices(session: Session, filters: Filters, now: datetime, tz: str,
                    community_id.in_({filters.community_id}) if filters.community_id is not None
                    else None,
                    _in(Building.grid_id, _one(filters.grid_id)))
-    phone = (lambda p: p) if limits.full_phones else mask_phone
     for _, notice, push, resident, building, community in session.exec(
             query.order_by(Notice.created_at, Notice.id, NoticeDelivery.id)):
         values = {
             "notice": notice.id, "notice_title": notice.title, "audience": notice.scope,
             "sender": notice.sender, "sent_at": notice.created_at, "community": community,
             "building": building, "unit": resident.unit, "room": resident.room,
-            "phone": phone(resident.phone), "delivery": _label("outbox_status", push.status),
+            "phone": limits.phone(resident.phone), "delivery": _label("outbox_status", push.status),
             "channel": _label("channel", push.channel), "delivered_at": push.sent_at,
             "attempts": push.attempts, "last_error": push.last_error,
         }

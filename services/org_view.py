@@ -43,11 +43,6 @@ Ids = Collection[int] | None
 """Community ids in scope; None: all."""
 
 
-def mask_phone(phone: str | None) -> str | None:
-    """``storage.phones.masked`` (「138****0001」), None for no phone."""
-    return masked(phone) if phone else None
-
-
 @dataclass
 class CommunityView:
     """A 社区 with its counts."""
@@ -103,7 +98,7 @@ class BuildingView:
 
 @dataclass
 class StaffView:
-    """A member of staff; ``phone`` is masked (``mask_phone``), ``role`` the Role code."""
+    """A member of staff; ``phone`` is masked (``storage.phones.masked``), ``role`` the Role code."""
 
     id: int
     name: str
@@ -223,7 +218,7 @@ def _staff(session: Session, ids: Ids, names: dict[int, str],
     for w in session.exec(query):
         grid = grids.get(w.grid_id) if w.grid_id else None
         out.append((StaffView(w.id, w.name, w.role, names.get(w.community_id) if w.community_id
-                              else None, grid.code if grid else None, mask_phone(w.phone),
+                              else None, grid.code if grid else None, masked(w.phone),
                               w.active, bool(getattr(w, "password_hash", None)),
                               getattr(w, "login", None), w.openid), w))
     return out

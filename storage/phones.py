@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import re
+from typing import overload
 
 _MOBILE = re.compile(r"(?:\+?86)?(1[3-9]\d{9})")
 _LANDLINE = re.compile(r"\(?0\d{2,3}\)?-?\d{7,8}(?:-\d{1,6})?")
@@ -30,10 +31,21 @@ def normalise(text: str) -> str:
     raise ValueError(f"not a phone number: {text!r}")
 
 
-def masked(phone: str) -> str:
+@overload
+def masked(phone: str) -> str: ...
+
+
+@overload
+def masked(phone: None) -> None: ...
+
+
+def masked(phone: str | None) -> str | None:
     """``phone`` as staff lists show it, the middle hidden: 「137****0000」 for a mobile,
     「024-****5678」 for a landline; numbers of 7 characters or fewer keep only the last 2
-    (「***33」)."""
+    (「***33」); None (no phone) stays None. The one masking every staff-facing list, page and
+    export uses."""
+    if phone is None:
+        return None
     if len(phone) <= 7:
         return "*" * max(len(phone) - 2, 0) + phone[-2:]
     head = phone.index("-") + 1 if "-" in phone[:5] else 3

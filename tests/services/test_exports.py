@@ -170,11 +170,13 @@ def test_notice_deliveries_per_recipient(session, board):
     assert column(theirs, "楼栋") == ["阳光1号楼"]
 
 
-def test_mask_phone():
-    assert exports.mask_phone("13812345678") == "138****5678"
-    assert exports.mask_phone("024-12345678") == "024*****5678"
-    assert exports.mask_phone("96333") == "***33"
-    assert exports.mask_phone(None) is None
+def test_limits_phone_masks_like_every_staff_list():
+    masking = exports.Limits(full_phones=False)
+    assert masking.phone("13812345678") == "138****5678"
+    assert masking.phone("024-12345678") == "024-****5678"  # storage.phones.masked
+    assert masking.phone("96333") == "***33"
+    assert masking.phone(None) is None
+    assert exports.Limits(full_phones=True).phone("13812345678") == "13812345678"
 
 
 def test_csv_has_a_bom_crlf_and_round_trips_chinese(session, board):

@@ -24,12 +24,6 @@ def _demo(session):
     return {c.name: c.id for c in session.exec(select(Community))}
 
 
-def test_mask_phone():
-    assert org_view.mask_phone("13800000001") == "138****0001"
-    assert org_view.mask_phone("024-12345678") == "024-****5678"
-    assert org_view.mask_phone(None) is None
-
-
 def test_organisation_of_one_community(session):
     ids = _demo(session)
     org = org_view.organisation(session, {ids["幸福新社区"]})

@@ -27,3 +27,7 @@ def test_normalise_refuses_what_is_no_phone():
 ])
 def test_masked_hides_the_middle(phone, shown):
     assert masked(phone) == shown
+
+
+def test_masked_keeps_no_phone_as_none():
+    assert masked(None) is None
