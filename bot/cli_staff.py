@@ -3,6 +3,7 @@
     gridbot staff password WHO [--login NAME] [--stdin]   set a console password
     gridbot staff list                                    staff, roles, logins
     gridbot staff link WHO [--url URL]                    push a one-time login link
+    gridbot staff logout WHO [--no-password]              end their console sessions
 
 WHO is a console login, a phone number or an OpenID. The password is asked twice (hidden)
 unless ``--stdin`` reads it from one line of standard input (scripts). Setting a password
@@ -126,6 +127,51 @@ def link(
     finally:
         engine.dispose()
     typer.echo(f"已把登录链接推送给 {name}（{accounts.LINK_TTL_S // 60}分钟内有效）。")
+
+
+@staff_app.command("logout", help=(
+        "让员工在所有浏览器上退出员工控制台（如手机丢失）；可加 --no-password 同时取消其密码，"
+        "之后只能重新设置密码或用登录链接登录。记入审计日志。"))
+def logout(
+    who: Annotated[str, typer.Argument(metavar="员工", show_default=False,
+                                       help="登录名、手机号或 OpenID。")],
+    password: Annotated[bool, typer.Option("--password/--no-password",
+                                           help="保留密码（默认）；--no-password 同时取消密码。")] = True,
+) -> None:
+    """End every console session of a worker (and optionally remove their password)."""
+    from sqlmodel import func, or_, select
+
+    from bot.preflight import load_settings
+    from services import accounts
+    from storage.accounts import AuditEntry, ConsoleSession
+    from storage.db import make_engine, session_scope
+    from storage.models import GridWorker
+
+    settings = load_settings()
+    engine = make_engine(settings.database_url, connect_timeout_s=settings.db_connect_timeout_s)
+    try:
+        with session_scope(engine) as session:
+            found = list(session.exec(select(GridWorker).where(or_(
+                GridWorker.login == who, GridWorker.phone == who, GridWorker.openid == who))))
+            if len(found) != 1:
+                typer.echo(f"找不到员工「{who}」（可用登录名、手机号或 OpenID）。" if not found else
+                           f"「{who}」对应多位员工，请改用 OpenID。", err=True)
+                raise typer.Exit(1)
+            worker = found[0]
+            count = session.exec(select(func.count()).select_from(ConsoleSession).where(
+                ConsoleSession.worker_id == worker.id)).one()
+            accounts.end_sessions_of(session, worker)
+            if not password:
+                worker.password_hash = None
+                session.add(worker)
+            session.add(AuditEntry(worker_id=None, action="sessions_ended", target_kind="worker",
+                                   target_id=str(worker.id),
+                                   detail={"by": f"cli:{getpass.getuser()}", "sessions": count,
+                                           "password_removed": not password}))
+            name = worker.name
+    finally:
+        engine.dispose()
+    typer.echo(f"{name} 的 {count} 个控制台登录已退出" + ("" if password else "，密码已取消") + "。")
 
 
 def _invalid_text(message: str) -> str:

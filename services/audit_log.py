@@ -24,7 +24,7 @@ from storage.models import Grid, GridWorker
 PER_PAGE = 50
 KINDS = {
     "login": ("login", "logout", "login_failed", "login_blocked", "login_link_issued", "login_link_used"),
-    "password": ("password_set", "password_changed", "password_change_refused"),
+    "password": ("password_set", "password_changed", "password_change_refused", "sessions_ended"),
 }
 """Kinds whose actions have no common prefix; any other kind matches "<kind>.*"."""
 

@@ -130,3 +130,25 @@ def test_a_login_link_expires(community):
         assert accounts.redeem_login_link(s, "forged", START) is None
         assert accounts.redeem_login_link(s, token, START + timedelta(minutes=9)).id == worker.id
         assert accounts.redeem_login_link(s, token, START + timedelta(minutes=9)) is None
+
+
+def test_logout_ends_every_session_and_may_remove_the_password(cli_env):
+    engine = cli_env
+    with Session(engine, expire_on_commit=False) as s:
+        worker = s.exec(select(GridWorker).where(GridWorker.openid == "worker-g3")).one()
+        accounts.set_password(s, worker, "password-g3")
+        for _ in range(2):
+            accounts.start_session(s, worker, utcnow(), max_s=3600)
+        s.commit()
+    runner = CliRunner()
+    done = runner.invoke(app, ["staff", "logout", "worker-g3"])
+    assert done.exit_code == 0 and "张敏 的 2 个控制台登录已退出。" in done.output
+    with Session(engine) as s:
+        assert s.exec(select(ConsoleSession)).all() == []
+        assert accounts.authenticate(s, "13800000003", "password-g3") is not None
+    removed = runner.invoke(app, ["staff", "logout", "13800000003", "--no-password"])
+    assert removed.exit_code == 0 and "密码已取消" in removed.output
+    with Session(engine) as s:
+        assert accounts.authenticate(s, "13800000003", "password-g3") is None
+        entries = s.exec(select(AuditEntry).where(AuditEntry.action == "sessions_ended")).all()
+        assert [e.detail["password_removed"] for e in entries] == [False, True]
