@@ -12,7 +12,8 @@
     gridbot notice TITLE BODY --grid …       push a notice (停水停电通知) to residents;
                                              --status N shows its delivery counts
     gridbot resident level REF LEVEL         a resident's care level (红橙黄蓝绿 or none)
-    gridbot staff password WHO | list        staff console passwords (argon2); staff and logins
+    gridbot staff password|list|link|logout  console logins: passwords (argon2), staff, one-time
+                                             login links, ending every session of someone
     gridbot qrcode [--buildings] [--out DIR] the communities' QR codes (scenes; PNGs via the API)
     gridbot intents classify|eval            the understanding of messages
     gridbot outbox list|retry                pushes that are dead or in doubt; re-send them
