@@ -111,7 +111,7 @@ def test_gunicorn_master_refuses_the_embedded_default_in_one_line(monkeypatch, c
         hooks["on_starting"](SimpleNamespace(cfg=SimpleNamespace(workers=2)))
     assert exit_.value.code == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "--workers 2 needs PostgreSQL and Redis" in err
+    assert err.count("\n") == 1 and "--workers 2 需要各进程共用的 PostgreSQL 和 Redis" in err
 
 
 @pytest.mark.skipif(BACKEND == "sqlite", reason="PgBouncer mode concerns PostgreSQL")
