@@ -21,6 +21,7 @@ Source: wiki.open311.org/GeoReport_v2, wiki.open311.org/Service_discovery
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -97,8 +98,13 @@ def _element(name: str, value: Any) -> ET.Element:
     elif isinstance(value, bool):
         element.text = "true" if value else "false"
     elif value is not None:
-        element.text = str(value)
+        element.text = _XML_ILLEGAL.sub("\ufffd", str(value))
     return element
+
+
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+"""Characters XML 1.0 cannot carry even escaped (a resident's text may hold them);
+ElementTree writes them as they are, which no client could parse: they become U+FFFD."""
 
 
 def _error(fmt: str, status: int, description: str) -> Response:

@@ -13,7 +13,8 @@ GeoReport v2 (wiki.open311.org/GeoReport_v2) names things so; here they are:
 
 What a request shows (``request_fields``) — GET is public in GeoReport, so it carries no
 personal data: no reporter name, phone, unit or room; ``description`` and ``status_notes`` go
-through ``services.privacy.scrub`` (phones, addresses, coordinates masked); ``address`` is the
+through ``services.public_text`` (phones, addresses, rooms, coordinates, e-mail and WeChat
+accounts, names masked: stricter than ``services.privacy.scrub``); ``address`` is the
 community and the building or public place (「幸福新社区3号楼」), never the flat; ``media_url``
 only a picture the Open311 client itself posted (residents' WeChat photos stay inside).
 ``status`` is "open" while the ticket is in ``TicketStatus.OPEN``, else "closed" (resolved
@@ -43,7 +44,7 @@ from sqlmodel import Session, col, select
 from intents.lexicon import load_lexicon
 from services.errors import Invalid, NotFound
 from services.messages import msg
-from services.privacy import scrub
+from services.public_text import public_text
 from storage import categories as category_file
 from storage import org
 from storage.models import Community, Department, Grid, Ticket, TicketEvent, TicketStatus
@@ -263,7 +264,7 @@ def _fields(session: Session, ticket: Ticket, updated_at: datetime, media_url: s
         "status_notes": status_notes(session, ticket),
         "service_name": category.name if category else ticket.category or msg("open311.other"),
         "service_code": category.code if category else None,
-        "description": scrub(ticket.description),
+        "description": public_text(ticket.description),
         "agency_responsible": agency(session, ticket),
         "service_notice": None,
         "requested_datetime": w3c(ticket.created_at, tz),
@@ -287,7 +288,7 @@ def status_notes(session: Session, ticket: Ticket) -> str:
         if department is not None:
             status = msg("open311.status_department", status=status, department=department.name)
     if ticket.resolution:
-        return msg("open311.status_notes", status=status, note=scrub(ticket.resolution))
+        return msg("open311.status_notes", status=status, note=public_text(ticket.resolution))
     return status
 
 
@@ -311,7 +312,7 @@ def _address(session: Session, ticket: Ticket, building: Any, place: Any) -> str
     (scrubbed); never unit or room."""
     spot = building or place
     if spot is None:
-        return scrub(ticket.location) if ticket.location else None
+        return public_text(ticket.location) if ticket.location else None
     community = session.get(Community, spot.community_id)
     return msg("open311.address", community=community.name if community else "",
                where=spot.name)
