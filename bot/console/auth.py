@@ -27,6 +27,7 @@ from bot.console.web import (
     client_ip,
     redirect,
     render,
+    same_token,
 )
 from services import accounts
 from services.errors import Invalid
@@ -68,23 +69,25 @@ def login(request: Request, db: DbDep, now: NowDep, settings: SettingsDep,
     """Check the password; on success start a session (cookie) and go to ``next``."""
     next_url = safe_next(next)
     pre = request.cookies.get(PRE_COOKIE)
-    if not pre or not secrets.compare_digest(pre, csrf_token):
+    if not same_token(csrf_token, pre):
         return _login_page(request, next_url, "页面已过期，请重新登录。", login, status_code=403)
     ip = client_ip(request)
     throttle = accounts.Throttle(request.app.state.redis)
     name = login.strip()[:100]
-    if throttle.blocked(name, ip):
+    known = accounts.find_login(db, name) if name else None
+    # one count per account, whichever name reaches it (login or phone, any case)
+    account = f"worker:{known.id}" if known is not None else name
+    if throttle.blocked(account, ip):
         audit(db, request, None, "login_blocked", "login", name)
         db.commit()
         return _login_page(request, next_url, TOO_MANY, name, status_code=429)
     worker = accounts.authenticate(db, name, password)
     if worker is None:
-        throttle.failed(name, ip)
-        known = accounts.find_login(db, name) if name else None
+        throttle.failed(account, ip)
         audit(db, request, known, "login_failed", "login", name)
         db.commit()
         return _login_page(request, next_url, WRONG, name, status_code=401)
-    throttle.succeeded(name)
+    throttle.succeeded(f"worker:{worker.id}")
     accounts.purge_expired(db, now, idle_s=settings.console_session_idle_s)  # abandoned logins
     token, _row = accounts.start_session(db, worker, now, max_s=settings.console_session_max_s,
                                          ip=ip, user_agent=request.headers.get("user-agent"))
@@ -163,7 +166,7 @@ def link_login(request: Request, db: DbDep, now: NowDep, settings: SettingsDep,
                token: Annotated[str, Form()] = "", csrf_token: Annotated[str, Form()] = "") -> Response:
     """Redeem a one-time login link: a session as with a password."""
     pre = request.cookies.get(PRE_COOKIE)
-    if not pre or not secrets.compare_digest(pre, csrf_token):
+    if not same_token(csrf_token, pre):
         return _login_page(request, "/console/", "页面已过期，请重新打开登录链接。", status_code=403)
     ip = client_ip(request)
     throttle = accounts.Throttle(request.app.state.redis)

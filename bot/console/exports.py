@@ -61,6 +61,7 @@ def exports_page(request: Request, db: DbDep, me: StaffDep, now: NowDep, setting
     """The exports page: pick the period, community and grid, then a file per export."""
     require_may(db, me, "export")
     filters, first_day, last_day = _filters(db, me, now, settings, first, last, community, grid)
+    require_may(db, me, "export", filters.community_id)  # no other community preselected
     return render(request, "exports.html", {
         "first": first_day, "last": last_day, "areas": areas(db, scope_of(db, me)),
         "community": filters.community_id, "grid": filters.grid_id,

@@ -169,13 +169,23 @@ def _staff(logged: LoggedInDep) -> GridWorker:
 StaffDep = Annotated[GridWorker, Depends(_staff)]
 
 
+def same_token(sent: str | None, expected: str | None) -> bool:
+    """Whether the token ``sent`` (a form field, header or cookie: any text, None) equals
+    ``expected``, in constant time. Compared as UTF-8 bytes: ``secrets.compare_digest``
+    raises TypeError on non-ASCII ``str`` (a crafted token would be a 500, not a 403)."""
+    if not sent or not expected:
+        return False
+    return secrets.compare_digest(sent.encode("utf-8", "surrogatepass"),
+                                  expected.encode("utf-8", "surrogatepass"))
+
+
 async def _csrf(request: Request, logged: LoggedInDep) -> None:
     sent = request.headers.get("x-csrf-token")
     if sent is None:
         form = await request.form()  # cached: the handler's Form() fields read it again
         value = form.get("csrf_token")
         sent = value if isinstance(value, str) else None
-    if not sent or not secrets.compare_digest(sent, logged.row.csrf_token):
+    if not same_token(sent, logged.row.csrf_token):
         raise ConsoleError(403, "页面已过期或来源不明，请刷新页面后重试。")
 
 
@@ -313,7 +323,14 @@ def install(app: FastAPI, router) -> None:  # noqa: ANN001 - an APIRouter
     async def _console_headers(request: Request, call_next):  # noqa: ANN202 - Starlette's signature
         """Console pages: never cached (they show residents' data), never framed, no
         referrer to other sites, no MIME sniffing."""
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        finally:
+            # whatever path the request took (a page, a redirect, an htmx partial, an error
+            # page that reopened the session, an exception), its session is closed now:
+            # never a pooled connection left "idle in transaction" holding locks
+            if (db := getattr(request.state, "db", None)) is not None:
+                db.close()
         if request.url.path.startswith("/console") and not request.url.path.startswith("/console/static/"):
             for name, value in SECURITY_HEADERS.items():
                 response.headers.setdefault(name, value)

@@ -1,0 +1,222 @@
+"""The staff console as an attacker tries it: every POST needs its CSRF token (checked by
+walking the routes, so a new route without it fails here), crafted tokens are 403s not 500s,
+the login throttle counts per account whichever name reaches it, a planted session cookie is
+never kept, ``next`` never leaves the console, ids of another community's things are refused,
+and no request leaves a database connection "idle in transaction"."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from fastapi.routing import APIRoute
+from sqlmodel import Session, select
+
+from bot.console import web
+from bot.console.auth import safe_next
+from storage.models import Community, Grid, Ticket
+from tests.conftest import BACKEND, _idle_in_transaction
+from tests.console.board_data import seed_street
+from tests.console.conftest import PASSWORD, login, login_form_token, post, set_password
+
+OWN_TOKEN_POSTS = {"/console/login", "/console/login/link"}
+"""POSTs before there is a session: they check their own double-submit token (tested below)."""
+
+
+def _routes(routes, prefix: str = ""):
+    """(full path, APIRoute) of every route, through included routers (FastAPI keeps them as
+    ``_IncludedRouter`` branches)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield prefix + route.path, route
+        elif hasattr(route, "original_router"):
+            context = getattr(route, "include_context", None)
+            yield from _routes(route.original_router.routes,
+                               prefix + (getattr(context, "prefix", "") or ""))
+        elif hasattr(route, "routes") and not hasattr(route, "app"):
+            yield from _routes(route.routes, prefix)
+
+
+def _calls(dependant) -> set:
+    found = set()
+    for dep in dependant.dependencies:
+        found.add(dep.call)
+        found |= _calls(dep)
+    return found
+
+
+def _console_posts(app) -> list[tuple[str, APIRoute]]:
+    return [(path, route) for path, route in _routes(app.routes)
+            if path.startswith("/console") and "POST" in route.methods]
+
+
+def test_every_console_post_route_checks_the_csrf_token(console_app):
+    posts = _console_posts(console_app)
+    assert len(posts) >= 20, [p for p, _ in posts]  # the walk found the page modules' routes
+    missing = [path for path, route in posts
+               if path not in OWN_TOKEN_POSTS and web._csrf not in _calls(route.dependant)]
+    assert missing == [], f"console POST routes without CsrfDep: {missing}"
+
+
+def test_the_walk_would_see_a_post_without_csrf(console_app):
+    from fastapi import APIRouter
+
+    extra = APIRouter(prefix="/console")
+
+    @extra.post("/forgot-csrf")
+    def forgot() -> None: ...
+
+    console_app.include_router(extra)
+    missing = [path for path, route in _console_posts(console_app)
+               if path not in OWN_TOKEN_POSTS and web._csrf not in _calls(route.dependant)]
+    assert missing == ["/console/forgot-csrf"]
+
+
+def test_a_post_without_or_with_a_crafted_csrf_token_is_403_not_500(console):
+    login(console, "worker-g1")
+    for token in (None, "", "forged", "é" * 43, "令牌"):
+        data = {"text": "x"} if token is None else {"csrf_token": token, "text": "x"}
+        response = console.post("/console/logout", data=data)
+        assert response.status_code == 403, (token, response.status_code)
+        response = console.post("/console/logout", headers={"X-CSRF-Token": "é".encode()})
+        assert response.status_code == 403
+    assert console.get("/console/", follow_redirects=False).status_code == 200  # still in
+
+
+@pytest.mark.parametrize("path", sorted(OWN_TOKEN_POSTS))
+def test_the_login_posts_refuse_a_missing_or_crafted_form_token(console, path):
+    set_password(console.app.state.engine, "worker-g1")
+    fields = {"login": "13800000001", "password": PASSWORD, "token": "x", "next": "/console/"}
+    assert console.post(path, data=fields, follow_redirects=False).status_code == 403
+    login_form_token(console)  # the pre-session cookie is set now
+    for token in ("forged", "é令牌"):
+        response = console.post(path, data={**fields, "csrf_token": token},
+                                follow_redirects=False)
+        assert response.status_code == 403, (token, response.status_code)
+    assert console.cookies.get(web.COOKIE) is None
+
+
+def _try(console, name: str, password: str):
+    token = login_form_token(console)
+    return console.post("/console/login", data={"login": name, "password": password,
+                                                "next": "/console/", "csrf_token": token},
+                        follow_redirects=False)
+
+
+def test_the_throttle_counts_per_account_by_login_or_phone(console):
+    engine = console.app.state.engine
+    worker = set_password(engine, "worker-g1")
+    with Session(engine) as s:  # a login name besides the phone
+        row = s.get(type(worker), worker.id)
+        row.login = "wangfang"
+        s.add(row)
+        s.commit()
+    for name in ("wangfang", " wangfang ", "13800000001", "wangfang", "13800000001"):
+        assert _try(console, name, "wrong-password").status_code == 401
+    for name in ("wangfang", "13800000001"):  # 5 failures for one account: blocked both ways
+        assert _try(console, name, PASSWORD).status_code == 429, name
+
+
+def test_a_planted_session_cookie_is_replaced_at_login(console):
+    set_password(console.app.state.engine, "worker-g1")
+    console.cookies.set(web.COOKIE, "planted-by-an-attacker")
+    response = _try(console, "13800000001", PASSWORD)
+    assert response.status_code == 303
+    issued = response.cookies.get(web.COOKIE)
+    assert issued and issued != "planted-by-an-attacker"
+    assert "HttpOnly" in response.headers["set-cookie"]
+    assert "samesite=lax" in response.headers["set-cookie"].lower()
+
+
+@pytest.mark.parametrize("url", [
+    "https://evil.example/", "//evil.example/", "/\\evil.example", "/console\\..\\x",
+    "javascript:alert(1)", "", None, "/consolex//evil", "///evil.example"])
+def test_next_never_leads_off_the_console(url):
+    target = safe_next(url)
+    assert target.startswith("/console") and not target.startswith("//")
+    assert "\\" not in target and "evil.example" not in target.split("/")[0:3]
+
+
+def test_a_header_breaking_next_stays_one_header(console):
+    set_password(console.app.state.engine, "worker-g1")
+    token = login_form_token(console)
+    response = console.post("/console/login", data={
+        "login": "13800000001", "password": PASSWORD, "csrf_token": token,
+        "next": "/console/\r\nSet-Cookie: evil=1"}, follow_redirects=False)
+    assert response.status_code == 303
+    assert "\r" not in response.headers["location"] and "\n" not in response.headers["location"]
+    assert "evil=1" not in response.headers.get("set-cookie", "")
+
+
+# -- ids of another community's things ---------------------------------------------------------
+
+@pytest.fixture
+def street(community):
+    return seed_street(community)
+
+
+def _ids(engine, community: str) -> tuple[int, int, str]:
+    """(community id, one of its grids' id, one of its tickets' number)."""
+    with Session(engine) as s:
+        place = s.exec(select(Community).where(Community.name == community)).one()
+        grid = s.exec(select(Grid).where(Grid.community_id == place.id)).first()
+        ticket = s.exec(select(Ticket).where(Ticket.grid_id == grid.id)).first()
+        return place.id, grid.id, ticket.number
+
+
+def test_ids_of_another_community_are_refused(console, street):
+    other, other_grid, other_ticket = _ids(street, "幸福新社区")
+    login(console, "yg-admin")  # 阳光社区's
+    for url in (f"/console/tickets/{other_ticket}", f"/console/dashboard?community={other}",
+                f"/console/dashboard.json?community={other}",
+                f"/console/exports?community={other}",
+                f"/console/exports/tickets.csv?community={other}",
+                f"/console/config?community={other}"):
+        response = console.get(url, follow_redirects=False)
+        assert response.status_code in (403, 404), (url, response.status_code)
+    for action, data in (("note", {"text": "看看"}), ("resolve", {"text": "已修好"}),
+                         ("assign", {"to": "1"})):
+        response = post(console, f"/console/tickets/{other_ticket}/{action}", data)
+        assert response.status_code in (403, 404), (action, response.status_code)
+
+
+def test_an_export_filtered_by_another_communitys_grid_is_empty(console, street):
+    _, other_grid, other_ticket = _ids(street, "阳光社区")
+    login(console, "admin-1")  # 幸福新社区's
+    response = console.get(f"/console/exports/tickets.csv?grid={other_grid}")
+    assert response.status_code in (200, 403, 404)
+    if response.status_code == 200:
+        rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+        assert len(rows) == 1 and other_ticket not in response.text  # the header only
+
+
+def test_an_export_file_name_cannot_break_the_header(console, street):
+    login(console, "admin-1")
+    response = console.get("/console/exports/tickets%0d%0aSet-Cookie:%20x=1.csv")
+    assert response.status_code == 404 and "x=1" not in response.headers.get("set-cookie", "")
+
+
+# -- connections ----------------------------------------------------------------------------------
+
+@pytest.mark.skipif(BACKEND == "sqlite", reason="pg_stat_activity is PostgreSQL's")
+def test_no_request_leaves_a_connection_idle_in_transaction(console, street):
+    _, _, own_ticket = _ids(street, "幸福新社区")
+    _, _, other_ticket = _ids(street, "阳光社区")
+    login(console, "admin-1")
+    htmx = {"HX-Request": "true"}
+    for _ in range(2):
+        for url in ("/console/", "/console/tickets?page=2", f"/console/tickets/{own_ticket}",
+                    f"/console/tickets/{other_ticket}", "/console/tickets/GD00000000-0000",
+                    "/console/kept", "/console/dashboard", "/console/dashboard.json",
+                    "/console/exports", "/console/exports/nope.csv", "/console/config",
+                    "/console/config/sla", "/console/audit", "/console/password"):
+            console.get(url)
+            console.get(url, headers=htmx)
+        post(console, f"/console/tickets/{own_ticket}/note", {"text": "民情日记"})
+        post(console, f"/console/tickets/{own_ticket}/resolve", {"text": ""}, headers=htmx)
+        post(console, f"/console/tickets/{other_ticket}/note", {"text": "x"})
+        post(console, "/console/kept/999999/answer", {"text": "x"})
+        console.post(f"/console/tickets/{own_ticket}/note", data={"text": "no csrf"})
+        post(console, "/console/config/import/apply", {"token": "nope"})
+    assert _idle_in_transaction(console.app.state.engine) == []
