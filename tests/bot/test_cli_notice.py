@@ -8,9 +8,10 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from bot.cli import app
-from storage.models import Building, Community, Grid, Notice, NoticeDelivery, Outbox, Resident, Street
+from storage.models import Notice, NoticeDelivery, Outbox, Resident
 from storage.outbox import mark_sent
 from storage.times import utcnow
+from tests.org_support import org
 
 
 @pytest.fixture
@@ -18,21 +19,10 @@ def town(monkeypatch, postgres_url, redis_url, session: Session) -> Session:
     """幸福新社区: buildings 1–6 in G01 (1–3) and G02 (4–6), two subscribed residents each."""
     monkeypatch.setenv("GRIDBOT_DATABASE_URL", postgres_url)
     monkeypatch.setenv("GRIDBOT_REDIS_URL", redis_url)
-    street = Street(name="和平街道")
-    session.add(street)
-    session.flush()
-    comm = Community(name="幸福新社区", street_id=street.id)
-    session.add(comm)
-    session.flush()
-    grids = [Grid(community_id=comm.id, code=f"G0{i}", name=f"第{i}网格") for i in (1, 2)]
-    session.add_all(grids)
-    session.flush()
-    for n in range(1, 7):
-        b = Building(community_id=comm.id, grid_id=grids[n > 3].id, number=n, name=f"{n}号楼")
-        session.add(b)
-        session.flush()
-        session.add_all([Resident(openid=f"o{n}a", building_id=b.id),
-                         Resident(openid=f"o{n}b", building_id=b.id)])
+    town = org(session, {"幸福新社区": {"G01": [1, 2, 3], "G02": [4, 5, 6]}})
+    for b in town.buildings:
+        session.add_all([Resident(openid=f"o{b.number}a", building_id=b.id),
+                         Resident(openid=f"o{b.number}b", building_id=b.id)])
     session.commit()
     return session
 

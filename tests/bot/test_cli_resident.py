@@ -10,7 +10,8 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from bot.cli import app
-from storage.models import Building, Community, Grid, Priority, Resident, Street
+from storage.models import Priority, Resident
+from tests.org_support import org
 
 
 @pytest.fixture
@@ -18,19 +19,8 @@ def town(monkeypatch, postgres_url, redis_url, session: Session) -> Session:
     """Two communities; 3-2-501 exists in both; 幸福 has a couple sharing phone tail 8888."""
     monkeypatch.setenv("GRIDBOT_DATABASE_URL", postgres_url)
     monkeypatch.setenv("GRIDBOT_REDIS_URL", redis_url)
-    street = Street(name="和平街道")
-    session.add(street)
-    session.flush()
-    for i, name in enumerate(("幸福新社区", "和谐社区")):
-        comm = Community(name=name, street_id=street.id)
-        session.add(comm)
-        session.flush()
-        grid = Grid(community_id=comm.id, code=f"G{i}1", name="第一网格")
-        session.add(grid)
-        session.flush()
-        b = Building(community_id=comm.id, grid_id=grid.id, number=3, name="3号楼")
-        session.add(b)
-        session.flush()
+    town = org(session, {"幸福新社区": {"G01": [3]}, "和谐社区": {"G11": [3]}})
+    for i, b in enumerate(town.buildings):
         session.add(Resident(openid=f"oWx{i}-501", building_id=b.id, unit=2, room="501",
                              phone=f"1390000{i}123"))
         if i == 0:

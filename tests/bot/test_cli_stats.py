@@ -12,8 +12,9 @@ from typer.testing import CliRunner
 
 import bot.cli_ops
 from bot.cli import app
-from storage.models import Community, Grid, Street, Ticket
+from storage.models import Grid, Ticket
 from storage.times import SHANGHAI, FrozenClock, as_utc
+from tests.org_support import org
 
 NOW = as_utc(datetime(2026, 11, 22, 1, 0, tzinfo=SHANGHAI))  # 2026-11-21 17:00 UTC
 
@@ -45,14 +46,7 @@ def ticket(s: Session, grid: Grid, no: str, kind: str, created_local: str,
 
 @pytest.fixture
 def grid(session: Session) -> Grid:
-    street = Street(name="和平街道")
-    session.add(street)
-    session.flush()
-    comm = Community(name="幸福新社区", street_id=street.id)
-    session.add(comm)
-    session.flush()
-    g = Grid(community_id=comm.id, code="G01", name="第一网格")
-    session.add(g)
+    g = org(session, {"幸福新社区": {"G01": []}}).grid("G01")
     session.commit()
     return g
 

@@ -13,20 +13,17 @@ from sqlmodel import Session, func, select
 from bot import jobs_sla
 from services.tickets import NewTicket, Reporter, open_ticket
 from storage.models import (
-    Building,
-    Community,
-    Grid,
     GridWorker,
     Outbox,
     Resident,
     Role,
-    Street,
     TicketEvent,
     TicketTimer,
 )
 from storage.redis import arq_pool, is_memory
 from storage.sla import Due, job_id
 from storage.times import SHANGHAI, FrozenClock, as_utc
+from tests.org_support import org
 
 
 def at(text: str) -> datetime:
@@ -37,17 +34,8 @@ def seed(engine, tickets: int) -> None:
     """One grid with a worker, a leader and a community admin; ``tickets`` open tickets
     reported on Monday 2026-11-23 09:00 (response due 10:00)."""
     with Session(engine) as s:
-        street = Street(name="和平街道")
-        s.add(street)
-        s.flush()
-        community = Community(name="幸福新社区", street_id=street.id)
-        s.add(community)
-        s.flush()
-        grid = Grid(community_id=community.id, code="G01", name="第一网格")
-        s.add(grid)
-        s.flush()
-        building = Building(community_id=community.id, grid_id=grid.id, number=1, name="1号楼")
-        s.add(building)
+        town = org(s, {"幸福新社区": {"G01": [1]}})
+        community, grid, building = town.community(), town.grid("G01"), town.building(1)
         s.add_all([
             GridWorker(openid="oW1", name="王芳", grid_id=grid.id, community_id=community.id),
             GridWorker(openid="oL1", name="李强", role=Role.GRID_LEADER, grid_id=grid.id,

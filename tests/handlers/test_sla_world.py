@@ -22,21 +22,18 @@ from services.escalation import due_timer_ids, fire
 from storage import tickets
 from storage.calendar import Calendar
 from storage.models import (
-    Building,
-    Community,
     Department,
     DepartmentMember,
-    Grid,
     GridWorker,
     Outbox,
     Resident,
     Role,
-    Street,
     Ticket,
     TicketEvent,
 )
 from storage.sla import load
 from storage.times import SHANGHAI, FrozenClock, as_utc, local
+from tests.org_support import org
 
 
 def at(text: str) -> datetime:
@@ -66,19 +63,8 @@ class World:
 
     def _seed(self) -> None:
         with Session(self.engine) as s:
-            street = Street(name="和平街道")
-            s.add(street)
-            s.flush()
-            community = Community(name="幸福新社区", street_id=street.id)
-            s.add(community)
-            s.flush()
-            g1 = Grid(community_id=community.id, code="G01", name="第一网格")
-            g2 = Grid(community_id=community.id, code="G02", name="第二网格")
-            s.add_all([g1, g2])
-            s.flush()
-            for n in range(1, 9):
-                s.add(Building(community_id=community.id, grid_id=(g1 if n <= 4 else g2).id,
-                               number=n, name=f"{n}号楼"))
+            town = org(s, {"幸福新社区": {"G01": [1, 2, 3, 4], "G02": [5, 6, 7, 8]}})
+            community, g1, g2 = town.community(), town.grid("G01"), town.grid("G02")
             people = [
                 GridWorker(openid="oW1", name="王芳", phone="13800000001", grid_id=g1.id,
                            community_id=community.id),

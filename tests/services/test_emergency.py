@@ -10,8 +10,9 @@ from sqlmodel import Session, select
 
 from services import emergency, tickets
 from services.messages import msg
-from storage.models import Community, Department, Grid, Outbox, Ticket, TicketEvent
+from storage.models import Community, Department, Outbox, Ticket, TicketEvent
 from tests.chat import START
+from tests.org_support import org
 from tests.services.test_tickets import building, resident
 
 
@@ -80,12 +81,8 @@ def test_property_phone_of_the_ticket_community_first_then_the_street_level_one(
                                               phone="024-88886666")]))
         # a community with no property company of its own: the street-level one
         home = s.exec(select(Community)).first()
-        other = Community(name="空白社区", street_id=home.street_id)
-        s.add(other)
-        s.flush()
-        grid = Grid(community_id=other.id, code="G01", name="一网格")
-        s.add(grid)
-        s.flush()
+        blank = org(s, {"空白社区": {"G01 一网格": []}}, street_id=home.street_id)
+        other, grid = blank.community(), blank.grid("G01")
         t.grid_id = grid.id
         assert emergency.property_phone(s, t) == "024-11112222"
         # once it has one (added after the street-level one), its own comes first

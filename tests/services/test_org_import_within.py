@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from sqlmodel import func, select
 
-from bot.demo import DEMO_FILES
 from services.org_import import import_org
-from storage.importer import ImportProblems, import_file
+from storage.importer import ImportProblems
 from storage.models import Building, Community, Grid, GridWorker
+from tests.org_support import demo_communities
 
 NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 YG = """\
@@ -33,13 +33,6 @@ grids:
 """
 
 
-def _demo(session):
-    for path in DEMO_FILES:
-        import_file(session, path)
-    session.commit()
-    return {c.name: c.id for c in session.exec(select(Community))}
-
-
 def _file(tmp_path: Path, text: str, name: str = "org.yaml") -> Path:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
@@ -52,14 +45,14 @@ def _counts(session) -> tuple[int, int, int]:
 
 
 def test_own_community_imports(session, tmp_path):
-    ids = _demo(session)
+    ids = demo_communities(session)
     report = import_org(session, _file(tmp_path, YG), NOW, within={ids["阳光社区"]})
     assert (report.created["grids"], report.created["buildings"], report.created["staff"]) == (
         1, 2, 1)
 
 
 def test_another_community_is_refused_with_all_problems(session, tmp_path):
-    ids = _demo(session)
+    ids = demo_communities(session)
     before = _counts(session)
     bad = YG.replace('phone: "13800000099"', 'phone: "1390000abc"')
     with pytest.raises(ImportProblems) as caught:
@@ -72,14 +65,14 @@ def test_another_community_is_refused_with_all_problems(session, tmp_path):
 
 
 def test_dry_run_is_refused_too(session, tmp_path):
-    ids = _demo(session)
+    ids = demo_communities(session)
     with pytest.raises(ImportProblems) as caught:
         import_org(session, _file(tmp_path, YG), NOW, dry_run=True, within={ids["和谐社区"]})
     assert {p.key for p in caught.value.problems} == {"outside_community", "outside_staff"}
 
 
 def test_a_new_community_is_outside(session, tmp_path):
-    ids = _demo(session)
+    ids = demo_communities(session)
     text = YG.replace("community: 阳光社区", "community: 新社区").replace("yg-worker-g1", "x1")
     before = _counts(session)
     with pytest.raises(ImportProblems) as caught:
@@ -92,7 +85,7 @@ def test_a_new_community_is_outside(session, tmp_path):
 def test_staff_of_another_community_cannot_be_taken_over(session, tmp_path):
     """A file of one's own community listing another community's worker (a move even with
     allow_moves) is refused: only staff over that community may change them."""
-    ids = _demo(session)
+    ids = demo_communities(session)
     text = YG.replace("openid: yg-new", "openid: hx-worker-g1")
     with pytest.raises(ImportProblems) as caught:
         import_org(session, _file(tmp_path, text), NOW, allow_moves=True,
@@ -103,7 +96,7 @@ def test_staff_of_another_community_cannot_be_taken_over(session, tmp_path):
 
 
 def test_csv_with_two_communities(session, tmp_path):
-    ids = _demo(session)
+    ids = demo_communities(session)
     text = ("street,community,grid_code,grid_name,buildings,name,openid,phone,role\n"
             "和平街道,阳光社区,G01,阳光一网格,1-3,陈静,yg-worker-g1,13800000021,网格员\n"
             "和平街道,和谐社区,G01,,1-4,,,,\n")
@@ -134,7 +127,7 @@ def test_import_by_needs_configure_org(session, tmp_path):
     from services.errors import NotAllowed
     from services.org_import import import_by
 
-    _demo(session)
+    demo_communities(session)
     with pytest.raises(NotAllowed):
         import_by(session, _worker(session, "yg-worker-g1"), _file(tmp_path, YG), NOW,
                   dry_run=True)
@@ -147,7 +140,7 @@ def test_import_by_needs_configure_org(session, tmp_path):
 def test_street_admin_imports_any_community(session, tmp_path):
     from services.org_import import import_by, within_of
 
-    _demo(session)
+    demo_communities(session)
     admin = GridWorker(openid="street-1", name="街道办", role="street_admin")
     session.add(admin)
     session.flush()
@@ -161,7 +154,7 @@ def test_station_staff_import_stations_of_their_community_only(session, tmp_path
     from services.org_import import import_by
     from storage.lending import Station
 
-    ids = _demo(session)
+    ids = demo_communities(session)
     keeper = _worker(session, "station-1")  # 幸福新社区
     report = import_by(session, keeper, _file(tmp_path, STATION_ONLY.format(community="幸福新社区")),
                        NOW)
@@ -181,7 +174,7 @@ def test_street_level_departments_are_the_streets(session, tmp_path):
     its phone."""
     from storage.models import Department
 
-    ids = _demo(session)
+    ids = demo_communities(session)
     session.add(Department(name="城管", community_id=None, phone="024-11110000"))
     session.commit()
     mine = {ids["阳光社区"]}

@@ -7,25 +7,17 @@ from datetime import UTC, datetime
 
 from sqlmodel import select
 
-from bot.demo import DEMO_FILES
 from services import org_view
 from storage.care import CareSession, Enrollment, EnrollmentStatus
-from storage.importer import import_file
 from storage.lending import LendItem, LendWait, Loan, LoanStatus, WaitStatus
-from storage.models import Community, GridWorker, Resident
+from storage.models import GridWorker, Resident
+from tests.org_support import demo_communities
 
 NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 
 
-def _demo(session):
-    for path in DEMO_FILES:
-        import_file(session, path)
-    session.commit()
-    return {c.name: c.id for c in session.exec(select(Community))}
-
-
 def test_organisation_of_one_community(session):
-    ids = _demo(session)
+    ids = demo_communities(session)
     org = org_view.organisation(session, {ids["幸福新社区"]})
     assert [c.name for c in org.communities] == ["幸福新社区"]
     xf = org.communities[0]
@@ -45,7 +37,7 @@ def test_organisation_of_one_community(session):
 
 
 def test_all_communities_when_scope_is_none(session):
-    _demo(session)
+    demo_communities(session)
     org = org_view.organisation(session, None)
     assert [c.name for c in org.communities] == ["幸福新社区", "阳光社区", "和谐社区"]
     assert len([g for g in org.grids if g.code == "G01"]) == 3
@@ -53,7 +45,7 @@ def test_all_communities_when_scope_is_none(session):
 
 
 def test_inactive_staff_listed_last_and_grid_lists_only_active(session):
-    ids = _demo(session)
+    ids = demo_communities(session)
     wang = session.exec(select(GridWorker).where(GridWorker.openid == "worker-g1")).one()
     wang.active = False
     session.add(wang)
@@ -73,7 +65,7 @@ def test_building_ranges_keep_named_buildings_apart():
 
 
 def test_stations_with_stock_and_waiting(session):
-    ids = _demo(session)
+    ids = demo_communities(session)
     resident = Resident(openid="r1")
     session.add(resident)
     session.flush()
@@ -95,7 +87,7 @@ def test_stations_with_stock_and_waiting(session):
 
 
 def test_programmes_with_places_and_waiting_list(session):
-    ids = _demo(session)
+    ids = demo_communities(session)
     row = session.exec(select(CareSession).where(CareSession.name == "常年班")).one()
     for n, status in enumerate([EnrollmentStatus.ENROLLED, EnrollmentStatus.ENROLLED,
                                 EnrollmentStatus.WAITING, EnrollmentStatus.CANCELLED]):
@@ -112,7 +104,7 @@ def test_programmes_with_places_and_waiting_list(session):
 
 
 def test_communities_for_a_picker(session):
-    ids = _demo(session)
+    ids = demo_communities(session)
     assert org_view.communities(session, None) == [
         (ids["幸福新社区"], "幸福新社区"), (ids["阳光社区"], "阳光社区"), (ids["和谐社区"], "和谐社区")]
     assert org_view.communities(session, [ids["和谐社区"]]) == [(ids["和谐社区"], "和谐社区")]

@@ -9,31 +9,18 @@ from typer.testing import CliRunner
 from bot.cli_ops import ops_app
 from services.notices import send
 from storage import NotFound
-from storage.models import Building, Community, Grid, Resident, Street
+from storage.models import Community, Grid, Resident, Street
 from storage.notices import BadBuildingList, audience, deliveries, parse_buildings, ranges
 from storage.outbox import mark_sent
 from storage.times import utcnow
+from tests.org_support import org
 
 
 @pytest.fixture
 def town(session: Session) -> Session:
-    street = Street(name="和平街道")
-    session.add(street)
-    session.flush()
-    comm = Community(name="幸福新社区", street_id=street.id)
-    session.add(comm)
-    session.flush()
-    g1 = Grid(community_id=comm.id, code="G01", name="第一网格")
-    g2 = Grid(community_id=comm.id, code="G02", name="第二网格")
-    session.add_all([g1, g2])
-    session.flush()
-    for n in (1, 2, 3):
-        b = Building(community_id=comm.id, grid_id=(g1 if n < 3 else g2).id, number=n,
-                     name=f"{n}号楼")
-        session.add(b)
-        session.flush()
-        session.add(Resident(openid=f"oR{n}a", building_id=b.id))
-        session.add(Resident(openid=f"oR{n}b", building_id=b.id))
+    for b in org(session, {"幸福新社区": {"G01": [1, 2], "G02": [3]}}).buildings:
+        session.add(Resident(openid=f"oR{b.number}a", building_id=b.id))
+        session.add(Resident(openid=f"oR{b.number}b", building_id=b.id))
     session.add(Resident(openid=None, building_id=b.id, subscribed=False))  # anonymised
     session.commit()
     return session

@@ -11,9 +11,10 @@ from sqlmodel import Session
 from typer.testing import CliRunner
 
 from bot.cli_ops import ops_app
-from storage.models import Community, Grid, Street, Ticket
+from storage.models import Grid, Ticket
 from storage.stats import compute, nearest_rank
 from storage.times import SHANGHAI, as_utc
+from tests.org_support import org
 
 
 def at(text: str) -> datetime:
@@ -42,16 +43,8 @@ def make(s: Session, grid: Grid, n: int, kind: str, category: str | None, create
 
 @pytest.fixture
 def fixture_db(session: Session) -> Session:
-    street = Street(name="和平街道")
-    session.add(street)
-    session.flush()
-    comm = Community(name="幸福新社区", street_id=street.id)
-    session.add(comm)
-    session.flush()
-    g1 = Grid(community_id=comm.id, code="G01", name="第一网格")
-    g2 = Grid(community_id=comm.id, code="G02", name="第二网格")
-    session.add_all([g1, g2])
-    session.flush()
+    town = org(session, {"幸福新社区": {"G01": [], "G02": []}})
+    g1, g2 = town.grid("G01"), town.grid("G02")
     # G01
     make(session, g1, 1, "repair", "楼道灯", "2026-11-02 09:00", "closed", 10, 120, True, True, 5)
     make(session, g1, 2, "repair", "漏水", "2026-11-03 09:00", "closed", 30, 600, True, False, 2)
