@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from bot.cli_ops import ops_app
 from services.notices import send
 from storage import NotFound
-from storage.models import Community, Grid, Resident, Street
+from storage.models import Resident, Street
 from storage.notices import BadBuildingList, audience, deliveries, parse_buildings, ranges
 from storage.outbox import mark_sent
 from storage.times import utcnow
@@ -57,10 +57,8 @@ def test_a_bad_building_list_names_the_item(spec, item):
 
 
 def test_audience_needs_the_community_when_there_are_several(town):
-    other = Community(name="和谐社区", street_id=town.exec(select(Street)).first().id)
-    town.add(other)
-    town.flush()
-    town.add(Grid(community_id=other.id, code="G11", name="第一网格"))  # same name
+    street_id = town.exec(select(Street)).one().id
+    org(town, {"和谐社区": {"G11": []}}, street_id=street_id)  # G11 第一网格: the same name
     town.commit()
     with pytest.raises(ValueError, match="several communities"):
         audience(town, grid="第一网格")
