@@ -190,8 +190,8 @@ def list_staff() -> None:
     """Print every member of staff with their role and console login."""
     from sqlmodel import Session, select
 
-    from bot.console.web import ROLE_NAMES
     from bot.preflight import load_settings
+    from services.messages import role_name
     from storage.db import make_engine
     from storage.models import Community, Grid, GridWorker
 
@@ -208,6 +208,6 @@ def list_staff() -> None:
     for w in rows:
         grid = grids.get(w.grid_id)
         community = communities.get(w.community_id or (grid.community_id if grid else None), "-")
-        typer.echo("\t".join([str(w.id), w.name, ROLE_NAMES.get(w.role, w.role), community,
+        typer.echo("\t".join([str(w.id), w.name, role_name(w.role), community,
                               grid.code if grid else "-", w.login or "-",
                               "已设" if w.password_hash else "未设", "在职" if w.active else "离职"]))

@@ -33,6 +33,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
+from services.messages import msg
 from services.permissions import require_may
 from services.scope import Scope, scope_of
 from storage.models import Community, Grid, GridWorker, Ticket, TicketStatus
@@ -45,7 +46,8 @@ OVERDUE_LIMIT = 200
 """At most this many overdue tickets are listed (the count in the figures is exact)."""
 PERIOD_DAYS = (7, 30)
 """The quick periods the page offers: the last 7 or 30 local days, today included."""
-TOTAL_NAME = "全部"
+TOTAL_NAME = msg("console.dashboard.total")
+"""The name of the row of all the staff member's tickets together (全部)."""
 
 
 @dataclass(frozen=True)

@@ -17,16 +17,21 @@ class MissingMessage(KeyError):
     """A key that is not in the catalogue (a bug: tests check every key used)."""
 
 
+def _flatten(table: dict[str, object], prefix: str, into: dict[str, str]) -> None:
+    for key, value in table.items():
+        if isinstance(value, dict):
+            _flatten(value, f"{prefix}{key}.", into)
+        else:
+            into[f"{prefix}{key}"] = value  # type: ignore[assignment]
+
+
 @cache
 def catalogue() -> dict[str, str]:
-    """All entries, flattened: a ``[section]`` table's keys become ``section.key``."""
+    """All entries, flattened: a ``[section]`` table's keys become ``section.key``, a
+    ``[section.part]`` sub-table's ``section.part.key`` (at any depth)."""
     raw = tomllib.loads(CATALOGUE.read_text(encoding="utf-8"))
     flat: dict[str, str] = {}
-    for key, value in raw.items():
-        if isinstance(value, dict):
-            flat.update({f"{key}.{k}": v for k, v in value.items()})
-        else:
-            flat[key] = value
+    _flatten(raw, "", flat)
     return flat
 
 
@@ -40,3 +45,9 @@ def msg(key: str, /, **fields: object) -> str:
     except KeyError:
         raise MissingMessage(key) from None
     return text.format(**fields) if fields else text
+
+
+def role_name(role: str | None) -> str:
+    """A staff role (``storage.models.Role``) as staff read it, from the ``[role]`` table
+    (「网格长」); an unknown role as written, None as ""."""
+    return catalogue().get(f"role.{role}", role or "")

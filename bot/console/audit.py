@@ -8,11 +8,13 @@ from fastapi.responses import Response
 
 from bot.console.web import DbDep, StaffDep, render, service_errors
 from services import audit_log
+from services.messages import msg
 
 router = APIRouter()
 
-KIND_NAMES = {"": "全部", "login": "登录", "password": "密码", "ticket": "工单", "kept": "待人工处理",
-              "config": "配置", "export": "导出"}
+KIND_NAMES = {kind: msg(f"console.audit_kind.{kind or 'all'}")
+              for kind in ("", "login", "password", "ticket", "kept", "config", "export")}
+"""Kind of action ("" all) → its label in the filter (the catalogue's ``[console.audit_kind]``)."""
 
 
 @router.get("/audit")

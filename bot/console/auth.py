@@ -31,11 +31,14 @@ from bot.console.web import (
 )
 from services import accounts
 from services.errors import Invalid
+from services.messages import msg
 
 router = APIRouter()
 
-TOO_MANY = "尝试次数过多，请15分钟后再试"
-WRONG = "账号或密码不正确"
+TOO_MANY = msg("console.auth.too_many", minutes=accounts.Throttle.window_s // 60)
+"""Shown while the login throttle blocks an account or address."""
+WRONG = msg("console.auth.wrong")
+"""Shown for an unknown login or a wrong password (the same words: no account probing)."""
 
 
 def safe_next(url: str | None) -> str:
@@ -70,7 +73,7 @@ def login(request: Request, db: DbDep, now: NowDep, settings: SettingsDep,
     next_url = safe_next(next)
     pre = request.cookies.get(PRE_COOKIE)
     if not same_token(csrf_token, pre):
-        return _login_page(request, next_url, "页面已过期，请重新登录。", login, status_code=403)
+        return _login_page(request, next_url, msg("console.auth.login_expired"), login, status_code=403)
     ip = client_ip(request)
     throttle = accounts.Throttle(request.app.state.redis)
     name = login.strip()[:100]
@@ -106,7 +109,7 @@ def logout(request: Request, db: DbDep, logged: LoggedInDep, _: CsrfDep) -> Resp
     accounts.end_session(db, request.cookies.get(COOKIE))
     audit(db, request, logged.worker, "logout", "worker", logged.worker.id)
     db.commit()
-    response = redirect(request, "/console/login", ok="已退出登录")
+    response = redirect(request, "/console/login", ok=msg("console.auth.logged_out"))
     response.delete_cookie(COOKIE, path="/console")
     return response
 
@@ -131,20 +134,20 @@ def change_password(request: Request, db: DbDep, me: StaffDep, now: NowDep, sett
     if not accounts.verify(db, worker, current):
         audit(db, request, worker, "password_change_refused", "worker", worker.id)
         db.commit()
-        return refuse("当前密码不正确。")
+        return refuse(msg("console.auth.current_wrong"))
     if new != again:
-        return refuse("两次输入的新密码不一致。")
+        return refuse(msg("console.auth.new_mismatch"))
     if new == current:
-        return refuse("新密码不能与当前密码相同。")
+        return refuse(msg("console.auth.new_same"))
     try:
         accounts.set_password(db, worker, new)
     except Invalid:
-        return refuse(f"新密码需要至少 {accounts.MIN_PASSWORD_CHARS} 个字符。")
+        return refuse(msg("console.auth.new_short", n=accounts.MIN_PASSWORD_CHARS))
     token, _row = accounts.start_session(db, worker, now, max_s=settings.console_session_max_s,
                                          ip=client_ip(request), user_agent=request.headers.get("user-agent"))
     audit(db, request, worker, "password_changed", "worker", worker.id)
     db.commit()
-    response = redirect(request, "/console/", ok="密码已修改，其他设备上的登录已退出。")
+    response = redirect(request, "/console/", ok=msg("console.auth.password_changed"))
     response.set_cookie(COOKIE, token, max_age=settings.console_session_max_s, httponly=True,
                         samesite="lax", path="/console", secure=settings.environment == "production")
     return response
@@ -167,7 +170,7 @@ def link_login(request: Request, db: DbDep, now: NowDep, settings: SettingsDep,
     """Redeem a one-time login link: a session as with a password."""
     pre = request.cookies.get(PRE_COOKIE)
     if not same_token(csrf_token, pre):
-        return _login_page(request, "/console/", "页面已过期，请重新打开登录链接。", status_code=403)
+        return _login_page(request, "/console/", msg("console.auth.link_expired"), status_code=403)
     ip = client_ip(request)
     throttle = accounts.Throttle(request.app.state.redis)
     if throttle.blocked("login-link", ip):
@@ -177,7 +180,7 @@ def link_login(request: Request, db: DbDep, now: NowDep, settings: SettingsDep,
         throttle.failed("login-link", ip)
         audit(db, request, None, "login_failed", "login_link")
         db.commit()
-        return _login_page(request, "/console/", "登录链接无效、已用过或已过期，请重新获取或用密码登录。",
+        return _login_page(request, "/console/", msg("console.auth.link_invalid"),
                            status_code=401)
     session_token, _row = accounts.start_session(db, worker, now, max_s=settings.console_session_max_s,
                                                  ip=ip, user_agent=request.headers.get("user-agent"))

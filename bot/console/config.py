@@ -52,7 +52,7 @@ from storage.importer import MAX_FILE_BYTES, ImportProblems, ImportReport
 router = APIRouter()
 
 SUFFIXES = (".yaml", ".yml", ".csv")
-PASTED_NAME = "粘贴内容"
+PASTED_NAME = msg("console.config.pasted_name")
 """File name of pasted text in problems (「粘贴内容.yaml 第3行：…」)."""
 TABLES = ("streets", "communities", "grids", "buildings", "places", "staff", "departments",
           "members", "levels")
@@ -66,16 +66,17 @@ class Tab:
     capability: str
 
 
-TABS = (
-    Tab("communities", "社区", "configure_org"),
-    Tab("grids", "网格", "configure_org"),
-    Tab("buildings", "楼栋", "configure_org"),
-    Tab("staff", "人员", "configure_org"),
-    Tab("places", "场所", "configure_org"),
-    Tab("departments", "部门", "configure_org"),
-    Tab("stations", "驿站", "configure_lending"),
-    Tab("programmes", "托管", "configure_lending"),
-)
+TABS = tuple(Tab(key, msg(f"console.config_tab.{key}"), capability) for key, capability in (
+    ("communities", "configure_org"),
+    ("grids", "configure_org"),
+    ("buildings", "configure_org"),
+    ("staff", "configure_org"),
+    ("places", "configure_org"),
+    ("departments", "configure_org"),
+    ("stations", "configure_lending"),
+    ("programmes", "configure_lending"),
+))
+"""The overview's tabs, in order; labels from the catalogue's ``[console.config_tab]``."""
 
 
 def _capabilities(db, me) -> dict[str, bool]:  # noqa: ANN001 - Session, GridWorker
@@ -164,7 +165,7 @@ def import_apply(request: Request, db: DbDep, me: StaffDep, now: NowDep, _csrf: 
     redis = request.app.state.redis
     staged = staged_imports.load(redis, me.id, token)
     if staged is None:
-        raise ConsoleError(409, "这份导入内容已过期、已导入或不是您检查过的，请重新上传并检查。")
+        raise ConsoleError(409, msg("console.config.import_stale"))
     outcome = _run(lambda path: import_by(db, me, path, now, allow_moves=staged.allow_moves),
                    staged.name, staged.text.encode("utf-8"))
     if outcome.report is None:
@@ -243,15 +244,15 @@ def _upload(file: UploadFile | None, text: str, fmt: str) -> tuple[str, bytes]:
     if file is not None and file.filename:
         name = safe_name(file.filename)
         if Path(name).suffix.lower() not in SUFFIXES:
-            raise ConsoleError(422, "请上传 .yaml、.yml 或 .csv 文件。")
+            raise ConsoleError(422, msg("console.config.file_type"))
         data = file.file.read(MAX_FILE_BYTES + 1)
     elif text.strip():
         name = PASTED_NAME + (".csv" if fmt == "csv" else ".yaml")
         data = text.replace("\r\n", "\n").encode("utf-8")
     else:
-        raise ConsoleError(422, "请选择要导入的文件，或粘贴文件内容。")
+        raise ConsoleError(422, msg("console.config.nothing"))
     if len(data) > MAX_FILE_BYTES:
-        raise ConsoleError(422, f"文件超过 {MAX_FILE_BYTES // 2**20} MB，请拆成几个文件分别导入。")
+        raise ConsoleError(422, msg("console.config.too_big", mb=MAX_FILE_BYTES // 2**20))
     return name, data
 
 

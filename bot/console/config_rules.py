@@ -38,6 +38,7 @@ from bot.console.web import (
 from services import config_docs as docs
 from services.config_docs import ConfigInvalid
 from services.errors import WrongState
+from services.messages import msg
 from storage.models import GridWorker
 
 router = APIRouter()
@@ -69,7 +70,8 @@ def _editor(request: Request, db: DbDep, me: GridWorker, name: str, *, text: str
         if base is not None:
             diff_lines = list(difflib.unified_diff(
                 base.splitlines(), doc.text.splitlines(), lineterm="", n=2,
-                fromfile=f"v{diff}" if diff else "默认", tofile=f"v{doc.version or 0}"))
+                fromfile=f"v{diff}" if diff else msg("console.rules.default_version"),
+                tofile=f"v{doc.version or 0}"))
     intent = docs.intent_of(name)
     return render(request, "config_lexicon.html" if intent else "config_sla.html", {
         "doc": doc, "name": name, "intent": intent, "labels": _labels(request),
@@ -81,17 +83,20 @@ def _editor(request: Request, db: DbDep, me: GridWorker, name: str, *, text: str
     }, status_code=status_code)
 
 
-def invalid_text(exc: ConfigInvalid) -> str:
-    """A refused text's error as staff read it: where, then the loader's own message."""
+def invalid_text(exc: ConfigInvalid, lead: str = "console.rules.unsaved") -> str:
+    """A refused text's error as staff read it: ``lead`` (a catalogue key: 「未保存」, or
+    「草稿有误」 for a draft tried live), where, then the loader's own message."""
     where = []
     if exc.line is not None:
-        where.append(f"第{exc.line}行")
+        where.append(msg("console.rules.line", n=exc.line))
     if exc.column is not None:
-        where.append(f"第{exc.column}列")
+        where.append(msg("console.rules.column", n=exc.column))
     place = "".join(where)
     if exc.source != exc.name:
         place = f"{exc.source} {place}".strip()
-    return f"未保存：{place}{'：' if place else ''}{exc.detail}"
+    if place:
+        return msg("console.rules.invalid_at", lead=msg(lead), place=place, detail=exc.detail)
+    return msg("console.rules.invalid", lead=msg(lead), detail=exc.detail)
 
 
 def _apply_now(request: Request) -> None:
@@ -111,18 +116,21 @@ def _save(request: Request, db: DbDep, me: GridWorker, now, name: str, text: str
     except (ConfigInvalid, WrongState) as exc:
         db.rollback()
         error = (invalid_text(exc) if isinstance(exc, ConfigInvalid) else
-                 "未保存：您编辑期间已有人保存了新版本。请复制您的修改，刷新页面后再改。")
+                 msg("console.rules.stale"))
         return _editor(request, db, me, name, text=text, version=version, error=error,
                        status_code=422 if isinstance(exc, ConfigInvalid) else 409)
     audit(db, request, me, "config.save", docs.AUDIT_KIND, name, **docs.audit_detail(row))
     db.commit()
     _apply_now(request)
-    return redirect(request, back, ok=f"已保存（第{row.version}版），各进程将在{_every(request)}内生效")
+    return redirect(request, back, ok=msg("console.rules.saved", version=row.version,
+                                             every=_every(request)))
 
 
 def _every(request: Request) -> str:
     seconds = request.app.state.settings.config_reload_s
-    return f"{seconds:g}秒" if seconds else "下一条消息前"
+    if seconds:
+        return msg("console.rules.every_seconds", seconds=f"{seconds:g}")
+    return msg("console.rules.every_message")
 
 
 def _reset(request: Request, db: DbDep, me: GridWorker, name: str, back: str) -> Response:
@@ -130,11 +138,11 @@ def _reset(request: Request, db: DbDep, me: GridWorker, name: str, back: str) ->
         docs.require_configure(db, me, name)
         row = docs.reset(db, name)
     if row is None:
-        return redirect(request, back, ok="当前已是默认配置")
+        return redirect(request, back, ok=msg("console.rules.already_default"))
     audit(db, request, me, "config.reset", docs.AUDIT_KIND, name, version=row.version)
     db.commit()
     _apply_now(request)
-    return redirect(request, back, ok="已恢复默认配置")
+    return redirect(request, back, ok=msg("console.rules.reset"))
 
 
 def _lexicon_url(intent: str) -> str:
@@ -206,7 +214,7 @@ def try_message(request: Request, db: DbDep, me: StaffDep, now: NowDep, _csrf: C
                 trial = docs.try_message(db, live.base, context["message"][:1000], now, drafts)
             except ConfigInvalid as exc:
                 trial = None
-                context["error"] = invalid_text(exc).replace("未保存：", "草稿有误：", 1)
+                context["error"] = invalid_text(exc, lead="console.rules.draft_invalid")
         if trial is not None:
             context["trial"] = trial
             context["handler"] = handler_of(trial.understanding.intent)

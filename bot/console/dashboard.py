@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse, Response
 from bot.cli_ops import duration
 from bot.console.web import ConsoleError, DbDep, NowDep, SettingsDep, StaffDep, render, templates
 from services import dashboard as board_service
-from services.messages import catalogue
+from services.messages import catalogue, msg
 from services.permissions import require_may
 from services.scope import scope_of
 from storage.stats import ScopeStats
@@ -40,13 +40,15 @@ templates.env.filters["pct"] = _pct
 
 
 def parse_day(text: str | None, what: str) -> date | None:
-    """A YYYY-MM-DD query value (None or "" → None); ConsoleError 422 naming ``what`` else."""
+    """A YYYY-MM-DD query value (None or "" → None); ConsoleError 422 else, naming ``what``
+    ("first" or "last": the catalogue's ``console.period.<what>``, 开始日期 / 结束日期)."""
     if not text:
         return None
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise ConsoleError(422, f"{what}请写作 YYYY-MM-DD，如 2026-11-01。") from None
+        raise ConsoleError(422, msg("console.period.bad_day",
+                                    what=msg(f"console.period.{what}"))) from None
 
 
 def parse_id(text: str | None) -> int | None:
@@ -95,7 +97,7 @@ def parse_days(text: str | None) -> int:
     if not text:
         return board_service.PERIOD_DAYS[-1]
     if not text.isdigit() or int(text) not in board_service.PERIOD_DAYS:
-        raise ConsoleError(422, "统计天数只能选近7天或近30天。")
+        raise ConsoleError(422, msg("console.period.bad_days"))
     return int(text)
 
 
@@ -104,11 +106,11 @@ def _board(request: Request, db, me, now, settings, days: str | None, first: str
     require_may(db, me, "dashboard")
     try:
         return board_service.for_staff(
-            db, me, now, settings.timezone, first=parse_day(first, "开始日期"),
-            last=parse_day(last, "结束日期"), days=parse_days(days),
+            db, me, now, settings.timezone, first=parse_day(first, "first"),
+            last=parse_day(last, "last"), days=parse_days(days),
             community_id=parse_id(community))
     except ValueError as exc:  # the first day after the last (storage.stats.period)
-        raise ConsoleError(422, "开始日期晚于结束日期，请重新选择。") from exc
+        raise ConsoleError(422, msg("console.period.reversed")) from exc
 
 
 @router.get("/dashboard")

@@ -22,6 +22,7 @@ from bot.console.dashboard import parse_day, parse_id
 from bot.console.web import ConsoleError, DbDep, NowDep, SettingsDep, StaffDep, audit, render
 from services import exports as export_service
 from services.dashboard import areas
+from services.messages import msg
 from services.permissions import require_may
 from services.scope import scope_of
 from storage.stats import period
@@ -44,10 +45,10 @@ def content_disposition(title: str, fallback: str) -> str:
 def _filters(db, me, now, settings, first: str | None, last: str | None, community: str | None,
              grid: str | None) -> tuple[export_service.Filters, date, date]:
     try:
-        start, end = period(parse_day(first, "开始日期"), parse_day(last, "结束日期"), now,
+        start, end = period(parse_day(first, "first"), parse_day(last, "last"), now,
                             settings.timezone)
     except ValueError as exc:
-        raise ConsoleError(422, "开始日期晚于结束日期，请重新选择。") from exc
+        raise ConsoleError(422, msg("console.period.reversed")) from exc
     filters = export_service.Filters(start, end, community_id=parse_id(community),
                                      grid_id=parse_id(grid))
     return filters, start.date(), (end - timedelta(days=1)).date()

@@ -78,7 +78,7 @@ def kept_answer(request: Request, background: BackgroundTasks, message_id: int, 
     audit(db, request, me, "kept.answer", "inbound_message", str(message_id), text=text.strip())
     db.commit()
     _nudge(request, background, db)
-    return redirect(request, "/console/kept", ok="已回复居民，消息已标记为已处理。")
+    return redirect(request, "/console/kept", ok=msg("console.kept.answered"))
 
 
 @router.post("/kept/{message_id}/ticket")
@@ -95,7 +95,7 @@ def kept_ticket(request: Request, background: BackgroundTasks, message_id: int, 
           ticket=ticket.number, kind=kind, category=name)
     db.commit()
     _nudge(request, background, db)
-    return redirect(request, "/console/kept", ok=f"已转为工单 {ticket.number}，并已告知居民。")
+    return redirect(request, "/console/kept", ok=msg("console.kept.ticketed", no=ticket.number))
 
 
 def _nudge(request: Request, background: BackgroundTasks, db: Session) -> None:
@@ -113,7 +113,7 @@ def category_choices() -> list[tuple[str, list[tuple[str, str]]]]:
     groups = []
     for kind in categories.KINDS:
         options = [(f"{kind}:{name}", name) for name in categories.load().names(kind)]
-        options.append((f"{kind}:", "其他"))
+        options.append((f"{kind}:", msg("console.kept.other")))
         groups.append((msg(f"kind.{kind}"), options))
     return groups
 

@@ -37,15 +37,18 @@ def duration(seconds: int | float | None) -> str:
     left = int(abs(seconds)) // 60
     days, hours, minutes = left // 1440, left % 1440 // 60, left % 60
     if days:
-        return f"{days}天{hours}小时" if hours else f"{days}天"
+        return msg("console.duration.days_hours" if hours else "console.duration.days",
+                   days=days, hours=hours)
     if hours:
-        return f"{hours}小时{minutes}分" if minutes else f"{hours}小时"
-    return f"{minutes}分" if minutes else "不到1分"
+        return msg("console.duration.hours_minutes" if minutes else "console.duration.hours",
+                   hours=hours, minutes=minutes)
+    return msg("console.duration.minutes", minutes=minutes) if minutes else msg(
+        "console.duration.under_a_minute")
 
 
 templates.env.filters["duration"] = duration
 
-STATE_CHOICES = [("open", "未办结"), ("done", "已办结/已关闭"), ("all", "全部")] + [
+STATE_CHOICES = [(s, msg(f"console.queue_state.{s}")) for s in ("open", "done", "all")] + [
     (s, msg(f"status.{s}")) for s in (*TicketStatus.OPEN, TicketStatus.RESOLVED,
                                       *TicketStatus.FINAL)]
 """The state filter's options (value, label)."""

@@ -40,6 +40,7 @@ from bot.console.web import (
 )
 from services import handover, notify, permissions, tickets
 from services.errors import Invalid, NotFound
+from services.messages import msg
 from services.timeline import can_view, ticket_detail
 from storage import tickets as repo
 from storage.models import Department, Grid, GridWorker, Ticket, TicketStatus
@@ -64,28 +65,12 @@ WHEN = {
 """Statuses in which the page offers each action (the layer decides; this hides buttons
 that could only be refused)."""
 
-DONE = {
-    "accept": "已接单。",
-    "assign": "已派单给{to}，已通知对方接单。",
-    "transfer": "已转派至{target}。",
-    "call_in": "已上报社区，已通知{count}人。",
-    "reject": "已驳回，已告知居民原因和去处。",
-    "resolve": "已办结，已请居民评价。",
-    "note": "已记入民情日记。",
-    "message": "留言已发送给居民。",
-}
-"""The confirmation shown after each action."""
+DONE = {action: f"console.done.{action}" for action in ACTIONS}
+"""The catalogue key of the confirmation shown after each action (fields from ``run``)."""
 
-REFUSED = {
-    "assign": "不能派给此人：须是本社区在岗的网格员、网格长或社区工作人员，且无需回避。",
-    "transfer": "请选择要转派的网格或部门。",
-    "call_in": "请填写上报原因。",
-    "reject": "请填写驳回原因，并告诉居民该去哪里办理。",
-    "resolve": "请填写办结情况。",
-    "note": "请填写民情日记内容。",
-    "message": "留言不能为空，最多{max}字；通过其他渠道反映、没有微信账号的居民无法接收留言。",
-}
-"""What the page says when the layer finds a value Invalid, per action."""
+REFUSED = {action: f"console.refused.{action}" for action in ACTIONS if action != "accept"}
+"""The catalogue key of what the page says when the layer finds a value Invalid, per
+action (field ``max``: the longest message to a resident)."""
 
 
 def _ticket(db: Session, number: str, lock: bool = False) -> Ticket:
@@ -125,8 +110,8 @@ def _act(request: Request, background: BackgroundTasks, db: Session, me: GridWor
             fields = done if isinstance(done, dict) else {}
     except ConsoleError as exc:
         if exc.status == 422 and action in REFUSED:
-            raise ConsoleError(422, REFUSED[action].format(
-                max=notify.STAFF_MESSAGE_MAX_CHARS)) from exc
+            raise ConsoleError(422, msg(REFUSED[action],
+                                        max=notify.STAFF_MESSAGE_MAX_CHARS)) from exc
         raise
     audit(db, request, me, f"ticket.{action}", "ticket", ticket.number, **detail)
     db.commit()
@@ -137,7 +122,7 @@ def _act(request: Request, background: BackgroundTasks, db: Session, me: GridWor
     back = f"/console/tickets/{ticket.number}"
     if not can_view(db, me, ticket):  # handed out of their scope (派单/转派 to another grid)
         back = "/console/"
-    return redirect(request, back, ok=DONE[action].format(**fields))
+    return redirect(request, back, ok=msg(DONE[action], **fields))
 
 
 Text = Annotated[str, Form()]

@@ -45,6 +45,7 @@ from sqlmodel import Session
 from bot.settings import Settings
 from services import accounts
 from services.errors import Invalid, NotAllowed, ServiceError, WrongState
+from services.messages import msg, role_name
 from services.permissions import may
 from storage import Conflict
 from storage import NotFound as StorageNotFound
@@ -61,15 +62,8 @@ COOKIE = "gridbot_console"
 PRE_COOKIE = "gridbot_console_pre"
 """Cookie holding the login form's CSRF token before there is a session."""
 
-ROLE_NAMES = {
-    Role.STREET_ADMIN: "街道管理员",
-    Role.COMMUNITY_ADMIN: "社区工作人员",
-    Role.GRID_LEADER: "网格长",
-    Role.GRID_WORKER: "网格员",
-    Role.DEPARTMENT: "部门人员",
-    Role.STATION_STAFF: "驿站管理员",
-}
-"""Role → what staff read."""
+ROLE_NAMES = {role: role_name(role) for role in Role.ALL}
+"""Role → what staff read (the catalogue's ``[role]`` table)."""
 
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
@@ -81,12 +75,10 @@ SECURITY_HEADERS = {
 }
 """Headers of every console response but static files (``install``)."""
 
-ERROR_TEXT = {
-    403: "您没有权限进行此操作。",
-    404: "找不到您要的内容，可能已被删除或编号有误。",
-    409: "当前状态不允许此操作，请刷新页面后再试。",
-    422: "填写的内容有误，请检查后再试。",
-}
+ERROR_TEXT = {status: msg(f"console.error.{status}") for status in (403, 404, 409, 422)}
+"""HTTP status → the standard sentence of its error page (the catalogue's ``[console.error]``)."""
+ERROR_OTHER = msg("console.error.other")
+"""The sentence of an error page whose status has none of its own."""
 
 
 # -- Jinja2 filters -----------------------------------------------------------------------
@@ -101,7 +93,7 @@ def _tz(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 templates.env.filters["tz"] = _tz
 templates.env.filters["local"] = _tz
 templates.env.filters["tzdate"] = lambda v: _tz(v, "%Y-%m-%d")
-templates.env.filters["role_name"] = lambda role: ROLE_NAMES.get(role, role or "")
+templates.env.filters["role_name"] = role_name
 templates.env.globals["ROLE_NAMES"] = ROLE_NAMES
 
 
@@ -143,9 +135,9 @@ class ConsoleError(Exception):
     """An error page: ``status`` (403, 404, 409, 422 …) and the sentence to show."""
 
     def __init__(self, status: int, message: str | None = None) -> None:
-        super().__init__(message or ERROR_TEXT.get(status, "出错了。"))
+        super().__init__(message or ERROR_TEXT.get(status, ERROR_OTHER))
         self.status = status
-        self.message = message or ERROR_TEXT.get(status, "出错了。")
+        self.message = message or ERROR_TEXT.get(status, ERROR_OTHER)
 
 
 def _logged_in(request: Request, db: DbDep, now: NowDep, settings: SettingsDep) -> accounts.LoggedIn:
@@ -186,7 +178,7 @@ async def _csrf(request: Request, logged: LoggedInDep) -> None:
         value = form.get("csrf_token")
         sent = value if isinstance(value, str) else None
     if not same_token(sent, logged.row.csrf_token):
-        raise ConsoleError(403, "页面已过期或来源不明，请刷新页面后重试。")
+        raise ConsoleError(403, msg("console.error.csrf"))
 
 
 CsrfDep = Annotated[None, Depends(_csrf)]
@@ -276,9 +268,9 @@ def message_of(exc: Exception, status: int) -> str:
     """The sentence shown for ``exc``: ``Invalid``'s own message when it is Chinese (the
     services write some), else the status's standard sentence."""
     text = str(exc)
-    if isinstance(exc, Invalid | WrongState) and any("\u4e00" <= ch <= "\u9fff" for ch in text):
+    if isinstance(exc, Invalid | WrongState) and any(0x4E00 <= ord(ch) <= 0x9FFF for ch in text):
         return text
-    return ERROR_TEXT.get(status, "出错了。")
+    return ERROR_TEXT.get(status, ERROR_OTHER)
 
 
 @contextlib.contextmanager
