@@ -12,8 +12,9 @@ Rows are flushed (ids set), not committed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlmodel import Session, select
 
@@ -58,10 +59,10 @@ def _one(rows: Iterable):
     return row
 
 
-def demo_communities(session: Session) -> dict[str, int]:
-    """The demo's communities (``bot.demo.DEMO_FILES``) imported and committed: their ids
-    by name."""
-    for path in DEMO_FILES:
+def demo_communities(session: Session, files: Sequence[Path] = DEMO_FILES) -> dict[str, int]:
+    """The demo's communities (``bot.demo.DEMO_FILES``, or ``files`` such as
+    ``MORE_COMMUNITY_FILES``) imported and committed: the ids of all communities by name."""
+    for path in files:
         import_file(session, path)
     session.commit()
     return {c.name: c.id for c in session.exec(select(Community))}

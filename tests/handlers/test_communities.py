@@ -11,8 +11,8 @@ from sqlmodel import Session, select
 from bot.demo import MORE_COMMUNITY_FILES
 from services.messages import msg
 from storage import estates
-from storage.importer import import_file
 from storage.models import Building, Community, Grid, Resident
+from tests.org_support import demo_communities
 
 ASK_OPTIONS = "\n".join(msg("community.option", n=n, name=name) for n, name in enumerate(
     ["幸福新社区", "阳光小区", "阳光花园", "和谐家园"], start=1))
@@ -22,10 +22,7 @@ ASK_OPTIONS = "\n".join(msg("community.option", n=n, name=name) for n, name in e
 def street(community):
     """The demo community plus 阳光社区 and 和谐社区; {name: id}."""
     with Session(community) as s:
-        for path in MORE_COMMUNITY_FILES:
-            import_file(s, path)
-        s.commit()
-        return {c.name: c.id for c in s.exec(select(Community))}
+        return demo_communities(s, MORE_COMMUNITY_FILES)
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from bot.demo import MORE_COMMUNITY_FILES
 from services import kept, privacy
 from services.errors import Invalid, NotAllowed, NotFound, WrongState
 from services.messages import msg
-from storage.importer import import_file
 from storage.models import (
     Building,
     Community,
@@ -26,6 +25,7 @@ from storage.models import (
     TicketEvent,
 )
 from tests.chat import START
+from tests.org_support import demo_communities
 
 LATER = START + timedelta(hours=1)
 
@@ -76,9 +76,7 @@ def pushes_to(s: Session, openid: str) -> list[Outbox]:
 def street(community):
     """The demo community plus 阳光社区 and 和谐社区 (three communities on one account)."""
     with Session(community) as s:
-        for path in MORE_COMMUNITY_FILES:
-            import_file(s, path)
-        s.commit()
+        demo_communities(s, MORE_COMMUNITY_FILES)
     return community
 
 
