@@ -7,7 +7,8 @@ GeoReport v2 (wiki.open311.org/GeoReport_v2) names things so; here they are:
   ``type`` "realtime" (a POST makes the ticket at once), ``keywords`` the category's strongest
   words of the intent lexicon, ``metadata`` false (no extra attributes). Emergency categories
   (急救, 治安 …) are not offered: GeoReport is for non-emergency issues, and a resident in
-  danger is told to call 110/119/120 first (the chat does that);
+  danger is told to call 110/119/120 first (the chat does that). Nor are emergency tickets
+  ever read through GET (an ambulance call is health data of an address): unknown there;
 - a **service request** is a ticket; ``service_request_id`` is its number (GD20261122-0007),
   the same one residents and staff read.
 
@@ -189,7 +190,7 @@ def jurisdiction(session: Session, value: str | None) -> int | None:
 def find(session: Session, query: Query, tz: str = "Asia/Shanghai") -> list[dict[str, Any]]:
     """The requests matching ``query``, newest first, at most ``MAX_RESULTS``, each as
     ``request_fields`` gives it."""
-    stmt = select(Ticket)
+    stmt = select(Ticket).where(col(Ticket.kind).in_(KINDS))  # never emergencies (health, safety)
     if query.ids:
         stmt = stmt.where(col(Ticket.number).in_(query.ids))
     else:
@@ -216,7 +217,8 @@ def find(session: Session, query: Query, tz: str = "Asia/Shanghai") -> list[dict
 def request(session: Session, number: str, tz: str = "Asia/Shanghai") -> dict[str, Any]:
     """GET requests/{id}: the request whose ``service_request_id`` (ticket number) is
     ``number``. Raises NotFound."""
-    ticket = session.exec(select(Ticket).where(Ticket.number == number.strip())).first()
+    ticket = session.exec(select(Ticket).where(Ticket.number == number.strip(),
+                                               col(Ticket.kind).in_(KINDS))).first()
     if ticket is None:
         raise NotFound(msg("open311.error_request_not_found", id=number))
     return _fields_of(session, [ticket], tz)[0]

@@ -220,3 +220,22 @@ def test_no_request_leaves_a_connection_idle_in_transaction(console, street):
         console.post(f"/console/tickets/{own_ticket}/note", data={"text": "no csrf"})
         post(console, "/console/config/import/apply", {"token": "nope"})
     assert _idle_in_transaction(console.app.state.engine) == []
+
+
+def test_a_kept_image_links_only_to_http_urls(console):
+    from storage.models import Building, InboundMessage, Resident
+    from tests.chat import START
+
+    engine = console.app.state.engine
+    with Session(engine) as s:
+        home = s.exec(select(Building)).first()
+        for n, url in enumerate(("javascript:alert(document.cookie)", "https://mmbiz.qpic.cn/p.jpg")):
+            s.add(Resident(openid=f"o-img-{n}", building_id=home.id, community_id=home.community_id))
+            s.add(InboundMessage(dedup_key=f"img-{n}", openid=f"o-img-{n}", msg_type="image",
+                                 content=url, received_at=START, needs_staff=True))
+        s.commit()
+    login(console, "admin-1")
+    page = console.get("/console/kept")
+    assert page.status_code == 200 and "mmbiz.qpic.cn/p.jpg" in page.text
+    assert 'href="https://mmbiz.qpic.cn/p.jpg"' in page.text
+    assert 'href="javascript:' not in page.text

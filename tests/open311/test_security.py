@@ -74,3 +74,20 @@ def test_error_bodies_are_the_specs_and_name_nothing_internal(o311, api_key):
         assert set(error) == {"code", "description"}
         assert not any(word in error["description"] for word in
                        ("Traceback", "sqlalchemy", "SELECT", "api_key_hash", "key_hash"))
+
+
+def test_emergency_tickets_are_never_read_through_get(o311, community):
+    from sqlmodel import Session
+
+    from tests.staff_support import report
+
+    with Session(community) as s:
+        ticket = report(s, 3, "3号楼老人摔倒了，昏迷不醒", kind="emergency", category="急救",
+                        urgent=True)
+        s.commit()
+        number = ticket.number
+    assert o311.get(f"{BASE}/requests/{number}.json").status_code == 404
+    for url in (f"{BASE}/requests.json", f"{BASE}/requests.xml",
+                f"{BASE}/requests.json?service_request_id={number}"):
+        response = o311.get(url)
+        assert response.status_code == 200 and number not in response.text, url
