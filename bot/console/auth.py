@@ -131,7 +131,14 @@ def change_password(request: Request, db: DbDep, me: StaffDep, now: NowDep, sett
                                                  "error": text}, status_code=422)
 
     worker = me
+    # the current password is guessed here as at the login (a stolen session must not
+    # buy unlimited guesses at it): the same count per account
+    throttle, account = accounts.Throttle(request.app.state.redis), f"worker:{worker.id}"
+    if throttle.blocked(account, client_ip(request)):
+        return render(request, "password.html", {"min_chars": accounts.MIN_PASSWORD_CHARS,
+                                                 "error": TOO_MANY}, status_code=429)
     if not accounts.verify(db, worker, current):
+        throttle.failed(account, client_ip(request))
         audit(db, request, worker, "password_change_refused", "worker", worker.id)
         db.commit()
         return refuse(msg("console.auth.current_wrong"))

@@ -239,3 +239,15 @@ def test_a_kept_image_links_only_to_http_urls(console):
     assert page.status_code == 200 and "mmbiz.qpic.cn/p.jpg" in page.text
     assert 'href="https://mmbiz.qpic.cn/p.jpg"' in page.text
     assert 'href="javascript:' not in page.text
+
+
+def test_guessing_the_current_password_is_throttled_like_the_login(console):
+    login(console, "worker-g1")
+    for _ in range(5):
+        response = post(console, "/console/password", {"current": "guess-guess", "new": "x" * 12,
+                                                       "again": "x" * 12})
+        assert response.status_code == 422
+    right = post(console, "/console/password", {"current": PASSWORD, "new": "N3w-password-ok",
+                                                "again": "N3w-password-ok"})
+    assert right.status_code == 429  # even the right one, until the window passes
+    assert _try(console, "13800000001", PASSWORD).status_code == 429  # and the login too
