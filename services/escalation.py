@@ -73,34 +73,40 @@ def fire(engine: Engine, ticket_id: int, clock: Clock, token: str | None = None)
 
 
 def _fire(engine: Engine, ticket_id: int, clock: Clock, token: str | None) -> list[str]:
-    timers = TicketTimer.__table__
     with session_scope(engine) as session:
-        ticket = session.exec(select(Ticket).where(Ticket.id == ticket_id).with_for_update()).first()
-        row = session.exec(  # SQLAlchemy's select: whole rows, not one scalar column
-            sa_select(timers).where(timers.c.ticket_id == ticket_id).with_for_update()).first()
-        if ticket is None or row is None:
-            return []
-        current = sla.Due(row.cycle, row.step, row.due_at) if row.step is not None else None
-        if token is not None and (current is None or current.token != token):
-            log.info("timer job %s of %s is stale", token, ticket.number)
-            return []
-        now = clock()
-        cfg = sla.load()
-        fired = list(row.fired) if row.cycle == ticket.sla_cycle else []
-        done: list[str] = []
-        while (due := sla.next_due(ticket, fired, cfg)) is not None and as_utc(due.due_at) <= now:
-            run_step(session, ticket, due.step, now)
-            fired.append(due.step)
-            done.append(due.step)
-            log.info("fired %s for %s", due.step, ticket.number)
-        moved = (due.token if due else None) != (current.token if current else None)
-        if done or moved:  # ``run_step`` may have re-planned (auto_close): this write is last
-            session.exec(timers.update().where(timers.c.ticket_id == ticket_id).values(
-                cycle=ticket.sla_cycle, step=due.step if due else None,
-                due_at=due.due_at if due else None, fired=fired,
-                fired_at=now if done else row.fired_at,
-                enqueued_at=None if moved else row.enqueued_at))
-        return done
+        return fire_in(session, ticket_id, clock, token)
+
+
+def fire_in(session: Session, ticket_id: int, clock: Clock, token: str | None = None) -> list[str]:
+    """``fire`` in the caller's transaction (which commits it): locks the ticket and its
+    timer row, fires the steps due at ``clock()``; returns them, soonest first."""
+    timers = TicketTimer.__table__
+    ticket = session.exec(select(Ticket).where(Ticket.id == ticket_id).with_for_update()).first()
+    row = session.exec(  # SQLAlchemy's select: whole rows, not one scalar column
+        sa_select(timers).where(timers.c.ticket_id == ticket_id).with_for_update()).first()
+    if ticket is None or row is None:
+        return []
+    current = sla.Due(row.cycle, row.step, row.due_at) if row.step is not None else None
+    if token is not None and (current is None or current.token != token):
+        log.info("timer job %s of %s is stale", token, ticket.number)
+        return []
+    now = clock()
+    cfg = sla.load()
+    fired = list(row.fired) if row.cycle == ticket.sla_cycle else []
+    done: list[str] = []
+    while (due := sla.next_due(ticket, fired, cfg)) is not None and as_utc(due.due_at) <= now:
+        run_step(session, ticket, due.step, now)
+        fired.append(due.step)
+        done.append(due.step)
+        log.info("fired %s for %s", due.step, ticket.number)
+    moved = (due.token if due else None) != (current.token if current else None)
+    if done or moved:  # ``run_step`` may have re-planned (auto_close): this write is last
+        session.exec(timers.update().where(timers.c.ticket_id == ticket_id).values(
+            cycle=ticket.sla_cycle, step=due.step if due else None,
+            due_at=due.due_at if due else None, fired=fired,
+            fired_at=now if done else row.fired_at,
+            enqueued_at=None if moved else row.enqueued_at))
+    return done
 
 
 def due_timer_ids(engine: Engine, now: datetime, limit: int = 500) -> list[int]:
