@@ -16,7 +16,7 @@ PREFIX_KEY = re.compile(r"""\bmsg\(\s*f["']([\w.]+)\{""")
 
 
 def _sources() -> list[Path]:
-    return [p for d in ("bot", "handlers", "storage") for p in (ROOT / d).rglob("*.py")]
+    return [p for d in ("bot", "handlers", "services", "storage") for p in (ROOT / d).rglob("*.py")]
 
 
 def test_every_literal_key_exists():
