@@ -112,6 +112,8 @@ def serve(
     migrate: Annotated[bool, typer.Option(help="启动前先升级数据库结构。")] = True,
     workers: Annotated[int, typer.Option(min=1, help="共用端口的 Web 进程数；大于 1 时需要 "
                                                      "PostgreSQL 和 Redis。")] = 1,
+    history: Annotated[bool, typer.Option(help="与 --demo 一起用：首次启动时生成过去30天的演示工单、"
+                                               "评价和督办记录（看板和导出有数据可看）。")] = True,
 ) -> None:
     """Serve the webhook at /wechat (with the embedded worker when Redis is memory://).
 
@@ -145,6 +147,13 @@ def serve(
         engine = make_engine(settings.database_url)
         for path, report in zip(DEMO_FILES, seed(engine), strict=False):
             typer.echo(import_report.summary(report, path.name))
+        if history:
+            from bot.demo_history import DAYS, generate
+
+            made = generate(engine, utcnow(), settings.timezone)
+            if made is not None:
+                typer.echo(msg("demo.history", days=DAYS, tickets=made.tickets,
+                               residents=made.residents, seconds=f"{made.seconds:.1f}"))
         console_logins(engine)
         api_key = open311_key(engine, utcnow())
         engine.dispose()

@@ -104,7 +104,8 @@ def test_serve_demo_logs_no_signature_nonce_openid_or_secret(tmp_path: Path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDBOT_")}
     out = (tmp_path / "serve.log").open("w")
     proc = subprocess.Popen([str(Path(sys.executable).with_name("gridbot")), "serve", "--demo",
-                             "--no-migrate", "--port", str(port)], cwd=tmp_path, env=env, stdout=out,
+                             "--no-history", "--no-migrate", "--port", str(port)],
+                            cwd=tmp_path, env=env, stdout=out,
                             stderr=subprocess.STDOUT)
     sim = WeChatSimulator(DEV_TOKEN, DEMO_APP_ID)
     try:

@@ -31,7 +31,8 @@ def serve_demo(monkeypatch, clean_db, postgres_url, redis_url):
     monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: None)
 
     def run() -> tuple[int, str]:
-        result = CliRunner().invoke(app, ["serve", "--demo", "--no-migrate", "--port", "8123"])
+        result = CliRunner().invoke(app, ["serve", "--demo", "--no-history", "--no-migrate",
+                                          "--port", "8123"])
         return result.exit_code, result.output
 
     return run

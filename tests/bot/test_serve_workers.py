@@ -49,8 +49,8 @@ def server(clean_db, postgres_url, redis_url, flush_redis,
     log_path = tmp_path / "serve.log"
     env = _env(database_url=postgres_url, redis_url=redis_url, wechat_aes_key=AES_KEY)
     with log_path.open("w") as log:
-        proc = subprocess.Popen([str(GRIDBOT), "serve", "--workers", "2", "--demo", "--no-migrate",
-                                 "--port", str(port)],
+        proc = subprocess.Popen([str(GRIDBOT), "serve", "--workers", "2", "--demo", "--no-history",
+                                 "--no-migrate", "--port", str(port)],
                                 cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     try:
