@@ -71,7 +71,7 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "Content-Security-Policy": ("frame-ancestors 'none'; base-uri 'self'; form-action 'self';"
-                                " object-src 'none'"),
+                                " object-src 'none'; script-src 'self'"),
 }
 """Headers of every console response but static files (``install``)."""
 

@@ -251,3 +251,21 @@ def test_guessing_the_current_password_is_throttled_like_the_login(console):
                                                 "again": "N3w-password-ok"})
     assert right.status_code == 429  # even the right one, until the window passes
     assert _try(console, "13800000001", PASSWORD).status_code == 429  # and the login too
+
+
+def test_templates_have_no_inline_script_and_no_unescaped_output():
+    """The CSP allows scripts from /console/static only, so no template may carry an inline
+    handler (onclick=…) or inline script; and autoescaping is never switched off (|safe,
+    Markup, autoescape false): everything staff or residents typed reaches pages escaped."""
+    import re
+    from pathlib import Path
+
+    folder = Path(web.__file__).parent / "templates"
+    found = []
+    for path in sorted(folder.glob("*.html")):
+        text = path.read_text(encoding="utf-8")
+        for pattern in (r"\son[a-z]+\s*=", r"<script(?![^>]*\ssrc=)(?![^>]*application/json)",
+                        r"\|\s*safe\b", r"autoescape\s+false", r"javascript:"):
+            found += [f"{path.name}: {m.group(0)}" for m in re.finditer(pattern, text, re.I)]
+    assert found == []
+    assert "script-src 'self'" in web.SECURITY_HEADERS["Content-Security-Policy"]

@@ -1,0 +1,28 @@
+// The console's few behaviours, without inline handlers (the Content-Security-Policy allows
+// scripts from /console/static only):
+//   <form data-confirm="确定…？">   asks before submitting
+//   <select data-autosubmit>       submits its form when changed
+//   <a href="/console/" data-back> goes back a page (the href when there is none)
+(function () {
+  "use strict";
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var question = form && form.getAttribute && form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) {
+      event.preventDefault();
+    }
+  }, true);
+  document.addEventListener("click", function (event) {
+    var link = event.target && event.target.closest && event.target.closest("a[data-back]");
+    if (link && window.history.length > 1) {
+      event.preventDefault();
+      window.history.back();
+    }
+  });
+  document.addEventListener("change", function (event) {
+    var field = event.target;
+    if (field && field.hasAttribute && field.hasAttribute("data-autosubmit") && field.form) {
+      field.form.requestSubmit ? field.form.requestSubmit() : field.form.submit();
+    }
+  });
+})();
