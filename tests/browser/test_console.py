@@ -5,16 +5,13 @@ message, an import's dry run and the dashboard's charts."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from playwright.sync_api import expect
 from sqlmodel import Session, select
 
 from storage.models import Grid, InboundMessage, Outbox, Ticket, TicketStatus
-from tests.browser.conftest import update_docs
 from tests.console.conftest import set_password
 
-DOCS_SHOT = Path(__file__).resolve().parents[2] / "docs" / "console.png"
 NUMBER = re.compile(r"GD\d{8}-\d{4}")
 
 
@@ -54,10 +51,7 @@ def test_queue_lists_reports_and_filters_by_grid(server, page, staff_login, shot
     queue = page.locator("#queue")
     expect(queue).to_contain_text(first)
     expect(queue).to_contain_text(second)
-    shot(page, "queue")
-    if update_docs():
-        DOCS_SHOT.parent.mkdir(exist_ok=True)
-        page.screenshot(path=str(DOCS_SHOT))
+    shot(page, "queue")  # docs/console.png is the queue with the demo's history (test_demo_history)
     with Session(server.engine) as s:
         g1 = s.exec(select(Grid).where(Grid.code == "G01")).one()
     page.locator("select[name=grid]").select_option(str(g1.id))  # htmx swaps #queue
