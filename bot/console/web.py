@@ -29,6 +29,8 @@ A page module (``bot/console/<page>.py``) is a thin adapter::
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import logging
 import secrets
 from collections.abc import Iterator
@@ -195,7 +197,8 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None,
            status_code: int = 200) -> HTMLResponse:
     """The template ``name`` with ``context`` plus: ``me`` (GridWorker or None),
     ``csrf_token``, ``now`` (aware UTC), ``can(capability, community_id=None)``, ``htmx``,
-    ``ok`` / ``error`` (from the query string unless given), ``request``."""
+    ``ok`` / ``error`` (from the query string, signed by ``redirect``, unless given),
+    ``request``."""
     logged: accounts.LoggedIn | None = getattr(request.state, "console", None)
     me = logged.worker if logged else None
     db: Session | None = getattr(request.state, "db", None)
@@ -209,22 +212,41 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None,
         "now": _now(request),
         "can": can,
         "htmx": is_htmx(request),
-        "ok": request.query_params.get("ok"),
-        "error": request.query_params.get("error"),
+        **_flash(request),
     }
     full.update(context or {})
     return templates.TemplateResponse(request, name, full, status_code=status_code)
 
 
 def redirect(request: Request, url: str, ok: str | None = None, error: str | None = None) -> Response:
-    """303 to ``url`` (with ``?ok=`` / ``?error=`` for the next page to show); for htmx
+    """303 to ``url`` (with ``?ok=`` / ``?error=`` for the next page to show, and ``sig``:
+    ``flash_signature``); for htmx
     requests an ``HX-Redirect`` header instead, so the whole page changes."""
     params = {k: v for k, v in (("ok", ok), ("error", error)) if v}
     if params:
+        params["sig"] = flash_signature(request, ok, error)
         url += ("&" if "?" in url else "?") + urlencode(params)
     if is_htmx(request):
         return Response(status_code=200, headers={"HX-Redirect": url})
     return RedirectResponse(url, status_code=303)
+
+
+def flash_signature(request: Request, ok: str | None, error: str | None) -> str:
+    """HMAC (hex, 32 characters) of a redirect's ``?ok=`` / ``?error=`` sentences, keyed from
+    the account's AppSecret (shared by every process), so that a page shows only sentences
+    the console itself wrote — not a link's 「账号异常，请联系…」."""
+    secret = request.app.state.settings.wechat_app_secret or ""
+    key = hashlib.sha256(b"gridbot console flash\0" + secret.encode()).digest()
+    return hmac.new(key, f"{ok or ''}\0{error or ''}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _flash(request: Request) -> dict[str, str | None]:
+    """``ok`` / ``error`` from the query string when ``sig`` vouches for them, else None."""
+    query = request.query_params
+    ok, error = query.get("ok") or None, query.get("error") or None
+    if (ok or error) and not same_token(query.get("sig"), flash_signature(request, ok, error)):
+        return {"ok": None, "error": None}
+    return {"ok": ok, "error": error}
 
 
 def client_ip(request: Request) -> str | None:

@@ -269,3 +269,18 @@ def test_templates_have_no_inline_script_and_no_unescaped_output():
             found += [f"{path.name}: {m.group(0)}" for m in re.finditer(pattern, text, re.I)]
     assert found == []
     assert "script-src 'self'" in web.SECURITY_HEADERS["Content-Security-Policy"]
+
+
+def test_a_link_cannot_put_its_own_sentence_on_a_console_page(console):
+    login(console, "worker-g1")
+    spoof = "账号异常，请立即拨打 4000000000 联系管理员"
+    for query in ({"ok": spoof}, {"error": spoof}, {"ok": spoof, "sig": "0" * 32}):
+        page = console.get("/console/", params=query)
+        assert page.status_code == 200 and spoof not in page.text, query
+    done = console.get("/console/login")  # the console's own sentences still show
+    assert done.status_code == 200
+    logout = post(console, "/console/logout")
+    assert logout.status_code == 200 and "sig=" in str(logout.url)
+    from services.messages import msg
+
+    assert msg("console.auth.logged_out") in logout.text
