@@ -27,21 +27,23 @@ def day_text(day: date | None) -> str:
     """「11月24日（周二）」, or 「待定」 for None."""
     if day is None:
         return msg("care.day_unknown")
-    return f"{day.month}月{day.day}日（周{care.WEEKDAY_NAMES[day.isoweekday() - 1]}）"
+    return msg("care.day", month=day.month, day=day.day,
+               weekday=msg(f"promise.weekday_{day.isoweekday()}"))
 
 
 def grade_text(grade: int | None, age: int | None) -> str:
     """「3年级」, 「初一」 or 「8岁」."""
     if grade is not None:
-        return f"初{'一二三'[grade - 7]}" if grade >= 7 else f"{grade}年级"
-    return f"{age}岁" if age is not None else "-"
+        return msg(f"care.grade_{grade}") if grade >= 7 else msg("care.grade", grade=grade)
+    return msg("care.age", age=age) if age is not None else "-"
 
 
 def session_fields(session: Session, row: CareSession) -> dict[str, str]:
     """Text fields of a session: session, programme, days, start, end, location, fee, grades."""
     prog = care.programme_of(session, row)
     return {
-        "session": f"{prog.name}（{row.name}）", "programme": prog.name,
+        "session": msg("care.session_name", programme=prog.name, session=row.name),
+        "programme": prog.name,
         "days": care.weekdays_text(row), "start": row.start_time, "end": row.end_time,
         "location": row.location or prog.location or "-",
         "fee": msg("care.free") if not prog.fee_yuan else msg("care.fee", fee=prog.fee_yuan),

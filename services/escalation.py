@@ -126,7 +126,7 @@ def run_step(session: Session, ticket: Ticket, step: str, now: datetime) -> None
     cfg = sla.load()
     due = ticket.response_due_at if clock == "response" else ticket.resolve_due_at
     fields = {"no": ticket.number, "clock": msg(f"sla.clock_{clock}"), "due": show(due),
-              "category": ticket.category or "其他"}
+              "category": ticket.category or msg("text.other_category")}
     if name == "warn":
         people = handlers_of(session, ticket)
         told = tell_staff(session, people, ticket, "supervise_warn", msg("push.sla_warn", **fields))
@@ -176,7 +176,7 @@ def _ladder_people(session: Session, ticket: Ticket, to: str,
 
 
 def _names(people: list[GridWorker]) -> str:
-    return "、".join(dict.fromkeys(p.name for p in people)) or "无人"
+    return msg("text.list_sep").join(dict.fromkeys(p.name for p in people)) or msg("text.nobody")
 
 
 def timeline_supervision(session: Session, ticket: Ticket) -> list[str]:

@@ -18,8 +18,11 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, select
 
 from services.errors import Invalid, NotAllowed, WrongState
+from services.messages import msg
 from storage.lending import (
     MAX_QUANTITY,
+    RETURNED_DAMAGED,
+    RETURNED_INTACT,
     LendItem,
     LendWait,
     Loan,
@@ -145,7 +148,7 @@ def take_back(session: Session, loan: Loan, worker_id: int, now: datetime, damag
     loan.status = LoanStatus.RETURNED
     loan.returned_at = now
     loan.returned_to = worker_id
-    loan.return_condition = "损坏" if damaged else "完好"
+    loan.return_condition = RETURNED_DAMAGED if damaged else RETURNED_INTACT
     loan.return_note = note
     session.add(loan)
     item = session.get(LendItem, loan.item_id)
@@ -154,7 +157,8 @@ def take_back(session: Session, loan: Loan, worker_id: int, now: datetime, damag
            note=loan.return_condition + (f" {note}" if note else ""))
     if damaged:
         item.total -= loan.quantity
-        item.condition = f"有{loan.quantity}件损坏待修" + (f"：{note}" if note else "")
+        item.condition = (msg("lending.condition_damaged_note", quantity=loan.quantity, note=note)
+                          if note else msg("lending.condition_damaged", quantity=loan.quantity))
         session.add(item)
         session.flush()
         record(session, "damaged", actor, now, item=item, loan=loan, note=note)

@@ -17,7 +17,7 @@ from services import lending as lending_actions
 from services.messages import msg
 from services.notify import push_resident
 from storage import lending, reminders
-from storage.lending import LendItem, Loan, LoanStatus, Released, Station
+from storage.lending import RETURNED_DAMAGED, LendItem, Loan, LoanStatus, Released, Station
 from storage.times import as_utc, local, show
 
 REMINDER_LOCAL_TIME = time(9, 0)
@@ -47,7 +47,7 @@ def terms(item: LendItem) -> str:
         parts.append(msg("lending.term_deposit", deposit=item.deposit_yuan))
     if item.needs_id:
         parts.append(msg("lending.term_id"))
-    return "，".join(parts)
+    return msg("text.clause_sep").join(parts)
 
 
 def _push(session: Session, resident_id: int, key: str, now: datetime, /,
@@ -75,7 +75,7 @@ def taken_back(session: Session, loan: Loan, released: Released, now: datetime,
     """Thank the resident for the return and offer the units to the next waiters.
     Returns the number of waiting residents offered a hold."""
     f = fields(session, loan, tz)
-    if loan.return_condition == "损坏":
+    if loan.return_condition == RETURNED_DAMAGED:
         _push(session, loan.resident_id, "lending.push_returned_damaged", now,
               note=loan.return_note or "-", **f)
     else:

@@ -39,11 +39,11 @@ def describe(session: Session, ticket: Ticket) -> dict[str, str]:
     building = org_repo.building(session, ticket.building_id) if ticket.building_id else None
     place = org_repo.place(session, ticket.place_id) if ticket.place_id else None
     address = (org_repo.format_address(building.name, ticket.unit, ticket.room) if building
-               else place.name if place else ticket.location or "未填写")
+               else place.name if place else ticket.location or msg("text.no_address"))
     return {
         "no": ticket.number,
         "kind": msg(f"kind.{ticket.kind}"),
-        "category": ticket.category or "其他",
+        "category": ticket.category or msg("text.other_category"),
         "address": address,
         "status": status_text(session, ticket),
         "text": ticket.description,
@@ -67,7 +67,7 @@ def status_text(session: Session, ticket: Ticket) -> str:
 def template_data(fields: dict[str, str], now: datetime, remark: str = "") -> dict[str, str]:
     """Template message data (first/keyword1…/remark) for a ticket push; ``fields`` as
     ``describe`` gives them."""
-    return {"first": f"{fields['kind']}工单进度", "keyword1": fields["no"],
+    return {"first": msg("push.template_first", kind=fields["kind"]), "keyword1": fields["no"],
             "keyword2": fields["status"], "keyword3": show(now), "remark": remark}
 
 

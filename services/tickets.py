@@ -26,7 +26,7 @@ from services.errors import Invalid, WrongState
 from services.messages import msg
 from services.notify import describe, tell_owner, tell_resident, tell_staff, template_data
 from services.people import community_id_of, grid_leaders, handlers_of, staff_of_community
-from storage import Conflict, sla
+from storage import Conflict, sla, vulnerability
 from storage import org as org_repo
 from storage import tickets as repo
 from storage.models import (
@@ -43,7 +43,7 @@ from storage.numbers import DEFAULT_TICKET_PREFIX
 from storage.outbox import Recipient, add_push
 from storage.times import as_utc
 
-VULNERABLE_LEVELS = ("红", "橙", "黄")
+VULNERABLE_LEVELS = vulnerability.LEVELS[:3]
 """Care levels (红橙黄蓝绿) that raise a ticket to Priority.HIGH; urgent dangers stay first."""
 
 S = TicketStatus
@@ -178,17 +178,17 @@ def open_ticket(session: Session, reporter: Reporter, report: NewTicket, now: da
         repo.record(session, ticket, S.ASSIGNED, "system", now, worker.name)
     fields = describe(session, ticket)
     urgent = msg("push.urgent_flag") if ticket.urgent else ""
-    phone = reporter.phone or "未留"
+    phone = reporter.phone or msg("text.no_phone")
     if worker is not None:
         add_push(session, to=Recipient.staff(worker), event="task_assigned",
                  text=msg("push.task_assigned", urgent=urgent, phone=phone, **fields),
-                 data=template_data(fields, now, "请尽快接单"), ticket_id=ticket.id)
+                 data=template_data(fields, now, msg("push.remark_accept")), ticket_id=ticket.id)
     else:
         repo.record(session, ticket, "unassigned", "system", now)
         for staff in staff_of_community(session, ticket):
             add_push(session, to=Recipient.staff(staff), event="task_unassigned",
                      text=msg("push.task_unassigned", **fields),
-                     data=template_data(fields, now, "请派单"), ticket_id=ticket.id)
+                     data=template_data(fields, now, msg("push.remark_assign")), ticket_id=ticket.id)
     if ticket.urgent:  # 三必到: the grid leaders hear of every emergency at once, too
         tell_staff(session, grid_leaders(session, ticket), ticket, "urgent_leader",
                    msg("emergency.push_leader", phone=phone,
@@ -276,7 +276,7 @@ def assign(session: Session, ticket: Ticket, by: GridWorker, to: GridWorker,
     fields = describe(session, ticket)
     add_push(session, to=Recipient.staff(to), event="task_assigned",
              text=msg("push.task_assigned_by", who=by.name, **fields),
-             data=template_data(fields, now, "请尽快接单"), ticket_id=ticket.id)
+             data=template_data(fields, now, msg("push.remark_accept")), ticket_id=ticket.id)
     if previous is not None and previous.id != to.id:
         tell_staff(session, [previous], ticket, "task_reassigned",
                    msg("push.task_reassigned", no=ticket.number, who=by.name, to=to.name),
@@ -336,10 +336,11 @@ def resolve(session: Session, ticket: Ticket, worker: GridWorker, note: str,
     move(session, ticket, S.RESOLVED, actor(worker), now, note)
     sla.plan(session, ticket, now)
     tell_resident(session, ticket, "ticket_resolved",
-                  msg("push.ticket_resolved", no=ticket.number, note=note), now, "请评价")
+                  msg("push.ticket_resolved", no=ticket.number, note=note), now,
+                  msg("push.remark_rate"))
     tell_owner(session, ticket, "ticket_resolved_owner",
                msg("push.owner_update", no=ticket.number, who=worker.name,
-                   what=msg("event.resolved") + "：" + note), skip=worker)
+                   what=msg("push.owner_resolved", note=note)), skip=worker)
 
 
 def rate(session: Session, ticket: Ticket, resident: Resident, score: int, now: datetime,
@@ -364,13 +365,16 @@ def rate(session: Session, ticket: Ticket, resident: Resident, score: int, now: 
                  text=msg("push.ticket_rated", no=ticket.number, score=score),
                  ticket_id=ticket.id)
     if unhappy and ticket.reopened_count < cfg.max_reopens:
-        reopen(session, ticket, resident, now, f"{score}分：{comment or ''}".rstrip("："))
+        reopen(session, ticket, resident, now,
+               msg("rating.score_comment_note", score=score, comment=comment) if comment
+               else msg("rating.score_note", score=score))
         return S.REOPENED
     if ticket.status == S.CLOSED:  # a late rating of a ticket closed as 默认满意
         ticket.auto_closed = False
-        repo.record(session, ticket, "rated", actor(resident), now, f"{score}分")
+        repo.record(session, ticket, "rated", actor(resident), now,
+                    msg("rating.score_note", score=score))
     else:
-        move(session, ticket, S.CLOSED, actor(resident), now, f"{score}分")
+        move(session, ticket, S.CLOSED, actor(resident), now, msg("rating.score_note", score=score))
     sla.plan(session, ticket, now)
     if unhappy:
         tell_staff(session, grid_leaders(session, ticket) + staff_of_community(session, ticket),

@@ -44,6 +44,10 @@ DUE_LOCAL_TIME = time(20, 0)
 """Loans are due by this local time on the due date."""
 MAX_QUANTITY = 20
 """More units than this in one request is refused as absurd, whatever the stock."""
+RETURNED_INTACT = "完好"
+"""``Loan.return_condition`` of a loan given back whole (a stored value, shown as is)."""
+RETURNED_DAMAGED = "损坏"
+"""``Loan.return_condition`` of a loan given back damaged (a stored value, shown as is)."""
 
 
 def _ts(nullable: bool = True, index: bool = False):
@@ -144,7 +148,7 @@ class Loan(SQLModel, table=True):
     """When it was cancelled or expired."""
     renewals: int = 0
     return_condition: str | None = None
-    """完好 | 损坏"""
+    """``RETURNED_INTACT`` | ``RETURNED_DAMAGED``"""
     return_note: str | None = None
     handed_out_by: int | None = Field(default=None, foreign_key="gridworker.id")
     returned_to: int | None = Field(default=None, foreign_key="gridworker.id")
