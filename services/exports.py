@@ -76,8 +76,10 @@ FULL_PHONE_ROLES = frozenset({Role.STREET_ADMIN, Role.COMMUNITY_ADMIN})
 """Roles that see residents' and guardians' phones in full; all others get them masked (``Limits.phone``)."""
 CSV_ENCODING = "utf-8-sig"
 """UTF-8 with a byte-order mark: Excel reads the file as UTF-8 only with it."""
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-"""A text cell starting with one of these would run as a formula in a spreadsheet."""
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
+"""A text cell starting with one of these would run as a formula in a spreadsheet (OWASP's
+CSV injection list; the full-width forms, which Chinese input methods type, are taken as
+formulas by some spreadsheet programs too)."""
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
 DATE_FORMAT = "yyyy-mm-dd"
 MAX_COLUMN_WIDTH = 50

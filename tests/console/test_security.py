@@ -284,3 +284,13 @@ def test_a_link_cannot_put_its_own_sentence_on_a_console_page(console):
     from services.messages import msg
 
     assert msg("console.auth.logged_out") in logout.text
+
+
+@pytest.mark.parametrize("text", ["=1+1", "+1", "-1+1", "@SUM(A1)", "\t=1", "\r=1", "\n=1",
+                                  "＝HYPERLINK(\"http://x\")", "＋1", "－1", "＠SUM(A1)"])
+def test_csv_cells_never_start_a_formula(text):
+    from services.exports import Table, to_csv
+
+    body = to_csv(Table("tickets", "工单", ["问题描述"], [[text]]))
+    [_, [cell]] = list(csv.reader(io.StringIO(body.decode("utf-8-sig"), newline="")))
+    assert cell == "'" + text
