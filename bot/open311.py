@@ -26,6 +26,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -205,12 +206,24 @@ async def create_request(request: Request, ext: str) -> Response:
     return _respond(request, "requests" + ext, create)
 
 
+def _origin(request: Request) -> str:
+    """``https://host`` of this site: from ``GRIDBOT_CONSOLE_URL`` when set (a forged Host
+    header must not put another site into a cacheable public document), else as the request
+    came in."""
+    configured = request.app.state.settings.console_url
+    if configured:
+        parts = urlsplit(configured.strip())
+        if parts.scheme in ("http", "https") and parts.netloc:
+            return f"{parts.scheme}://{parts.netloc}"
+    return str(request.base_url).rstrip("/")
+
+
 @router.get("/discovery{ext:path}")
 def discovery(request: Request, ext: str) -> Response:
     """The service discovery document (wiki.open311.org/Service_discovery)."""
     if ext and not ext.startswith("."):
         return _error("json", 404, msg("open311.error_method"))
-    base = str(request.base_url).rstrip("/") + router.prefix + "/v2/"
+    base = _origin(request) + router.prefix + "/v2/"
     body = {"changeset": DISCOVERY_CHANGESET, "contact": msg("open311.discovery_contact"),
             "key_service": msg("open311.discovery_key_service"),
             "endpoints": [{"specification": reads.SPEC, "url": base,

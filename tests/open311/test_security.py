@@ -91,3 +91,16 @@ def test_emergency_tickets_are_never_read_through_get(o311, community):
                 f"{BASE}/requests.json?service_request_id={number}"):
         response = o311.get(url)
         assert response.status_code == 200 and number not in response.text, url
+
+
+def test_discovery_names_the_configured_site_whatever_the_host_header(settings, community, clock,
+                                                                      classifier):
+    from fastapi.testclient import TestClient
+
+    from bot.app import create_app
+
+    app = create_app(settings.model_copy(update={"console_url": "https://grid.example.org/console/"}),
+                     clock=clock, classifier=classifier)
+    with TestClient(app) as client:
+        body = client.get("/open311/discovery.json", headers={"Host": "evil.example"}).json()
+    assert body["endpoints"][0]["url"] == "https://grid.example.org/open311/v2/"
