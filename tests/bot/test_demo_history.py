@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from bot.demo import seed
 from bot.demo_history import CHANNEL, DAYS, generate
-from services import dashboard
+from services import dashboard, exports
 from storage.db import create_schema, make_engine
 from storage.models import (
     Community,
@@ -126,6 +126,18 @@ def test_kept_messages_and_a_notice(history):
     assert [m.staff_reply for m in kept if m.handled_at is not None][0].startswith("您好")
     assert notice.title == "停水通知" and notice.recipients > 0
     assert local(notice.created_at, TZ).date() < local(NOW, TZ).date()
+
+
+def test_the_exports_have_the_month(history):
+    engine, report = history
+    start, end = period(None, None, NOW, TZ)
+    with Session(engine) as s:
+        tickets = exports.tickets(s, exports.Filters(start, end), NOW, TZ)
+        sent = exports.notices(s, exports.Filters(start, end), NOW, TZ)
+    assert len(tickets.rows) == report.tickets
+    assert exports.to_csv(tickets).startswith("\ufeff".encode())
+    assert sent.rows and "演示记录（未实际发送）" in {
+        row[sent.headers.index("推送渠道")] for row in sent.rows}
 
 
 def test_a_second_start_adds_nothing(history):

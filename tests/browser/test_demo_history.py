@@ -39,6 +39,10 @@ def test_the_demo_queue_and_dashboard_with_a_month_of_history(server, clock, pag
     shot(page, "queue")
     if update_docs():
         page.screenshot(path=str(DOCS / "console.png"))
+    queue.get_by_role("link").first.click()  # the most overdue ticket: its month on the page
+    expect(page.locator("main")).to_contain_text("督办")
+    expect(page.locator("main")).to_contain_text("演示记录 已发送")
+    shot(page, "ticket")
     page.goto("/console/dashboard")
     expect(page.get_by_role("heading", name="数据看板")).to_be_visible()
     page.wait_for_function("() => window.Chart && Chart.getChart('chart-per-day')")
