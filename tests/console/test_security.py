@@ -294,3 +294,13 @@ def test_csv_cells_never_start_a_formula(text):
     body = to_csv(Table("tickets", "工单", ["问题描述"], [[text]]))
     [_, [cell]] = list(csv.reader(io.StringIO(body.decode("utf-8-sig"), newline="")))
     assert cell == "'" + text
+
+
+def test_every_console_route_but_the_login_needs_a_session(console_app):
+    public = {"/console/login", "/console/login/link"}
+    routes = [(path, route) for path, route in _routes(console_app.routes)
+              if path.startswith("/console")]
+    assert len(routes) >= 30, [p for p, _ in routes]
+    open_ = sorted({path for path, route in routes
+                    if path not in public and web._logged_in not in _calls(route.dependant)})
+    assert open_ == [], f"console routes anyone may call: {open_}"
