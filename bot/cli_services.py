@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 care = lazy_module("storage.care")
 lending = lazy_module("storage.lending")
 care_actions = lazy_module("services.care")
+care_notify = lazy_module("services.care_notify")
 
 station_app = typer.Typer(help="便民服务驿站：物品、库存、借还。",
                           no_args_is_help=True)
@@ -324,7 +325,7 @@ def care_list() -> None:
             waiting = len(care.roster(session, row.id, (care.EnrollmentStatus.WAITING,)))
             window = {"open": "报名中", "not_yet": f"{show(row.signup_opens_at, tz)}开放",
                       "closed": "已截止"}[care.window_state(row, now)]
-            typer.echo(f"#{row.id} {prog.name}（{row.name}） {care.weekdays_text(row)} "
+            typer.echo(f"#{row.id} {prog.name}（{row.name}） {care_notify.weekdays_text(row)} "
                        f"{row.start_time}-{row.end_time}  {prog.grade_min}-{prog.grade_max}年级  "
                        f"{row.taken}/{row.capacity}  候补{waiting}  {window}")
 

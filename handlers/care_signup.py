@@ -163,12 +163,12 @@ def _eligibility(turn: Turn, row: CareSession, child: dict[str, Any]) -> str | N
     except NotEligible:
         if child.get("grade") is not None:
             return msg("care.not_eligible_grade", programme=prog.name, min=prog.grade_min,
-                       max=prog.grade_max, name=child.get("name") or "孩子",
+                       max=prog.grade_max, name=child.get("name") or msg("care.child"),
                        grade=notify.grade_text(child["grade"], None))
         low = prog.age_min if prog.age_min is not None else prog.grade_min + 5
         high = prog.age_max if prog.age_max is not None else prog.grade_max + 7
         return msg("care.not_eligible_age", programme=prog.name, low=low, high=high,
-                   name=child.get("name") or "孩子", age=child["age"])
+                   name=child.get("name") or msg("care.child"), age=child["age"])
     return None
 
 
@@ -383,8 +383,8 @@ def cancel(turn: Turn, text: str) -> str:
     if enrollment is None:
         if not rows:
             return msg("care.cancel_none")
-        return msg("care.cancel_which", numbers="、".join(f"{e.number}（{e.child_name}）"
-                                                           for e in rows))
+        return msg("care.cancel_which", numbers=msg("text.list_sep").join(
+            msg("text.with_aside", main=e.number, aside=e.child_name) for e in rows))
     try:
         freed = care_actions.cancel(turn.session, enrollment, turn.resident, turn.now)
     except (WrongState, NotAllowed):

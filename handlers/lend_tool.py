@@ -180,7 +180,7 @@ def _offer_line(turn: Turn, item: LendItem, quantity: int) -> str:
     if item.available >= quantity:
         return msg("lending.offer_line", name=item.name, quantity=quantity, station=station.name,
                    address=station.address or "-", available=item.available,
-                   days=item.loan_days, terms=("，" + terms) if terms else "")
+                   days=item.loan_days, terms=(msg("text.clause_sep") + terms) if terms else "")
     return msg("lending.offer_line_full", name=item.name, quantity=quantity,
                station=station.name, days=item.loan_days)
 
@@ -325,7 +325,7 @@ def renew(turn: Turn, text: str) -> str:
     if loan is None:
         if not out:
             return msg("lending.renew_none")
-        return msg("lending.renew_which", numbers="、".join(x.number for x in out))
+        return msg("lending.renew_which", numbers=msg("text.list_sep").join(x.number for x in out))
     try:
         lending_actions.renew(turn.session, loan, turn.resident, turn.now)
     except (WrongState, NotAllowed):
@@ -353,7 +353,7 @@ def cancel(turn: Turn, text: str) -> str:
             return _leave_queue(turn, waits, text)
         if not held:
             return msg("lending.cancel_none")
-        return msg("lending.cancel_which", numbers="、".join(x.number for x in held))
+        return msg("lending.cancel_which", numbers=msg("text.list_sep").join(x.number for x in held))
     try:
         released = lending_actions.cancel_hold(turn.session, loan, turn.resident, turn.now)
     except (WrongState, NotAllowed):
@@ -371,7 +371,7 @@ def _leave_queue(turn: Turn, waits: list[LendWait], text: str) -> str:
     for wait in chosen:
         lending_actions.cancel_wait(turn.session, wait, turn.resident, turn.now)
         names.append(turn.session.get(LendItem, wait.item_id).name)
-    return msg("lending.wait_cancelled", names="、".join(names))
+    return msg("lending.wait_cancelled", names=msg("text.list_sep").join(names))
 
 
 def how_to_return(turn: Turn) -> str:

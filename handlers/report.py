@@ -116,7 +116,7 @@ def continue_report(turn: Turn) -> str | None:
 def _ask_where(turn: Turn, key: str = "location.ask_where") -> str:
     """「问题在哪里？」 naming up to PLACES_SHOWN of the community's places (if it has any)."""
     names = [p.name for p in org.places(turn.session, community.community_of(turn))][:PLACES_SHOWN]
-    return msg(key, places="、".join(names)) if names else msg(key + "_plain")
+    return msg(key, places=msg("text.list_sep").join(names)) if names else msg(key + "_plain")
 
 
 def _answer_where(turn: Turn, state: dict[str, Any]) -> str | None:

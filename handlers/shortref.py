@@ -136,7 +136,7 @@ def lookup(turn: Turn, ref: Ref, candidates: Iterable[Ticket], list_hint: str, o
         if len(hits) == 1:
             return hits[0], None
         if hits:
-            return None, msg("shortref.ambiguous", tail=tail, numbers="、".join(hits))
+            return None, msg("shortref.ambiguous", tail=tail, numbers=msg("text.list_sep").join(hits))
     return None, msg("ticket_not_found", no=tail)
 
 
@@ -144,7 +144,9 @@ def line(n: int, ticket: Ticket, excerpt_chars: int = 12) -> dict[str, str]:
     """Fields of a list line: ``n`` (position), ``about`` (category + a short excerpt of
     the description, at most ``excerpt_chars`` characters, 「…」 when cut)."""
     clauses = _CLAUSE.split(ticket.description or "")
-    text = "，".join(c.strip() for c in clauses if c.strip() and not _ADDRESS_ONLY.match(c.strip()))
+    text = msg("text.clause_sep").join(c.strip() for c in clauses
+                                       if c.strip() and not _ADDRESS_ONLY.match(c.strip()))
     excerpt = text if len(text) <= excerpt_chars else text[:excerpt_chars] + "…"
     category = ticket.category or msg(f"kind.{ticket.kind}")
-    return {"n": str(n), "about": f"{category}「{excerpt}」" if excerpt else category}
+    return {"n": str(n),
+            "about": msg("text.quoted", head=category, text=excerpt) if excerpt else category}

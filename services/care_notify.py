@@ -31,6 +31,17 @@ def day_text(day: date | None) -> str:
                weekday=msg(f"promise.weekday_{day.isoweekday()}"))
 
 
+def weekdays_text(row: CareSession) -> str:
+    """A session's days as people read them: 「周一至周五」 for three or more days in a row,
+    else 「周一、三、五」 (``CareSession.weekdays`` is "1,3,5", ISO weekdays)."""
+    days = [int(d) for d in row.weekdays.split(",") if d]
+    if len(days) > 2 and days == list(range(days[0], days[-1] + 1)):
+        return msg("care.weekday_range", first=msg(f"promise.weekday_{days[0]}"),
+                   last=msg(f"promise.weekday_{days[-1]}"))
+    return msg("care.weekday_list",
+               days=msg("text.list_sep").join(msg(f"care.day_{d}") for d in days))
+
+
 def grade_text(grade: int | None, age: int | None) -> str:
     """「3年级」, 「初一」 or 「8岁」."""
     if grade is not None:
@@ -44,7 +55,7 @@ def session_fields(session: Session, row: CareSession) -> dict[str, str]:
     return {
         "session": msg("care.session_name", programme=prog.name, session=row.name),
         "programme": prog.name,
-        "days": care.weekdays_text(row), "start": row.start_time, "end": row.end_time,
+        "days": weekdays_text(row), "start": row.start_time, "end": row.end_time,
         "location": row.location or prog.location or "-",
         "fee": msg("care.free") if not prog.fee_yuan else msg("care.fee", fee=prog.fee_yuan),
         "grades": msg("care.grades", min=prog.grade_min, max=prog.grade_max),

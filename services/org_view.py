@@ -23,7 +23,8 @@ from datetime import date
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from storage.care import CareSession, Enrollment, EnrollmentStatus, Programme, weekdays_text
+from services.care_notify import weekdays_text
+from storage.care import CareSession, Enrollment, EnrollmentStatus, Programme
 from storage.import_parse import WORDS
 from storage.lending import LendItem, LendWait, Loan, LoanStatus, Station, WaitStatus
 from storage.models import (

@@ -42,7 +42,8 @@ from storage.times import as_utc, local
 NUMBER_PREFIX = numbers.ENROLLMENT_PREFIX
 """Enrollment numbers: BM<yyyymmdd>-<nnnn> (报名)."""
 WEEKDAY_NAMES = "一二三四五六日"
-"""ISO weekday 1…7 → 周一…周日."""
+"""ISO weekday 1…7 → 周一…周日, as ``parse_weekdays`` reads them (people read
+``services.care_notify.weekdays_text``)."""
 
 
 def _ts(nullable: bool = True, index: bool = False):
@@ -435,14 +436,6 @@ def open_sessions(session: Session, now: datetime, kind: str | None = None,
 def programme_of(session: Session, row: CareSession) -> Programme:
     """The programme a session belongs to."""
     return session.get(Programme, row.programme_id)
-
-
-def weekdays_text(row: CareSession) -> str:
-    """"周一至周五" for 1…5 consecutive, else "周一、三、五"."""
-    days = [int(d) for d in row.weekdays.split(",") if d]
-    if len(days) > 2 and days == list(range(days[0], days[-1] + 1)):
-        return f"周{WEEKDAY_NAMES[days[0] - 1]}至周{WEEKDAY_NAMES[days[-1] - 1]}"
-    return "周" + "、".join(WEEKDAY_NAMES[d - 1] for d in days)
 
 
 def first_class_day(row: CareSession, after: date) -> date | None:

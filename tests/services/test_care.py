@@ -10,6 +10,7 @@ import pytest
 from sqlmodel import Session, select
 
 from services import care as care_actions
+from services import care_notify
 from services.care import AlreadyEnrolled, Child, NotEligible, SignupClosed
 from services.errors import NotAllowed
 from storage import Conflict, ImportFormatError, care
@@ -130,7 +131,12 @@ def test_first_class_day_follows_weekdays_and_term_dates(session):
     row.starts_on, row.ends_on = date(2027, 1, 18), date(2027, 2, 12)
     assert care.first_class_day(row, date(2026, 11, 22)) == date(2027, 1, 18)
     assert care.first_class_day(row, date(2027, 2, 12)) is None
-    assert care.weekdays_text(row) == "周一至周五"
+    assert care_notify.weekdays_text(row) == "周一至周五"
+    row.weekdays = "1,3,5"
+    assert care_notify.weekdays_text(row) == "周一、三、五"
+    row.weekdays = "6,7"
+    assert care_notify.weekdays_text(row) == "周六、日"
+    row.weekdays = "1,2,3,4,5"
     assert care.parse_weekdays("周一、周三、周五") == "1,3,5"
     with pytest.raises(ValueError):
         care.parse_weekdays("8")
