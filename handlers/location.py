@@ -36,7 +36,6 @@ from storage import categories, org
 from storage.models import Building, Place, Resident
 
 RULES_FILE = Path(__file__).with_name("location.toml")
-_CLAUSE_END = re.compile(r"[，,。；;！!？?\n]")
 
 
 @dataclass(frozen=True)
@@ -48,6 +47,7 @@ class Rules:
     doors: tuple[str, ...]
     home_words: tuple[str, ...]
     home_cue: re.Pattern[str]
+    clause_end: re.Pattern[str]
     variants: dict[str, tuple[str, ...]]
 
 
@@ -59,9 +59,10 @@ def rules() -> Rules:
         neutral=tuple(sorted(raw["neutral"], key=len, reverse=True)),
         # an address may stand between an owner and the door: 我家3-2-1702门口
         owned=re.compile("(?:" + "|".join(map(re.escape, raw["owners"])) + ")"
-                         + "[0-9a-z#\\s" + re.escape("-－" + raw["address_chars"]) + "]*$"),
+                         + "[0-9a-z#\\s" + re.escape(raw["address_chars"]) + "]*$"),
         home_words=tuple(raw["home_words"]),
         home_cue=re.compile("|".join(f"(?:{c})" for c in raw["home_cues"])),
+        clause_end=re.compile(raw["clause_end"]),
         variants={k: tuple(v) for k, v in raw.get("variants", {}).items()},
         doors=tuple(raw["doors"]),
     )
@@ -97,7 +98,7 @@ def home_claim(text: str) -> HomeClaim | None:
     (``home_cues``) in the same clause: 「住5号楼的人乱扔垃圾」 is no claim."""
     text = _norm(text)
     for cue in rules().home_cue.finditer(text):
-        end = _CLAUSE_END.search(text, cue.end())
+        end = rules().clause_end.search(text, cue.end())
         clause_end = end.start() if end else len(text)
         address = extract_address(text[cue.end():clause_end])
         if "building" in address:

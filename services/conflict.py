@@ -46,6 +46,8 @@ class Words:
     near: int
     window: int
     others: tuple[str, ...]
+    of: str
+    """The possessive particle (的) that may stand between another employer and a role word."""
 
 
 @cache
@@ -55,7 +57,7 @@ def words(path: Path = WORDS_FILE) -> Words:
     return Words(roles={role: tuple(ws) for role, ws in raw["roles"].items()},
                  conduct=tuple(raw["conduct"]), complain=tuple(raw["complain"]),
                  near=int(raw["near"]), window=int(raw["window"]),
-                 others=tuple(raw["others"]))
+                 others=tuple(raw["others"]), of=raw["of"])
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,7 @@ def _about_role(text: str, role_words: tuple[str, ...], w: Words) -> bool:
         while start >= 0:
             end = start + len(word)
             near = text[max(0, start - w.near):start]
-            ours = not any(near.endswith(o) or near.endswith(o + "的") for o in w.others)
+            ours = not any(near.endswith(o) or near.endswith(o + w.of) for o in w.others)
             if ours and (any(v in near for v in w.complain)
                          or _conduct_near(text[end:end + w.window], w)
                          or _conduct_near(text[max(0, start - w.window):start][::-1], w,
