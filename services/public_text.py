@@ -35,7 +35,7 @@ _SURNAMES = ("张王李赵刘陈杨黄吴周徐孙马朱胡郭何高林罗郑梁
              "苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝"
              "龚邵万钱严覃武戴莫孔向汤欧阳司马诸葛上官")
 _BARE_NAME = re.compile(rf"(?<=[的是叫找和与,，、:：\s])[{_SURNAMES}][\u4e00-\u9fff]{{1,2}}"
-                        r"(?=[,，。.!！;；、\s]|$)")
+                        r"(?=[,，。.!！?？;；、:：()（）\s]|$)")
 """A common surname and one or two characters standing alone between 的/是/找 … and a
 punctuation mark (「…501的张三，」)."""
 _TITLE = re.compile(r"[\u4e00-\u9fff](?=(?:先生|女士|小姐|阿姨|大爷|大妈|大姐|大哥|师傅|老师|"

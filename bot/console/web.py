@@ -49,6 +49,7 @@ from services import accounts
 from services.errors import Invalid, NotAllowed, ServiceError, WrongState
 from services.messages import msg, role_name
 from services.permissions import may
+from services.public_text import public_text
 from storage import Conflict
 from storage import NotFound as StorageNotFound
 from storage.accounts import AuditEntry
@@ -254,11 +255,22 @@ def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
+AUDIT_FREE_TEXT = frozenset({"text", "note", "reason"})
+"""``audit`` detail keys holding what staff typed (masked through ``public_text``)."""
+
+
 def audit(session: Session, request: Request | None, me: GridWorker | None, action: str,
           target_kind: str | None = None, target_id: object = None, **detail: Any) -> AuditEntry:
     """Add one audit log row (committed with the caller's transaction): ``action`` such as
     "ticket.assign", by ``me``, on ``target_kind``/``target_id`` (str()'d), with ``detail``
-    (JSON-able values). The time is ``app.state.clock``'s now."""
+    (JSON-able values). The time is ``app.state.clock``'s now.
+
+    Free text in ``detail`` (``AUDIT_FREE_TEXT`` keys: a note, a message to a resident, a
+    reason) is kept through ``services.public_text``: the audit log is never rewritten when a
+    resident unsubscribes (``services.privacy`` forgets their data in the tickets, timeline
+    and messages, which keep the full text), so it must not hold their phone, room or name."""
+    detail = {k: public_text(v) if k in AUDIT_FREE_TEXT and isinstance(v, str) else v
+              for k, v in detail.items()}
     entry = AuditEntry(at=_now(request) if request is not None else None, worker_id=me.id if me else None,
                        action=action, target_kind=target_kind,
                        target_id=None if target_id is None else str(target_id),

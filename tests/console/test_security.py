@@ -304,3 +304,18 @@ def test_every_console_route_but_the_login_needs_a_session(console_app):
     open_ = sorted({path for path, route in routes
                     if path not in public and web._logged_in not in _calls(route.dependant)})
     assert open_ == [], f"console routes anyone may call: {open_}"
+
+
+def test_the_audit_log_keeps_no_residents_phone_room_or_name(console, street):
+    from storage.accounts import AuditEntry
+
+    _, _, number = _ids(street, "幸福新社区")
+    login(console, "admin-1")
+    typed = "已电话联系3号楼501的张三（13812345678），明天上门"
+    assert post(console, f"/console/tickets/{number}/note", {"text": typed}).status_code == 200
+    with Session(street) as s:
+        [entry] = s.exec(select(AuditEntry).where(AuditEntry.action == "ticket.note")).all()
+    kept = entry.detail["text"]
+    assert kept.startswith("已电话联系") and kept.endswith("明天上门")
+    for personal in ("13812345678", "501", "张三"):
+        assert personal not in kept, kept
