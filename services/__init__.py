@@ -65,6 +65,8 @@ Shape (one job per module)::
                       saves up within settings.config_reload_s)
       notices.py      sending a notice (通知) to the residents ``storage.notices`` picks
       privacy.py      forgetting a resident who unsubscribed (every table scrubbed)
+      public_text.py  free text for anonymous readers and the audit log: scrub + names,
+                      rooms, 3+ digit runs, e-mail and WeChat accounts masked
       lending.py      工具借用: request, cancel_wait, cancel_hold, renew (residents);
                       hand_out, take_back (station staff, ``permissions.may_lend``);
                       expire_holds (the worker)
