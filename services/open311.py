@@ -16,7 +16,9 @@ What a request shows (``request_fields``) — GET is public in GeoReport, so it 
 personal data: no reporter name, phone, unit or room; ``description`` and ``status_notes`` go
 through ``services.public_text`` (phones, addresses, rooms, coordinates, e-mail and WeChat
 accounts, names masked: stricter than ``services.privacy.scrub``); ``address`` is the
-community and the building or public place (「幸福新社区3号楼」), never the flat; ``media_url``
+community and the building or public place (「幸福新社区3号楼」), never the flat; ``lat`` /
+``long`` the building's or place's coordinates, else the ticket's point rounded to about
+100 m (``public_point``: a resident's shared location is their home); ``media_url``
 only a picture the Open311 client itself posted (residents' WeChat photos stay inside).
 ``status`` is "open" while the ticket is in ``TicketStatus.OPEN``, else "closed" (resolved
 counts as closed: the work is done; a 不满意 reopens it). ``agency_responsible`` is the
@@ -254,12 +256,9 @@ def _fields_of(session: Session, tickets: list[Ticket], tz: str) -> list[dict[st
 def _fields(session: Session, ticket: Ticket, updated_at: datetime, media_url: str | None,
             tz: str) -> dict[str, Any]:
     category = category_file.load().get(ticket.category)
-    latitude, longitude = ticket.latitude, ticket.longitude
     building = org.building(session, ticket.building_id) if ticket.building_id else None
     place = org.place(session, ticket.place_id) if ticket.place_id else None
-    spot = building or place
-    if latitude is None and spot is not None:
-        latitude, longitude = spot.latitude, spot.longitude
+    latitude, longitude = public_point(ticket, building or place)
     return {
         "service_request_id": ticket.number,
         "status": "open" if ticket.status in TicketStatus.OPEN else "closed",
@@ -279,6 +278,22 @@ def _fields(session: Session, ticket: Ticket, updated_at: datetime, media_url: s
         "long": longitude,
         "media_url": media_url,
     }
+
+
+PUBLIC_POINT_DECIMALS = 3
+"""A ticket's own point is shown rounded to this many decimals (about 100 m): a resident's
+shared WeChat location is where they live."""
+
+
+def public_point(ticket: Ticket, spot: Any) -> tuple[float | None, float | None]:
+    """(lat, long) anyone may read: the building's or public place's own coordinates when it
+    has them, else the ticket's point rounded to ``PUBLIC_POINT_DECIMALS``, else Nones."""
+    if spot is not None and spot.latitude is not None and spot.longitude is not None:
+        return spot.latitude, spot.longitude
+    if ticket.latitude is None or ticket.longitude is None:
+        return None, None
+    return (round(ticket.latitude, PUBLIC_POINT_DECIMALS),
+            round(ticket.longitude, PUBLIC_POINT_DECIMALS))
 
 
 def status_notes(session: Session, ticket: Ticket) -> str:

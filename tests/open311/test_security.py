@@ -105,3 +105,21 @@ def test_discovery_names_the_configured_site_whatever_the_host_header(settings, 
     with TestClient(app) as client:
         body = client.get("/open311/discovery.json", headers={"Host": "evil.example"}).json()
     assert body["endpoints"][0]["url"] == "https://grid.example.org/open311/v2/"
+
+
+def test_a_residents_shared_location_is_never_shown_precisely(o311, chat, community):
+    from services import tickets
+    from storage.db import session_scope
+    from storage.models import Ticket
+    from tests.chat import START
+
+    chat.say("resident-1", "3号楼楼道灯坏了")
+    [ticket] = chat.tickets()
+    with session_scope(community) as session:
+        tickets.attach(session, session.get(Ticket, ticket.id), None, START,
+                       point=(41.8012345, 123.4345678, "我家"))
+    response = o311.get(f"{BASE}/requests/{ticket.number}.json")
+    assert response.status_code == 200
+    assert "41.8012345" not in response.text and "123.4345678" not in response.text
+    [row] = response.json()
+    assert row["lat"] is None or abs(row["lat"] - 41.8012345) > 1e-4 or row["lat"] == 41.801
