@@ -134,6 +134,9 @@ def generate(engine: Engine, now: datetime, tz: str = "Asia/Shanghai", *, days: 
     now = as_utc(now)
     rng = random.Random(seed)
     report = HistoryReport()
+    timers_log = logging.getLogger(escalation.log.name)
+    level = timers_log.level
+    timers_log.setLevel(logging.WARNING)  # not one INFO line per past 督办 step at start-up
     try:
         with session_scope(engine) as session:
             if session.exec(select(Ticket.id).limit(1)).first() is not None or session.exec(
@@ -153,6 +156,8 @@ def generate(engine: Engine, now: datetime, tz: str = "Asia/Shanghai", *, days: 
     except ServiceError as exc:
         log.warning("demo history not made: %s", exc)
         return None
+    finally:
+        timers_log.setLevel(level)
     report.seconds = round(time.perf_counter() - began, 2)
     log.info("demo history: %d tickets, %d steps, %d timer steps, %d pushes in %.1f s",
              report.tickets, report.steps, report.timer_steps, report.pushes, report.seconds)

@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
 from bot.demo import seed
-from bot.demo_history import CHANNEL, DAYS, generate
+from bot.demo_history import CHANNEL, DAYS, WORDS_FILE, generate, words
 from services import dashboard, exports
 from storage.db import create_schema, make_engine
 from storage.models import (
@@ -179,6 +179,16 @@ def test_no_community_no_history(tmp_path: Path):
             assert s.exec(select(func.count()).select_from(Community)).one() == 0
     finally:
         engine.dispose()
+
+
+def test_the_words_file_names_only_known_categories(tmp_path: Path):
+    assert {c["name"] for c in words()["category"]} >= {"暖气", "楼道灯", "漏水", "停车"}
+    bad = tmp_path / "words.toml"
+    bad.write_text(WORDS_FILE.read_text(encoding="utf-8").replace('name = "暖气"',
+                                                                  'name = "暖器"'),
+                   encoding="utf-8")
+    with pytest.raises(ValueError, match="暖器"):
+        words(bad)
 
 
 def test_serve_demo_makes_the_history_once(monkeypatch, tmp_path: Path):
