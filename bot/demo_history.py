@@ -44,16 +44,18 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, update
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, or_, select
 
-from services import escalation, handover, kept, notices, questions
+from services import escalation, handover, kept, lending, notices, questions
 from services import tickets as life
 from services.errors import ServiceError
 from services.messages import msg
 from services.tickets import NewTicket, Reporter
 from storage import categories, sla
+from storage import lending as lending_repo
 from storage import notices as notice_repo
 from storage.db import session_scope
+from storage.lending import LendItem, Loan, Station
 from storage.models import (
     Building,
     Community,
@@ -558,4 +560,64 @@ def _extras(sim: _Sim, orgs: list[_Org], homes: dict[int, list[Home]], rng: rand
         sim.at(when, message(n, text, people[(n * 7) % len(people)].resident_id))
         if n == 0 and first.admin_id:
             sim.at(when + timedelta(hours=2), answer(n, table["kept"]["answer"]))
+    _loans(sim, first, people, rng, now, tz)
     sim.run()
+
+
+LOANS = 16
+"""Tool loans (工具借用) at the first community's station over the period."""
+
+
+def _loans(sim: _Sim, org: _Org, people: list[Home], rng: random.Random, now: datetime,
+           tz: str) -> None:
+    """``LOANS`` requests at the community's lending station through ``services.lending``,
+    each handed out a few hours later by its station staff and brought back before it is
+    due (a request for an item that is all out is not made: no waiting lists, no holds
+    left to expire at start-up)."""
+    session = sim.session
+    staff = session.exec(select(GridWorker.id).where(
+        GridWorker.role == Role.STATION_STAFF, GridWorker.active,
+        or_(GridWorker.community_id == org.community_id, col(GridWorker.community_id).is_(None)))
+        .order_by(GridWorker.id)).first()
+    items = [(i.id, i.loan_days) for i in session.exec(
+        select(LendItem).join(Station, Station.id == LendItem.station_id)
+        .where(Station.community_id == org.community_id, Station.active)
+        .order_by(LendItem.id))]
+    if staff is None or not items:
+        return
+    zone = ZoneInfo(tz)
+    for n in range(LOANS):
+        item_id, days = rng.choice(items)
+        day = now.astimezone(zone).date() - timedelta(days=rng.randint(1, DAYS - 2))
+        at = as_utc(datetime.combine(day, datetime.min.time(), zone)
+                    + timedelta(hours=rng.uniform(8.5, 14)))  # the station's hours
+        out = at + timedelta(hours=rng.uniform(0.5, 3))
+        back = out + timedelta(days=rng.randint(0, max(days - 1, 0)), hours=rng.uniform(1, 3))
+        box: dict[str, int] = {}
+        resident_id = people[(n * 11 + 3) % len(people)].resident_id
+
+        def ask(session: Session, when: datetime, item_id=item_id, resident_id=resident_id,
+                box=box) -> None:
+            resident = session.get(Resident, resident_id)
+            item = session.get(LendItem, item_id)
+            if item.available < 1 or lending_repo.open_units(session, resident_id) >= 1:
+                return
+            loan = lending.request(session, item_id, resident, 1, when)
+            box["loan"] = loan.id
+            sim.report.steps += 1
+
+        def hand(kind: str, box=box):
+            def step(session: Session, when: datetime) -> None:
+                if "loan" not in box:
+                    return
+                loan = session.get(Loan, box["loan"])
+                if kind == "out":
+                    lending.hand_out(session, loan, staff, when, tz)
+                else:
+                    lending.take_back(session, loan, staff, when)
+                sim.report.steps += 1
+            return step
+
+        sim.at(at, ask)
+        sim.at(out, hand("out"))
+        sim.at(back, hand("back"))

@@ -17,6 +17,7 @@ from bot.demo import seed
 from bot.demo_history import CHANNEL, DAYS, WORDS_FILE, generate, words
 from services import dashboard, exports
 from storage.db import create_schema, make_engine
+from storage.lending import Loan, LoanStatus
 from storage.models import (
     Community,
     InboundMessage,
@@ -114,6 +115,18 @@ def test_history_pushes_are_delivered_and_no_timer_is_overdue_at_start(history):
     assert channels == {CHANNEL}
     assert newest <= NOW
     assert due_now == 0  # the worker's first sweep finds nothing of the past to fire
+
+
+def test_tools_were_lent_and_brought_back_in_time(history):
+    engine, _ = history
+    with Session(engine) as s:
+        loans = s.exec(select(Loan)).all()
+    assert len(loans) >= 8
+    assert {loan.status for loan in loans} <= {LoanStatus.RETURNED, LoanStatus.OUT}
+    assert sum(1 for loan in loans if loan.status == LoanStatus.RETURNED) >= len(loans) - 3
+    assert all(as_utc(loan.due_at) > NOW for loan in loans if loan.status == LoanStatus.OUT)
+    assert all(as_utc(loan.returned_at) <= as_utc(loan.due_at) for loan in loans
+               if loan.returned_at is not None)
 
 
 def test_kept_messages_and_a_notice(history):
