@@ -42,6 +42,7 @@ from urllib.parse import quote, urlencode
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import DataError
 from sqlmodel import Session
 
 from bot.settings import Settings
@@ -382,3 +383,16 @@ def install(app: FastAPI, router) -> None:  # noqa: ANN001 - an APIRouter
 
     for kind in (ServiceError, StorageNotFound, Conflict):
         app.add_exception_handler(kind, _service_error)
+
+    async def _out_of_range(request: Request, exc: Exception) -> Response:
+        """A number in the URL or form beyond what the database stores (?page=999…9,
+        /kept/999…9/answer: PostgreSQL's DataError, SQLite's OverflowError) names nothing
+        there is: 404, not a server error."""
+        if not request.url.path.startswith("/console"):
+            log.error("unhandled error on %s", request.url.path, exc_info=exc)
+            return Response("Internal Server Error", status_code=500)
+        log.warning("out-of-range value on %s: %s", request.url.path, exc)
+        return error_response(request, 404, ERROR_TEXT[404])
+
+    for kind in (DataError, OverflowError):
+        app.add_exception_handler(kind, _out_of_range)

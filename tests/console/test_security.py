@@ -219,6 +219,8 @@ def test_no_request_leaves_a_connection_idle_in_transaction(console, street):
         post(console, "/console/kept/999999/answer", {"text": "x"})
         console.post(f"/console/tickets/{own_ticket}/note", data={"text": "no csrf"})
         post(console, "/console/config/import/apply", {"token": "nope"})
+        console.get("/console/audit", params={"page": "99999999999999999999"})
+        post(console, "/console/kept/99999999999999999999/answer", {"text": "x"})
     assert _idle_in_transaction(console.app.state.engine) == []
 
 
@@ -319,3 +321,31 @@ def test_the_audit_log_keeps_no_residents_phone_room_or_name(console, street):
     assert kept.startswith("已电话联系") and kept.endswith("明天上门")
     for personal in ("13812345678", "501", "张三"):
         assert personal not in kept, kept
+
+
+ODD_VALUES = ["-1", "0", "99999999999999999999", "abc", "'--", "é", "2026-13-45", "<x>", ""]
+
+
+def test_odd_query_values_are_never_a_server_error(console_app, street):
+    from fastapi.testclient import TestClient
+
+    routes = [(path, route) for path, route in _routes(console_app.routes)
+              if path.startswith("/console") and "GET" in route.methods
+              and not route.dependant.path_params and route.dependant.query_params]
+    assert len(routes) >= 8
+    with TestClient(console_app, raise_server_exceptions=False) as client:
+        login(client, "street-1")
+        failures = []
+        for path, route in routes:
+            for param in route.dependant.query_params:
+                name = param.alias or param.name
+                for value in ODD_VALUES:
+                    response = client.get(path, params={name: value}, follow_redirects=False)
+                    if response.status_code >= 500:
+                        failures.append((path, name, value, response.status_code))
+        for url in ("/console/kept/99999999999999999999/answer",
+                    "/console/kept/99999999999999999999/ticket"):
+            response = post(client, url, {"text": "x", "category": "repair:"})
+            if response.status_code != 404:
+                failures.append((url, response.status_code))
+    assert failures == [], "\n".join(map(str, failures))
