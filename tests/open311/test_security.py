@@ -123,3 +123,26 @@ def test_a_residents_shared_location_is_never_shown_precisely(o311, chat, commun
     assert "41.8012345" not in response.text and "123.4345678" not in response.text
     [row] = response.json()
     assert row["lat"] is None or abs(row["lat"] - 41.8012345) > 1e-4 or row["lat"] == 41.801
+
+
+ODD = ["-1", "0", "99999999999999999999", "abc", "'--", "é", "2026-13-45", "<x>", "", "1e309",
+       "nan", "b99999999999999999999", "p-1"]
+
+
+def test_odd_values_are_never_a_server_error(o311, api_key):
+    failures = []
+    for name in ("service_request_id", "service_code", "start_date", "end_date", "status",
+                 "jurisdiction_id"):
+        for value in ODD:
+            response = o311.get(f"{BASE}/requests.json", params={name: value})
+            if response.status_code >= 500:
+                failures.append(("GET", name, value, response.status_code))
+    for name in ("lat", "long", "address_id", "address_string", "jurisdiction_id", "media_url",
+                 "email", "phone", "device_id", "account_id"):
+        for value in ODD:
+            fields = {"api_key": api_key, "service_code": "lift", "address_string": "2号楼",
+                      "lat": "41.8", "long": "123.4", name: value}
+            response = o311.post(f"{BASE}/requests.json", data=fields)
+            if response.status_code >= 500:
+                failures.append(("POST", name, value, response.status_code))
+    assert failures == [], "\n".join(map(str, failures))
