@@ -349,3 +349,17 @@ def test_odd_query_values_are_never_a_server_error(console_app, street):
             if response.status_code != 404:
                 failures.append((url, response.status_code))
     assert failures == [], "\n".join(map(str, failures))
+
+
+def test_an_import_file_in_gbk_or_binary_is_a_page_not_a_server_error(console_app, street):
+    from fastapi.testclient import TestClient
+
+    csv_text = ("street,community,grid_code,grid_name,buildings,name,openid,phone,role\n"
+                "和平街道,幸福新社区,G04,第四网格,13-14,新网格员,worker-g4,13800000004,网格员\n")
+    with TestClient(console_app, raise_server_exceptions=False) as client:
+        login(client, "admin-1")
+        for name, body in (("org.csv", csv_text.encode("gbk")), ("org.yaml", b"\xff\xfe\x00bad"),
+                           ("org.csv", b"\x00" * 64)):
+            page = post(client, "/console/config/import/check",
+                        files={"file": (name, body, "text/csv")})
+            assert page.status_code in (200, 422), (name, page.status_code)
