@@ -152,6 +152,7 @@ def change_password(request: Request, db: DbDep, me: StaffDep, now: NowDep, sett
         return refuse(msg("console.auth.new_short", n=accounts.MIN_PASSWORD_CHARS))
     token, _row = accounts.start_session(db, worker, now, max_s=settings.console_session_max_s,
                                          ip=client_ip(request), user_agent=request.headers.get("user-agent"))
+    throttle.succeeded(account)  # the right current password: as a login would
     audit(db, request, worker, "password_changed", "worker", worker.id)
     db.commit()
     response = redirect(request, "/console/", ok=msg("console.auth.password_changed"))
