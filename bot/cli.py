@@ -1,7 +1,8 @@
 """The `gridbot` command line (typer).
 
-    gridbot serve [--host --port] [--demo] [--workers N]
-                                             web app (and, embedded, the worker)
+    gridbot serve [--host --port] [--demo [--no-history]] [--workers N]
+                                             web app (and, embedded, the worker); --demo
+                                             also makes 30 days of demo history once
     gridbot worker                           the worker process: pushes and timers
     gridbot import FILE [--dry-run]          load a community's structure and staff (all or
                                              nothing; --allow-moves to move between grids)
