@@ -64,9 +64,13 @@ def server(settings: Settings, community: Engine, clock: FrozenClock,
         yield Server(url, community, sim)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
-    """One headless chromium for the run (skipped without /usr/bin/chromium)."""
+    """One headless chromium for the browser tests (skipped without /usr/bin/chromium).
+
+    Package scope, not session: Playwright's sync API keeps an event loop running in the main
+    thread while it is open, and every later test calling ``asyncio.run`` would fail with
+    "cannot be called from a running event loop"; it closes when the browser tests are done."""
     if not CHROMIUM.exists():
         pytest.skip("no /usr/bin/chromium (apt-get install chromium) for the browser tests")
     from playwright.sync_api import sync_playwright
