@@ -14,7 +14,8 @@ The format is the path's extension; without one, ``Accept`` decides (XML when it
 else JSON). XML follows the spec's examples (``<services><service>``,
 ``<service_requests><request>``, ``<service_definition>``, ``<errors><error>``), UTF-8 with
 the XML declaration. Errors are ``[{"code", "description"}]`` with that HTTP status: 400 a
-bad parameter, 403 a missing/invalid api_key, 404 an unknown service or request. GET needs no
+bad parameter, 403 a missing/invalid api_key, 404 an unknown service or request, 429 a key
+past its POSTs per minute/hour (``services.open311_limit``; with Retry-After). GET needs no
 key (GeoReport reads are public; nothing personal is shown: ``services.open311``).
 Source: wiki.open311.org/GeoReport_v2, wiki.open311.org/Service_discovery
 """
@@ -37,6 +38,7 @@ from services import open311 as reads
 from services.errors import Invalid, NotAllowed, NotFound
 from services.messages import msg
 from services.open311_intake import submit
+from services.open311_limit import PostLimit
 from storage.db import session_scope
 from storage.times import utcnow
 
@@ -55,12 +57,15 @@ DISCOVERY_CHANGESET = "2026-11-29T00:00:00Z"
 
 
 class _Refused(Exception):
-    """An Open311 error answer: HTTP ``status`` and the spec's error description."""
+    """An Open311 error answer: HTTP ``status`` and the spec's error description;
+    ``retry_after_s`` (seconds) becomes a Retry-After header when given."""
 
-    def __init__(self, status: int, description: str) -> None:
+    def __init__(self, status: int, description: str, retry_after_s: int | None = None
+                 ) -> None:
         super().__init__(description)
         self.status = status
         self.description = description
+        self.retry_after_s = retry_after_s
 
 
 def _format(request: Request, name: str) -> tuple[str, str]:
@@ -108,8 +113,12 @@ _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]
 ElementTree writes them as they are, which no client could parse: they become U+FFFD."""
 
 
-def _error(fmt: str, status: int, description: str) -> Response:
-    return _answer(fmt, "errors", [{"code": status, "description": description}], status)
+def _error(fmt: str, status: int, description: str, retry_after_s: int | None = None
+           ) -> Response:
+    response = _answer(fmt, "errors", [{"code": status, "description": description}], status)
+    if retry_after_s is not None:
+        response.headers["Retry-After"] = str(retry_after_s)
+    return response
 
 
 @contextmanager
@@ -143,7 +152,7 @@ def _respond(request: Request, name: str, action: Callable[[str, str], Response]
     try:
         return action(stem, fmt)
     except _Refused as exc:
-        return _error(fmt, exc.status, exc.description)
+        return _error(fmt, exc.status, exc.description, exc.retry_after_s)
     except NotAllowed as exc:
         return _error(fmt, 403, msg(DENIED.get(exc.action, "open311.error_api_key")))
     except NotFound as exc:
@@ -200,10 +209,27 @@ async def create_request(request: Request, ext: str) -> Response:
     def create(_: str, fmt: str) -> Response:
         with _session(request, write=True) as session:
             client = api_keys.verify(session, key)
+            _within_limit(request, client.id)
             _, answer = submit(session, client, form, _now(request), settings.ticket_prefix)
         return _answer(fmt, "service_requests", [answer], 201)
 
     return _respond(request, "requests" + ext, create)
+
+
+def _within_limit(request: Request, key_id: int) -> None:
+    """Count one POST by API key ``key_id``; raises _Refused (429, with Retry-After) when the
+    key is past ``GRIDBOT_OPEN311_POSTS_PER_MINUTE`` or ``_PER_HOUR``."""
+    settings = request.app.state.settings
+    limit = getattr(request.app.state, "open311_limit", None)
+    if limit is None:  # one per app: the script is registered once
+        limit = request.app.state.open311_limit = PostLimit(
+            request.app.state.redis, settings.open311_posts_per_minute,
+            settings.open311_posts_per_hour)
+    verdict = limit.take(key_id, _now(request))
+    if not verdict.allowed:
+        raise _Refused(429, msg("open311.error_rate_limited",
+                                per_minute=limit.per_minute, per_hour=limit.per_hour,
+                                seconds=verdict.retry_after_s), verdict.retry_after_s)
 
 
 def _origin(request: Request) -> str:

@@ -125,6 +125,12 @@ class Settings(BaseSettings):
     """Connect and read timeout of each WeChat API call (seconds); keep push_lease_s above
     five calls' worth (connect + read), see bot/relay.py."""
 
+    open311_posts_per_minute: int = Field(30, ge=1)
+    """Open311 POSTs one API key may make in a clock minute; past it: HTTP 429 + Retry-After
+    (``services.open311_limit``)."""
+    open311_posts_per_hour: int = Field(600, ge=1)
+    """Open311 POSTs one API key may make in a clock hour."""
+
     # People-facing
     timezone: str = "Asia/Shanghai"
     ticket_prefix: str = Field(DEFAULT_TICKET_PREFIX, pattern=r"^[A-Z]{1,8}$")

@@ -82,6 +82,7 @@ Shape (one job per module)::
                       public request (no personal data), GET requests filters
       open311_intake.py  a POSTed request → a ticket routed like a chat report
       api_keys.py     Open311 client keys: issue (shown once, SHA-256 stored), verify, revoke
+      open311_limit.py  Open311 POSTs per API key per minute and hour (Redis counters)
       dashboard.py    数据看板: the figures of `gridbot stats` (storage.stats) over a staff
                       scope, tickets per local day by kind, top categories, overdue list
       exports.py      导出: tickets, loans, care rosters, notice deliveries as tables
