@@ -33,6 +33,7 @@ from datetime import datetime
 from sqlalchemy import Integer, case, cast, false, func, or_, text, true
 from sqlmodel import Session, col, select
 
+from intents.slots import UNIT_MAX
 from services import scope as scopes
 from services.errors import Invalid, NotFound, WrongState
 from services.messages import msg
@@ -99,6 +100,10 @@ class KeptRow:
     ticket_id: int | None
     ticket_number: str | None
     in_window: bool = False
+    home_unit: int | None = None
+    """The resident's registered 单元 (None: unknown), to prefill the to-ticket form."""
+    home_room: str | None = None
+    """The resident's registered 房号 (None: unknown)."""
 
 
 def _kept():
@@ -202,6 +207,9 @@ def to_ticket(session: Session, message_id: int, worker: GridWorker, kind: str,
     """Turn kept message ``message_id`` into a ticket, routed like a chat report: where the
     problem is (``building_id`` + unit/room, or ``place_id``; neither: the resident's home)
     decides the grid and its worker is pushed the task (``services.tickets.open_ticket``).
+    ``unit`` (1–``UNIT_MAX``) and ``room`` (3–4 digits, as the chat reads them) go with a
+    building; at home they replace the registered ones (None keeps the registered value);
+    a place has none (ignored). Checked only where used (a home left as registered is not).
     The resident is pushed the ticket number; the message is marked handled with
     ``handled_ticket_id``. ``kind`` is a ``storage.categories.KINDS`` kind, ``category`` a
     category name of that kind (None: 其他); ``now`` aware UTC. Returns the ticket.
@@ -209,13 +217,18 @@ def to_ticket(session: Session, message_id: int, worker: GridWorker, kind: str,
     Raises NotAllowed (see ``get_kept``; or the building or place is in a community out of
     the worker's reach), NotFound (see ``get_kept``), WrongState (already handled: a second
     click makes no second ticket), Invalid (unknown kind, category, building or place; the
-    resident is anonymised).
+    resident is anonymised; a unit or room out of those rules; a unit or room at home when the
+    resident's home building is unknown).
     """
     if kind not in categories.KINDS:
         raise Invalid(msg("kept.unknown_kind", kind=kind))
     if category is not None and category not in categories.load().names(kind):
         raise Invalid(msg("kept.unknown_category", category=category))
     message, resident = _lock_open(session, message_id, worker)
+    if building_id is None and place_id is None:
+        building_id, unit, room = _at_home(resident, unit, room)
+    if building_id is not None:
+        check_unit_room(unit, room)
     where = _where(session, worker, building_id, unit, room, place_id)
     photo = message.msg_type == "image" and bool(message.content)
     report = NewTicket(
@@ -302,6 +315,33 @@ def _where(session: Session, worker: GridWorker, building_id: int | None, unit: 
     return {}
 
 
+def check_unit_room(unit: int | None, room: str | None) -> None:
+    """Raises Invalid unless ``unit`` is None or 1–``UNIT_MAX`` and ``room`` is None or 3–4
+    ASCII digits, not all zeros (the chat's rules: ``intents.slots``)."""
+    if unit is not None and not 1 <= unit <= UNIT_MAX:
+        raise Invalid(msg("kept.bad_unit", max=UNIT_MAX))
+    if room is not None and not (room.isascii() and room.isdigit() and 3 <= len(room) <= 4
+                                 and int(room)):
+        raise Invalid(msg("kept.bad_room"))
+
+
+def _at_home(resident: Resident, unit: int | None, room: str | None
+             ) -> tuple[int | None, int | None, str | None]:
+    """(building_id, unit, room) of a ticket at the resident's home: (None, None, None) —
+    ``open_ticket`` takes the home as registered — unless staff gave a unit or room that
+    differs from it; then the home building with those (a None one kept from the home).
+    Raises Invalid (a unit or room given but the home building is unknown)."""
+    if unit is None and room is None:
+        return None, None, None
+    if resident.building_id is None:
+        raise Invalid(msg("kept.home_unknown"))
+    unit = unit if unit is not None else resident.unit
+    room = room if room is not None else resident.room
+    if (unit, room) == (resident.unit, resident.room):
+        return None, None, None
+    return resident.building_id, unit, room
+
+
 def _mark(message: InboundMessage, worker: GridWorker, now: datetime, *,
           staff_reply: str | None = None, ticket_id: int | None = None) -> None:
     message.handled_at = now
@@ -344,4 +384,6 @@ def _row(session: Session, message: InboundMessage, resident: Resident | None,
         in_window=bool(now and resident and resident.openid and resident.last_message_at
                        and (now - as_utc(resident.last_message_at)).total_seconds()
                        < SERVICE_WINDOW_S),
+        home_unit=resident.unit if resident and resident.building_id else None,
+        home_room=resident.room if resident and resident.building_id else None,
     )

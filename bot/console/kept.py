@@ -4,8 +4,10 @@
                                           handled ones; ``?page=N``)
     POST /console/kept/{id}/answer        form ``text``: the answer goes to the resident
     POST /console/kept/{id}/ticket        form ``category`` ("<kind>:<name>", or "<kind>:"
-                                          for 其他) and ``where`` ("" home, "building:<id>",
-                                          "place:<id>"): one ticket, routed like a chat one
+                                          for 其他), ``where`` ("" home, "building:<id>",
+                                          "place:<id>") and optional ``unit``/``room``
+                                          (prefilled with the home's): one ticket, routed
+                                          like a chat one
 
 ``kept_count()`` (a Jinja global registered here) is the nav badge of base.html: how
 many kept messages wait for the logged-in member of staff.
@@ -17,6 +19,7 @@ layer's errors become pages (``web.service_errors``).
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Form, Request
@@ -85,12 +88,14 @@ def kept_answer(request: Request, background: BackgroundTasks, message_id: int, 
 def kept_ticket(request: Request, background: BackgroundTasks, message_id: int, db: DbDep,
                 me: StaffDep, now: NowDep, settings: SettingsDep, _csrf: CsrfDep,
                 category: Annotated[str, Form()] = "",
-                where: Annotated[str, Form()] = "") -> Response:
+                where: Annotated[str, Form()] = "", unit: Annotated[str, Form()] = "",
+                room: Annotated[str, Form()] = "") -> Response:
     """Turn the message into a ticket; back to the list naming its number."""
     with service_errors():
         kind, name = parse_category(category)
         ticket = kept.to_ticket(db, message_id, me, kind, name, now,
-                                prefix=settings.ticket_prefix, **parse_where(where))
+                                prefix=settings.ticket_prefix, **parse_where(where),
+                                **parse_unit_room(unit, room))
     audit(db, request, me, "kept.ticket", "inbound_message", str(message_id),
           ticket=ticket.number, kind=kind, category=name)
     db.commit()
@@ -137,6 +142,19 @@ def parse_where(value: str) -> dict[str, int]:
     if what in ("building", "place") and number.isdigit():
         return {f"{what}_id": int(number)}
     raise Invalid(msg("kept.unknown_building"))
+
+
+def parse_unit_room(unit: str, room: str) -> dict[str, int | str | None]:
+    """Form text → ``to_ticket``'s ``unit``/``room`` (full-width digits read as ASCII ones:
+    "２" → 2, "５０１" → "501"); blank → None. Raises Invalid (not a number;
+    ``services.kept.check_unit_room`` then checks the ranges)."""
+    unit_text = unicodedata.normalize("NFKC", unit).strip()
+    room_text = unicodedata.normalize("NFKC", room).strip()
+    if unit_text and not (unit_text.isascii() and unit_text.isdigit()):
+        raise Invalid(msg("kept.bad_unit", max=kept.UNIT_MAX))
+    if room_text and not (room_text.isascii() and room_text.isdigit()):
+        raise Invalid(msg("kept.bad_room"))
+    return {"unit": int(unit_text) if unit_text else None, "room": room_text or None}
 
 
 @pass_context

@@ -15,7 +15,16 @@ from bot.devtools.simulator import WeChatSimulator
 from services.messages import msg
 from storage.accounts import AuditEntry
 from storage.importer import import_file
-from storage.models import Building, Community, Grid, InboundMessage, Outbox, Resident, Ticket
+from storage.models import (
+    Building,
+    Community,
+    Grid,
+    InboundMessage,
+    Outbox,
+    Place,
+    Resident,
+    Ticket,
+)
 from tests.console.conftest import login, post
 
 UNPLACEABLE = "阿巴阿巴"
@@ -200,3 +209,97 @@ def test_a_grid_worker_has_no_kept_page(console, sim):
 def test_not_logged_in_goes_to_the_login_page(console):
     page = console.get("/console/kept", follow_redirects=False)
     assert page.status_code == 303 and page.headers["location"].startswith("/console/login")
+
+
+def test_the_to_ticket_form_has_unit_and_room_prefilled_from_the_home(console, sim):
+    message = kept_message(console, sim, home=6)  # 6号楼1单元302
+    stranger = kept_message(console, sim, openid="oKept2", text="阿巴 阿巴阿巴")  # no home
+    login(console, "admin-1")
+    page = console.get("/console/kept").text
+    form = page[page.index(f'action="/console/kept/{message.id}/ticket"'):]
+    form = form[:form.index("</form>")]
+    assert re.search(r'<input name="unit"[^>]*value="1"', form), form
+    assert re.search(r'<input name="room"[^>]*value="302"', form), form
+    other = page[page.index(f'action="/console/kept/{stranger.id}/ticket"'):]
+    other = other[:other.index("</form>")]
+    assert re.search(r'<input name="unit"[^>]*value=""', other), other
+    assert re.search(r'<input name="room"[^>]*value=""', other), other
+
+
+def test_to_ticket_on_a_building_with_unit_and_room(console, sim):
+    message = kept_message(console, sim, home=6)
+    login(console, "admin-1")
+    with Session(console.app.state.engine) as s:
+        target = building_of(s, 10)
+    done = post(console, f"/console/kept/{message.id}/ticket",
+                {"category": "repair:楼道灯", "where": f"building:{target.id}",
+                 "unit": "２", "room": " 501"})  # a full-width digit, a space, as typed
+    assert done.status_code == 200, done.text
+    with Session(console.app.state.engine) as s:
+        ticket = s.exec(select(Ticket)).one()
+    assert (ticket.building_id, ticket.unit, ticket.room) == (target.id, 2, "501")
+
+
+def test_at_home_the_prefilled_values_keep_the_home_and_a_changed_room_replaces_it(console, sim):
+    same = kept_message(console, sim, home=6)
+    moved = kept_message(console, sim, openid="oKept2", text="阿巴 阿巴阿巴", home=6)
+    login(console, "admin-1")
+    assert post(console, f"/console/kept/{same.id}/ticket",
+                {"category": "complaint:", "where": "", "unit": "1", "room": "302"}
+                ).status_code == 200
+    assert post(console, f"/console/kept/{moved.id}/ticket",
+                {"category": "complaint:", "where": "", "unit": "1", "room": "402"}
+                ).status_code == 200
+    with Session(console.app.state.engine) as s:
+        home = building_of(s, 6)
+        by_message = {t.source_msg_id: t for t in s.exec(select(Ticket))}
+        assert s.get(Grid, by_message[moved.id].grid_id).code == "G02"
+    assert [(t.building_id, t.unit, t.room) for t in (by_message[same.id], by_message[moved.id])
+            ] == [(home.id, 1, "302"), (home.id, 1, "402")]
+
+
+@pytest.mark.parametrize(("unit", "room", "error"), [
+    ("100", "", "kept.bad_unit"), ("0", "", "kept.bad_unit"), ("二", "", "kept.bad_unit"),
+    ("", "50", "kept.bad_room"), ("", "0000", "kept.bad_room"), ("", "12345", "kept.bad_room"),
+    ("", "5a1", "kept.bad_room"), ("2单元", "", "kept.bad_unit"), ("", "501室", "kept.bad_room"),
+])
+def test_a_unit_or_room_the_chat_would_not_read_is_refused(console, sim, unit, room, error):
+    message = kept_message(console, sim, home=6)
+    login(console, "admin-1")
+    with Session(console.app.state.engine) as s:
+        target = building_of(s, 10)
+    refused = post(console, f"/console/kept/{message.id}/ticket",
+                   {"category": "repair:楼道灯", "where": f"building:{target.id}",
+                    "unit": unit, "room": room})
+    assert refused.status_code == 422
+    expected = msg(error, max=99) if error == "kept.bad_unit" else msg(error)
+    assert expected in html.unescape(refused.text)
+    with Session(console.app.state.engine) as s:
+        assert s.exec(select(Ticket)).all() == []
+        assert s.get(InboundMessage, message.id).handled_at is None
+
+
+def test_a_room_at_an_unknown_home_asks_for_a_building(console, sim):
+    message = kept_message(console, sim)  # no home registered
+    login(console, "admin-1")
+    refused = post(console, f"/console/kept/{message.id}/ticket",
+                   {"category": "complaint:", "where": "", "room": "501"})
+    assert refused.status_code == 422
+    assert msg("kept.home_unknown") in html.unescape(refused.text)
+    with Session(console.app.state.engine) as s:
+        assert s.exec(select(Ticket)).all() == []
+
+
+def test_a_place_takes_no_unit_or_room(console, sim):
+    message = kept_message(console, sim, home=6)
+    login(console, "admin-1")
+    with Session(console.app.state.engine) as s:
+        gate = s.exec(select(Place).where(Place.name == "东门")).one()
+    done = post(console, f"/console/kept/{message.id}/ticket",
+                {"category": "complaint:", "where": f"place:{gate.id}", "unit": "1",
+                 "room": "302"})  # the home's prefilled values, left as they were
+    assert done.status_code == 200, done.text
+    with Session(console.app.state.engine) as s:
+        ticket = s.exec(select(Ticket)).one()
+    assert (ticket.place_id, ticket.building_id, ticket.unit, ticket.room) == (
+        gate.id, None, None, None)

@@ -3,6 +3,9 @@
 //   <form data-confirm="确定…？">   asks before submitting
 //   <select data-autosubmit>       submits its form when changed
 //   <a href="/console/" data-back> goes back a page (the href when there is none)
+//   <select data-home-select>      its form's <input data-home="…"> fields hold the home's
+//                                  value while "" (home) is chosen, and are cleared of it
+//                                  when another place is chosen
 (function () {
   "use strict";
   document.addEventListener("submit", function (event) {
@@ -23,6 +26,17 @@
     var field = event.target;
     if (field && field.hasAttribute && field.hasAttribute("data-autosubmit") && field.form) {
       field.form.requestSubmit ? field.form.requestSubmit() : field.form.submit();
+    }
+    if (field && field.hasAttribute && field.hasAttribute("data-home-select") && field.form) {
+      var home = field.value === "";
+      field.form.querySelectorAll("input[data-home]").forEach(function (input) {
+        var value = input.getAttribute("data-home");
+        if (home && input.value === "") {
+          input.value = value;
+        } else if (!home && value !== "" && input.value === value) {
+          input.value = "";
+        }
+      });
     }
   });
 })();
