@@ -9,7 +9,15 @@ import re
 from playwright.sync_api import expect
 from sqlmodel import Session, select
 
-from storage.models import Grid, InboundMessage, Outbox, Ticket, TicketStatus
+from storage.models import (
+    Building,
+    Grid,
+    InboundMessage,
+    Outbox,
+    Resident,
+    Ticket,
+    TicketStatus,
+)
 from tests.console.conftest import set_password
 
 NUMBER = re.compile(r"GD\d{8}-\d{4}")
@@ -99,6 +107,38 @@ def test_answering_a_kept_message(server, page, staff_login, shot):
         assert kept.handled_at is not None and kept.staff_reply.startswith("您好")
         pushes = list(s.exec(select(Outbox).where(Outbox.openid == "o-res-4")))
     assert [p.text for p in pushes if "直接描述问题" in p.text]
+
+
+def test_kept_to_ticket_unit_and_room_follow_the_chosen_place(server, page, staff_login):
+    assert server.say("o-res-5", "阿巴阿巴")  # kept for staff
+    with Session(server.engine) as s:
+        kept_id = s.exec(select(InboundMessage.id).where(InboundMessage.openid == "o-res-5")).one()
+        resident = s.exec(select(Resident).where(Resident.openid == "o-res-5")).one()
+        home = s.exec(select(Building).where(Building.number == 6)).one()
+        target_id = s.exec(select(Building.id).where(Building.number == 10)).one()
+        resident.building_id, resident.unit, resident.room = home.id, 1, "302"
+        s.add(resident)
+        s.commit()
+    staff_login(page, "admin-1")
+    page.goto("/console/kept")
+    form = page.locator(f'form[action="/console/kept/{kept_id}/ticket"]')
+    unit, room = form.locator('input[name="unit"]'), form.locator('input[name="room"]')
+    expect(unit).to_have_value("1")
+    expect(room).to_have_value("302")
+    form.locator('select[name="where"]').select_option(f"building:{target_id}")
+    expect(unit).to_have_value("")  # the home's values do not follow another building
+    expect(room).to_have_value("")
+    form.locator('select[name="where"]').select_option("")
+    expect(room).to_have_value("302")  # back home: the registered ones again
+    form.locator('select[name="where"]').select_option(f"building:{target_id}")
+    form.locator('select[name="category"]').select_option("repair:楼道灯")
+    unit.fill("2")
+    room.fill("501")
+    form.get_by_role("button", name="转为工单").click()
+    expect(page.locator(".flash.ok")).to_be_visible()
+    with Session(server.engine) as s:
+        ticket = s.exec(select(Ticket).where(Ticket.source_msg_id == kept_id)).one()
+    assert (ticket.building_id, ticket.unit, ticket.room) == (target_id, 2, "501")
 
 
 IMPORT = """street: 和平街道
