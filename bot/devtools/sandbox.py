@@ -438,14 +438,18 @@ def serve_in_thread(app: Any, host: str = "127.0.0.1", port: int | None = None,
     daemon thread, lifespan included.
 
     Yields the base URL (``http://127.0.0.1:PORT``) once the server accepts connections and
-    stops it on exit. For tests and local runs of the sandbox, not for production.
-    Raises RuntimeError when the server has not started within ``startup_timeout_s`` seconds.
+    stops it on exit (requests still open get 5 s). For tests and local runs of the sandbox,
+    not for production. Raises RuntimeError when the server has not started within
+    ``startup_timeout_s`` seconds, or has not stopped 20 s after the exit.
     """
     import uvicorn
 
     port = port or free_port(host)
+    # a request still open when the server stops (a relay's call to the sandbox, a poll) must
+    # not hold the shutdown for ever: the lifespan's shutdown stops the embedded worker, and a
+    # worker left running would go on claiming other tests' pushes with this app's settings
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                           lifespan="on"))
+                                           lifespan="on", timeout_graceful_shutdown=5))
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()
     deadline = time.monotonic() + startup_timeout_s
@@ -458,4 +462,10 @@ def serve_in_thread(app: Any, host: str = "127.0.0.1", port: int | None = None,
         yield f"http://{host}:{port}"
     finally:
         server.should_exit = True
-        thread.join(timeout=10)
+        thread.join(timeout=15)
+        if thread.is_alive():
+            server.force_exit = True
+            thread.join(timeout=5)
+        if thread.is_alive():
+            raise RuntimeError(f"server on {host}:{port} did not stop within 20 s (its embedded "
+                               "worker would keep running)")
