@@ -17,9 +17,14 @@ from __future__ import annotations
 
 import getpass
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:  # imported lazily at run time: `gridbot --help` stays fast
+    from sqlmodel import Session
+
+    from storage.models import GridWorker
 
 staff_app = typer.Typer(help="员工控制台账号：设置登录密码，查看员工名单。", no_args_is_help=True)
 
@@ -36,27 +41,18 @@ def password(
     stdin: Annotated[bool, typer.Option(help="从标准输入读一行作为密码（用于脚本），不再询问。")] = False,
 ) -> None:
     """Set a worker's console password (asked twice, hidden)."""
-    from sqlmodel import or_, select
 
     from bot.preflight import load_settings
     from services import accounts
     from services.errors import Invalid
     from storage.accounts import AuditEntry
     from storage.db import make_engine, session_scope
-    from storage.models import GridWorker
 
     settings = load_settings()
     engine = make_engine(settings.database_url, connect_timeout_s=settings.db_connect_timeout_s)
     try:
         with session_scope(engine) as session:
-            found = list(session.exec(select(GridWorker).where(or_(
-                GridWorker.login == who, GridWorker.phone == who, GridWorker.openid == who))))
-            if len(found) != 1:
-                typer.echo(f"找不到员工「{who}」（可用登录名、手机号或 OpenID）。" if not found else
-                           f"「{who}」对应多位员工，请改用 OpenID："
-                           + "、".join(f"{w.name}（{w.openid}）" for w in found), err=True)
-                raise typer.Exit(1)
-            worker = found[0]
+            worker = _one_worker(session, who)
             if stdin:
                 secret = sys.stdin.readline().rstrip("\r\n")
             else:
@@ -89,13 +85,10 @@ def link(
     """Push a one-time console login link to a worker through the outbox."""
     from urllib.parse import quote
 
-    from sqlmodel import or_, select
-
     from bot.preflight import load_settings
     from services import accounts
     from services.messages import msg
     from storage.db import make_engine, session_scope
-    from storage.models import GridWorker
     from storage.outbox import Recipient, add_push
     from storage.times import utcnow
 
@@ -111,14 +104,7 @@ def link(
     engine = make_engine(settings.database_url, connect_timeout_s=settings.db_connect_timeout_s)
     try:
         with session_scope(engine) as session:
-            found = list(session.exec(select(GridWorker).where(or_(
-                GridWorker.login == who, GridWorker.phone == who, GridWorker.openid == who),
-                GridWorker.active)))
-            if len(found) != 1:
-                typer.echo(f"找不到在职员工「{who}」（可用登录名、手机号或 OpenID）。" if not found else
-                           f"「{who}」对应多位员工，请改用 OpenID。", err=True)
-                raise typer.Exit(1)
-            worker = found[0]
+            worker = _one_worker(session, who, active_only=True)
             token = accounts.issue_login_link(session, worker, utcnow(), by=f"cli:{getpass.getuser()}")
             text = msg("console.push_login_link", name=worker.name, minutes=accounts.LINK_TTL_S // 60,
                        url=f"{base}/login/link?token={quote(token)}")
@@ -139,25 +125,18 @@ def logout(
                                            help="保留密码（默认）；--no-password 同时取消密码。")] = True,
 ) -> None:
     """End every console session of a worker (and optionally remove their password)."""
-    from sqlmodel import func, or_, select
+    from sqlmodel import func, select
 
     from bot.preflight import load_settings
     from services import accounts
     from storage.accounts import AuditEntry, ConsoleSession
     from storage.db import make_engine, session_scope
-    from storage.models import GridWorker
 
     settings = load_settings()
     engine = make_engine(settings.database_url, connect_timeout_s=settings.db_connect_timeout_s)
     try:
         with session_scope(engine) as session:
-            found = list(session.exec(select(GridWorker).where(or_(
-                GridWorker.login == who, GridWorker.phone == who, GridWorker.openid == who))))
-            if len(found) != 1:
-                typer.echo(f"找不到员工「{who}」（可用登录名、手机号或 OpenID）。" if not found else
-                           f"「{who}」对应多位员工，请改用 OpenID。", err=True)
-                raise typer.Exit(1)
-            worker = found[0]
+            worker = _one_worker(session, who)
             count = session.exec(select(func.count()).select_from(ConsoleSession).where(
                 ConsoleSession.worker_id == worker.id)).one()
             accounts.end_sessions_of(session, worker)
@@ -172,6 +151,30 @@ def logout(
     finally:
         engine.dispose()
     typer.echo(f"{name} 的 {count} 个控制台登录已退出" + ("" if password else "，密码已取消") + "。")
+
+
+def _one_worker(session: Session, who: str, active_only: bool = False) -> GridWorker:
+    """The one GridWorker whose login, phone or OpenID is ``who`` (active ones only when
+    ``active_only``); otherwise says why in Chinese (none, or several: naming them with their
+    OpenIDs) and exits with code 1."""
+    from sqlmodel import or_, select
+
+    from storage.models import GridWorker
+
+    query = select(GridWorker).where(or_(
+        GridWorker.login == who, GridWorker.phone == who, GridWorker.openid == who))
+    if active_only:
+        query = query.where(GridWorker.active)
+    found = list(session.exec(query))
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        typer.echo(f"找不到{'在职' if active_only else ''}员工「{who}」（可用登录名、手机号或 OpenID）。",
+                   err=True)
+    else:
+        typer.echo(f"「{who}」对应多位员工，请改用 OpenID："
+                   + "、".join(f"{w.name}（{w.openid}）" for w in found), err=True)
+    raise typer.Exit(1)
 
 
 def _invalid_text(message: str) -> str:
