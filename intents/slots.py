@@ -161,6 +161,12 @@ BUILDING_MAX = 9999
 UNIT_MAX = 99
 
 
+def is_room_number(room: str) -> bool:
+    """Whether ``room`` is a room number as residents write them: 3–4 ASCII digits, not all
+    zeros (「501」「1203」)."""
+    return room.isascii() and room.isdigit() and 3 <= len(room) <= 4 and int(room) != 0
+
+
 def _tokens(text: str) -> list[tuple[str, str, int]]:
     """(kind, text, start) of each token: kinds num, cn, let, sp and w (a word or a char)."""
     return [(m.lastgroup or "w", m.group(), m.start()) for m in _ADDR_TOKEN.finditer(text)]
@@ -327,7 +333,7 @@ class _Reader:
                 room = str(_cn_number(text))  # 六零一 → 601
             elif (value := _in(cn_to_int(text), 100, 9999)) is not None:
                 room = str(value)
-        if room is None or not (room.isascii() and room.isdigit() and 3 <= len(room) <= 4):
+        if room is None or not is_room_number(room):
             return None
         nxt = self.word(j)
         if nxt in _ROOM_SUFFIXES or (in_chain and nxt == "号"):

@@ -33,7 +33,7 @@ from datetime import datetime
 from sqlalchemy import Integer, case, cast, false, func, or_, text, true
 from sqlmodel import Session, col, select
 
-from intents.slots import UNIT_MAX
+from intents.slots import UNIT_MAX, is_room_number
 from services import scope as scopes
 from services.errors import Invalid, NotFound, WrongState
 from services.messages import msg
@@ -320,8 +320,7 @@ def check_unit_room(unit: int | None, room: str | None) -> None:
     ASCII digits, not all zeros (the chat's rules: ``intents.slots``)."""
     if unit is not None and not 1 <= unit <= UNIT_MAX:
         raise Invalid(msg("kept.bad_unit", max=UNIT_MAX))
-    if room is not None and not (room.isascii() and room.isdigit() and 3 <= len(room) <= 4
-                                 and int(room)):
+    if room is not None and not is_room_number(room):
         raise Invalid(msg("kept.bad_room"))
 
 
