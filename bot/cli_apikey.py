@@ -20,14 +20,6 @@ apikey_app = typer.Typer(help="Open311 接口密钥（api_key）：发给 12345 
                          no_args_is_help=True)
 
 
-def _engine():
-    from bot.preflight import load_settings
-    from storage.db import make_engine
-
-    settings = load_settings()
-    return make_engine(settings.database_url, connect_timeout_s=settings.db_connect_timeout_s)
-
-
 @apikey_app.command("create", help="发放一个新密钥；密钥只显示这一次，请马上交给对方保存。")
 def create(
     name: Annotated[str, typer.Argument(metavar="名称", show_default=False,
@@ -36,13 +28,14 @@ def create(
                                                   help="只允许提交这个社区的工单（默认不限）。")] = None,
 ) -> None:
     """Issue a key and print it once."""
+    from bot.preflight import open_engine
     from services import api_keys
     from services.errors import Invalid, NotFound
     from storage import org
     from storage.db import session_scope
     from storage.times import utcnow
 
-    engine = _engine()
+    engine = open_engine()
     try:
         with session_scope(engine) as session:
             community_id = None
@@ -70,12 +63,13 @@ def list_(
     all_: Annotated[bool, typer.Option("--all", help="也列出已撤销的密钥。")] = False,
 ) -> None:
     """One line per key."""
+    from bot.preflight import open_engine
     from services import api_keys
     from storage import org
     from storage.db import session_scope
     from storage.times import show
 
-    engine = _engine()
+    engine = open_engine()
     try:
         with session_scope(engine) as session:
             names = {c.id: c.name for c in org.communities(session)}
@@ -93,12 +87,13 @@ def revoke(
                                        help="list 显示的编号（如 3），或密钥名称。")],
 ) -> None:
     """Revoke a key."""
+    from bot.preflight import open_engine
     from services import api_keys
     from services.errors import NotFound
     from storage.db import session_scope
     from storage.times import utcnow
 
-    engine = _engine()
+    engine = open_engine()
     try:
         with session_scope(engine) as session:
             try:

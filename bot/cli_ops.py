@@ -207,11 +207,9 @@ def _buildings(spec: str) -> list[int]:
 
 
 def _engine():
-    from bot.preflight import load_settings
-    from storage.db import make_engine
+    from bot.preflight import open_engine
 
-    settings = load_settings()
-    return make_engine(settings.database_url, connect_timeout_s=settings.db_connect_timeout_s)
+    return open_engine()
 
 
 def _show_status(notice_id: int) -> None:

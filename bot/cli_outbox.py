@@ -28,14 +28,6 @@ TEXT_CHARS = 40
 """Characters of a push's text shown by `list`."""
 
 
-def _engine():
-    from bot.preflight import load_settings
-    from storage.db import make_engine
-
-    settings = load_settings()
-    return make_engine(settings.database_url, connect_timeout_s=settings.db_connect_timeout_s)
-
-
 def recipient(row) -> str:
     """The person a row is for and the address of record: "resident#12:oXYZ", "staff#3:oABC"
     ("resident#?:…" for an old row whose OpenID matched nobody), plus "via <channel>" once
@@ -78,7 +70,9 @@ def list_(
     if bad:
         raise typer.BadParameter(f"unknown status {', '.join(bad)}; use one of {', '.join(STATUSES)}",
                                  param_hint="--status")
-    with Session(_engine()) as session:
+    from bot.preflight import open_engine
+
+    with Session(open_engine()) as session:
         rows = list_rows(session, status or None, limit)
     if not rows:
         typer.echo("没有符合条件的推送")
@@ -104,7 +98,9 @@ def retry(
 
     if not ids and not all_dead:
         raise typer.BadParameter("name outbox ids or give --all-dead")
-    with Session(_engine(), expire_on_commit=False) as session:
+    from bot.preflight import open_engine
+
+    with Session(open_engine(), expire_on_commit=False) as session:
         done, skipped = requeue(session, utcnow(), ids=ids or (), all_dead=all_dead,
                                 by="gridbot outbox retry")
         session.commit()

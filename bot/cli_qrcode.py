@@ -33,14 +33,14 @@ def qrcode(
     """List the communities' QR scenes, or create the codes and write PNGs."""
     from sqlmodel import select
 
-    from bot.preflight import load_settings
+    from bot.preflight import load_settings, open_engine
     from storage import org
-    from storage.db import make_engine, session_scope
+    from storage.db import session_scope
     from storage.estates import scene_for
     from storage.models import Building
 
     settings = load_settings()
-    engine = make_engine(settings.database_url, connect_timeout_s=settings.db_connect_timeout_s)
+    engine = open_engine(settings)
     codes: list[tuple[str, str, str]] = []  # (scene, file stem, description)
     with session_scope(engine) as session:
         chosen = [c for c in org.communities(session) if community in (None, c.name)]

@@ -46,9 +46,9 @@ def level(
 ) -> None:
     """Set or clear one resident's care level and write an audit log line."""
     from bot import logs
-    from bot.preflight import load_settings
+    from bot.preflight import load_settings, open_engine
     from storage import NotFound
-    from storage.db import make_engine, session_scope
+    from storage.db import session_scope
     from storage.vulnerability import AmbiguousResident, BadLevel, find_resident, parse_level, set_level
 
     try:
@@ -58,7 +58,7 @@ def level(
                                  param_hint="等级") from None
     settings = load_settings()
     logs.configure(settings, logging.INFO)
-    engine = make_engine(settings.database_url, connect_timeout_s=settings.db_connect_timeout_s)
+    engine = open_engine(settings)
     who = by or getpass.getuser()
     candidates: list[str] = []
     try:

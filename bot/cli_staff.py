@@ -42,14 +42,13 @@ def password(
 ) -> None:
     """Set a worker's console password (asked twice, hidden)."""
 
-    from bot.preflight import load_settings
+    from bot.preflight import open_engine
     from services import accounts
     from services.errors import Invalid
     from storage.accounts import AuditEntry
-    from storage.db import make_engine, session_scope
+    from storage.db import session_scope
 
-    settings = load_settings()
-    engine = make_engine(settings.database_url, connect_timeout_s=settings.db_connect_timeout_s)
+    engine = open_engine()
     try:
         with session_scope(engine) as session:
             worker = _one_worker(session, who)
@@ -85,10 +84,10 @@ def link(
     """Push a one-time console login link to a worker through the outbox."""
     from urllib.parse import quote
 
-    from bot.preflight import load_settings
+    from bot.preflight import load_settings, open_engine
     from services import accounts
     from services.messages import msg
-    from storage.db import make_engine, session_scope
+    from storage.db import session_scope
     from storage.outbox import Recipient, add_push
     from storage.times import utcnow
 
@@ -101,7 +100,7 @@ def link(
     base = base.rstrip("/")
     if not base.endswith("/console"):
         base += "/console"
-    engine = make_engine(settings.database_url, connect_timeout_s=settings.db_connect_timeout_s)
+    engine = open_engine(settings)
     try:
         with session_scope(engine) as session:
             worker = _one_worker(session, who, active_only=True)
@@ -127,13 +126,12 @@ def logout(
     """End every console session of a worker (and optionally remove their password)."""
     from sqlmodel import func, select
 
-    from bot.preflight import load_settings
+    from bot.preflight import open_engine
     from services import accounts
     from storage.accounts import AuditEntry, ConsoleSession
-    from storage.db import make_engine, session_scope
+    from storage.db import session_scope
 
-    settings = load_settings()
-    engine = make_engine(settings.database_url, connect_timeout_s=settings.db_connect_timeout_s)
+    engine = open_engine()
     try:
         with session_scope(engine) as session:
             worker = _one_worker(session, who)
@@ -193,13 +191,11 @@ def list_staff() -> None:
     """Print every member of staff with their role and console login."""
     from sqlmodel import Session, select
 
-    from bot.preflight import load_settings
+    from bot.preflight import open_engine
     from services.messages import role_name
-    from storage.db import make_engine
     from storage.models import Community, Grid, GridWorker
 
-    settings = load_settings()
-    engine = make_engine(settings.database_url, connect_timeout_s=settings.db_connect_timeout_s)
+    engine = open_engine()
     try:
         with Session(engine) as session:
             communities = {c.id: c.name for c in session.exec(select(Community))}

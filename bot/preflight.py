@@ -33,7 +33,7 @@ import redis
 import sqlalchemy.exc
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
-from sqlalchemy import inspect, make_url
+from sqlalchemy import Engine, inspect, make_url
 
 from bot.settings import Settings
 from services.messages import msg
@@ -52,6 +52,15 @@ def load_settings(**overrides: object) -> Settings:
         raise _settings_error(exc) from None
     use_sla_file(settings)
     return settings
+
+
+def open_engine(settings: Settings | None = None) -> Engine:
+    """The database engine of a CLI command: ``settings`` (default: ``load_settings()``)'s
+    database URL with its connect timeout (``settings.db_connect_timeout_s`` seconds)."""
+    from storage.db import make_engine
+
+    settings = settings or load_settings()
+    return make_engine(settings.database_url, connect_timeout_s=settings.db_connect_timeout_s)
 
 
 def use_sla_file(settings: Settings) -> None:
